@@ -1,0 +1,216 @@
+// Register-blocked f32 GEMM. Strides passed in are in elements; inside, pointers and strides are bytes.
+// C tiles of 4 rows x 8 columns live in 8 v128 accumulators (V8 has 16 xmm registers; 4x16 spills).
+import { madd, scalarMode, store_partial8 } from './common';
+
+// @ts-ignore: decorator
+@inline function tile_4x8_f32x4(K: i32, a: usize, lda: usize, b: usize, bstride: usize, c: usize, ldc: usize, nr: i32, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
+  const end = <usize>K << 2;
+  for (let k: usize = 0; k < end; k += 4) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let s = v128.load32_splat(a + k);
+    c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
+    s = v128.load32_splat(a1 + k);
+    c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
+    s = v128.load32_splat(a2 + k);
+    c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
+    s = v128.load32_splat(a3 + k);
+    c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
+    b += bstride;
+  }
+  store_partial8(c, c00, c01, nr, acc);
+  store_partial8(c + ldc, c10, c11, nr, acc);
+  store_partial8(c + 2 * ldc, c20, c21, nr, acc);
+  store_partial8(c + 3 * ldc, c30, c31, nr, acc);
+}
+
+// @ts-ignore: decorator
+@inline function tile_1x8_f32x4(K: i32, a: usize, b: usize, bstride: usize, c: usize, nr: i32, acc: bool): void {
+  let c0 = f32x4.splat(0), c1 = c0;
+  const end = <usize>K << 2;
+  for (let k: usize = 0; k < end; k += 4) {
+    const s = v128.load32_splat(a + k);
+    c0 = madd(s, v128.load(b), c0);
+    c1 = madd(s, v128.load(b, 16), c1);
+    b += bstride;
+  }
+  store_partial8(c, c0, c1, nr, acc);
+}
+
+/** Panels of 8 columns of B[K,N] (row stride ldb), each [K][8], zero-padded past N. */
+export function pack_b(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
+  const rowBytes = <usize>ldb << 2;
+  for (let j = 0; j < N; j += 8) {
+    const nr = min(8, N - j);
+    let src = b + (<usize>j << 2);
+    if (nr == 8) {
+      for (let k = 0; k < K; k++) {
+        v128.store(dst, v128.load(src));
+        v128.store(dst, v128.load(src, 16), 16);
+        dst += 32; src += rowBytes;
+      }
+    } else {
+      for (let k = 0; k < K; k++) {
+        for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>r << 2), r < nr ? load<f32>(src + (<usize>r << 2)) : 0);
+        dst += 32; src += rowBytes;
+      }
+    }
+  }
+}
+
+/** Panels of B^T where B is [N,K] (row stride ldb): panel p holds B[p*8+r, k] at [k][r]. */
+export function pack_bt(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
+  const rowBytes = <usize>ldb << 2;
+  for (let j = 0; j < N; j += 8) {
+    const nr = min(8, N - j);
+    for (let r = 0; r < 8; r++) {
+      let d = dst + (<usize>r << 2);
+      if (r < nr) {
+        const src = b + <usize>(j + r) * rowBytes;
+        for (let k = 0; k < K; k++) { store<f32>(d, load<f32>(src + (<usize>k << 2))); d += 32; }
+      } else {
+        for (let k = 0; k < K; k++) { store<f32>(d, 0); d += 32; }
+      }
+    }
+    dst += <usize>K << 5;
+  }
+}
+
+/** C[M,N] (+)= A[M,K] * packed panels of B. Panels outer so one panel (K*32 bytes) stays in L1. */
+export function gemm_packed_4x8_f32x4(M: i32, N: i32, K: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32, acc: i32): void {
+  const ldaB = <usize>lda << 2, ldcB = <usize>ldc << 2, panel = <usize>K << 5;
+  for (let j = 0; j < N; j += 8) {
+    const nr = min(8, N - j);
+    const cj = c + (<usize>j << 2);
+    let i = 0;
+    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(K, a + <usize>i * ldaB, ldaB, bp, 32, cj + <usize>i * ldcB, ldcB, nr, acc != 0);
+    for (; i < M; i++) tile_1x8_f32x4(K, a + <usize>i * ldaB, bp, 32, cj + <usize>i * ldcB, nr, acc != 0);
+    bp += panel;
+  }
+}
+
+/** C (+)= A*B reading B in place: for few rows, packing would cost as much as the product. */
+function gemm_nn_direct(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: bool): void {
+  const ldaB = <usize>lda << 2, ldbB = <usize>ldb << 2, ldcB = <usize>ldc << 2;
+  let j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
+    let i = 0;
+    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(K, a + <usize>i * ldaB, ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, 8, acc);
+    for (; i < M; i++) tile_1x8_f32x4(K, a + <usize>i * ldaB, bj, ldbB, cj + <usize>i * ldcB, 8, acc);
+  }
+  // Remaining columns: reading 8 lanes would run past the row, so go scalar.
+  if (j < N) gemm_nn_scalar_cols(M, j, N, K, a, lda, b, ldb, c, ldc, acc);
+}
+
+function gemm_nn_scalar_cols(M: i32, j0: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: bool): void {
+  for (let i = 0; i < M; i++) {
+    const ai = a + <usize>i * (<usize>lda << 2);
+    const ci = c + <usize>i * (<usize>ldc << 2);
+    for (let j = j0; j < N; j++) {
+      let s: f32 = 0;
+      let bp = b + (<usize>j << 2);
+      for (let k = 0; k < K; k++) { s += load<f32>(ai + (<usize>k << 2)) * load<f32>(bp); bp += <usize>ldb << 2; }
+      const p = ci + (<usize>j << 2);
+      store<f32>(p, acc ? s + load<f32>(p) : s);
+    }
+  }
+}
+
+/** C[M,N] (+)= A[M,K] B[K,N]. scratch: room for ceil(N/8)*8*K floats (used when M >= 8). */
+export function gemm_nn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32, scratch: usize): void {
+  if (scalarMode) { gemm_nn_scalar(M, N, K, a, lda, b, ldb, c, ldc, acc); return; }
+  if (M >= 8 && scratch != 0) {
+    pack_b(K, N, b, ldb, scratch);
+    gemm_packed_4x8_f32x4(M, N, K, a, lda, scratch, c, ldc, acc);
+  } else gemm_nn_direct(M, N, K, a, lda, b, ldb, c, ldc, acc != 0);
+}
+
+/** C[M,N] (+)= A[M,K] B^T with B stored [N,K]. scratch: ceil(N/8)*8*K floats. */
+export function gemm_nt(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32, scratch: usize): void {
+  if (scalarMode) { gemm_nt_scalar(M, N, K, a, lda, b, ldb, c, ldc, acc); return; }
+  pack_bt(K, N, b, ldb, scratch);
+  gemm_packed_4x8_f32x4(M, N, K, a, lda, scratch, c, ldc, acc);
+}
+
+// @ts-ignore: decorator
+@inline function tile_tn_4x8_f32x4(K: i32, a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let k = 0; k < K; k++) {
+    const b0 = v128.load(b), b1 = v128.load(b, 16);
+    let s = v128.load32_splat(a);
+    c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
+    s = v128.load32_splat(a, 4);
+    c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
+    s = v128.load32_splat(a, 8);
+    c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
+    s = v128.load32_splat(a, 12);
+    c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
+    a += lda; b += ldb;
+  }
+  store_partial8(c, c00, c01, 8, acc);
+  store_partial8(c + ldc, c10, c11, 8, acc);
+  store_partial8(c + 2 * ldc, c20, c21, 8, acc);
+  store_partial8(c + 3 * ldc, c30, c31, 8, acc);
+}
+
+// @ts-ignore: decorator
+@inline function tile_tn_1x8_f32x4(K: i32, a: usize, lda: usize, b: usize, ldb: usize, c: usize, acc: bool): void {
+  let c0 = f32x4.splat(0), c1 = c0;
+  for (let k = 0; k < K; k++) {
+    const s = v128.load32_splat(a);
+    c0 = madd(s, v128.load(b), c0);
+    c1 = madd(s, v128.load(b, 16), c1);
+    a += lda; b += ldb;
+  }
+  store_partial8(c, c0, c1, 8, acc);
+}
+
+/** C[M,N] (+)= A^T B with A stored [K,M] and B [K,N]: weight gradients (X^T dY). */
+export function gemm_tn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32): void {
+  if (scalarMode) { gemm_tn_scalar(M, N, K, a, lda, b, ldb, c, ldc, acc); return; }
+  const ldaB = <usize>lda << 2, ldbB = <usize>ldb << 2, ldcB = <usize>ldc << 2;
+  let j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
+    let i = 0;
+    for (; i + 4 <= M; i += 4) tile_tn_4x8_f32x4(K, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, acc != 0);
+    for (; i < M; i++) tile_tn_1x8_f32x4(K, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, acc != 0);
+  }
+  if (j < N) gemm_tn_scalar_cols(M, j, N, K, a, lda, b, ldb, c, ldc, acc != 0);
+}
+
+function gemm_tn_scalar_cols(M: i32, j0: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: bool): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = j0; j < N; j++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) {
+        s += load<f32>(a + ((<usize>k * lda + i) << 2)) * load<f32>(b + ((<usize>k * ldb + j) << 2));
+      }
+      const p = c + ((<usize>i * ldc + j) << 2);
+      store<f32>(p, acc ? s + load<f32>(p) : s);
+    }
+  }
+}
+
+// Scalar siblings: same summation order as the SIMD tiles (k ascending, then + C), so the plain
+// SIMD build matches them bit for bit.
+export function gemm_nn_scalar(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32): void {
+  gemm_nn_scalar_cols(M, 0, N, K, a, lda, b, ldb, c, ldc, acc != 0);
+}
+
+export function gemm_tn_scalar(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32): void {
+  gemm_tn_scalar_cols(M, 0, N, K, a, lda, b, ldb, c, ldc, acc != 0);
+}
+
+export function gemm_nt_scalar(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32): void {
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s: f32 = 0;
+      for (let k = 0; k < K; k++) s += load<f32>(a + ((<usize>i * lda + k) << 2)) * load<f32>(b + ((<usize>j * ldb + k) << 2));
+      const p = c + ((<usize>i * ldc + j) << 2);
+      store<f32>(p, acc != 0 ? s + load<f32>(p) : s);
+    }
+  }
+}

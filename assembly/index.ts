@@ -1,0 +1,9 @@
+// The module's exports: every kernel family, plus the hooks the host and tests need.
+export { heapBase, set_scalar, count_nonfinite } from './common';
+export { gemm_nn, gemm_nt, gemm_tn, gemm_nn_scalar, gemm_nt_scalar, gemm_tn_scalar } from './gemm';
+export { conv2d_forward, conv2d_backward_input, conv2d_backward_filter } from './conv2d';
+export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_backward } from './pool';
+export { dense_forward, dense_backward } from './dense';
+export { bias_act, bias_grad, relu_forward, relu_backward } from './activation';
+export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_dense, count_correct_sparse, count_correct_dense } from './softmax';
+export { sgd_update, momentum_update, adam_update } from './optimizer';

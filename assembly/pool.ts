@@ -1,0 +1,111 @@
+// Max and average pooling on NHWC, vectorised over channels. Window clipping at the borders follows
+// the padding the host computed; padded positions never win a max and never count in an average.
+import { scalarMode, zero_f32 } from './common';
+
+/** y = max over each window; arg[o] = flat index into x of the winner (first one on ties), for backward. */
+export function maxpool2d_forward(x: usize, y: usize, arg: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
+  const lanes = i32x4(0, 1, 2, 3);
+  const ninf = f32x4.splat(-Infinity);
+  let o = 0;
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    const iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+    const ys = max(0, iy0), ye = min(H, iy0 + PH), xs = max(0, ix0), xe = min(W, ix0 + PW);
+    let c = 0;
+    if (!scalarMode) {
+      for (; c + 4 <= C; c += 4) {
+        let best = ninf, bi = i32x4.splat(-1);
+        for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+          const idx = ((n * H + iy) * W + ix) * C + c;
+          const v = v128.load(x + (<usize>idx << 2));
+          // !(v <= best): a larger value or a NaN takes over, so NaN propagates like in the reference.
+          const take = v128.not(f32x4.le(v, best));
+          best = v128.bitselect(v, best, take);
+          bi = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), bi, take);
+        }
+        v128.store(y + (<usize>(o + c) << 2), best);
+        v128.store(arg + (<usize>(o + c) << 2), bi);
+      }
+    }
+    for (; c < C; c++) {
+      let best: f32 = -Infinity, bi = -1;
+      for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+        const idx = ((n * H + iy) * W + ix) * C + c;
+        const v = load<f32>(x + (<usize>idx << 2));
+        if (!(v <= best)) { best = v; bi = idx; }
+      }
+      store<f32>(y + (<usize>(o + c) << 2), best);
+      store<i32>(arg + (<usize>(o + c) << 2), bi);
+    }
+    o += C;
+  }
+}
+
+/** dx = 0, then each output gradient goes to the input that won its window. A scatter: no SIMD form. */
+export function maxpool2d_backward(dy: usize, arg: usize, dx: usize, outCount: i32, inCount: i32): void {
+  zero_f32(dx, inCount);
+  for (let o = 0; o < outCount; o++) {
+    const i = load<i32>(arg + (<usize>o << 2));
+    if (i < 0) continue; // a window of only -Infinity: nothing won
+    const p = dx + (<usize>i << 2);
+    store<f32>(p, load<f32>(p) + load<f32>(dy + (<usize>o << 2)));
+  }
+}
+
+/** y = mean over the window's positions inside the input (TensorFlow excludes padding from the count). */
+export function avgpool2d_forward(x: usize, y: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
+  let o = 0;
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    const iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+    const ys = max(0, iy0), ye = min(H, iy0 + PH), xs = max(0, ix0), xe = min(W, ix0 + PW);
+    const count = <f32>((ye - ys) * (xe - xs));
+    let c = 0;
+    if (!scalarMode) {
+      const cv = f32x4.splat(count);
+      for (; c + 4 <= C; c += 4) {
+        let s = f32x4.splat(0);
+        for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+          s = f32x4.add(s, v128.load(x + (<usize>(((n * H + iy) * W + ix) * C + c) << 2)));
+        }
+        v128.store(y + (<usize>(o + c) << 2), f32x4.div(s, cv));
+      }
+    }
+    for (; c < C; c++) {
+      let s: f32 = 0;
+      for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) s += load<f32>(x + (<usize>(((n * H + iy) * W + ix) * C + c) << 2));
+      store<f32>(y + (<usize>(o + c) << 2), s / count);
+    }
+    o += C;
+  }
+}
+
+export function avgpool2d_backward(dy: usize, dx: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
+  zero_f32(dx, N * H * W * C);
+  let o = 0;
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    const iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+    const ys = max(0, iy0), ye = min(H, iy0 + PH), xs = max(0, ix0), xe = min(W, ix0 + PW);
+    const count = <f32>((ye - ys) * (xe - xs));
+    let c = 0;
+    if (!scalarMode) {
+      const cv = f32x4.splat(count);
+      for (; c + 4 <= C; c += 4) {
+        const g = f32x4.div(v128.load(dy + (<usize>(o + c) << 2)), cv);
+        for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+          const p = dx + (<usize>(((n * H + iy) * W + ix) * C + c) << 2);
+          v128.store(p, f32x4.add(v128.load(p), g));
+        }
+      }
+    }
+    for (; c < C; c++) {
+      const g = load<f32>(dy + (<usize>(o + c) << 2)) / count;
+      for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+        const p = dx + (<usize>(((n * H + iy) * W + ix) * C + c) << 2);
+        store<f32>(p, load<f32>(p) + g);
+      }
+    }
+    o += C;
+  }
+}

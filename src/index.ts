@@ -1,0 +1,42 @@
+// Public API, safe for browsers: nothing here imports Node built-ins.
+import { getBackend } from './backend.js';
+import { Flatten, ReLU, Softmax } from './layers/basic.js';
+import { Conv2D } from './layers/conv2d.js';
+import { Dense } from './layers/dense.js';
+import { AvgPool2D, MaxPool2D } from './layers/pool.js';
+
+await getBackend();
+
+/** Resolves once the wasm kernels are compiled (already true after the import finished). */
+export async function ready(): Promise<void> {
+  await getBackend();
+}
+
+type Callable<C extends abstract new (...a: never[]) => unknown> = C & ((...a: ConstructorParameters<C>) => InstanceType<C>);
+/** Lets a layer class be used as in TF.js code, with or without `new`: Conv2D({...}) or new Conv2D({...}). */
+function callable<C extends new (...a: never[]) => unknown>(cls: C): Callable<C> {
+  return new Proxy(cls, { apply: (target, _this, args) => new target(...(args as never[])) }) as Callable<C>;
+}
+
+const Conv2DLayer = callable(Conv2D);
+const DenseLayer = callable(Dense);
+const MaxPool2DLayer = callable(MaxPool2D);
+const AvgPool2DLayer = callable(AvgPool2D);
+const FlattenLayer = callable(Flatten);
+const ReLULayer = callable(ReLU);
+const SoftmaxLayer = callable(Softmax);
+export {
+  Conv2DLayer as Conv2D, DenseLayer as Dense, MaxPool2DLayer as MaxPool2D, AvgPool2DLayer as AvgPool2D,
+  MaxPool2DLayer as MaxPooling2D, AvgPool2DLayer as AveragePooling2D,
+  FlattenLayer as Flatten, ReLULayer as ReLU, SoftmaxLayer as Softmax,
+};
+export type { Conv2DArgs } from './layers/conv2d.js';
+export type { DenseArgs } from './layers/dense.js';
+export type { Pool2DArgs } from './layers/pool.js';
+export { Layer, type LayerArgs, type Activation } from './layers/layer.js';
+export { Sequential, type CompileArgs, type FitArgs, type History, type Logs, type Labels, type LossName, type Callbacks } from './model.js';
+export { SGD, Adam, Optimizer, type OptimizerLike } from './optimizers.js';
+export { Tensor, tensor } from './tensor.js';
+export { Rng } from './random.js';
+export * from './errors.js';
+export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';

@@ -1,0 +1,16 @@
+// Host side of the pooling family.
+import type { Backend } from '../backend.js';
+import type { Window2D } from './geometry.js';
+
+export function maxPoolForward(be: Backend, x: number, y: number, arg: number, g: Window2D, N: number): void {
+  be.k.maxpool2d_forward(x, y, arg, N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL);
+}
+export function maxPoolBackward(be: Backend, dy: number, arg: number, dx: number, g: Window2D, N: number): void {
+  be.k.maxpool2d_backward(dy, arg, dx, N * g.OH * g.OW * g.C, N * g.H * g.W * g.C);
+}
+export function avgPoolForward(be: Backend, x: number, y: number, g: Window2D, N: number): void {
+  be.k.avgpool2d_forward(x, y, N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL);
+}
+export function avgPoolBackward(be: Backend, dy: number, dx: number, g: Window2D, N: number): void {
+  be.k.avgpool2d_backward(dy, dx, N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL);
+}

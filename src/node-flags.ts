@@ -1,0 +1,8 @@
+// Node 20 validates relaxed SIMD only behind a V8 flag; it must be set before any module compiles.
+// Evaluated before index.ts (ESM runs imports in order), so the first backend can use the FMA build.
+import { setFlagsFromString } from 'node:v8';
+import { preferBuild, relaxedSupported } from './backend.js';
+
+if (!relaxedSupported()) setFlagsFromString('--experimental-wasm-relaxed-simd');
+// SIMDCNN_BUILD=simd forces the plain build (determinism tests, benchmarks of both builds).
+preferBuild((process.env.SIMDCNN_BUILD || undefined) as 'simd' | 'relaxed' | undefined);

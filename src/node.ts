@@ -1,0 +1,3 @@
+// Node entry: enables relaxed SIMD first, then the same API as the browser entry.
+import './node-flags.js';
+export * from './index.js';
