@@ -1,125 +1,162 @@
-// conv2d on NHWC activations with weights [kh, kw, inC, outC], as im2col over row chunks + GEMM.
-// The host computes output sizes and padding (TensorFlow's 'same' rule); these loops only follow them.
-import { add_f32, copy_f32, scalarMode, zero_f32 } from './common';
-import { gemm_nn_scalar, gemm_nt_scalar, gemm_packed_4x8_f32x4, gemm_nn, gemm_nt, gemm_tn, pack_b, pack_bt } from './gemm';
+// conv2d on NHWC activations with weights [kh, kw, inC, outC], computed directly (no im2col):
+// for a fixed kernel row ky, the KW*C inputs a window reads are contiguous in NHWC, and so are the
+// matching weight rows. So one output pixel is KH runs of KW*C floats times KH blocks of weight rows,
+// which the GEMM tiles take as "segments". Padding is made explicit one image at a time in scratch
+// (cheap next to the multiply-adds), so every window lies inside its image and no tile needs a bounds check.
+// The host computes output sizes and TensorFlow's 'same' padding; these loops only follow them.
+import { copy_f32, scalarMode, zero_f32 } from './common';
+import {
+  gemm_nn, gemm_nt, gemm_tn, pack_b, pack_bt,
+  tile_1x8_f32x4, tile_4x8_f32x4, tile_scalar, tile_tn_1x8_f32x4, tile_tn_4x8_f32x4, tile_tn_scalar,
+} from './gemm';
 import { bias_act, bias_grad, FLAG_BIAS } from './activation';
 
-/** col[r, (ky,kx,c)] for output rows m0..m0+rows; zeros where the window hangs over the padding. */
-function im2col(x: usize, col: usize, m0: i32, rows: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
-  const K = KH * KW * C, run = KW * C;
-  for (let r = 0; r < rows; r++) {
-    const m = m0 + r;
-    const n = m / (OH * OW), rem = m % (OH * OW);
-    const oy = rem / OW, ox = rem % OW;
-    const ix0 = ox * SW - PL;
-    const kxs = max(0, -ix0), kxe = min(KW, W - ix0);
-    let dst = col + (<usize>(r * K) << 2);
-    for (let ky = 0; ky < KH; ky++) {
-      const iy = oy * SH - PT + ky;
-      if (iy < 0 || iy >= H || kxe <= kxs) {
-        zero_f32(dst, run);
-      } else {
-        if (kxs > 0) zero_f32(dst, kxs * C);
-        const src = x + (<usize>(((n * H + iy) * W + ix0 + kxs) * C) << 2);
-        copy_f32(dst + (<usize>(kxs * C) << 2), src, (kxe - kxs) * C);
-        if (kxe < KW) zero_f32(dst + (<usize>(kxe * C) << 2), (KW - kxe) * C);
+// @ts-ignore: decorator
+@inline function roundUp8(v: i32): i32 {
+  return (v + 7) & ~7;
+}
+
+function isPointwise(KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, PB: i32, PR: i32): bool {
+  return KH == 1 && KW == 1 && SH == 1 && SW == 1 && (PT | PL | PB | PR) == 0;
+}
+
+/** Image n of x, with zero borders, written to xp [H+PT+PB, W+PL+PR, C]. */
+function pad_image(x: usize, n: i32, H: i32, W: i32, C: i32, xp: usize, PT: i32, PL: i32, PB: i32, PR: i32): void {
+  const Wp = W + PL + PR;
+  zero_f32(xp, (H + PT + PB) * Wp * C);
+  const src = x + (<usize>(n * H * W * C) << 2);
+  for (let iy = 0; iy < H; iy++) {
+    copy_f32(xp + (<usize>(((iy + PT) * Wp + PL) * C) << 2), src + (<usize>(iy * W * C) << 2), W * C);
+  }
+}
+
+/** y = act(conv(x, w) + bias). scratch: packed weights (ceil(OC/8)*8*K) plus one padded image. */
+export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  PT: i32, PL: i32, PB: i32, PR: i32, flags: i32): void {
+  if (isPointwise(KH, KW, SH, SW, PT, PL, PB, PR)) {
+    gemm_nn(N * OH * OW, OC, C, x, C, w, OC, y, OC, 0, scratch);
+    bias_act(N * OH * OW, OC, y, bias, flags);
+    return;
+  }
+  const run = KW * C, K = KH * run;
+  pack_b(K, OC, w, OC, scratch);
+  const padded = (PT | PL | PB | PR) != 0;
+  const xp = scratch + (<usize>(roundUp8(OC) * K) << 2);
+  const Hp = H + PT + PB, Wp = W + PL + PR;
+  const segstride = <usize>(Wp * C) << 2, lda = <usize>(SW * C) << 2, ldc = <usize>OC << 2;
+  const panel = <usize>K << 5;
+  for (let n = 0; n < N; n++) {
+    let img = x + (<usize>(n * H * W * C) << 2);
+    if (padded) { pad_image(x, n, H, W, C, xp, PT, PL, PB, PR); img = xp; }
+    for (let oy = 0; oy < OH; oy++) {
+      const arow = img + <usize>(oy * SH) * segstride;
+      const yrow = y + (<usize>((n * OH + oy) * OW * OC) << 2);
+      let bp = scratch;
+      for (let j = 0; j < OC; j += 8) {
+        const nr = min(8, OC - j);
+        const cj = yrow + (<usize>j << 2);
+        let ox = 0;
+        if (scalarMode) {
+          tile_scalar(OW, KH, run, segstride, arow, lda, bp, 32, cj, ldc, nr, false);
+        } else {
+          for (; ox + 4 <= OW; ox += 4) tile_4x8_f32x4(KH, run, segstride, arow + <usize>ox * lda, lda, bp, 32, cj + <usize>ox * ldc, ldc, nr, false);
+          for (; ox < OW; ox++) tile_1x8_f32x4(KH, run, segstride, arow + <usize>ox * lda, bp, 32, cj + <usize>ox * ldc, nr, false);
+        }
+        bp += panel;
       }
-      dst += <usize>run << 2;
+      bias_act(OW, OC, yrow, bias, flags);
     }
   }
 }
 
-/** dx += col scattered back to the input positions it was gathered from (the inverse of im2col). */
-function col2im(dx: usize, col: usize, m0: i32, rows: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
-  const K = KH * KW * C, run = KW * C;
-  for (let r = 0; r < rows; r++) {
-    const m = m0 + r;
-    const n = m / (OH * OW), rem = m % (OH * OW);
-    const oy = rem / OW, ox = rem % OW;
-    const ix0 = ox * SW - PL;
-    const kxs = max(0, -ix0), kxe = min(KW, W - ix0);
-    let src = col + (<usize>(r * K) << 2);
-    for (let ky = 0; ky < KH; ky++) {
-      const iy = oy * SH - PT + ky;
-      if (iy >= 0 && iy < H && kxe > kxs) {
-        const d = dx + (<usize>(((n * H + iy) * W + ix0 + kxs) * C) << 2);
-        add_f32(d, src + (<usize>(kxs * C) << 2), (kxe - kxs) * C);
+/**
+ * dx = gradient w.r.t. the input: each output pixel's gradient, times the transposed weights of kernel
+ * row ky, is added to the KW*C inputs that row of its window read. Windows overlap when the stride is
+ * smaller than the kernel; the tiles add row after row, so overlapping rows still sum correctly.
+ * scratch: KH packed blocks of W^T (ceil(KW*C/8)*8*OC each) plus one padded image.
+ */
+export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  PT: i32, PL: i32, PB: i32, PR: i32): void {
+  if (isPointwise(KH, KW, SH, SW, PT, PL, PB, PR)) {
+    gemm_nt(N * OH * OW, C, OC, dy, OC, w, OC, dx, C, 0, scratch);
+    return;
+  }
+  const run = KW * C;
+  const block = <usize>(roundUp8(run) * OC) << 2;
+  for (let ky = 0; ky < KH; ky++) pack_bt(OC, run, w + (<usize>(ky * run * OC) << 2), OC, scratch + <usize>ky * block);
+  const padded = (PT | PL | PB | PR) != 0;
+  const Hp = H + PT + PB, Wp = W + PL + PR;
+  const dxp = scratch + <usize>KH * block;
+  const rowBytes = <usize>(Wp * C) << 2, ldc = <usize>(SW * C) << 2, lda = <usize>OC << 2;
+  const panel = <usize>OC << 5;
+  for (let n = 0; n < N; n++) {
+    const img = padded ? dxp : dx + (<usize>(n * H * W * C) << 2);
+    zero_f32(img, Hp * Wp * C);
+    for (let oy = 0; oy < OH; oy++) {
+      const arow = dy + (<usize>((n * OH + oy) * OW * OC) << 2);
+      for (let ky = 0; ky < KH; ky++) {
+        const crow = img + <usize>(oy * SH + ky) * rowBytes;
+        let bp = scratch + <usize>ky * block;
+        for (let j = 0; j < run; j += 8) {
+          const nr = min(8, run - j);
+          const cj = crow + (<usize>j << 2);
+          let ox = 0;
+          if (scalarMode) {
+            tile_scalar(OW, 1, OC, 0, arow, lda, bp, 32, cj, ldc, nr, true);
+          } else {
+            for (; ox + 4 <= OW; ox += 4) tile_4x8_f32x4(1, OC, 0, arow + <usize>ox * lda, lda, bp, 32, cj + <usize>ox * ldc, ldc, nr, true);
+            for (; ox < OW; ox++) tile_1x8_f32x4(1, OC, 0, arow + <usize>ox * lda, bp, 32, cj + <usize>ox * ldc, nr, true);
+          }
+          bp += panel;
+        }
       }
-      src += <usize>run << 2;
+    }
+    if (padded) {
+      const dst = dx + (<usize>(n * H * W * C) << 2);
+      for (let iy = 0; iy < H; iy++) copy_f32(dst + (<usize>(iy * W * C) << 2), dxp + (<usize>(((iy + PT) * Wp + PL) * C) << 2), W * C);
     }
   }
 }
 
-function isPointwise(KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32): bool {
-  return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0;
-}
-
-/** Rows of im2col that fit in the scratch left after `used` floats, a multiple of 4. */
-function chunkRows(scratchFloats: i32, used: i32, K: i32, M: i32): i32 {
-  let rows = (scratchFloats - used) / K;
-  rows = rows & ~3;
-  if (rows < 4) rows = 4;
-  return min(rows, M);
-}
-
-/** y = act(conv(x, w) + bias). scratch must hold packed weights (ceil(OC/8)*8*K) plus >= 4 im2col rows. */
-export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratch: usize, scratchFloats: i32,
-  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, flags: i32): void {
-  const M = N * OH * OW, K = KH * KW * C;
-  if (isPointwise(KH, KW, SH, SW, PT, PL)) {
-    gemm_nn(M, OC, C, x, C, w, OC, y, OC, 0, scratch);
-    bias_act(M, OC, y, bias, flags);
+/**
+ * dw (overwritten) = sum over pixels of window^T * dy; db likewise when flags has FLAG_BIAS. For kernel
+ * row ky, dw[ky] [KW*C, OC] is a TN product whose reduction runs over the pixels of each image:
+ * along an output row the window start moves SW*C floats, between rows SH image rows.
+ * scratch: one padded image.
+ */
+export function conv2d_backward_filter(x: usize, dy: usize, dw: usize, db: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  PT: i32, PL: i32, PB: i32, PR: i32, flags: i32): void {
+  if ((flags & FLAG_BIAS) != 0) bias_grad(N * OH * OW, OC, dy, db);
+  if (isPointwise(KH, KW, SH, SW, PT, PL, PB, PR)) {
+    gemm_tn(C, OC, N * OH * OW, x, C, dy, OC, dw, OC, 0);
     return;
   }
-  const packed = ((OC + 7) & ~7) * K;
-  if (!scalarMode) pack_b(K, OC, w, OC, scratch);
-  const col = scratch + (<usize>packed << 2);
-  const step = chunkRows(scratchFloats, packed, K, M);
-  for (let m0 = 0; m0 < M; m0 += step) {
-    const rows = min(step, M - m0);
-    im2col(x, col, m0, rows, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL);
-    const yc = y + (<usize>(m0 * OC) << 2);
-    if (scalarMode) gemm_nn_scalar(rows, OC, K, col, K, w, OC, yc, OC, 0);
-    else gemm_packed_4x8_f32x4(rows, OC, K, col, K, scratch, yc, OC, 0);
-    bias_act(rows, OC, yc, bias, flags);
-  }
-}
-
-/** dx = gradient w.r.t. the input. scratch: packed W^T (ceil(K/8)*8*OC) plus >= 4 rows of K. */
-export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: usize, scratchFloats: i32,
-  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
-  const M = N * OH * OW, K = KH * KW * C;
-  if (isPointwise(KH, KW, SH, SW, PT, PL)) {
-    gemm_nt(M, C, OC, dy, OC, w, OC, dx, C, 0, scratch);
-    return;
-  }
-  zero_f32(dx, N * H * W * C);
-  const packed = ((K + 7) & ~7) * OC;
-  if (!scalarMode) pack_bt(OC, K, w, OC, scratch);
-  const col = scratch + (<usize>packed << 2);
-  const step = chunkRows(scratchFloats, packed, K, M);
-  for (let m0 = 0; m0 < M; m0 += step) {
-    const rows = min(step, M - m0);
-    const dyc = dy + (<usize>(m0 * OC) << 2);
-    if (scalarMode) gemm_nt_scalar(rows, K, OC, dyc, OC, w, OC, col, K, 0);
-    else gemm_packed_4x8_f32x4(rows, K, OC, dyc, OC, scratch, col, K, 0);
-    col2im(dx, col, m0, rows, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL);
-  }
-}
-
-/** dw = gradient w.r.t. the filters (overwritten), db likewise when flags has FLAG_BIAS. scratch: >= 4 rows of K. */
-export function conv2d_backward_filter(x: usize, dy: usize, dw: usize, db: usize, scratch: usize, scratchFloats: i32,
-  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, flags: i32): void {
-  const M = N * OH * OW, K = KH * KW * C;
-  if ((flags & FLAG_BIAS) != 0) bias_grad(M, OC, dy, db);
-  if (isPointwise(KH, KW, SH, SW, PT, PL)) {
-    gemm_tn(C, OC, M, x, C, dy, OC, dw, OC, 0);
-    return;
-  }
-  const step = chunkRows(scratchFloats, 0, K, M);
-  for (let m0 = 0; m0 < M; m0 += step) {
-    const rows = min(step, M - m0);
-    im2col(x, scratch, m0, rows, H, W, C, OH, OW, KH, KW, SH, SW, PT, PL);
-    gemm_tn(K, OC, rows, scratch, K, dy + (<usize>(m0 * OC) << 2), OC, dw, OC, m0 > 0 ? 1 : 0);
+  const run = KW * C;
+  zero_f32(dw, KH * run * OC);
+  const padded = (PT | PL | PB | PR) != 0;
+  const Wp = W + PL + PR;
+  const rowBytes = <usize>(Wp * C) << 2;
+  const segstride = <usize>SH * rowBytes, lda = <usize>(SW * C) << 2, ldb = <usize>OC << 2;
+  for (let n = 0; n < N; n++) {
+    let img = x + (<usize>(n * H * W * C) << 2);
+    if (padded) { pad_image(x, n, H, W, C, scratch, PT, PL, PB, PR); img = scratch; }
+    const dyn = dy + (<usize>(n * OH * OW * OC) << 2);
+    for (let ky = 0; ky < KH; ky++) {
+      const a0 = img + <usize>ky * rowBytes;
+      const c0 = dw + (<usize>(ky * run * OC) << 2);
+      let j = 0;
+      if (!scalarMode) {
+        for (; j + 8 <= OC; j += 8) {
+          let i = 0;
+          for (; i + 4 <= run; i += 4) tile_tn_4x8_f32x4(OH, OW, segstride, a0 + (<usize>i << 2), lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>(i * OC + j) << 2), ldb, true);
+          for (; i < run; i++) tile_tn_1x8_f32x4(OH, OW, segstride, a0 + (<usize>i << 2), lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>(i * OC + j) << 2), true);
+        }
+      }
+      // Columns past the last full 8 (all of them in scalar mode): 8-lane loads would overrun dy.
+      if (j < OC) tile_tn_scalar(run, OC - j, OH, OW, segstride, a0, lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>j << 2), ldb, true);
+    }
   }
 }

@@ -2,22 +2,29 @@
 // C tiles of 4 rows x 8 columns live in 8 v128 accumulators (V8 has 16 xmm registers; 4x16 spills).
 import { madd, scalarMode, store_partial8 } from './common';
 
+/**
+ * C[4, nr] (+)= A[4, K] B[K, 8]. A's K values come in nseg runs of seglen floats, segstride bytes
+ * apart (1 run for GEMM; KH runs, one per kernel row, for a direct convolution). B rows are bstride apart.
+ */
 // @ts-ignore: decorator
-@inline function tile_4x8_f32x4(K: i32, a: usize, lda: usize, b: usize, bstride: usize, c: usize, ldc: usize, nr: i32, acc: bool): void {
+@inline export function tile_4x8_f32x4(nseg: i32, seglen: i32, segstride: usize, a: usize, lda: usize, b: usize, bstride: usize, c: usize, ldc: usize, nr: i32, acc: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
-  const end = <usize>K << 2;
-  for (let k: usize = 0; k < end; k += 4) {
-    const b0 = v128.load(b), b1 = v128.load(b, 16);
-    let s = v128.load32_splat(a + k);
-    c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
-    s = v128.load32_splat(a1 + k);
-    c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
-    s = v128.load32_splat(a2 + k);
-    c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
-    s = v128.load32_splat(a3 + k);
-    c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
-    b += bstride;
+  const end = <usize>seglen << 2;
+  for (let s = 0; s < nseg; s++) {
+    const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
+    for (let k: usize = 0; k < end; k += 4) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      let v = v128.load32_splat(a + k);
+      c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
+      v = v128.load32_splat(a1 + k);
+      c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
+      v = v128.load32_splat(a2 + k);
+      c20 = madd(v, b0, c20); c21 = madd(v, b1, c21);
+      v = v128.load32_splat(a3 + k);
+      c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
+      b += bstride;
+    }
+    a += segstride;
   }
   store_partial8(c, c00, c01, nr, acc);
   store_partial8(c + ldc, c10, c11, nr, acc);
@@ -26,16 +33,36 @@ import { madd, scalarMode, store_partial8 } from './common';
 }
 
 // @ts-ignore: decorator
-@inline function tile_1x8_f32x4(K: i32, a: usize, b: usize, bstride: usize, c: usize, nr: i32, acc: bool): void {
+@inline export function tile_1x8_f32x4(nseg: i32, seglen: i32, segstride: usize, a: usize, b: usize, bstride: usize, c: usize, nr: i32, acc: bool): void {
   let c0 = f32x4.splat(0), c1 = c0;
-  const end = <usize>K << 2;
-  for (let k: usize = 0; k < end; k += 4) {
-    const s = v128.load32_splat(a + k);
-    c0 = madd(s, v128.load(b), c0);
-    c1 = madd(s, v128.load(b, 16), c1);
-    b += bstride;
+  const end = <usize>seglen << 2;
+  for (let s = 0; s < nseg; s++) {
+    for (let k: usize = 0; k < end; k += 4) {
+      const v = v128.load32_splat(a + k);
+      c0 = madd(v, v128.load(b), c0);
+      c1 = madd(v, v128.load(b, 16), c1);
+      b += bstride;
+    }
+    a += segstride;
   }
   store_partial8(c, c0, c1, nr, acc);
+}
+
+/** Scalar sibling of the two tiles above (mr rows), same summation order, so the plain build matches it bit for bit. */
+export function tile_scalar(mr: i32, nseg: i32, seglen: i32, segstride: usize, a: usize, lda: usize, b: usize, bstride: usize, c: usize, ldc: usize, nr: i32, acc: bool): void {
+  for (let r = 0; r < mr; r++) {
+    for (let j = 0; j < nr; j++) {
+      let sum: f32 = 0;
+      let bp = b + (<usize>j << 2);
+      let ar = a + <usize>r * lda;
+      for (let s = 0; s < nseg; s++) {
+        for (let k = 0; k < seglen; k++) { sum += load<f32>(ar + (<usize>k << 2)) * load<f32>(bp); bp += bstride; }
+        ar += segstride;
+      }
+      const p = c + <usize>r * ldc + (<usize>j << 2);
+      store<f32>(p, acc ? sum + load<f32>(p) : sum);
+    }
+  }
 }
 
 /** Panels of 8 columns of B[K,N] (row stride ldb), each [K][8], zero-padded past N. */
@@ -84,8 +111,8 @@ export function gemm_packed_4x8_f32x4(M: i32, N: i32, K: i32, a: usize, lda: i32
     const nr = min(8, N - j);
     const cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(K, a + <usize>i * ldaB, ldaB, bp, 32, cj + <usize>i * ldcB, ldcB, nr, acc != 0);
-    for (; i < M; i++) tile_1x8_f32x4(K, a + <usize>i * ldaB, bp, 32, cj + <usize>i * ldcB, nr, acc != 0);
+    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(1, K, 0, a + <usize>i * ldaB, ldaB, bp, 32, cj + <usize>i * ldcB, ldcB, nr, acc != 0);
+    for (; i < M; i++) tile_1x8_f32x4(1, K, 0, a + <usize>i * ldaB, bp, 32, cj + <usize>i * ldcB, nr, acc != 0);
     bp += panel;
   }
 }
@@ -97,8 +124,8 @@ function gemm_nn_direct(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   for (; j + 8 <= N; j += 8) {
     const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(K, a + <usize>i * ldaB, ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, 8, acc);
-    for (; i < M; i++) tile_1x8_f32x4(K, a + <usize>i * ldaB, bj, ldbB, cj + <usize>i * ldcB, 8, acc);
+    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(1, K, 0, a + <usize>i * ldaB, ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, 8, acc);
+    for (; i < M; i++) tile_1x8_f32x4(1, K, 0, a + <usize>i * ldaB, bj, ldbB, cj + <usize>i * ldcB, 8, acc);
   }
   // Remaining columns: reading 8 lanes would run past the row, so go scalar.
   if (j < N) gemm_nn_scalar_cols(M, j, N, K, a, lda, b, ldb, c, ldc, acc);
@@ -135,19 +162,22 @@ export function gemm_nt(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
 }
 
 // @ts-ignore: decorator
-@inline function tile_tn_4x8_f32x4(K: i32, a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
+@inline export function tile_tn_4x8_f32x4(nseg: i32, K: i32, segstride: usize, a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let s = 0; s < nseg; s++) {
+  let ap = a + <usize>s * segstride;
   for (let k = 0; k < K; k++) {
     const b0 = v128.load(b), b1 = v128.load(b, 16);
-    let s = v128.load32_splat(a);
-    c00 = madd(s, b0, c00); c01 = madd(s, b1, c01);
-    s = v128.load32_splat(a, 4);
-    c10 = madd(s, b0, c10); c11 = madd(s, b1, c11);
-    s = v128.load32_splat(a, 8);
-    c20 = madd(s, b0, c20); c21 = madd(s, b1, c21);
-    s = v128.load32_splat(a, 12);
-    c30 = madd(s, b0, c30); c31 = madd(s, b1, c31);
-    a += lda; b += ldb;
+    let v = v128.load32_splat(ap);
+    c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
+    v = v128.load32_splat(ap, 4);
+    c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
+    v = v128.load32_splat(ap, 8);
+    c20 = madd(v, b0, c20); c21 = madd(v, b1, c21);
+    v = v128.load32_splat(ap, 12);
+    c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
+    ap += lda; b += ldb;
+  }
   }
   store_partial8(c, c00, c01, 8, acc);
   store_partial8(c + ldc, c10, c11, 8, acc);
@@ -156,15 +186,37 @@ export function gemm_nt(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
 }
 
 // @ts-ignore: decorator
-@inline function tile_tn_1x8_f32x4(K: i32, a: usize, lda: usize, b: usize, ldb: usize, c: usize, acc: bool): void {
+@inline export function tile_tn_1x8_f32x4(nseg: i32, K: i32, segstride: usize, a: usize, lda: usize, b: usize, ldb: usize, c: usize, acc: bool): void {
   let c0 = f32x4.splat(0), c1 = c0;
-  for (let k = 0; k < K; k++) {
-    const s = v128.load32_splat(a);
-    c0 = madd(s, v128.load(b), c0);
-    c1 = madd(s, v128.load(b, 16), c1);
-    a += lda; b += ldb;
+  for (let s = 0; s < nseg; s++) {
+    let ap = a + <usize>s * segstride;
+    for (let k = 0; k < K; k++) {
+      const v = v128.load32_splat(ap);
+      c0 = madd(v, v128.load(b), c0);
+      c1 = madd(v, v128.load(b, 16), c1);
+      ap += lda; b += ldb;
+    }
   }
   store_partial8(c, c0, c1, 8, acc);
+}
+
+/**
+ * Scalar sibling of the TN tiles, for mr rows and nr columns: C[r, j] (+)= sum over the nseg x K
+ * reduction of A[k, r] B[k, j]; B rows continue across segments, A rows restart every segstride.
+ */
+export function tile_tn_scalar(mr: i32, nr: i32, nseg: i32, K: i32, segstride: usize, a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
+  for (let r = 0; r < mr; r++) {
+    for (let j = 0; j < nr; j++) {
+      let sum: f32 = 0;
+      let bp = b + (<usize>j << 2);
+      for (let s = 0; s < nseg; s++) {
+        let ap = a + <usize>s * segstride + (<usize>r << 2);
+        for (let k = 0; k < K; k++) { sum += load<f32>(ap) * load<f32>(bp); ap += lda; bp += ldb; }
+      }
+      const p = c + <usize>r * ldc + (<usize>j << 2);
+      store<f32>(p, acc ? sum + load<f32>(p) : sum);
+    }
+  }
 }
 
 /** C[M,N] (+)= A^T B with A stored [K,M] and B [K,N]: weight gradients (X^T dY). */
@@ -175,8 +227,8 @@ export function gemm_tn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   for (; j + 8 <= N; j += 8) {
     const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_tn_4x8_f32x4(K, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, acc != 0);
-    for (; i < M; i++) tile_tn_1x8_f32x4(K, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, acc != 0);
+    for (; i + 4 <= M; i += 4) tile_tn_4x8_f32x4(1, K, 0, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, acc != 0);
+    for (; i < M; i++) tile_tn_1x8_f32x4(1, K, 0, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, acc != 0);
   }
   if (j < N) gemm_tn_scalar_cols(M, j, N, K, a, lda, b, ldb, c, ldc, acc != 0);
 }

@@ -12,9 +12,9 @@ export interface Kernels {
   gemm_nn(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number, scratch: Ptr): void;
   gemm_nt(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number, scratch: Ptr): void;
   gemm_tn(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number): void;
-  conv2d_forward(x: Ptr, w: Ptr, bias: Ptr, y: Ptr, scratch: Ptr, scratchFloats: number, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, flags: number): void;
-  conv2d_backward_input(dy: Ptr, w: Ptr, dx: Ptr, scratch: Ptr, scratchFloats: number, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number): void;
-  conv2d_backward_filter(x: Ptr, dy: Ptr, dw: Ptr, db: Ptr, scratch: Ptr, scratchFloats: number, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, flags: number): void;
+  conv2d_forward(x: Ptr, w: Ptr, bias: Ptr, y: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number, flags: number): void;
+  conv2d_backward_input(dy: Ptr, w: Ptr, dx: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number): void;
+  conv2d_backward_filter(x: Ptr, dy: Ptr, dw: Ptr, db: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number, flags: number): void;
   maxpool2d_forward(x: Ptr, y: Ptr, arg: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, PH: number, PW: number, SH: number, SW: number, PT: number, PL: number): void;
   maxpool2d_backward(dy: Ptr, arg: Ptr, dx: Ptr, outCount: number, inCount: number): void;
   avgpool2d_forward(x: Ptr, y: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, PH: number, PW: number, SH: number, SW: number, PT: number, PL: number): void;

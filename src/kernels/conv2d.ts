@@ -2,28 +2,26 @@
 import type { Backend } from '../backend.js';
 import type { Window2D } from './geometry.js';
 
-const COL_BYTES_TARGET = 96 * 1024; // an im2col chunk that stays in L2 next to the packed weights
+const roundUp8 = (v: number) => Math.ceil(v / 8) * 8;
 
-const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
-
-/** Floats of scratch the three conv kernels need for one call (same for any batch size). */
+/** Floats of scratch the three conv kernels need for one call (independent of the batch size). */
 export function conv2dScratchFloats(g: Window2D, OC: number): number {
-  const K = g.KH * g.KW * g.C;
-  const rows = Math.max(4, roundUp(Math.floor(COL_BYTES_TARGET / 4 / K), 4));
-  const packedW = roundUp(OC, 8) * K;
-  const packedWt = roundUp(K, 8) * OC;
-  const pointwise = roundUp(g.C, 8) * OC; // 1x1 kernels pack B for the GEMM directly
-  return Math.max(packedW, packedWt, pointwise) + rows * K;
+  const run = g.KW * g.C, K = g.KH * run;
+  const padded = g.PT + g.PL + g.PB + g.PR > 0 ? (g.H + g.PT + g.PB) * (g.W + g.PL + g.PR) * g.C : 0;
+  const forward = roundUp8(OC) * K + padded;
+  const backwardInput = g.KH * roundUp8(run) * OC + padded;
+  const pointwise = Math.max(roundUp8(OC) * g.C, roundUp8(g.C) * OC); // 1x1 kernels pack B for the GEMM
+  return Math.max(forward, backwardInput, pointwise, 16);
 }
 
-export function conv2dForward(be: Backend, x: number, w: number, bias: number, y: number, scratch: number, scratchFloats: number, g: Window2D, N: number, OC: number, flags: number): void {
-  be.k.conv2d_forward(x, w, bias, y, scratch, scratchFloats, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, flags);
+export function conv2dForward(be: Backend, x: number, w: number, bias: number, y: number, scratch: number, g: Window2D, N: number, OC: number, flags: number): void {
+  be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR, flags);
 }
 
-export function conv2dBackwardInput(be: Backend, dy: number, w: number, dx: number, scratch: number, scratchFloats: number, g: Window2D, N: number, OC: number): void {
-  be.k.conv2d_backward_input(dy, w, dx, scratch, scratchFloats, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL);
+export function conv2dBackwardInput(be: Backend, dy: number, w: number, dx: number, scratch: number, g: Window2D, N: number, OC: number): void {
+  be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR);
 }
 
-export function conv2dBackwardFilter(be: Backend, x: number, dy: number, dw: number, db: number, scratch: number, scratchFloats: number, g: Window2D, N: number, OC: number, flags: number): void {
-  be.k.conv2d_backward_filter(x, dy, dw, db, scratch, scratchFloats, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, flags);
+export function conv2dBackwardFilter(be: Backend, x: number, dy: number, dw: number, db: number, scratch: number, g: Window2D, N: number, OC: number, flags: number): void {
+  be.k.conv2d_backward_filter(x, dy, dw, db, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR, flags);
 }

@@ -69,7 +69,7 @@ export class Conv2D extends Layer {
 
   forward(n: number): void {
     const b = this.b;
-    conv2dForward(this.be, b.x, b.params[0], this.useBias ? b.params[1] : 0, b.y, b.scratch, b.scratchFloats, this.geom, n, this.filters, this.flags);
+    conv2dForward(this.be, b.x, b.params[0], this.useBias ? b.params[1] : 0, b.y, b.scratch, this.geom, n, this.filters, this.flags);
     if (this.activation === 'softmax') this.be.k.softmax_forward(b.y, b.y, n * this.geom.OH * this.geom.OW, this.filters);
   }
 
@@ -78,8 +78,8 @@ export class Conv2D extends Layer {
     const count = n * this.geom.OH * this.geom.OW * this.filters;
     if (this.activation === 'relu') k.relu_backward(b.y, b.dy, b.dy, count);
     else if (this.activation === 'softmax' && !this.fusedSoftmaxGrad) k.softmax_backward(b.y, b.dy, b.dy, count / this.filters, this.filters);
-    conv2dBackwardFilter(this.be, b.x, b.dy, b.grads[0], this.useBias ? b.grads[1] : 0, b.scratch, b.scratchFloats, this.geom, n, this.filters, this.useBias ? FLAG_BIAS : 0);
-    if (needDx) conv2dBackwardInput(this.be, b.dy, b.params[0], b.dx, b.scratch, b.scratchFloats, this.geom, n, this.filters);
+    conv2dBackwardFilter(this.be, b.x, b.dy, b.grads[0], this.useBias ? b.grads[1] : 0, b.scratch, this.geom, n, this.filters, this.useBias ? FLAG_BIAS : 0);
+    if (needDx) conv2dBackwardInput(this.be, b.dy, b.params[0], b.dx, b.scratch, this.geom, n, this.filters);
   }
 
   getConfig(): Record<string, unknown> {
