@@ -11,6 +11,9 @@ import {
 } from './gemm';
 import { bias_act, bias_grad, FLAG_BIAS } from './activation';
 
+/** Pixels per block in the input gradient: a multiple of 4 whose dy and dx rows fit in L1. */
+const BLOCK = 96;
+
 // @ts-ignore: decorator
 @inline function roundUp8(v: i32): i32 {
   return (v + 7) & ~7;
@@ -46,28 +49,39 @@ export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratc
   const Hp = H + PT + PB, Wp = W + PL + PR;
   const segstride = <usize>(Wp * C) << 2, lda = <usize>(SW * C) << 2, ldc = <usize>OC << 2;
   const panel = <usize>K << 5;
+  const P = OH * OW;
   for (let n = 0; n < N; n++) {
     let img = x + (<usize>(n * H * W * C) << 2);
     if (padded) { pad_image(x, n, H, W, C, xp, PT, PL, PB, PR); img = xp; }
-    for (let oy = 0; oy < OH; oy++) {
-      const arow = img + <usize>(oy * SH) * segstride;
-      const yrow = y + (<usize>((n * OH + oy) * OW * OC) << 2);
-      let bp = scratch;
-      for (let j = 0; j < OC; j += 8) {
-        const nr = min(8, OC - j);
-        const cj = yrow + (<usize>j << 2);
-        let ox = 0;
-        if (scalarMode) {
-          tile_scalar(OW, KH, run, segstride, arow, lda, bp, 32, cj, ldc, nr, false);
-        } else {
-          for (; ox + 4 <= OW; ox += 4) tile_4x8_f32x4(KH, run, segstride, arow + <usize>ox * lda, lda, bp, 32, cj + <usize>ox * ldc, ldc, nr, false);
-          for (; ox < OW; ox++) tile_1x8_f32x4(KH, run, segstride, arow + <usize>ox * lda, bp, 32, cj + <usize>ox * ldc, nr, false);
+    const yimg = y + (<usize>(n * P * OC) << 2);
+    let bp = scratch;
+    for (let j = 0; j < OC; j += 8) {
+      const nr = min(8, OC - j);
+      const cj = yimg + (<usize>j << 2);
+      if (scalarMode) {
+        for (let oy = 0; oy < OH; oy++) tile_scalar(OW, KH, run, segstride, img + <usize>(oy * SH) * segstride, lda, bp, 32, cj + <usize>(oy * OW) * ldc, ldc, nr, false);
+      } else {
+        // Groups of four pixels in raster order, across output rows, so only P % 4 pixels take the 1-row tile.
+        let p = 0;
+        for (; p + 4 <= P; p += 4) {
+          tile_4x8_f32x4(KH, run, segstride,
+            window(img, p, OW, SH, segstride, lda), window(img, p + 1, OW, SH, segstride, lda),
+            window(img, p + 2, OW, SH, segstride, lda), window(img, p + 3, OW, SH, segstride, lda),
+            bp, 32, cj + <usize>p * ldc, cj + <usize>(p + 1) * ldc, cj + <usize>(p + 2) * ldc, cj + <usize>(p + 3) * ldc, nr, false);
         }
-        bp += panel;
+        for (; p < P; p++) tile_1x8_f32x4(KH, run, segstride, window(img, p, OW, SH, segstride, lda), bp, 32, cj + <usize>p * ldc, nr, false);
       }
-      bias_act(OW, OC, yrow, bias, flags);
+      bp += panel;
     }
+    bias_act(P, OC, yimg, bias, flags);
   }
+}
+
+/** Address of the first input a window of output pixel p reads (rows segstride apart, pixels lda apart). */
+// @ts-ignore: decorator
+@inline function window(img: usize, p: i32, OW: i32, SH: i32, rowBytes: usize, lda: usize): usize {
+  const oy = p / OW, ox = p - oy * OW;
+  return img + <usize>(oy * SH) * rowBytes + <usize>ox * lda;
 }
 
 /**
@@ -90,24 +104,31 @@ export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: u
   const Hp = H + PT + PB, Wp = W + PL + PR;
   const dxp = scratch + <usize>KH * block;
   const rowBytes = <usize>(Wp * C) << 2, ldc = <usize>(SW * C) << 2, lda = <usize>OC << 2;
-  const panel = <usize>OC << 5;
+  const panel = <usize>OC << 5, P = OH * OW;
   for (let n = 0; n < N; n++) {
     const img = padded ? dxp : dx + (<usize>(n * H * W * C) << 2);
     zero_f32(img, Hp * Wp * C);
-    for (let oy = 0; oy < OH; oy++) {
-      const arow = dy + (<usize>((n * OH + oy) * OW * OC) << 2);
+    const dyn = dy + (<usize>(n * P * OC) << 2);
+    // Blocks of BLOCK pixels keep the dy rows and the dx rows they add into in L1 across all ky and panels.
+    for (let p0 = 0; p0 < P; p0 += BLOCK) {
+      const p1 = min(P, p0 + BLOCK);
       for (let ky = 0; ky < KH; ky++) {
-        const crow = img + <usize>(oy * SH + ky) * rowBytes;
+        const crow = img + <usize>ky * rowBytes;
         let bp = scratch + <usize>ky * block;
         for (let j = 0; j < run; j += 8) {
           const nr = min(8, run - j);
           const cj = crow + (<usize>j << 2);
-          let ox = 0;
-          if (scalarMode) {
-            tile_scalar(OW, 1, OC, 0, arow, lda, bp, 32, cj, ldc, nr, true);
+          let p = p0;
+          if (!scalarMode) {
+            for (; p + 4 <= p1; p += 4) {
+              const a = dyn + <usize>p * lda;
+              tile_4x8_f32x4(1, OC, 0, a, a + lda, a + 2 * lda, a + 3 * lda, bp, 32,
+                window(cj, p, OW, SH, rowBytes, ldc), window(cj, p + 1, OW, SH, rowBytes, ldc),
+                window(cj, p + 2, OW, SH, rowBytes, ldc), window(cj, p + 3, OW, SH, rowBytes, ldc), nr, true);
+            }
+            for (; p < p1; p++) tile_1x8_f32x4(1, OC, 0, dyn + <usize>p * lda, bp, 32, window(cj, p, OW, SH, rowBytes, ldc), nr, true);
           } else {
-            for (; ox + 4 <= OW; ox += 4) tile_4x8_f32x4(1, OC, 0, arow + <usize>ox * lda, lda, bp, 32, cj + <usize>ox * ldc, ldc, nr, true);
-            for (; ox < OW; ox++) tile_1x8_f32x4(1, OC, 0, arow + <usize>ox * lda, bp, 32, cj + <usize>ox * ldc, nr, true);
+            for (; p < p1; p++) tile_scalar(1, 1, OC, 0, dyn + <usize>p * lda, lda, bp, 32, window(cj, p, OW, SH, rowBytes, ldc), ldc, nr, true);
           }
           bp += panel;
         }

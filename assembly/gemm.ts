@@ -3,18 +3,19 @@
 import { madd, scalarMode, store_partial8 } from './common';
 
 /**
- * C[4, nr] (+)= A[4, K] B[K, 8]. A's K values come in nseg runs of seglen floats, segstride bytes
- * apart (1 run for GEMM; KH runs, one per kernel row, for a direct convolution). B rows are bstride apart.
+ * C[4, nr] (+)= A[4, K] B[K, 8] with one pointer per row of A and of C, so the four rows can be any four
+ * output pixels. A's K values come in nseg runs of seglen floats, segstride bytes apart (1 run for GEMM;
+ * KH runs, one per kernel row, for a direct convolution). B rows are bstride apart.
  */
 // @ts-ignore: decorator
-@inline export function tile_4x8_f32x4(nseg: i32, seglen: i32, segstride: usize, a: usize, lda: usize, b: usize, bstride: usize, c: usize, ldc: usize, nr: i32, acc: bool): void {
+@inline export function tile_4x8_f32x4(nseg: i32, seglen: i32, segstride: usize, a0: usize, a1: usize, a2: usize, a3: usize,
+  b: usize, bstride: usize, c0: usize, c1: usize, c2: usize, c3: usize, nr: i32, acc: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   const end = <usize>seglen << 2;
   for (let s = 0; s < nseg; s++) {
-    const a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda;
     for (let k: usize = 0; k < end; k += 4) {
       const b0 = v128.load(b), b1 = v128.load(b, 16);
-      let v = v128.load32_splat(a + k);
+      let v = v128.load32_splat(a0 + k);
       c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
       v = v128.load32_splat(a1 + k);
       c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
@@ -24,12 +25,13 @@ import { madd, scalarMode, store_partial8 } from './common';
       c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
       b += bstride;
     }
-    a += segstride;
+    a0 += segstride; a1 += segstride; a2 += segstride; a3 += segstride;
   }
-  store_partial8(c, c00, c01, nr, acc);
-  store_partial8(c + ldc, c10, c11, nr, acc);
-  store_partial8(c + 2 * ldc, c20, c21, nr, acc);
-  store_partial8(c + 3 * ldc, c30, c31, nr, acc);
+  // Row by row, so rows that overlap in memory (strided transposed convolution) still add up.
+  store_partial8(c0, c00, c01, nr, acc);
+  store_partial8(c1, c10, c11, nr, acc);
+  store_partial8(c2, c20, c21, nr, acc);
+  store_partial8(c3, c30, c31, nr, acc);
 }
 
 // @ts-ignore: decorator
@@ -111,7 +113,10 @@ export function gemm_packed_4x8_f32x4(M: i32, N: i32, K: i32, a: usize, lda: i32
     const nr = min(8, N - j);
     const cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(1, K, 0, a + <usize>i * ldaB, ldaB, bp, 32, cj + <usize>i * ldcB, ldcB, nr, acc != 0);
+    for (; i + 4 <= M; i += 4) {
+      const a0 = a + <usize>i * ldaB, c0 = cj + <usize>i * ldcB;
+      tile_4x8_f32x4(1, K, 0, a0, a0 + ldaB, a0 + 2 * ldaB, a0 + 3 * ldaB, bp, 32, c0, c0 + ldcB, c0 + 2 * ldcB, c0 + 3 * ldcB, nr, acc != 0);
+    }
     for (; i < M; i++) tile_1x8_f32x4(1, K, 0, a + <usize>i * ldaB, bp, 32, cj + <usize>i * ldcB, nr, acc != 0);
     bp += panel;
   }
@@ -124,7 +129,10 @@ function gemm_nn_direct(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   for (; j + 8 <= N; j += 8) {
     const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_4x8_f32x4(1, K, 0, a + <usize>i * ldaB, ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, 8, acc);
+    for (; i + 4 <= M; i += 4) {
+      const a0 = a + <usize>i * ldaB, c0 = cj + <usize>i * ldcB;
+      tile_4x8_f32x4(1, K, 0, a0, a0 + ldaB, a0 + 2 * ldaB, a0 + 3 * ldaB, bj, ldbB, c0, c0 + ldcB, c0 + 2 * ldcB, c0 + 3 * ldcB, 8, acc);
+    }
     for (; i < M; i++) tile_1x8_f32x4(1, K, 0, a + <usize>i * ldaB, bj, ldbB, cj + <usize>i * ldcB, 8, acc);
   }
   // Remaining columns: reading 8 lanes would run past the row, so go scalar.
