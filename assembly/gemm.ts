@@ -162,9 +162,65 @@ export function gemm_nn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   } else gemm_nn_direct(M, N, K, a, lda, b, ldb, c, ldc, acc != 0);
 }
 
-/** C[M,N] (+)= A[M,K] B^T with B stored [N,K]. scratch: ceil(N/8)*8*K floats. */
+/** Sums of the four vectors' lanes, as one vector [sum(v0), sum(v1), sum(v2), sum(v3)]. */
+// @ts-ignore: decorator
+@inline function hsum4(v0: v128, v1: v128, v2: v128, v3: v128): v128 {
+  const s01 = f32x4.add(i8x16.shuffle(v0, v1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23),
+    i8x16.shuffle(v0, v1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31));
+  const s23 = f32x4.add(i8x16.shuffle(v2, v3, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23),
+    i8x16.shuffle(v2, v3, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31));
+  return f32x4.add(i8x16.shuffle(s01, s23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+    i8x16.shuffle(s01, s23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31));
+}
+
+/**
+ * C (+)= A B^T for a few rows of A: four dot products at a time along B's contiguous rows, no packing.
+ * Packing B^T would cost as much as the product itself when M is 1 (a batch of one).
+ */
+function gemm_nt_dots_4x1_f32x4(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: bool): void {
+  const ldbB = <usize>ldb << 2;
+  const K4 = K & ~3;
+  for (let i = 0; i < M; i++) {
+    const ai = a + (<usize>(i * lda) << 2), ci = c + (<usize>(i * ldc) << 2);
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const b0 = b + <usize>j * ldbB, b1 = b0 + ldbB, b2 = b1 + ldbB, b3 = b2 + ldbB;
+      let s0 = f32x4.splat(0), s1 = s0, s2 = s0, s3 = s0;
+      for (let k = 0; k < K4; k += 4) {
+        const o = <usize>k << 2;
+        const av = v128.load(ai + o);
+        s0 = madd(av, v128.load(b0 + o), s0);
+        s1 = madd(av, v128.load(b1 + o), s1);
+        s2 = madd(av, v128.load(b2 + o), s2);
+        s3 = madd(av, v128.load(b3 + o), s3);
+      }
+      let r = hsum4(s0, s1, s2, s3);
+      if (K4 < K) {
+        let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+        for (let k = K4; k < K; k++) {
+          const o = <usize>k << 2;
+          const av = load<f32>(ai + o);
+          t0 += av * load<f32>(b0 + o); t1 += av * load<f32>(b1 + o); t2 += av * load<f32>(b2 + o); t3 += av * load<f32>(b3 + o);
+        }
+        r = f32x4.add(r, f32x4(t0, t1, t2, t3));
+      }
+      const p = ci + (<usize>j << 2);
+      v128.store(p, acc ? f32x4.add(r, v128.load(p)) : r);
+    }
+    for (; j < N; j++) {
+      let t: f32 = 0;
+      const bj = b + <usize>j * ldbB;
+      for (let k = 0; k < K; k++) t += load<f32>(ai + (<usize>k << 2)) * load<f32>(bj + (<usize>k << 2));
+      const p = ci + (<usize>j << 2);
+      store<f32>(p, acc ? t + load<f32>(p) : t);
+    }
+  }
+}
+
+/** C[M,N] (+)= A[M,K] B^T with B stored [N,K]. scratch: ceil(N/8)*8*K floats (used when M >= 4). */
 export function gemm_nt(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: i32, scratch: usize): void {
   if (scalarMode) { gemm_nt_scalar(M, N, K, a, lda, b, ldb, c, ldc, acc); return; }
+  if (M < 4) { gemm_nt_dots_4x1_f32x4(M, N, K, a, lda, b, ldb, c, ldc, acc != 0); return; }
   pack_bt(K, N, b, ldb, scratch);
   gemm_packed_4x8_f32x4(M, N, K, a, lda, scratch, c, ldc, acc);
 }
@@ -242,6 +298,19 @@ export function gemm_tn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
 }
 
 function gemm_tn_scalar_cols(M: i32, j0: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, acc: bool): void {
+  if (K == 1) {
+    // An outer product (a batch of one): no reduction loop per element.
+    for (let i = 0; i < M; i++) {
+      const ai = load<f32>(a + (<usize>i << 2));
+      const ci = c + (<usize>(i * ldc) << 2);
+      for (let j = j0; j < N; j++) {
+        const p = ci + (<usize>j << 2);
+        const v = ai * load<f32>(b + (<usize>j << 2));
+        store<f32>(p, acc ? v + load<f32>(p) : v);
+      }
+    }
+    return;
+  }
   for (let i = 0; i < M; i++) {
     for (let j = j0; j < N; j++) {
       let s: f32 = 0;
