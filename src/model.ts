@@ -176,8 +176,9 @@ export class Sequential {
     if (this.disposed) throw new StateError(`${this.name}.${what}: the model has been disposed`);
   }
 
+  /** Builds from the declared input shape, else from the first data seen. */
   private ensureBuilt(x?: Tensor): void {
-    if (!this.built) this.build(x ? x.shape.slice(1) : undefined);
+    if (!this.built) this.build(this.layers[0]?.declaredInputShape ?? (x ? x.shape.slice(1) : undefined));
   }
 
   /** Places activations and their gradients for batches of up to `capacity` samples. */
