@@ -227,6 +227,8 @@ export class Sequential {
       throw new ShapeError(`${this.layers[0].name} (${this.layers[0].className}): expected input shape ${formatShape([null, ...want])}, received ${formatShape(x.shape)}`);
     }
     if (x.shape[0] < 1) throw new ShapeError(`${this.name}.${what}: x has no samples (shape ${formatShape(x.shape)})`);
+    if (!(x.data instanceof Float32Array)) throw new ValueError(`${this.name}.${what}: x.data must be a Float32Array, received ${Object.prototype.toString.call(x.data)}`);
+    if (x.data.length !== shapeSize(x.shape)) throw new ShapeError(`${this.name}.${what}: x has shape ${formatShape(x.shape)} (${shapeSize(x.shape)} values) but its data holds ${x.data.length}`);
   }
 
   private get classes(): number {
