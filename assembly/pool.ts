@@ -2,9 +2,13 @@
 // the padding the host computed; padded positions never win a max and never count in an average.
 import { scalarMode, zero_f32 } from './common';
 
-/** y = max over each window; arg[o] = flat index into x of the winner (first one on ties), for backward. */
+/**
+ * y = max over each window; arg[o] = flat index into x of the winner (first one on ties), for backward.
+ * With arg == 0 (inference) no winners are kept and the max is one pmax per vector.
+ */
 export function maxpool2d_forward(x: usize, y: usize, arg: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
+  if (arg == 0 && !scalarMode) { maxpool2d_values(x, y, N, H, W, C, OH, OW, PH, PW, SH, SW, PT, PL); return; }
   const lanes = i32x4(0, 1, 2, 3);
   const ninf = f32x4.splat(-Infinity);
   let o = 0;
@@ -36,6 +40,34 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
       }
       store<f32>(y + (<usize>(o + c) << 2), best);
       store<i32>(arg + (<usize>(o + c) << 2), bi);
+    }
+    o += C;
+  }
+}
+
+function maxpool2d_values(x: usize, y: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
+  let o = 0;
+  for (let n = 0; n < N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+    const iy0 = oy * SH - PT, ix0 = ox * SW - PL;
+    const ys = max(0, iy0), ye = min(H, iy0 + PH), xs = max(0, ix0), xe = min(W, ix0 + PW);
+    const first = x + (<usize>(((n * H + ys) * W + xs) * C) << 2);
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      let best = v128.load(first + (<usize>c << 2));
+      for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+        // One maxps per vector. Exact for finite inputs (predict checks them); which NaN wins is unspecified here.
+        best = f32x4.pmax(v128.load(x + (<usize>(((n * H + iy) * W + ix) * C + c) << 2)), best);
+      }
+      v128.store(y + (<usize>(o + c) << 2), best);
+    }
+    for (; c < C; c++) {
+      let best = load<f32>(first + (<usize>c << 2));
+      for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
+        const v = load<f32>(x + (<usize>(((n * H + iy) * W + ix) * C + c) << 2));
+        if (!(v < best)) best = v;
+      }
+      store<f32>(y + (<usize>(o + c) << 2), best);
     }
     o += C;
   }

@@ -41,8 +41,8 @@ export class MaxPool2D extends Pool2D {
   extraBytesPerSample(): number {
     return 4 * this.geom.OH * this.geom.OW * this.geom.C; // int32 index of each window's winner
   }
-  forward(n: number): void {
-    maxPoolForward(this.be, this.b.x, this.b.y, this.b.extra, this.geom, n);
+  forward(n: number, training: boolean): void {
+    maxPoolForward(this.be, this.b.x, this.b.y, training ? this.b.extra : 0, this.geom, n);
   }
   backward(n: number, needDx: boolean): void {
     if (needDx) maxPoolBackward(this.be, this.b.dy, this.b.extra, this.b.dx, this.geom, n);
