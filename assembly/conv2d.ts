@@ -7,7 +7,7 @@
 import { copy_f32, scalarMode, zero_f32 } from './common';
 import {
   gemm_nn, gemm_nt, gemm_tn, pack_b, pack_bt,
-  tile_1x8_f32x4, tile_4x8_f32x4, tile_scalar, tile_tn_1x8_f32x4, tile_tn_4x8_f32x4, tile_tn_scalar,
+  tile_1x8_f32x4, tile_4x8_f32x4, tile_scalar, tile_tn_1x8_f32x4, tile_tn_4x8_f32x4, tile_tn_scalar, tile_tn_taps_4x8_f32x4,
 } from './gemm';
 import { bias_act, bias_grad, FLAG_BIAS } from './activation';
 
@@ -75,6 +75,13 @@ export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratc
     }
     bias_act(P, OC, yimg, bias, flags);
   }
+}
+
+/** Address of kernel tap k = (ky, kx, c) in the window of output pixel 0. */
+// @ts-ignore: decorator
+@inline function tap(img: usize, k: i32, run: i32, rowBytes: usize): usize {
+  const ky = k / run;
+  return img + <usize>ky * rowBytes + (<usize>(k - ky * run) << 2);
 }
 
 /** Address of the first input a window of output pixel p reads (rows segstride apart, pixels lda apart). */
@@ -155,8 +162,8 @@ export function conv2d_backward_filter(x: usize, dy: usize, dw: usize, db: usize
     gemm_tn(C, OC, N * OH * OW, x, C, dy, OC, dw, OC, 0);
     return;
   }
-  const run = KW * C;
-  zero_f32(dw, KH * run * OC);
+  const run = KW * C, K = KH * run;
+  zero_f32(dw, K * OC);
   const padded = (PT | PL | PB | PR) != 0;
   const Wp = W + PL + PR;
   const rowBytes = <usize>(Wp * C) << 2;
@@ -165,17 +172,28 @@ export function conv2d_backward_filter(x: usize, dy: usize, dw: usize, db: usize
     let img = x + (<usize>(n * H * W * C) << 2);
     if (padded) { pad_image(x, n, H, W, C, scratch, PT, PL, PB, PR); img = scratch; }
     const dyn = dy + (<usize>(n * OH * OW * OC) << 2);
+    let j = 0;
+    if (!scalarMode) {
+      for (; j + 8 <= OC; j += 8) {
+        const bj = dyn + (<usize>j << 2);
+        if ((run & 3) == 0) {
+          // Four adjacent taps of one kernel row: one pointer, offsets folded into the loads.
+          for (let k = 0; k < K; k += 4) tile_tn_4x8_f32x4(OH, OW, segstride, tap(img, k, run, rowBytes), lda, bj, ldb, dw + (<usize>(k * OC + j) << 2), ldb, true);
+        } else {
+          // Few channels (KW*C not a multiple of 4): group four taps even across kernel rows, so a 3x3
+          // single-channel kernel makes two full tiles and one single row instead of nine single rows.
+          let k = 0;
+          for (; k + 4 <= K; k += 4) {
+            tile_tn_taps_4x8_f32x4(OH, OW, segstride, tap(img, k, run, rowBytes), tap(img, k + 1, run, rowBytes),
+              tap(img, k + 2, run, rowBytes), tap(img, k + 3, run, rowBytes), lda, bj, ldb, dw + (<usize>(k * OC + j) << 2), ldb, true);
+          }
+          for (; k < K; k++) tile_tn_1x8_f32x4(OH, OW, segstride, tap(img, k, run, rowBytes), lda, bj, ldb, dw + (<usize>(k * OC + j) << 2), true);
+        }
+      }
+    }
     for (let ky = 0; ky < KH; ky++) {
       const a0 = img + <usize>ky * rowBytes;
       const c0 = dw + (<usize>(ky * run * OC) << 2);
-      let j = 0;
-      if (!scalarMode) {
-        for (; j + 8 <= OC; j += 8) {
-          let i = 0;
-          for (; i + 4 <= run; i += 4) tile_tn_4x8_f32x4(OH, OW, segstride, a0 + (<usize>i << 2), lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>(i * OC + j) << 2), ldb, true);
-          for (; i < run; i++) tile_tn_1x8_f32x4(OH, OW, segstride, a0 + (<usize>i << 2), lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>(i * OC + j) << 2), true);
-        }
-      }
       // Columns past the last full 8 (all of them in scalar mode): 8-lane loads would overrun dy.
       if (j < OC) tile_tn_scalar(run, OC - j, OH, OW, segstride, a0, lda, dyn + (<usize>j << 2), ldb, c0 + (<usize>j << 2), ldb, true);
     }

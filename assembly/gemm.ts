@@ -225,23 +225,57 @@ export function gemm_nt(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   gemm_packed_4x8_f32x4(M, N, K, a, lda, scratch, c, ldc, acc);
 }
 
+/**
+ * C[4 rows, 8] (+)= sum over k of A[k, i..i+4] * B[k, 0..8] for four adjacent rows (one A pointer, the
+ * row offsets fold into the loads). The reduction runs nseg x K steps: A advances lda per step and
+ * restarts segstride further each segment; B rows simply continue (ldb apart).
+ */
 // @ts-ignore: decorator
 @inline export function tile_tn_4x8_f32x4(nseg: i32, K: i32, segstride: usize, a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   for (let s = 0; s < nseg; s++) {
-  let ap = a + <usize>s * segstride;
-  for (let k = 0; k < K; k++) {
-    const b0 = v128.load(b), b1 = v128.load(b, 16);
-    let v = v128.load32_splat(ap);
-    c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
-    v = v128.load32_splat(ap, 4);
-    c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
-    v = v128.load32_splat(ap, 8);
-    c20 = madd(v, b0, c20); c21 = madd(v, b1, c21);
-    v = v128.load32_splat(ap, 12);
-    c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
-    ap += lda; b += ldb;
+    let ap = a + <usize>s * segstride;
+    for (let k = 0; k < K; k++) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      let v = v128.load32_splat(ap);
+      c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
+      v = v128.load32_splat(ap, 4);
+      c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
+      v = v128.load32_splat(ap, 8);
+      c20 = madd(v, b0, c20); c21 = madd(v, b1, c21);
+      v = v128.load32_splat(ap, 12);
+      c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
+      ap += lda; b += ldb;
+    }
   }
+  store_partial8(c, c00, c01, 8, acc);
+  store_partial8(c + ldc, c10, c11, 8, acc);
+  store_partial8(c + 2 * ldc, c20, c21, 8, acc);
+  store_partial8(c + 3 * ldc, c30, c31, 8, acc);
+}
+
+/**
+ * As tile_tn_4x8_f32x4 with one A pointer per row: rows need not be adjacent (a convolution's kernel
+ * taps across kernel rows). Four base registers cost address adds, so only for what the other cannot do. The reduction runs nseg x K steps: A advances lda per step and
+ * restarts segstride further each segment; B rows simply continue (ldb apart).
+ */
+// @ts-ignore: decorator
+@inline export function tile_tn_taps_4x8_f32x4(nseg: i32, K: i32, segstride: usize, a0: usize, a1: usize, a2: usize, a3: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize, acc: bool): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  for (let s = 0; s < nseg; s++) {
+    let o = <usize>s * segstride;
+    for (let k = 0; k < K; k++) {
+      const b0 = v128.load(b), b1 = v128.load(b, 16);
+      let v = v128.load32_splat(a0 + o);
+      c00 = madd(v, b0, c00); c01 = madd(v, b1, c01);
+      v = v128.load32_splat(a1 + o);
+      c10 = madd(v, b0, c10); c11 = madd(v, b1, c11);
+      v = v128.load32_splat(a2 + o);
+      c20 = madd(v, b0, c20); c21 = madd(v, b1, c21);
+      v = v128.load32_splat(a3 + o);
+      c30 = madd(v, b0, c30); c31 = madd(v, b1, c31);
+      o += lda; b += ldb;
+    }
   }
   store_partial8(c, c00, c01, 8, acc);
   store_partial8(c + ldc, c10, c11, 8, acc);
@@ -291,7 +325,9 @@ export function gemm_tn(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ld
   for (; j + 8 <= N; j += 8) {
     const bj = b + (<usize>j << 2), cj = c + (<usize>j << 2);
     let i = 0;
-    for (; i + 4 <= M; i += 4) tile_tn_4x8_f32x4(1, K, 0, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, acc != 0);
+    for (; i + 4 <= M; i += 4) {
+      tile_tn_4x8_f32x4(1, K, 0, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, ldcB, acc != 0);
+    }
     for (; i < M; i++) tile_tn_1x8_f32x4(1, K, 0, a + (<usize>i << 2), ldaB, bj, ldbB, cj + <usize>i * ldcB, acc != 0);
   }
   if (j < N) gemm_tn_scalar_cols(M, j, N, K, a, lda, b, ldb, c, ldc, acc != 0);
