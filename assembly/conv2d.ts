@@ -33,7 +33,7 @@ function pad_image(x: usize, n: i32, H: i32, W: i32, C: i32, xp: usize, PT: i32,
   }
 }
 
-/** y = act(conv(x, w) + bias). scratch: packed weights (ceil(OC/8)*8*K) plus one padded image. */
+/** y = act(conv(x, w) + bias). scratch: packed weights (ceil(OC/8)*8*K), one padded image, OH*OW offsets. */
 export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratch: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
   PT: i32, PL: i32, PB: i32, PR: i32, flags: i32): void {
@@ -50,6 +50,8 @@ export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratc
   const segstride = <usize>(Wp * C) << 2, lda = <usize>(SW * C) << 2, ldc = <usize>OC << 2;
   const panel = <usize>K << 5;
   const P = OH * OW;
+  const offs = xp + (padded ? <usize>(Hp * Wp * C) << 2 : 0);
+  window_offsets(offs, OH, OW, SH, segstride, lda);
   for (let n = 0; n < N; n++) {
     let img = x + (<usize>(n * H * W * C) << 2);
     if (padded) { pad_image(x, n, H, W, C, xp, PT, PL, PB, PR); img = xp; }
@@ -65,11 +67,10 @@ export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratc
         let p = 0;
         for (; p + 4 <= P; p += 4) {
           tile_4x8_f32x4(KH, run, segstride,
-            window(img, p, OW, SH, segstride, lda), window(img, p + 1, OW, SH, segstride, lda),
-            window(img, p + 2, OW, SH, segstride, lda), window(img, p + 3, OW, SH, segstride, lda),
+            window(img, offs, p), window(img, offs, p + 1), window(img, offs, p + 2), window(img, offs, p + 3),
             bp, 32, cj + <usize>p * ldc, cj + <usize>(p + 1) * ldc, cj + <usize>(p + 2) * ldc, cj + <usize>(p + 3) * ldc, nr, false);
         }
-        for (; p < P; p++) tile_1x8_f32x4(KH, run, segstride, window(img, p, OW, SH, segstride, lda), bp, 32, cj + <usize>p * ldc, nr, false);
+        for (; p < P; p++) tile_1x8_f32x4(KH, run, segstride, window(img, offs, p), bp, 32, cj + <usize>p * ldc, nr, false);
       }
       bp += panel;
     }
@@ -84,18 +85,28 @@ export function conv2d_forward(x: usize, w: usize, bias: usize, y: usize, scratc
   return img + <usize>ky * rowBytes + (<usize>(k - ky * run) << 2);
 }
 
-/** Address of the first input a window of output pixel p reads (rows segstride apart, pixels lda apart). */
+/**
+ * offs[p] = byte offset, from its image, of the first input output pixel p's window reads (rows
+ * rowBytes apart, pixels lda apart). A table, because a division per pixel would cost as much as a
+ * whole small-kernel tile.
+ */
+function window_offsets(offs: usize, OH: i32, OW: i32, SH: i32, rowBytes: usize, lda: usize): void {
+  for (let oy = 0; oy < OH; oy++) {
+    const row = <usize>(oy * SH) * rowBytes;
+    for (let ox = 0; ox < OW; ox++) { store<u32>(offs, <u32>(row + <usize>ox * lda)); offs += 4; }
+  }
+}
+
 // @ts-ignore: decorator
-@inline function window(img: usize, p: i32, OW: i32, SH: i32, rowBytes: usize, lda: usize): usize {
-  const oy = p / OW, ox = p - oy * OW;
-  return img + <usize>(oy * SH) * rowBytes + <usize>ox * lda;
+@inline function window(base: usize, offs: usize, p: i32): usize {
+  return base + <usize>load<u32>(offs + (<usize>p << 2));
 }
 
 /**
  * dx = gradient w.r.t. the input: each output pixel's gradient, times the transposed weights of kernel
  * row ky, is added to the KW*C inputs that row of its window read. Windows overlap when the stride is
  * smaller than the kernel; the tiles add row after row, so overlapping rows still sum correctly.
- * scratch: KH packed blocks of W^T (ceil(KW*C/8)*8*OC each) plus one padded image.
+ * scratch: KH packed blocks of W^T (ceil(KW*C/8)*8*OC each), one padded image, OH*OW offsets.
  */
 export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
@@ -112,6 +123,8 @@ export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: u
   const dxp = scratch + <usize>KH * block;
   const rowBytes = <usize>(Wp * C) << 2, ldc = <usize>(SW * C) << 2, lda = <usize>OC << 2;
   const panel = <usize>OC << 5, P = OH * OW;
+  const offs = dxp + (padded ? <usize>(Hp * Wp * C) << 2 : 0);
+  window_offsets(offs, OH, OW, SH, rowBytes, ldc);
   for (let n = 0; n < N; n++) {
     const img = padded ? dxp : dx + (<usize>(n * H * W * C) << 2);
     zero_f32(img, Hp * Wp * C);
@@ -130,12 +143,11 @@ export function conv2d_backward_input(dy: usize, w: usize, dx: usize, scratch: u
             for (; p + 4 <= p1; p += 4) {
               const a = dyn + <usize>p * lda;
               tile_4x8_f32x4(1, OC, 0, a, a + lda, a + 2 * lda, a + 3 * lda, bp, 32,
-                window(cj, p, OW, SH, rowBytes, ldc), window(cj, p + 1, OW, SH, rowBytes, ldc),
-                window(cj, p + 2, OW, SH, rowBytes, ldc), window(cj, p + 3, OW, SH, rowBytes, ldc), nr, true);
+                window(cj, offs, p), window(cj, offs, p + 1), window(cj, offs, p + 2), window(cj, offs, p + 3), nr, true);
             }
-            for (; p < p1; p++) tile_1x8_f32x4(1, OC, 0, dyn + <usize>p * lda, bp, 32, window(cj, p, OW, SH, rowBytes, ldc), nr, true);
+            for (; p < p1; p++) tile_1x8_f32x4(1, OC, 0, dyn + <usize>p * lda, bp, 32, window(cj, offs, p), nr, true);
           } else {
-            for (; p < p1; p++) tile_scalar(1, 1, OC, 0, dyn + <usize>p * lda, lda, bp, 32, window(cj, p, OW, SH, rowBytes, ldc), ldc, nr, true);
+            for (; p < p1; p++) tile_scalar(1, 1, OC, 0, dyn + <usize>p * lda, lda, bp, 32, window(cj, offs, p), ldc, nr, true);
           }
           bp += panel;
         }

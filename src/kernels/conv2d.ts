@@ -8,8 +8,9 @@ const roundUp8 = (v: number) => Math.ceil(v / 8) * 8;
 export function conv2dScratchFloats(g: Window2D, OC: number): number {
   const run = g.KW * g.C, K = g.KH * run;
   const padded = g.PT + g.PL + g.PB + g.PR > 0 ? (g.H + g.PT + g.PB) * (g.W + g.PL + g.PR) * g.C : 0;
-  const forward = roundUp8(OC) * K + padded;
-  const backwardInput = g.KH * roundUp8(run) * OC + padded;
+  const offsets = g.OH * g.OW;
+  const forward = roundUp8(OC) * K + padded + offsets;
+  const backwardInput = g.KH * roundUp8(run) * OC + padded + offsets;
   const pointwise = Math.max(roundUp8(OC) * g.C, roundUp8(g.C) * OC); // 1x1 kernels pack B for the GEMM
   return Math.max(forward, backwardInput, pointwise, 16);
 }
