@@ -1,0 +1,37 @@
+// Timing helpers: warm up, repeat, take the median; pin to one core by re-executing under taskset.
+import { execFileSync, spawnSync } from 'node:child_process';
+
+export function pinToOneCore(): void {
+  if (process.env.BENCH_PINNED) return;
+  let hasTaskset = false;
+  try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); hasTaskset = true; } catch { /* not available */ }
+  if (!hasTaskset) { console.log('(taskset not found: running unpinned)'); return; }
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: '1' } });
+  process.exit(r.status ?? 1);
+}
+
+export const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+/** Median seconds per call of f over `reps` timed rounds of `inner` calls, after `warm` untimed calls. */
+export async function timeIt(f: () => unknown, opts: { warm?: number; reps?: number; inner?: number } = {}): Promise<number> {
+  const { warm = 2, reps = 5, inner = 1 } = opts;
+  for (let i = 0; i < warm; i++) await f();
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t = performance.now();
+    for (let i = 0; i < inner; i++) await f();
+    ts.push((performance.now() - t) / 1000 / inner);
+  }
+  return median(ts);
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return a.length === b.length ? m : Infinity;
+}
+
+export function fmt(v: number | undefined, digits = 0): string {
+  if (v === undefined || !Number.isFinite(v)) return '—';
+  return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
