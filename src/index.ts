@@ -1,9 +1,10 @@
 // Public API, safe for browsers: nothing here imports Node built-ins.
 import { getBackend } from './backend.js';
-import { Flatten, ReLU, Softmax } from './layers/basic.js';
+import { Dropout, Flatten, ReLU, Softmax } from './layers/basic.js';
 import { Conv2D } from './layers/conv2d.js';
 import { Dense } from './layers/dense.js';
 import { AvgPool2D, MaxPool2D } from './layers/pool.js';
+import './io/browser.js';
 
 await getBackend();
 
@@ -25,10 +26,11 @@ const AvgPool2DLayer = callable(AvgPool2D);
 const FlattenLayer = callable(Flatten);
 const ReLULayer = callable(ReLU);
 const SoftmaxLayer = callable(Softmax);
+const DropoutLayer = callable(Dropout);
 export {
   Conv2DLayer as Conv2D, DenseLayer as Dense, MaxPool2DLayer as MaxPool2D, AvgPool2DLayer as AvgPool2D,
   MaxPool2DLayer as MaxPooling2D, AvgPool2DLayer as AveragePooling2D,
-  FlattenLayer as Flatten, ReLULayer as ReLU, SoftmaxLayer as Softmax,
+  FlattenLayer as Flatten, ReLULayer as ReLU, SoftmaxLayer as Softmax, DropoutLayer as Dropout,
 };
 export type { Conv2DArgs } from './layers/conv2d.js';
 export type { DenseArgs } from './layers/dense.js';
@@ -40,3 +42,5 @@ export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
+export { loadModel, registerIOHandler, type IOHandler, type ModelFiles, type ModelJson, type SaveResult, type SaveOptions } from './io/registry.js';
+export { modelToArtifacts, artifactsToModel, type ModelArtifacts } from './io/format.js';

@@ -2,13 +2,14 @@
 import { type Backend, currentBackend, MAX_MEMORY_BYTES } from './backend.js';
 import { DivergenceError, MemoryError, ShapeError, StateError, ValueError } from './errors.js';
 import { initialize } from './initializers.js';
-import { Softmax } from './layers/basic.js';
+import { Dropout, Softmax } from './layers/basic.js';
 import { Conv2D } from './layers/conv2d.js';
 import { Dense } from './layers/dense.js';
 import type { Layer } from './layers/layer.js';
 import { getOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
 import { randomSeed, Rng } from './random.js';
 import { formatShape, shapeSize, Tensor } from './tensor.js';
+import { saveModel, type SaveOptions, type SaveResult, type SaveTarget } from './io/registry.js';
 
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy';
 const LOSSES: readonly string[] = ['sparseCategoricalCrossentropy', 'categoricalCrossentropy'];
@@ -342,6 +343,8 @@ export class Sequential {
 
   async fit(x: Tensor, y: Labels, args: FitArgs = {}): Promise<History> {
     this.requireCompiled('fit');
+    const drop = this.layers.find((l) => l instanceof Dropout && l.rate > 0);
+    if (drop) throw new StateError(`${this.name}.fit: layer '${drop.name}' is Dropout with rate ${(drop as Dropout).rate}; simdcnn runs Dropout at inference only, so training would silently differ. Remove it (or use rate 0) to train`);
     this.checkX(x, 'fit');
     const N = x.shape[0];
     const labels = this.checkY(y, N, 'fit');
@@ -568,9 +571,30 @@ export class Sequential {
     return this.disposed;
   }
 
-  /** Internal: optimizer state blocks for saving (copies) and restoring. */
+  /** Copies of the optimizer's state blocks (parameter-block layout), for saving. */
   getOptimizerState(): Float32Array[] {
     return this.stateBlocks.map((b) => this.be.read(b, this.paramFloats));
+  }
+
+  /** Restores saved optimizer state so training resumes exactly where it stopped. */
+  setOptimizerState(slots: Float32Array[], iterations: number): void {
+    const opt = this.requireCompiled('setOptimizerState');
+    if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${this.name}.setOptimizerState: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
+    if (slots.some((s) => s.length !== this.paramFloats)) throw new ShapeError(`${this.name}.setOptimizerState: each state block must hold ${this.paramFloats} floats, received ${slots.map((s) => s.length).join(', ')}`);
+    if (!Number.isInteger(iterations) || iterations < 0) throw new ValueError(`${this.name}.setOptimizerState: iterations must be a non-negative integer, received ${iterations}`);
+    for (const b of this.stateBlocks) this.be.release(b);
+    this.stateBlocks = slots.map((s) => { const b = this.be.alloc(this.paramFloats * 4, `${this.name} optimizer state`); this.be.write(b, s); return b; });
+    opt.iterations = iterations;
+  }
+
+  /**
+   * Saves in the TensorFlow.js layers format (model.json + weights) with the optimizer state as an extra
+   * file: a directory or file:// path in Node; 'downloads://name', 'indexeddb://key' in the browser; no
+   * target (or 'memory://') returns {modelJson, weights, ...} objects.
+   */
+  async save(target?: SaveTarget, opts: SaveOptions = {}): Promise<SaveResult> {
+    this.alive('save');
+    return saveModel(this, target, opts);
   }
 }
 

@@ -1,0 +1,132 @@
+// Where models go and come from: a registry of handlers (files in Node, downloads and IndexedDB in the
+// browser, plain objects everywhere), over one file layout: model.json + a weights file + an optional
+// optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
+import { ModelFormatError, ValueError } from '../errors.js';
+import type { Sequential } from '../model.js';
+import { artifactsToModel, type ModelArtifacts, modelToArtifacts, type WeightSpec } from './format.js';
+
+export type SaveTarget = string | undefined;
+export interface SaveOptions {
+  /** Save the optimizer state too (default true when the model is compiled). */
+  includeOptimizer?: boolean;
+  /** Stored in model.json's userDefinedMetadata (e.g. the pixel range the model was trained on). */
+  metadata?: Record<string, unknown>;
+}
+
+/** model.json as TF.js reads it. */
+export interface ModelJson {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  trainingConfig?: Record<string, unknown>;
+  userDefinedMetadata?: Record<string, unknown>;
+}
+
+/** The files of a saved model, in memory. */
+export interface ModelFiles {
+  modelJson: ModelJson;
+  /** The weight file(s), in manifest order. */
+  weights: ArrayBuffer | ArrayBuffer[];
+  optimizerWeights?: ArrayBuffer;
+}
+export interface SaveResult extends ModelFiles {
+  /** Where it went (a file path, a key), when not in memory. */
+  location?: string;
+}
+
+export interface IOHandler {
+  name: string;
+  canSave(target: string): boolean;
+  save(files: ModelFiles, target: string): Promise<SaveResult>;
+  canLoad(source: unknown): boolean;
+  load(source: unknown): Promise<ModelFiles>;
+}
+
+const handlers: IOHandler[] = [];
+export function registerIOHandler(h: IOHandler): void {
+  if (!handlers.some((x) => x.name === h.name)) handlers.push(h);
+}
+
+const OPT_KEY = 'simdcnnOptimizer';
+
+/** Lays artifacts out as files; weight and optimizer file names are the handler's to choose. */
+export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin', optimizerPath = 'optimizer.bin'): ModelFiles {
+  const modelJson: ModelJson = {
+    format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy ?? null,
+    modelTopology: art.modelTopology,
+    weightsManifest: [{ paths: [weightsPath], weights: art.weightSpecs }],
+  };
+  if (art.trainingConfig) modelJson.trainingConfig = art.trainingConfig;
+  const meta: Record<string, unknown> = { ...art.userDefinedMetadata };
+  let optimizerWeights: ArrayBuffer | undefined;
+  if (art.optimizer) {
+    const { slots, ...rest } = art.optimizer;
+    const n = slots.length ? slots[0].length : 0;
+    optimizerWeights = new ArrayBuffer(slots.length * n * 4);
+    const v = new DataView(optimizerWeights);
+    slots.forEach((s, k) => s.forEach((x, i) => v.setFloat32((k * n + i) * 4, x, true)));
+    meta[OPT_KEY] = { ...rest, path: optimizerPath, slots: slots.length, floatsPerSlot: n };
+  }
+  if (Object.keys(meta).length) modelJson.userDefinedMetadata = meta;
+  return { modelJson, weights: art.weightData, optimizerWeights };
+}
+
+function concat(parts: ArrayBuffer[]): ArrayBuffer {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) { out.set(new Uint8Array(p), o); o += p.byteLength; }
+  return out.buffer;
+}
+
+export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifacts {
+  const j = files.modelJson as ModelJson | undefined;
+  if (!j || typeof j !== 'object' || typeof j.modelTopology !== 'object' || j.modelTopology === null) {
+    throw new ModelFormatError(`${source}: not a TF.js layers model.json (no modelTopology)`);
+  }
+  if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
+  if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
+  const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
+  const parts = Array.isArray(files.weights) ? files.weights : [files.weights];
+  if (!parts.every((p) => p instanceof ArrayBuffer)) throw new ModelFormatError(`${source}: weight data must be ArrayBuffers`);
+  const art: ModelArtifacts = {
+    modelTopology: j.modelTopology, weightSpecs, weightData: concat(parts), format: j.format, generatedBy: j.generatedBy,
+    convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
+  };
+  const o = j.userDefinedMetadata?.[OPT_KEY] as { className: string; config: Record<string, number>; iterations: number; slots: number; floatsPerSlot: number } | undefined;
+  if (o && files.optimizerWeights) {
+    const n = o.floatsPerSlot;
+    if (!Number.isInteger(o.slots) || !Number.isInteger(n) || files.optimizerWeights.byteLength !== o.slots * n * 4) {
+      throw new ModelFormatError(`${source}: the optimizer file holds ${files.optimizerWeights.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
+    }
+    const v = new DataView(files.optimizerWeights);
+    const slots = Array.from({ length: o.slots }, (_, k) => Float32Array.from({ length: n }, (_, i) => v.getFloat32((k * n + i) * 4, true)));
+    art.optimizer = { className: o.className, config: o.config, iterations: o.iterations, slots };
+  }
+  return art;
+}
+
+export async function saveModel(model: Sequential, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
+  const art = modelToArtifacts(model, opts);
+  if (target === undefined || target === 'memory://') return artifactsToFiles(art);
+  if (typeof target !== 'string') throw new ValueError(`save: target must be a path or URL string, received ${typeof target}`);
+  const h = handlers.find((x) => x.canSave(target));
+  if (!h) throw new ValueError(`save: no handler for '${target}' here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser downloads:// or indexeddb://`);
+  return h.save(artifactsToFiles(art), target);
+}
+
+/** Loads a model saved by simdcnn or by TF.js/Keras (layers format). Nothing is allocated on error. */
+export async function loadModel(source: string | ModelFiles): Promise<Sequential> {
+  let files: ModelFiles;
+  let name = 'model';
+  if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source;
+  else {
+    const h = handlers.find((x) => x.canLoad(source));
+    if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'})`);
+    files = await h.load(source);
+    name = String(source);
+  }
+  return artifactsToModel(filesToArtifacts(files, name), name);
+}
