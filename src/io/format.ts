@@ -100,7 +100,8 @@ export function modelToArtifacts(model: Sequential, opts: { includeOptimizer?: b
       optimizer_config: { class_name: model.optimizer.className, config: { ...model.optimizer.getConfig() } },
     };
   }
-  if (opts.metadata) art.userDefinedMetadata = { ...opts.metadata };
+  const meta = { ...model.metadata, ...opts.metadata };
+  if (Object.keys(meta).length) art.userDefinedMetadata = meta;
   if (opts.includeOptimizer !== false && model.optimizer) {
     art.optimizer = { className: model.optimizer.className, config: model.optimizer.getConfig(), iterations: model.optimizer.iterations, slots: model.getOptimizerState() };
   }
@@ -225,6 +226,10 @@ export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequent
     for (const l of layers) if (l instanceof Softmax && l.axis !== -1 && l.axis !== l.inputShape.length) fail(`layer '${l.name}' (Softmax)`, `axis ${l.axis} is not supported (only the last axis)`);
     const specs = model.weightSpecs();
     model.setWeights(readWeights(art, specs, source));
+    if (isObj(art.userDefinedMetadata)) {
+      const { simdcnnOptimizer: _, ...rest } = art.userDefinedMetadata;
+      model.metadata = rest;
+    }
     if (isObj(art.trainingConfig)) compileFrom(model, art);
     return model;
   } catch (err) {

@@ -84,7 +84,7 @@ async function load(source: unknown): Promise<ModelFiles> {
   };
   const weights: ArrayBuffer[] = [];
   for (const g of modelJson.weightsManifest) for (const p of g?.paths ?? []) weights.push(await read(p));
-  const optPath = (modelJson.userDefinedMetadata?.simdcnnOptimizer as { path?: string } | undefined)?.path;
+  const optPath = (modelJson.userDefinedMetadata?.simdcnnOptimizer as { path?: string | null } | undefined)?.path;
   return { modelJson, weights, optimizerWeights: optPath ? await read(optPath) : undefined };
 }
 

@@ -64,10 +64,13 @@ export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin
   if (art.optimizer) {
     const { slots, ...rest } = art.optimizer;
     const n = slots.length ? slots[0].length : 0;
-    optimizerWeights = new ArrayBuffer(slots.length * n * 4);
-    const v = new DataView(optimizerWeights);
-    slots.forEach((s, k) => s.forEach((x, i) => v.setFloat32((k * n + i) * 4, x, true)));
-    meta[OPT_KEY] = { ...rest, path: optimizerPath, slots: slots.length, floatsPerSlot: n };
+    if (slots.length) {
+      optimizerWeights = new ArrayBuffer(slots.length * n * 4);
+      const v = new DataView(optimizerWeights);
+      slots.forEach((s, k) => s.forEach((x, i) => v.setFloat32((k * n + i) * 4, x, true)));
+    }
+    // Plain SGD keeps no state but its step count: no extra file then.
+    meta[OPT_KEY] = { ...rest, path: slots.length ? optimizerPath : null, slots: slots.length, floatsPerSlot: n };
   }
   if (Object.keys(meta).length) modelJson.userDefinedMetadata = meta;
   return { modelJson, weights: art.weightData, optimizerWeights };
@@ -96,12 +99,13 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
     convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
   };
   const o = j.userDefinedMetadata?.[OPT_KEY] as { className: string; config: Record<string, number>; iterations: number; slots: number; floatsPerSlot: number } | undefined;
-  if (o && files.optimizerWeights) {
+  if (o && (files.optimizerWeights || o.slots === 0)) {
     const n = o.floatsPerSlot;
-    if (!Number.isInteger(o.slots) || !Number.isInteger(n) || files.optimizerWeights.byteLength !== o.slots * n * 4) {
-      throw new ModelFormatError(`${source}: the optimizer file holds ${files.optimizerWeights.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
+    const bytes = files.optimizerWeights?.byteLength ?? 0;
+    if (!Number.isInteger(o.slots) || !Number.isInteger(n) || bytes !== o.slots * n * 4) {
+      throw new ModelFormatError(`${source}: the optimizer file holds ${bytes} bytes, its manifest says ${o.slots} x ${n} floats`);
     }
-    const v = new DataView(files.optimizerWeights);
+    const v = new DataView(files.optimizerWeights ?? new ArrayBuffer(0));
     const slots = Array.from({ length: o.slots }, (_, k) => Float32Array.from({ length: n }, (_, i) => v.getFloat32((k * n + i) * 4, true)));
     art.optimizer = { className: o.className, config: o.config, iterations: o.iterations, slots };
   }

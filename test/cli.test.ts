@@ -1,0 +1,58 @@
+// The command line: train -> saved model -> eval and predict on a PNG; bad arguments exit 2 with a message.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { expect, it } from 'vitest';
+import { loadMnist } from '../src/mnist.js';
+
+const cli = resolve(import.meta.dirname, '../src/cli.ts');
+const run = (args: string[]) => spawnSync('npx', ['tsx', cli, ...args], { encoding: 'utf8' });
+
+it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict read it back', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'simdcnn-cli-'));
+  const out = join(d, 'model');
+  const t = run(['train', '--net', 'tutorial', '--epochs', '1', '--train-limit', '2000', '--test-limit', '500', '--out', out]);
+  expect(t.status, t.stderr).toBe(0);
+  expect(t.stdout).toMatch(/test accuracy (\d+\.\d+)%/);
+  expect(t.stdout).toMatch(/saved to .*model\.json/);
+  const e = run(['eval', '--model', out]);
+  expect(e.status, e.stderr).toBe(0);
+  const acc = Number(e.stdout.match(/test accuracy (\d+\.\d+)%/)![1]);
+  expect(acc).toBeGreaterThan(80);
+  // A test digit as a dark-on-light 56x56 RGBA PNG, as someone would draw or scan it.
+  const { test } = await loadMnist({ testLimit: 10 });
+  const k = 3, label = test.labels[k];
+  const png = new PNG({ width: 56, height: 56 });
+  for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) {
+    const v = 255 - Math.round(255 * test.images.data[k * 784 + (y >> 1) * 28 + (x >> 1)]);
+    png.data.set([v, v, v, 255], (y * 56 + x) * 4);
+  }
+  const file = join(d, 'digit.png');
+  writeFileSync(file, PNG.sync.write(png));
+  const p = run(['predict', '--model', out, file]);
+  expect(p.status, p.stderr).toBe(0);
+  expect(p.stdout).toMatch(new RegExp(`digit\\.png: ${label} \\(probability`));
+  expect(p.stdout).toMatch(/inverted/);
+}, 120_000);
+
+it('bad arguments and files exit with status 2 and say what is wrong', () => {
+  const cases: [string[], RegExp][] = [
+    [['train', '--net', 'resnet'], /--net must be tutorial or lenet, received 'resnet'/],
+    [['train', '--epochs', '0'], /--epochs must be a positive integer/],
+    [['eval'], /eval needs --model PATH/],
+    [['eval', '--model', '/nonexistent/dir'], /cannot read \(ENOENT\)/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, msg] of cases) {
+    const r = run(args);
+    expect(r.status, args.join(' ')).toBe(2);
+    expect(r.stderr).toMatch(msg);
+  }
+  const d = mkdtempSync(join(tmpdir(), 'simdcnn-cli-'));
+  writeFileSync(join(d, 'not.png'), 'hello');
+  execFileSync('mkdir', ['-p', join(d, 'm')]);
+  const r = run(['predict', '--model', join(d, 'm'), join(d, 'not.png')]);
+  expect(r.status).toBe(2);
+}, 60_000);
