@@ -399,15 +399,21 @@ export class Sequential {
 
   /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
   trainOnBatch(x: Tensor, y: Labels): { loss: number; acc: number } {
-    this.requireCompiled('trainOnBatch');
-    this.checkX(x, 'trainOnBatch');
-    const n = x.shape[0];
-    const labels = this.checkY(y, n, 'trainOnBatch');
-    this.plan(n);
-    this.loadBatch(x, null, 0, n, true, 'trainOnBatch');
-    this.loadTargets(labels, null, 0, n);
+    const { n, labels } = this.loadWholeBatch(x, y, 'trainOnBatch');
     const [l, c] = this.step(labels, n, true, (this.optimizer!.iterations ?? 0) + 1);
     return { loss: l / n, acc: c / n };
+  }
+
+  /** Validates a compiled model's batch and copies all of it (in order) into the arena. */
+  private loadWholeBatch(x: Tensor, y: Labels, what: string): { n: number; labels: Int32Array | Tensor } {
+    this.requireCompiled(what);
+    this.checkX(x, what);
+    const n = x.shape[0];
+    const labels = this.checkY(y, n, what);
+    this.plan(n);
+    this.loadBatch(x, null, 0, n, true, what);
+    this.loadTargets(labels, null, 0, n);
+    return { n, labels };
   }
 
   evaluate(x: Tensor, y: Labels, args: { batchSize?: number } = {}): { loss: number; accuracy: number } {
@@ -481,13 +487,7 @@ export class Sequential {
 
   /** Mean loss over the batch and its gradients w.r.t. every weight (getWeights order); weights unchanged. */
   computeGradients(x: Tensor, y: Labels): { loss: number; grads: Float32Array[] } {
-    this.requireCompiled('computeGradients');
-    this.checkX(x, 'computeGradients');
-    const n = x.shape[0];
-    const labels = this.checkY(y, n, 'computeGradients');
-    this.plan(n);
-    this.loadBatch(x, null, 0, n, true, 'computeGradients');
-    this.loadTargets(labels, null, 0, n);
+    const { n, labels } = this.loadWholeBatch(x, y, 'computeGradients');
     this.forward(n, true);
     const [l] = this.lossOf(labels, n, true);
     this.backward(n, false);
