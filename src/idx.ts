@@ -31,10 +31,13 @@ export function parseIdx(bytes: Uint8Array, name: string): Idx {
 /** Images [N, rows, cols] as a Tensor [N, rows, cols, 1] with pixels mapped from 0..255 to lo..hi. */
 export function idxImagesToTensor(idx: Idx, range: [number, number], name: string): Tensor {
   if (idx.dims.length !== 3) throw new DataError(`${name}: expected images of rank 3 [count, rows, cols], received dims [${idx.dims.join(',')}]`);
+  // A 256-entry table: exact lo + (hi-lo)*p/255 per grey level (so 0 -> lo and 255 -> hi exactly), one lookup per pixel.
   const [lo, hi] = range;
-  const scale = (hi - lo) / 255;
+  const table = new Float32Array(256);
+  for (let p = 0; p < 256; p++) table[p] = lo + ((hi - lo) * p) / 255;
+  table[255] = hi;
   const out = new Float32Array(idx.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = lo + scale * idx.data[i];
+  for (let i = 0; i < out.length; i++) out[i] = table[idx.data[i]];
   return new Tensor(out, [...idx.dims, 1]);
 }
 

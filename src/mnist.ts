@@ -49,13 +49,12 @@ async function loadSplit(dir: string, prefix: string, range: [number, number], m
   if (img.dims[0] !== lab.dims[0]) {
     throw new DataError(`${imgPath} has ${img.dims[0]} images but ${labPath} has ${lab.dims[0]} labels`);
   }
-  let images = idxImagesToTensor(img, range, imgPath);
-  let labels = idxLabels(lab, labPath);
-  if (max !== undefined && max < labels.length) {
-    images = images.slice(0, max);
-    labels = labels.subarray(0, max);
-  }
-  return { images, labels };
+  const labels = idxLabels(lab, labPath); // checks every label in the file, not only the kept ones
+  // Cut before converting: slicing the float tensor afterwards would keep all 188 MB of train pixels alive.
+  const n = Math.min(max ?? labels.length, labels.length);
+  const perImage = img.dims.slice(1).reduce((a, d) => a * d, 1);
+  const kept = { dims: [n, ...img.dims.slice(1)], data: img.data.subarray(0, n * perImage) };
+  return { images: idxImagesToTensor(kept, range, imgPath), labels: labels.subarray(0, n) };
 }
 
 export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {

