@@ -1,0 +1,105 @@
+// Types shared by the training worker and trainInWorker(): the model description, the data, the options,
+// the progress reports and the messages. Types only, so the client bundle stays free of the library.
+import type { BuildName } from '../backend.js';
+import type { History, LossName } from '../model.js';
+import type { ModelFiles } from '../io/registry.js';
+
+/** One layer as JSON: the class name as exported by simdcnn (or its Keras alias) and its config. */
+export interface LayerSpec {
+  class: 'Conv2D' | 'Dense' | 'MaxPool2D' | 'MaxPooling2D' | 'AvgPool2D' | 'AveragePooling2D' | 'Flatten' | 'ReLU' | 'Softmax' | 'Dropout' | (string & {});
+  config?: Record<string, unknown>;
+}
+
+export type OptimizerSpec = 'sgd' | 'adam' | { class: 'SGD' | 'Adam' | 'sgd' | 'adam'; config?: Record<string, number> };
+
+/** A model as plain data, so it can cross to the worker. */
+export interface ModelSpec {
+  layers: LayerSpec[];
+  /** Seed of the initial weights (and of shuffling unless options.seed is given). */
+  seed?: number;
+  name?: string;
+  compile: { optimizer: OptimizerSpec; loss?: LossName };
+  /** Start from these weights (getWeights order) instead of a fresh initialisation. Copied, not transferred. */
+  weights?: Float32Array[];
+}
+
+export interface TrainSplit {
+  /** Samples, row-major [N, ...inputShape]. */
+  x: Float32Array;
+  /** Shape of x including the batch axis, e.g. [N, 28, 28, 1]. */
+  shape: number[];
+  /** Class index per sample. */
+  y: Uint8Array | Int32Array | Uint16Array;
+}
+
+export interface TrainData extends TrainSplit {
+  /** Evaluated after every epoch (val_loss, val_acc in the progress reports and the history). */
+  validation?: TrainSplit;
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  shuffle?: boolean;
+  /** Seed of the shuffling. */
+  seed?: number;
+  /** Which wasm build the worker uses: 'relaxed' (FMA, default when the engine has it) or 'simd'. */
+  build?: BuildName;
+  /** Where the worker script is (default: simdcnn-worker.js next to this module). */
+  workerUrl?: string | URL;
+  /** Minimum time between progress reports, ms (default 100). */
+  progressInterval?: number;
+  /** Move data.x / data.y buffers to the worker instead of copying them (default true: they are detached here). */
+  transfer?: boolean;
+}
+
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  acc: number;
+  val_loss?: number;
+  val_acc?: number;
+}
+
+export interface TrainProgress {
+  /** 0-based epoch and batch being trained. */
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  /** Mean loss and accuracy of the batches since the previous report (the previous values if none ended since). */
+  loss: number;
+  acc: number;
+  /** Training throughput since the previous report (time between batches only, not validation). */
+  imagesPerSec: number;
+  /** Samples trained so far, over all epochs. */
+  images: number;
+  elapsedMs: number;
+  /** Epochs that ended since the previous report, with their mean loss/accuracy (and validation). */
+  epochsDone: EpochLogs[];
+}
+
+export interface TrainResult {
+  /** Trained weights in getWeights order (transferred from the worker). */
+  weights: Float32Array[];
+  /** Names and shapes of the weights, as model.weightSpecs(). */
+  weightSpecs: { name: string; shape: number[] }[];
+  history: History;
+  /** The trained model in the TF.js layers format with its optimizer state: `await loadModel(result.files)`. */
+  files: ModelFiles;
+  /** True when cancel() stopped training early (weights are those reached so far). */
+  cancelled: boolean;
+  build: BuildName;
+  images: number;
+  elapsedMs: number;
+}
+
+export type ToWorker =
+  | { type: 'train'; spec: ModelSpec; data: TrainData; options: Omit<TrainOptions, 'workerUrl' | 'transfer'> }
+  | { type: 'cancel' };
+
+export type FromWorker =
+  | { type: 'ready'; build: BuildName }
+  | { type: 'progress'; progress: TrainProgress }
+  | { type: 'done'; result: TrainResult }
+  | { type: 'error'; name: string; message: string };

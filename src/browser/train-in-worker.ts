@@ -1,0 +1,118 @@
+// trainInWorker(): train a model in a Web Worker so the page stays responsive ('simdcnn/worker-client').
+// This module does not contain the library: the worker (simdcnn-worker.js) does, and compiles the wasm itself.
+//
+//   const job = trainInWorker(
+//     { layers: [{ class: 'Conv2D', config: { filters: 8, kernelSize: 3, inputShape: [28, 28, 1] } }, ...],
+//       seed: 0, compile: { optimizer: { class: 'SGD', config: { learningRate: 0.005 } } } },
+//     { x, shape: [N, 28, 28, 1], y },             // x: Float32Array, y: Uint8Array; buffers are moved, not copied
+//     { epochs: 3, batchSize: 1 },
+//     (p) => console.log(p.epoch, p.batch, p.loss, p.acc, p.imagesPerSec));
+//   cancelButton.onclick = () => job.cancel();      // stops after the current batch; the promise still resolves
+//   const { weights, history, files, cancelled } = await job.promise;
+//   const model = await loadModel(files);            // or: build the same layers and model.setWeights(weights)
+import type { FromWorker, ModelSpec, ToWorker, TrainData, TrainOptions, TrainProgress, TrainResult } from './protocol.js';
+
+export type { EpochLogs, LayerSpec, ModelSpec, OptimizerSpec, TrainData, TrainOptions, TrainProgress, TrainResult, TrainSplit } from './protocol.js';
+
+export interface TrainJob {
+  /** Resolves with the trained weights (also after cancel()); rejects if the worker fails. */
+  promise: Promise<TrainResult>;
+  /** Stops training after the current batch; the promise then resolves with the weights reached so far. */
+  cancel(): void;
+  /** Ends the worker at once; the promise rejects with an AbortError-named error. */
+  terminate(): void;
+}
+
+let defaultWorkerUrl: string | URL | undefined;
+/** Where every later trainInWorker() finds the worker script, unless its options say otherwise. */
+export function setWorkerUrl(url: string | URL | undefined): void {
+  defaultWorkerUrl = url;
+}
+
+function startWorker(url: string | URL | undefined): { worker: Worker; where: string } {
+  if (typeof Worker === 'undefined') throw new Error('trainInWorker needs Web Workers (a browser main thread or a worker)');
+  if (url !== undefined) return { worker: new Worker(url, { type: 'module' }), where: String(url) };
+  // Written out in this form so bundlers (Vite, webpack 5, Parcel) find and emit the worker file too.
+  return { worker: new Worker(new URL('./simdcnn-worker.js', import.meta.url), { type: 'module' }), where: new URL('./simdcnn-worker.js', import.meta.url).href };
+}
+
+function transferables(data: TrainData): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const a of [data.x, data.y, data.validation?.x, data.validation?.y]) {
+    if (a && a.buffer instanceof ArrayBuffer) out.add(a.buffer);
+  }
+  return [...out];
+}
+
+function checkData(d: TrainData): void {
+  const check = (s: TrainData | NonNullable<TrainData['validation']>, what: string) => {
+    if (!s || !(s.x instanceof Float32Array)) throw new TypeError(`trainInWorker: ${what}.x must be a Float32Array`);
+    if (!Array.isArray(s.shape) || s.shape.reduce((a, b) => a * b, 1) !== s.x.length) throw new RangeError(`trainInWorker: ${what}.shape [${s.shape}] does not match ${what}.x (${s.x.length} values)`);
+    if (!(s.y instanceof Uint8Array || s.y instanceof Int32Array || s.y instanceof Uint16Array)) throw new TypeError(`trainInWorker: ${what}.y must be a Uint8Array, Uint16Array or Int32Array of class indices`);
+    if (s.y.length !== s.shape[0]) throw new RangeError(`trainInWorker: ${what} has ${s.shape[0]} samples but ${s.y.length} labels`);
+  };
+  check(d, 'data');
+  if (d.validation) check(d.validation, 'data.validation');
+}
+
+/**
+ * Trains `spec` on `data` in a new module Worker. `onProgress` is called at most every
+ * options.progressInterval ms (default 100). The worker ends when the promise settles.
+ */
+export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOptions = {}, onProgress?: (p: TrainProgress) => void): TrainJob {
+  let worker: Worker | undefined;
+  let settled = false;
+  let cancelRequested = false;
+  let started = false;
+  let rejectFn: (e: Error) => void = () => {};
+  const promise = new Promise<TrainResult>((resolve, reject) => {
+    rejectFn = reject;
+    checkData(data);
+    const { workerUrl, transfer, ...rest } = options;
+    const w = startWorker(workerUrl ?? defaultWorkerUrl);
+    worker = w.worker;
+    const finish = () => { settled = true; worker?.terminate(); };
+    const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault?.();
+      fail(new Error(e.message ? `training worker: ${e.message}` : `could not start the training worker from ${w.where} (is simdcnn-worker.js served next to the client, as JavaScript? set options.workerUrl otherwise)`));
+    };
+    worker.onmessageerror = () => fail(new Error('training worker: a message could not be deserialised'));
+    worker.onmessage = (e: MessageEvent<FromWorker>) => {
+      const m = e.data;
+      if (settled) return;
+      if (m.type === 'ready') {
+        if (started) return;
+        started = true;
+        const msg: ToWorker = { type: 'train', spec, data, options: rest };
+        worker!.postMessage(msg, transfer === false ? [] : transferables(data));
+        if (cancelRequested) worker!.postMessage({ type: 'cancel' } satisfies ToWorker);
+      } else if (m.type === 'progress') {
+        onProgress?.(m.progress);
+      } else if (m.type === 'done') {
+        finish();
+        resolve(m.result);
+      } else if (m.type === 'error') {
+        const err = new Error(m.message);
+        err.name = m.name;
+        fail(err);
+      }
+    };
+  });
+  return {
+    promise,
+    cancel() {
+      if (settled || cancelRequested) return;
+      cancelRequested = true;
+      if (started) worker?.postMessage({ type: 'cancel' } satisfies ToWorker);
+    },
+    terminate() {
+      if (settled) return;
+      settled = true;
+      worker?.terminate();
+      const e = new Error('trainInWorker: terminated');
+      e.name = 'AbortError';
+      rejectFn(e);
+    },
+  };
+}

@@ -1,0 +1,122 @@
+// The training worker (bundled to dist/simdcnn-worker.js): builds the model from its JSON spec, trains it on
+// the transferred data, reports progress at most every `progressInterval` ms, stops on 'cancel' after the
+// current batch and sends back the weights (transferred) with the history and the model as files.
+import { currentBackend, setBackend } from '../backend.js';
+import '../index.js'; // compiles the wasm before the first message is handled
+import type { Sequential } from '../model.js';
+import { tensor } from '../tensor.js';
+import { modelFromSpec } from './model-spec.js';
+import type { EpochLogs, FromWorker, ToWorker, TrainData, TrainProgress, TrainResult } from './protocol.js';
+
+interface Scope {
+  postMessage(m: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as Scope;
+
+interface Job { model?: Sequential; cancelled: boolean }
+let job: Job | undefined;
+
+const now = () => performance.now();
+const buffers = (arrays: (ArrayBufferView | ArrayBuffer | undefined)[]) => {
+  const out = new Set<ArrayBuffer>();
+  for (const a of arrays) {
+    const b = a instanceof ArrayBuffer ? a : a?.buffer;
+    if (b instanceof ArrayBuffer) out.add(b);
+  }
+  return [...out];
+};
+
+async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+  const { spec, data, options } = msg;
+  const me: Job = { cancelled: false };
+  job = me;
+  if (options.build && options.build !== currentBackend().build) await setBackend({ build: options.build });
+  const model = modelFromSpec(spec);
+  me.model = model;
+  try {
+    const d = data as TrainData;
+    const x = tensor(d.x, d.shape);
+    const val = d.validation ? [tensor(d.validation.x, d.validation.shape), d.validation.y] as const : undefined;
+    const epochs = options.epochs ?? 1;
+    const batchSize = options.batchSize ?? 32;
+    const N = d.shape[0];
+    const batches = Math.ceil(N / batchSize);
+    const interval = options.progressInterval ?? 100;
+    const t0 = now();
+    let last = t0, lossSum = 0, accSum = 0, count = 0, imagesSince = 0, images = 0, epoch = 0, batch = 0;
+    // Throughput counts the time from one batch's end to the next only (not validation, not model setup).
+    let batchClock = t0, trainMs = 0, rate = 0, lastLoss = NaN, lastAcc = NaN;
+    let epochsDone: EpochLogs[] = [];
+    const report = (force: boolean) => {
+      const t = now();
+      if (!force && t - last < interval) return;
+      if (count === 0 && epochsDone.length === 0) return;
+      const p: TrainProgress = {
+        epoch, epochs, batch, batches,
+        loss: count ? (lastLoss = lossSum / count) : lastLoss, acc: count ? (lastAcc = accSum / count) : lastAcc,
+        imagesPerSec: imagesSince > 0 ? (rate = imagesSince / Math.max(trainMs / 1000, 1e-6)) : rate,
+        images, elapsedMs: t - t0, epochsDone,
+      };
+      scope.postMessage({ type: 'progress', progress: p });
+      last = t; lossSum = 0; accSum = 0; count = 0; imagesSince = 0; trainMs = 0; epochsDone = [];
+    };
+    // A cancel that arrived while the model was being built is handled before the first batch.
+    await new Promise((r) => setTimeout(r, 0));
+    let history: TrainResult['history'] = { epoch: [], history: { loss: [], acc: [] } };
+    if (!me.cancelled) {
+      history = await model.fit(x, d.y, {
+        epochs, batchSize, shuffle: options.shuffle, seed: options.seed,
+        validationData: val ? [val[0], val[1]] : undefined,
+        yieldEvery: Math.min(50, interval), // how soon a cancel message gets through
+        onEpochBegin: (e) => { epoch = e; batchClock = now(); },
+        onBatchEnd: (b, logs) => {
+          const t = now();
+          trainMs += t - batchClock;
+          batchClock = t;
+          batch = b;
+          lossSum += logs.loss * logs.size; accSum += logs.acc * logs.size; count += logs.size;
+          images += logs.size; imagesSince += logs.size;
+          if (me.cancelled) model.stopTraining = true;
+          report(false);
+        },
+        onEpochEnd: (e, logs) => {
+          epochsDone.push({ epoch: e, loss: logs.loss, acc: logs.acc, val_loss: logs.val_loss, val_acc: logs.val_acc });
+          report(false);
+        },
+      });
+    }
+    report(true);
+    const weights = model.getWeights();
+    const files = await model.save();
+    const result: TrainResult = {
+      weights, weightSpecs: model.weightSpecs(), history, cancelled: me.cancelled,
+      files: { modelJson: files.modelJson, weights: files.weights, optimizerWeights: files.optimizerWeights },
+      build: model.backend.build, images, elapsedMs: now() - t0,
+    };
+    const fw = Array.isArray(files.weights) ? files.weights : [files.weights];
+    scope.postMessage({ type: 'done', result }, buffers([...weights, ...fw, files.optimizerWeights]));
+  } finally {
+    model.dispose();
+    if (job === me) job = undefined;
+  }
+}
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg?.type === 'cancel') {
+    if (job) {
+      job.cancelled = true;
+      if (job.model) job.model.stopTraining = true;
+    }
+    return;
+  }
+  if (msg?.type === 'train') {
+    train(msg).catch((err: unknown) => {
+      const er = err instanceof Error ? err : new Error(String(err));
+      scope.postMessage({ type: 'error', name: er.name, message: er.message });
+    });
+  }
+};
+
+scope.postMessage({ type: 'ready', build: currentBackend().build });
