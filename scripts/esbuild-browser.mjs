@@ -34,6 +34,7 @@ export async function bundle({ entryPoints, outdir, minify = true, sourcemap = f
     platform: 'browser',
     target: 'es2022', // top-level await (the wasm compiles while the module loads)
     minify,
+    keepNames: true, // error classes report their own names (ValueError, ...) even when minified
     sourcemap,
     metafile,
     legalComments: 'none',

@@ -147,6 +147,127 @@ describe('dist/simdcnn.js', () => {
   }, 120_000);
 });
 
+describe('trainInWorker (simdcnn/worker-client)', () => {
+  /** Runs `body` in a blank page with trainInWorker, a tiny learnable data set and the net specs in scope. */
+  async function inPage<T>(body: string): Promise<T> {
+    const page = await blankPage();
+    try {
+      return await page.evaluate(`(async () => {
+        const { trainInWorker } = await import('/bundle/simdcnn-worker-client.js');
+        const NETS = ${JSON.stringify(NETS)};
+        // Class k: a bright 6x6 square at one of ten places, plus noise; learnable in a few hundred steps.
+        const data = (n, seed = 1) => {
+          let s = seed;
+          const rnd = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 4294967296);
+          const x = new Float32Array(n * 784), y = new Uint8Array(n);
+          for (let i = 0; i < n; i++) {
+            const k = i % 10; y[i] = k;
+            const r0 = 3 + 12 * Math.floor(k / 5), c0 = 2 + 5 * (k % 5);
+            for (let p = 0; p < 784; p++) x[i * 784 + p] = 0.1 * rnd();
+            for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) x[i * 784 + (r0 + r) * 28 + c0 + c] = 0.8 + 0.2 * rnd();
+          }
+          return { x, shape: [n, 28, 28, 1], y };
+        };
+        ${body}
+      })()`);
+    } finally {
+      await page.close();
+    }
+  }
+
+  it('trains, reports progress at most every ~100 ms, moves the data and returns weights, history and files', async () => {
+    needBrowser();
+    const r = await inPage<{ gaps: number[]; n: number; first: number; last: number; detached: boolean; shapes: number[]; lens: number[]; epochs: number[]; build: string; format: string; cancelled: boolean; images: number; losses: number[] }>(`
+      const d = data(3000);
+      const t = [], losses = [];
+      const job = trainInWorker(NETS.tutorial.spec, d, { epochs: 2, batchSize: 1, seed: 1, build: 'simd' }, (p) => { t.push(performance.now()); losses.push(p.loss); });
+      const detached = d.x.byteLength === 0 && d.y.byteLength === 0;
+      const res = await job.promise;
+      return {
+        gaps: t.slice(1, -1).map((v, i) => v - t[i]), n: t.length, first: losses[0], last: losses[losses.length - 1], losses: res.history.history.loss,
+        detached, shapes: res.weightSpecs.map((s) => s.shape.reduce((a, b) => a * b, 1)), lens: res.weights.map((w) => w.length),
+        epochs: res.history.epoch, build: res.build, format: res.files.modelJson.format, cancelled: res.cancelled, images: res.images,
+      };
+    `);
+    expect(r.detached).toBe(true);
+    expect(r.cancelled).toBe(false);
+    expect(r.images).toBe(6000);
+    expect(r.epochs).toEqual([0, 1]);
+    expect(r.build).toBe('simd');
+    expect(r.format).toBe('layers-model');
+    expect(r.lens).toEqual(r.shapes);
+    expect(r.lens).toEqual([72, 13520, 10]);
+    expect(r.losses[1]).toBeLessThan(r.losses[0]);
+    expect(r.n).toBeGreaterThanOrEqual(2);
+    // Reports come from a timer check, so allow a little jitter below the 100 ms interval.
+    for (const g of r.gaps) expect(g).toBeGreaterThanOrEqual(80);
+  }, 60_000);
+
+  it('cancel() stops after the current batch and resolves with the weights so far, also before the worker is up', async () => {
+    needBrowser();
+    const r = await inPage<{ mid: { cancelled: boolean; images: number; finite: boolean; n: number }; early: { cancelled: boolean; images: number; n: number } }>(`
+      const mid = await new Promise((resolve, reject) => {
+        const job = trainInWorker(NETS.lenet.spec, data(4000), { epochs: 3, batchSize: 32 }, () => job.cancel());
+        job.promise.then((res) => resolve({ cancelled: res.cancelled, images: res.images, n: res.weights.length, finite: res.weights.every((w) => w.every(Number.isFinite)) }), reject);
+      });
+      const job = trainInWorker(NETS.tutorial.spec, data(500), { epochs: 1, batchSize: 1 });
+      job.cancel();
+      const e = await job.promise;
+      return { mid, early: { cancelled: e.cancelled, images: e.images, n: e.weights.length } };
+    `);
+    expect(r.mid.cancelled).toBe(true);
+    expect(r.mid.images).toBeGreaterThan(0);
+    expect(r.mid.images).toBeLessThan(12_000);
+    expect(r.mid.n).toBe(8);
+    expect(r.mid.finite).toBe(true);
+    expect(r.early).toEqual({ cancelled: true, images: 0, n: 3 });
+  }, 60_000);
+
+  it('rejects with clear errors: bad model spec, bad data, worker script not found; transfer: false keeps the data', async () => {
+    needBrowser();
+    const r = await inPage<Record<string, string>>(`
+      const err = (p) => p.then(() => 'resolved', (e) => e.name + ': ' + e.message);
+      const spec = await err(trainInWorker({ layers: [{ class: 'Conv3D', config: {} }], compile: { optimizer: 'sgd' } }, data(10)).promise);
+      const shape = await err(trainInWorker(NETS.tutorial.spec, { ...data(10), shape: [11, 28, 28, 1] }).promise);
+      const url = await err(trainInWorker(NETS.tutorial.spec, data(10), { workerUrl: '/nowhere/worker.js' }).promise);
+      const d = data(20);
+      await trainInWorker(NETS.tutorial.spec, d, { transfer: false, batchSize: 4 }).promise;
+      return { spec, shape, url, kept: String(d.x.length) };
+    `);
+    expect(r.spec).toMatch(/^ValueError: .*unknown class 'Conv3D'/);
+    expect(r.shape).toMatch(/RangeError: .*shape \[11,28,28,1\] does not match/);
+    expect(r.url).toMatch(/could not start the training worker from .*nowhere\/worker\.js/);
+    expect(r.kept).toBe(String(20 * 784));
+  }, 60_000);
+});
+
+describe('scripts/serve.mjs', () => {
+  it('serves with the right MIME types and COOP/COEP headers, and nothing outside its root', async () => {
+    const { mkdtempSync, writeFileSync: write } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'simdcnn-serve-'));
+    write(join(dir, 'index.html'), '<!doctype html>');
+    write(join(dir, 'k.wasm'), Buffer.from([0, 97, 115, 109]));
+    write(join(dir, 'a.js'), 'export {}');
+    const s: Server = await startServer({ mounts: { '/': dir }, port: 0 });
+    try {
+      const get = (p: string) => fetch(new URL(p, s.url));
+      const index = await get('/');
+      expect(index.status).toBe(200);
+      expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(index.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      expect(index.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+      expect((await get('/k.wasm')).headers.get('content-type')).toBe('application/wasm');
+      expect((await get('/a.js')).headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect((await get('/missing.js')).status).toBe(404);
+      expect((await get('/%2e%2e/%2e%2e/etc/passwd')).status).toBeGreaterThanOrEqual(400);
+      expect(new URL(s.url).hostname).toBe('localhost');
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // The demo page, one session: train, cancel, draw, inspect, save, load.
 

@@ -49,7 +49,7 @@ export interface TrainOptions {
   workerUrl?: string | URL;
   /** Minimum time between progress reports, ms (default 100). */
   progressInterval?: number;
-  /** Move data.x / data.y buffers to the worker instead of copying them (default true: they are detached here). */
+  /** Move the data's buffers to the worker instead of copying them (default true: trainInWorker detaches them at once). */
   transfer?: boolean;
 }
 
@@ -94,7 +94,12 @@ export interface TrainResult {
   elapsedMs: number;
 }
 
+/** To the worker itself: the port that carries the requests below. */
 export type ToWorker =
+  | { type: 'connect'; port: MessagePort; cancelled: boolean }
+  | TrainRequest;
+/** Over the port, in order. */
+export type TrainRequest =
   | { type: 'train'; spec: ModelSpec; data: TrainData; options: Omit<TrainOptions, 'workerUrl' | 'transfer'> }
   | { type: 'cancel' };
 

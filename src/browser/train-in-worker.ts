@@ -4,7 +4,7 @@
 //   const job = trainInWorker(
 //     { layers: [{ class: 'Conv2D', config: { filters: 8, kernelSize: 3, inputShape: [28, 28, 1] } }, ...],
 //       seed: 0, compile: { optimizer: { class: 'SGD', config: { learningRate: 0.005 } } } },
-//     { x, shape: [N, 28, 28, 1], y },             // x: Float32Array, y: Uint8Array; buffers are moved, not copied
+//     { x, shape: [N, 28, 28, 1], y },             // x: Float32Array, y: Uint8Array; their buffers move to the worker
 //     { epochs: 3, batchSize: 1 },
 //     (p) => console.log(p.epoch, p.batch, p.loss, p.acc, p.imagesPerSec));
 //   cancelButton.onclick = () => job.cancel();      // stops after the current batch; the promise still resolves
@@ -17,7 +17,10 @@ export type { EpochLogs, LayerSpec, ModelSpec, OptimizerSpec, TrainData, TrainOp
 export interface TrainJob {
   /** Resolves with the trained weights (also after cancel()); rejects if the worker fails. */
   promise: Promise<TrainResult>;
-  /** Stops training after the current batch; the promise then resolves with the weights reached so far. */
+  /**
+   * Stops training after the current batch (the worker looks at its messages at least every 50 ms); the
+   * promise then resolves with the weights reached so far. Before training started: the initial weights.
+   */
   cancel(): void;
   /** Ends the worker at once; the promise rejects with an AbortError-named error. */
   terminate(): void;
@@ -63,15 +66,20 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
   let worker: Worker | undefined;
   let settled = false;
   let cancelRequested = false;
-  let started = false;
   let rejectFn: (e: Error) => void = () => {};
+  // Requests travel over a channel of their own: the data is moved into it right here (so the caller's
+  // buffers are detached when this returns), and it waits, in order with any cancel, until the worker has
+  // compiled the wasm and asks for it.
+  const channel = new MessageChannel();
   const promise = new Promise<TrainResult>((resolve, reject) => {
     rejectFn = reject;
     checkData(data);
     const { workerUrl, transfer, ...rest } = options;
+    const msg: ToWorker = { type: 'train', spec, data, options: rest };
+    channel.port1.postMessage(msg, transfer === false ? [] : transferables(data));
     const w = startWorker(workerUrl ?? defaultWorkerUrl);
     worker = w.worker;
-    const finish = () => { settled = true; worker?.terminate(); };
+    const finish = () => { settled = true; worker?.terminate(); channel.port1.close(); };
     const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
@@ -82,11 +90,7 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
       const m = e.data;
       if (settled) return;
       if (m.type === 'ready') {
-        if (started) return;
-        started = true;
-        const msg: ToWorker = { type: 'train', spec, data, options: rest };
-        worker!.postMessage(msg, transfer === false ? [] : transferables(data));
-        if (cancelRequested) worker!.postMessage({ type: 'cancel' } satisfies ToWorker);
+        worker!.postMessage({ type: 'connect', port: channel.port2, cancelled: cancelRequested } satisfies ToWorker, [channel.port2]);
       } else if (m.type === 'progress') {
         onProgress?.(m.progress);
       } else if (m.type === 'done') {
@@ -104,12 +108,13 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
     cancel() {
       if (settled || cancelRequested) return;
       cancelRequested = true;
-      if (started) worker?.postMessage({ type: 'cancel' } satisfies ToWorker);
+      channel.port1.postMessage({ type: 'cancel' } satisfies ToWorker);
     },
     terminate() {
       if (settled) return;
       settled = true;
       worker?.terminate();
+      channel.port1.close();
       const e = new Error('trainInWorker: terminated');
       e.name = 'AbortError';
       rejectFn(e);

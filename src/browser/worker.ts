@@ -6,7 +6,7 @@ import '../index.js'; // compiles the wasm before the first message is handled
 import type { Sequential } from '../model.js';
 import { tensor } from '../tensor.js';
 import { modelFromSpec } from './model-spec.js';
-import type { EpochLogs, FromWorker, ToWorker, TrainData, TrainProgress, TrainResult } from './protocol.js';
+import type { EpochLogs, FromWorker, ToWorker, TrainData, TrainProgress, TrainRequest, TrainResult } from './protocol.js';
 
 interface Scope {
   postMessage(m: FromWorker, transfer?: Transferable[]): void;
@@ -27,9 +27,9 @@ const buffers = (arrays: (ArrayBufferView | ArrayBuffer | undefined)[]) => {
   return [...out];
 };
 
-async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<void> {
   const { spec, data, options } = msg;
-  const me: Job = { cancelled: false };
+  const me: Job = { cancelled: cancelledEarly };
   job = me;
   if (options.build && options.build !== currentBackend().build) await setBackend({ build: options.build });
   const model = modelFromSpec(spec);
@@ -102,12 +102,13 @@ async function train(msg: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   }
 }
 
-scope.onmessage = (e) => {
-  const msg = e.data;
+function handle(msg: TrainRequest): void {
   if (msg?.type === 'cancel') {
     if (job) {
       job.cancelled = true;
       if (job.model) job.model.stopTraining = true;
+    } else {
+      cancelledEarly = true;
     }
     return;
   }
@@ -117,6 +118,16 @@ scope.onmessage = (e) => {
       scope.postMessage({ type: 'error', name: er.name, message: er.message });
     });
   }
+}
+let cancelledEarly = false;
+
+scope.onmessage = (e) => {
+  const msg = e.data;
+  if (msg?.type === 'connect') {
+    cancelledEarly = msg.cancelled; // cancel() before the worker was up: build, but do not train
+    msg.port.onmessage = (ev: MessageEvent<TrainRequest>) => handle(ev.data);
+  }
+  else handle(msg);
 };
 
 scope.postMessage({ type: 'ready', build: currentBackend().build });
