@@ -428,9 +428,9 @@ describe('demo page', () => {
 
   it('renders the learned filters, the feature maps of the drawing and the Sobel comparison', async () => {
     needBrowser();
-    // LeNet: two conv layers -> two filter panels; conv, pool, conv, pool -> four feature-map panels.
+    // LeNet: two conv layers -> two filter panels; conv, pool, conv, pool, dense 128 -> five activation panels.
     expect(await page.locator('#filters .panel').count()).toBe(2);
-    expect(await page.locator('#maps .panel').count()).toBe(4);
+    expect(await page.locator('#maps .panel').count()).toBe(5);
     for (const n of await inkedPixels(page, '#filters canvas')) expect(n).toBeGreaterThan(100);
     for (const n of await inkedPixels(page, '#maps canvas')) expect(n).toBeGreaterThan(100);
     const sobel = await inkedPixels(page, '#sobel canvas');

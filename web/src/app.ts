@@ -115,7 +115,7 @@ function updateDrawing(): void {
   if (!$('draw-msg').textContent?.startsWith('Test image')) say('draw-msg', '');
   const narrow = narrowQuery.matches;
   for (const pr of probes) drawFeatureMaps(pr.canvas, pr.model.predict(x).data, pr.layer.outputShape, narrow);
-  sobelView?.update(x.data);
+  sobelView?.update(img);
 }
 
 // ---------- the model and its panels ----------
@@ -124,6 +124,7 @@ function describe(l: Layer): string {
   const c = l.getConfig() as Record<string, unknown>;
   if (l.className === 'Conv2D') return `${s} · ${(c.kernelSize as number[]).join('×')} kernels, ${c.padding}${c.activation !== 'linear' ? `, ${c.activation}` : ''}`;
   if (l.className === 'MaxPooling2D' || l.className === 'AveragePooling2D') return `${s} · ${(c.poolSize as number[]).join('×')} ${l.className === 'MaxPooling2D' ? 'max' : 'average'} pooling`;
+  if (l.className === 'Dense') return `${s} units${c.activation !== 'linear' ? `, ${c.activation}` : ''} · one square per unit`;
   return s;
 }
 
@@ -175,7 +176,9 @@ function buildProbes(): void {
   let nParams = 0;
   model.layers.forEach((l, i) => {
     nParams += l.params.length;
-    if (l.outputShape.length !== 3 || !['Conv2D', 'MaxPooling2D', 'AveragePooling2D'].includes(l.className)) return;
+    const spatial = l.outputShape.length === 3 && ['Conv2D', 'MaxPooling2D', 'AveragePooling2D'].includes(l.className);
+    const hidden = l.className === 'Dense' && i < model!.layers.length - 1;
+    if (!spatial && !hidden) return;
     // A model made of the layers up to this one, with the same weights: its output is this layer's feature maps.
     const layers = model!.layers.slice(0, i + 1).map((x, j) => layerFromSpec({ class: x.className, config: { ...x.getConfig(), name: `probe_${j}` } }, j));
     const m = new Sequential(layers, { name: `probe_${i}` });
@@ -446,6 +449,6 @@ async function start(): Promise<void> {
   ($('sample') as HTMLButtonElement).disabled = false;
   setTraining(false);
   hook.state = 'idle';
-  say('train-msg', 'Pick a network and press Train. The tutorial net takes a second or two; LeNet about 10 s per 10,000 images.');
+  say('train-msg', 'Pick a network and press Train. The tutorial net trains in a few seconds; LeNet is 30 times bigger and takes about 10–20 s per 10,000 images.');
 }
 void start();

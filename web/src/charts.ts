@@ -84,6 +84,10 @@ export class LineChart {
     }
     g.textAlign = 'center';
     g.textBaseline = 'top';
+    if (!this.ys.length && !this.dots.length) {
+      g.fillText('appears live while training', padL + pw / 2, padT + ph / 2 - 6);
+      return;
+    }
     const unit = this.xMax >= 2000 ? 1000 : 1;
     for (let i = 0; i <= 4; i++) {
       const v = (this.xMax * i) / 4;

@@ -106,10 +106,23 @@ export function drawFilters(canvas: HTMLCanvasElement, kernel: Float32Array, [kh
   drawTiles(canvas, mosaics, { cols: narrow ? 8 : Math.min(F, 16), scale: 1, gap: narrow ? 8 : 12, map, norm: () => 1 });
 }
 
-/** The feature maps of one layer output [H, W, C]; ReLU outputs on the magma scale, signed ones diverging. */
-export function drawFeatureMaps(canvas: HTMLCanvasElement, a: Float32Array, [H, W, C]: number[], narrow: boolean): void {
+/**
+ * The feature maps of one layer output [H, W, C] (one tile per channel), or the units of a dense layer [U]
+ * (one square each); ReLU outputs on the magma scale, signed ones diverging.
+ */
+export function drawFeatureMaps(canvas: HTMLCanvasElement, a: Float32Array, shape: number[], narrow: boolean): void {
   let signed = false;
   for (let i = 0; i < a.length; i++) if (a[i] < 0) { signed = true; break; }
+  if (shape.length === 1) {
+    const U = shape[0], w = Math.min(U, narrow ? 16 : 32);
+    const data = new Float32Array(w * Math.ceil(U / w)).fill(NaN);
+    data.set(a.subarray(0, U));
+    const m = maxAbs(a);
+    const base = signed ? diverging : sequential;
+    drawTiles(canvas, [{ data, w, h: data.length / w }], { cols: 1, scale: narrow ? 18 : 20, gap: 0, map: (v) => (Number.isNaN(v) ? [14, 17, 23] : base(v)), norm: () => m });
+    return;
+  }
+  const [H, W, C] = shape;
   const tiles = Array.from({ length: C }, (_, c) => channel(a, H, W, C, c));
   const layerMax = maxAbs(a);
   const scale = Math.max(1, Math.round((C <= 16 && !narrow ? 80 : 56) / H));
