@@ -46,7 +46,7 @@ const hook = {
 (window as unknown as { simdcnnDemo: typeof hook }).simdcnnDemo = hook;
 
 // ---------- charts ----------
-const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), { color: '#ff8a65', dotsColor: '#ffd1a8', format: (v) => v.toFixed(v >= 10 ? 0 : 1) });
+const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), { color: '#ff8a65', dotsColor: '#ffd1a8', format: (v) => String(Math.round(v * 100) / 100) });
 const accChart = new LineChart($<HTMLCanvasElement>('acc-chart'), { color: '#4fd1a5', dotsColor: '#e6f27a', yMin: 0, yMax: 1, format: (v) => `${Math.round(v * 100)}%` });
 
 // ---------- probability bars ----------

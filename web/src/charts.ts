@@ -67,7 +67,7 @@ export class LineChart {
     if (pw < 20 || ph < 20) return;
     const all = this.ys.concat(this.dots.map((d) => d[1]));
     const yMin = this.opts.yMin ?? 0;
-    const yMax = this.opts.yMax ?? Math.max(1e-6, ...all.slice(-5000), 0.5) * 1.05;
+    const yMax = this.opts.yMax ?? niceMax(Math.max(...all, 0.1));
     const X = (x: number) => padL + (x / this.xMax) * pw;
     const Y = (y: number) => padT + (1 - (Math.min(Math.max(y, yMin), yMax) - yMin) / (yMax - yMin)) * ph;
     // Grid and labels.
@@ -124,4 +124,11 @@ export class LineChart {
       for (const [x, y] of this.dots) { g.beginPath(); g.arc(X(x), Y(y), 4.5, 0, Math.PI * 2); g.stroke(); g.fill(); }
     }
   }
+}
+
+/** The smallest 4 x step >= m with a round step (1, 2, 2.5, 3 or 5 times a power of ten). */
+function niceMax(m: number): number {
+  const p = 10 ** Math.floor(Math.log10(m / 4));
+  for (const f of [1, 2, 2.5, 3, 5, 10]) if (4 * f * p >= m) return 4 * f * p;
+  return 40 * p;
 }
