@@ -42,5 +42,5 @@ export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
-export { loadModel, registerIOHandler, type IOHandler, type ModelFiles, type ModelJson, type SaveResult, type SaveOptions } from './io/registry.js';
-export { modelToArtifacts, artifactsToModel, type ModelArtifacts } from './io/format.js';
+export { loadModel, registerIOHandler, type IOHandler, type ModelFiles, type ModelJson, type SaveResult, type SaveOptions, type SaveTarget } from './io/registry.js';
+export { modelToArtifacts, artifactsToModel, type ModelArtifacts, type OptimizerState, type WeightSpec } from './io/format.js';

@@ -1,64 +1,90 @@
 // The TensorFlow.js layers format both ways: a Sequential <-> {modelTopology, weightSpecs, weightData}.
-// Keras class names and snake_case configs, weights as little-endian float32 in getWeights order.
-// Browser-safe. Anything the file asks for that simdcnn cannot do exactly is a ModelFormatError that names
-// the layer and the option: never a silent approximation.
+// Writing produces the JSON tfjs-layers 4.22 itself writes for a Sequential (Keras class names, snake_case
+// configs, batch_input_shape and dtype on the first layer), weights as little-endian float32 in getWeights
+// order. Reading takes Sequential topologies from tfjs-layers and Keras 2/3 (bare, or in the converter's
+// {model_config, training_config} wrapper). Browser-safe. Anything a file asks for that simdcnn cannot do
+// exactly is a ModelFormatError naming the layer and the option: never a silent approximation. A training
+// configuration simdcnn cannot reproduce exactly (e.g. RMSProp, Nesterov) leaves the loaded model
+// uncompiled: it predicts; compile() it to train.
 import { ModelFormatError, SimdcnnError } from '../errors.js';
+import type { InitializerName } from '../initializers.js';
 import { Dropout, Flatten, ReLU, Softmax } from '../layers/basic.js';
 import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import type { Layer } from '../layers/layer.js';
 import { AvgPool2D, MaxPool2D } from '../layers/pool.js';
-import { Sequential } from '../model.js';
+import { type LossName, Sequential } from '../model.js';
 import { Adam, type Optimizer, SGD } from '../optimizers.js';
 
-export interface WeightSpec { name: string; shape: number[]; dtype: string; quantization?: unknown }
+/** One entry of weightsManifest[].weights (tfjs's WeightsManifestEntry). */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: string;
+  /** 'optimizer' for optimizer variables TF.js saves with includeOptimizer. */
+  group?: string;
+  quantization?: unknown;
+}
 
+/** simdcnn's optimizer state: restoring it makes training resume bit for bit. */
 export interface OptimizerState {
   className: string;
   config: Record<string, number>;
   iterations: number;
-  /** One Float32Array per optimizer slot (momentum accumulator; Adam's m and v), parameter-block layout. */
+  /** One Float32Array per optimizer slot (momentum accumulator; Adam's m and v), in the parameter-block layout. */
   slots: Float32Array[];
 }
 
+/** A model in memory in the TF.js layers format (the shape of tfjs's io.ModelArtifacts, plus optimizerState). */
 export interface ModelArtifacts {
   modelTopology: Record<string, unknown>;
   weightSpecs: WeightSpec[];
-  weightData: ArrayBuffer;
+  /** Concatenated weight bytes; on input also a list of buffers or a typed-array view (e.g. a Node Buffer). */
+  weightData: ArrayBuffer | ArrayBuffer[] | ArrayBufferView;
   format?: string;
   generatedBy?: string;
   convertedBy?: string | null;
   trainingConfig?: Record<string, unknown>;
   userDefinedMetadata?: Record<string, unknown>;
-  optimizer?: OptimizerState;
+  optimizerState?: OptimizerState;
 }
 
 export const VERSION = '0.1.0';
-const INIT_NAMES: Record<string, string> = { glorotUniform: 'GlorotUniform', heUniform: 'HeUniform', lecunUniform: 'LecunUniform', zeros: 'Zeros', ones: 'Ones' };
-const INIT_BACK = Object.fromEntries(Object.entries(INIT_NAMES).map(([k, v]) => [v, k]));
+
+// ---------------------------------------------------------------------------------------------- writing
+
+/** Initialisers as both tfjs-layers and Keras read them (tfjs has no 'LecunUniform', Keras no 'LeCunUniform'). */
+function initializerJson(name: unknown): Record<string, unknown> {
+  switch (name) {
+    case 'zeros': return { class_name: 'Zeros', config: {} };
+    case 'ones': return { class_name: 'Ones', config: {} };
+    case 'heUniform': return { class_name: 'HeUniform', config: { seed: null } };
+    case 'lecunUniform': return { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_in', distribution: 'uniform', seed: null } };
+    default: return { class_name: 'GlorotUniform', config: { seed: null } };
+  }
+}
 
 function layerJson(l: Layer, first: boolean): Record<string, unknown> {
   const c = l.getConfig() as Record<string, unknown>;
-  const base: Record<string, unknown> = { name: l.name, trainable: true, dtype: 'float32' };
-  if (first) base.batch_input_shape = [null, ...l.inputShape];
-  const init = (n: unknown) => ({ class_name: INIT_NAMES[n as string], config: n === 'zeros' || n === 'ones' ? {} : { seed: null } });
+  // tfjs-layers writes batch_input_shape and dtype on the first layer only.
+  const base: Record<string, unknown> = { name: l.name, trainable: true };
+  if (first) Object.assign(base, { batch_input_shape: [null, ...l.inputShape], dtype: 'float32' });
+  const weights = { kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null };
   switch (l.className) {
     case 'Conv2D':
       return { class_name: 'Conv2D', config: {
         filters: c.filters, kernel_size: c.kernelSize, strides: c.strides, padding: c.padding, data_format: 'channels_last',
-        dilation_rate: [1, 1], activation: c.activation, use_bias: c.useBias, kernel_initializer: init(c.kernelInitializer),
-        bias_initializer: init(c.biasInitializer), kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null,
-        kernel_constraint: null, bias_constraint: null, ...base } };
+        dilation_rate: [1, 1], activation: c.activation, use_bias: c.useBias, kernel_initializer: initializerJson(c.kernelInitializer),
+        bias_initializer: initializerJson(c.biasInitializer), ...weights, ...base } };
     case 'Dense':
       return { class_name: 'Dense', config: {
-        units: c.units, activation: c.activation, use_bias: c.useBias, kernel_initializer: init(c.kernelInitializer),
-        bias_initializer: init(c.biasInitializer), kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null,
-        kernel_constraint: null, bias_constraint: null, ...base } };
+        units: c.units, activation: c.activation, use_bias: c.useBias, kernel_initializer: initializerJson(c.kernelInitializer),
+        bias_initializer: initializerJson(c.biasInitializer), ...weights, ...base } };
     case 'MaxPooling2D':
     case 'AveragePooling2D':
-      return { class_name: l.className, config: { pool_size: c.poolSize, strides: c.strides, padding: c.padding, data_format: 'channels_last', ...base } };
+      return { class_name: l.className, config: { pool_size: c.poolSize, padding: c.padding, strides: c.strides, data_format: 'channels_last', ...base } };
     case 'Flatten':
-      return { class_name: 'Flatten', config: { data_format: 'channels_last', ...base } };
+      return { class_name: 'Flatten', config: { ...base } };
     case 'ReLU':
       return { class_name: 'ReLU', config: { max_value: null, ...base } };
     case 'Softmax':
@@ -70,13 +96,23 @@ function layerJson(l: Layer, first: boolean): Record<string, unknown> {
   }
 }
 
+/** The optimizer as tfjs-layers' trainingConfig.optimizer_config names it (SGD with momentum is tfjs's Momentum). */
+function optimizerJson(o: Optimizer): Record<string, unknown> {
+  const c = o.getConfig();
+  if (o instanceof SGD) {
+    return o.momentum > 0
+      ? { class_name: 'Momentum', config: { learningRate: c.learningRate, momentum: c.momentum, useNesterov: false } }
+      : { class_name: 'SGD', config: { learningRate: c.learningRate } };
+  }
+  return { class_name: o.className, config: { ...c } };
+}
+
 /** The model as TF.js layers-format artifacts (weights copied out of wasm memory). */
 export function modelToArtifacts(model: Sequential, opts: { includeOptimizer?: boolean; metadata?: Record<string, unknown> } = {}): ModelArtifacts {
   model.build();
   const specs = model.weightSpecs();
   const weights = model.getWeights();
-  const total = weights.reduce((s, w) => s + w.length, 0);
-  const data = new ArrayBuffer(total * 4);
+  const data = new ArrayBuffer(weights.reduce((s, w) => s + w.length, 0) * 4);
   const view = new DataView(data);
   let o = 0;
   for (const w of weights) for (let i = 0; i < w.length; i++, o += 4) view.setFloat32(o, w[i], true);
@@ -97,19 +133,26 @@ export function modelToArtifacts(model: Sequential, opts: { includeOptimizer?: b
     art.trainingConfig = {
       loss: model.loss === 'sparseCategoricalCrossentropy' ? 'sparse_categorical_crossentropy' : 'categorical_crossentropy',
       metrics: ['accuracy'],
-      optimizer_config: { class_name: model.optimizer.className, config: { ...model.optimizer.getConfig() } },
+      optimizer_config: optimizerJson(model.optimizer),
     };
   }
   const meta = { ...model.metadata, ...opts.metadata };
   if (Object.keys(meta).length) art.userDefinedMetadata = meta;
   if (opts.includeOptimizer !== false && model.optimizer) {
-    art.optimizer = { className: model.optimizer.className, config: model.optimizer.getConfig(), iterations: model.optimizer.iterations, slots: model.getOptimizerState() };
+    art.optimizerState = { className: model.optimizer.className, config: model.optimizer.getConfig(), iterations: model.optimizer.iterations, slots: model.getOptimizerState() };
   }
   return art;
 }
 
+// ---------------------------------------------------------------------------------------------- reading
+
 const fail = (where: string, what: string): never => { throw new ModelFormatError(`${where}: ${what}`); };
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A value from a file as messages quote it: 'tanh', [2,2], null. */
+const q = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const SUPPORTED = 'InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Dense, Flatten, Activation, ReLU, Softmax, Dropout';
+const WEIGHT_OPTIONS = ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint'];
 
 function pair(v: unknown, where: string, key: string): [number, number] {
   const p = typeof v === 'number' ? [v, v] : v;
@@ -118,80 +161,97 @@ function pair(v: unknown, where: string, key: string): [number, number] {
 }
 
 function checkNull(cfg: Record<string, unknown>, keys: string[], where: string): void {
-  for (const k of keys) if (cfg[k] !== undefined && cfg[k] !== null) fail(where, `option ${k}=${JSON.stringify(cfg[k])} is not supported`);
+  for (const k of keys) if (cfg[k] !== undefined && cfg[k] !== null) fail(where, `option ${k}=${q(cfg[k])} is not supported`);
 }
 
 function activation(cfg: Record<string, unknown>, where: string): 'linear' | 'relu' | 'softmax' {
   const a = cfg.activation ?? 'linear';
-  if (a !== 'linear' && a !== 'relu' && a !== 'softmax') fail(where, `activation '${String(a)}' is not supported (supported: linear, relu, softmax)`);
+  if (a !== 'linear' && a !== 'relu' && a !== 'softmax') fail(where, `activation ${q(a)} is not supported (supported: linear, relu, softmax)`);
   return a as 'linear' | 'relu' | 'softmax';
 }
 
-function initializer(v: unknown): 'glorotUniform' {
-  // Initialisers never run on a loaded model (its weights come from the file), so any is accepted.
-  const name = isObj(v) ? INIT_BACK[v.class_name as string] : undefined;
-  return (name ?? 'glorotUniform') as 'glorotUniform';
+/** Keras/tfjs initialiser JSON -> ours. Never run on a loaded model (its weights come from the file); kept so a re-save says the same. */
+function initializer(v: unknown, fallback: InitializerName): InitializerName {
+  if (!isObj(v)) return fallback;
+  const c = isObj(v.config) ? v.config : {};
+  switch (v.class_name) {
+    case 'Zeros': return 'zeros';
+    case 'Ones': return 'ones';
+    case 'GlorotUniform': return 'glorotUniform';
+    case 'HeUniform': return 'heUniform';
+    case 'LecunUniform': case 'LeCunUniform': return 'lecunUniform';
+    case 'VarianceScaling':
+      if (c.distribution === 'uniform' && (c.mode === 'fan_in' || c.mode === 'fanIn')) return c.scale === 2 ? 'heUniform' : c.scale === 1 ? 'lecunUniform' : fallback;
+      return 'glorotUniform';
+    default: return fallback;
+  }
 }
 
-function inputShapeOf(cfg: Record<string, unknown>): number[] | undefined {
-  const s = cfg.batch_input_shape ?? cfg.batch_shape;
-  return Array.isArray(s) ? (s.slice(1) as number[]) : undefined;
+/** The input shape (without the batch axis) a layer config declares, if any; only fixed sizes are accepted. */
+function inputShapeOf(cfg: Record<string, unknown>, where: string): number[] | undefined {
+  const bc = isObj(cfg.build_config) ? cfg.build_config.input_shape : undefined;
+  const s = cfg.batch_input_shape ?? cfg.batch_shape ?? bc;
+  if (s === undefined || s === null) return undefined;
+  if (!Array.isArray(s) || s.length < 2) return fail(where, `input shape ${q(s)} must be [batch, ...dims]`);
+  const dims = s.slice(1);
+  if (!dims.every((d) => Number.isInteger(d) && d > 0)) fail(where, `input shape ${q(s)} has unknown or invalid dimensions; simdcnn needs a fixed input size`);
+  return dims as number[];
 }
 
-/** One Keras layer entry -> simdcnn layers (Activation('linear') and InputLayer become none). */
-function fromLayerJson(entry: unknown, index: number, pendingInput: number[] | undefined): Layer[] {
-  if (!isObj(entry) || typeof entry.class_name !== 'string' || !isObj(entry.config)) fail(`layer ${index}`, 'expected {class_name, config}');
-  const e = entry as { class_name: string; config: Record<string, unknown> };
+/** A dtype as Keras 2 ('float32') or Keras 3 ({class_name: 'DTypePolicy', config: {name: 'float32'}}) writes it. */
+function dtypeName(d: unknown): unknown {
+  return isObj(d) && isObj(d.config) ? d.config.name : d;
+}
+
+/** One Keras layer entry -> simdcnn layers (Activation('linear') becomes none). */
+function fromLayerJson(e: { class_name: string; config: Record<string, unknown> }, name: string, inputShape: number[] | undefined): Layer[] {
   const cfg = e.config;
-  const name = typeof cfg.name === 'string' ? cfg.name : `layer_${index}`;
   const where = `layer '${name}' (${e.class_name})`;
-  if (cfg.data_format !== undefined && cfg.data_format !== 'channels_last') fail(where, `data_format '${String(cfg.data_format)}' is not supported (only channels_last)`);
-  if (cfg.dtype !== undefined && cfg.dtype !== 'float32' && !isObj(cfg.dtype)) fail(where, `dtype '${String(cfg.dtype)}' is not supported (only float32)`);
-  const inputShape = inputShapeOf(cfg) ?? pendingInput;
+  if (cfg.data_format !== undefined && cfg.data_format !== null && cfg.data_format !== 'channels_last') fail(where, `data_format '${String(cfg.data_format)}' is not supported (only channels_last)`);
+  const dt = dtypeName(cfg.dtype);
+  if (dt !== undefined && dt !== null && dt !== 'float32') fail(where, `dtype ${q(dt)} is not supported (only float32)`);
   const common = { name, ...(inputShape ? { inputShape } : {}) };
+  const padding = (): 'valid' | 'same' => (cfg.padding === 'valid' || cfg.padding === 'same' ? cfg.padding : fail(where, `padding ${q(cfg.padding)} is not supported (valid, same)`));
   try {
     switch (e.class_name) {
       case 'Conv2D': {
-        checkNull(cfg, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint'], where);
-        if (cfg.dilation_rate !== undefined && JSON.stringify(pair(cfg.dilation_rate, where, 'dilation_rate')) !== '[1,1]') fail(where, `dilation_rate ${JSON.stringify(cfg.dilation_rate)} is not supported (only 1)`);
-        if (cfg.groups !== undefined && cfg.groups !== 1) fail(where, `groups=${String(cfg.groups)} is not supported (only 1)`);
-        if (cfg.padding !== 'valid' && cfg.padding !== 'same') fail(where, `padding '${String(cfg.padding)}' is not supported (valid, same)`);
+        checkNull(cfg, WEIGHT_OPTIONS, where);
+        if (cfg.dilation_rate !== undefined && JSON.stringify(pair(cfg.dilation_rate, where, 'dilation_rate')) !== '[1,1]') fail(where, `dilation_rate ${q(cfg.dilation_rate)} is not supported (only 1)`);
+        if (cfg.groups !== undefined && cfg.groups !== 1) fail(where, `groups=${q(cfg.groups)} is not supported (only 1)`);
         return [new Conv2D({ ...common, filters: cfg.filters as number, kernelSize: pair(cfg.kernel_size, where, 'kernel_size'),
-          strides: pair(cfg.strides ?? 1, where, 'strides'), padding: cfg.padding as 'valid' | 'same', useBias: cfg.use_bias !== false,
-          activation: activation(cfg, where), kernelInitializer: initializer(cfg.kernel_initializer), biasInitializer: 'zeros' })];
+          strides: pair(cfg.strides ?? 1, where, 'strides'), padding: padding(), useBias: cfg.use_bias !== false, activation: activation(cfg, where),
+          kernelInitializer: initializer(cfg.kernel_initializer, 'glorotUniform'), biasInitializer: initializer(cfg.bias_initializer, 'zeros') })];
       }
       case 'Dense':
-        checkNull(cfg, ['kernel_regularizer', 'bias_regularizer', 'activity_regularizer', 'kernel_constraint', 'bias_constraint'], where);
-        return [new Dense({ ...common, units: cfg.units as number, useBias: cfg.use_bias !== false, activation: activation(cfg, where), kernelInitializer: initializer(cfg.kernel_initializer), biasInitializer: 'zeros' })];
+        checkNull(cfg, WEIGHT_OPTIONS, where);
+        return [new Dense({ ...common, units: cfg.units as number, useBias: cfg.use_bias !== false, activation: activation(cfg, where),
+          kernelInitializer: initializer(cfg.kernel_initializer, 'glorotUniform'), biasInitializer: initializer(cfg.bias_initializer, 'zeros') })];
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
-        if (cfg.padding !== 'valid' && cfg.padding !== 'same') fail(where, `padding '${String(cfg.padding)}' is not supported (valid, same)`);
-        const args = { ...common, poolSize: pair(cfg.pool_size ?? 2, where, 'pool_size'), strides: cfg.strides == null ? undefined : pair(cfg.strides, where, 'strides'), padding: cfg.padding as 'valid' | 'same' };
+        const args = { ...common, poolSize: pair(cfg.pool_size ?? 2, where, 'pool_size'), strides: cfg.strides == null ? undefined : pair(cfg.strides, where, 'strides'), padding: padding() };
         return [e.class_name === 'MaxPooling2D' ? new MaxPool2D(args) : new AvgPool2D(args)];
       }
       case 'Flatten':
         return [new Flatten(common)];
-      case 'Dropout': {
+      case 'Dropout':
         checkNull(cfg, ['noise_shape'], where);
+        if (typeof cfg.rate !== 'number') fail(where, `rate must be a number, received ${q(cfg.rate)}`);
         return [new Dropout({ ...common, rate: cfg.rate as number })];
-      }
       case 'ReLU':
         checkNull(cfg, ['max_value'], where);
-        if ((cfg.negative_slope ?? 0) !== 0 || (cfg.threshold ?? 0) !== 0) fail(where, 'negative_slope and threshold must be 0');
+        if ((cfg.negative_slope ?? 0) !== 0 || (cfg.threshold ?? 0) !== 0) fail(where, `negative_slope=${JSON.stringify(cfg.negative_slope)} and threshold=${JSON.stringify(cfg.threshold)} are not supported (only 0)`);
         return [new ReLU(common)];
       case 'Softmax': {
         const axis = Array.isArray(cfg.axis) && cfg.axis.length === 1 ? cfg.axis[0] : cfg.axis ?? -1;
-        if (typeof axis !== 'number') fail(where, `axis ${JSON.stringify(cfg.axis)} is not supported (only the last axis)`);
+        if (!Number.isInteger(axis)) fail(where, `axis ${q(cfg.axis)} is not supported (only the last axis)`);
         return [new Softmax({ ...common, axis: axis as number })];
       }
       case 'Activation': {
         const a = activation(cfg, where);
         return a === 'relu' ? [new ReLU(common)] : a === 'softmax' ? [new Softmax(common)] : [];
       }
-      case 'InputLayer':
-        return [];
       default:
-        return fail(where, `layer class '${e.class_name}' is not supported (supported: InputLayer, Conv2D, MaxPooling2D, AveragePooling2D, Dense, Flatten, Activation, ReLU, Softmax, Dropout)`);
+        return fail(where, `layer class '${e.class_name}' is not supported (supported: ${SUPPORTED})`);
     }
   } catch (err) {
     if (err instanceof ModelFormatError) throw err;
@@ -199,38 +259,134 @@ function fromLayerJson(entry: unknown, index: number, pendingInput: number[] | u
   }
 }
 
-/** Rebuilds a Sequential from artifacts; throws ModelFormatError (and allocates nothing) if anything is off. */
-export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequential {
-  let topo: unknown = art.modelTopology;
-  if (isObj(topo) && isObj(topo.model_config)) topo = topo.model_config; // Keras' own model.json wrapper
-  if (!isObj(topo)) fail(source, 'modelTopology is missing or not an object');
-  const t = topo as Record<string, unknown>;
-  if (t.class_name !== 'Sequential') fail(source, `only Sequential models are supported, received class_name '${String(t.class_name)}'`);
-  const cfg = t.config;
+/** The layers of a Sequential topology, shapes checked (nothing allocated yet). */
+function layersFrom(topo: Record<string, unknown>, source: string): { name: string; layers: Layer[] } {
+  if (topo.class_name !== 'Sequential') fail(source, `only Sequential models are supported, received class_name ${q(topo.class_name)}`);
+  const cfg = topo.config;
   const entries = Array.isArray(cfg) ? cfg : isObj(cfg) && Array.isArray(cfg.layers) ? cfg.layers : fail(source, 'config.layers is missing');
   const layers: Layer[] = [];
-  let pendingInput: number[] | undefined;
+  const names = new Set<string>();
+  // The input shape travels to the first real layer: from an InputLayer, a leading Activation('linear'),
+  // or Keras 3's Sequential build_input_shape.
+  let input = isObj(cfg) && Array.isArray(cfg.build_input_shape) ? inputShapeOf({ batch_shape: cfg.build_input_shape }, source) : undefined;
   (entries as unknown[]).forEach((entry, i) => {
-    if (isObj(entry) && entry.class_name === 'InputLayer' && isObj(entry.config)) { pendingInput = inputShapeOf(entry.config); return; }
-    const made = fromLayerJson(entry, i, layers.length === 0 ? pendingInput : undefined);
-    layers.push(...made);
+    if (!isObj(entry) || typeof entry.class_name !== 'string' || !isObj(entry.config)) fail(`${source}: layer ${i}`, 'expected {class_name, config}');
+    const e = entry as { class_name: string; config: Record<string, unknown> };
+    const name = typeof e.config.name === 'string' && e.config.name ? e.config.name : `layer_${i}`;
+    const where = `layer '${name}' (${e.class_name})`;
+    if (names.has(name)) fail(where, 'the layer name is used twice; weights are matched by layer name');
+    names.add(name);
+    if (layers.length === 0) input = inputShapeOf(e.config, where) ?? input;
+    if (e.class_name === 'InputLayer') {
+      if (layers.length) fail(where, 'an InputLayer must come first');
+      const dt = dtypeName(e.config.dtype);
+      if (dt !== undefined && dt !== null && dt !== 'float32') fail(where, `dtype ${q(dt)} is not supported (only float32)`);
+      if (e.config.sparse === true || e.config.ragged === true) fail(where, 'sparse or ragged inputs are not supported');
+      return;
+    }
+    layers.push(...fromLayerJson(e, name, layers.length === 0 ? input : undefined));
   });
   if (layers.length === 0) fail(source, 'the model has no layers');
-  if (!layers[0].declaredInputShape) fail(source, `the first layer '${layers[0].name}' has no batch_input_shape`);
-  const name = isObj(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential';
-  checkWeights(art, layers, source);
+  if (!layers[0].declaredInputShape) fail(source, `the first layer '${layers[0].name}' has no batch_input_shape (or InputLayer); simdcnn needs the input size`);
+  let shape = layers[0].declaredInputShape!;
+  for (const l of layers) {
+    try {
+      l.build(shape);
+    } catch (err) {
+      throw err instanceof ModelFormatError ? err : new ModelFormatError(`${source}: layer '${l.name}' (${l.className}): ${(err as Error).message}`);
+    }
+    if (l instanceof Softmax && l.axis !== -1 && l.axis !== l.inputShape.length) fail(`layer '${l.name}' (Softmax)`, `axis ${l.axis} is not supported (only the last axis, -1 or ${l.inputShape.length} here)`);
+    shape = l.outputShape;
+  }
+  return { name: isObj(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential', layers };
+}
+
+/** Byte length, checked specs and the single buffer of the weights. */
+function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
+  if (!Array.isArray(art.weightSpecs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
+  const offsets: number[] = [];
+  let bytes = 0;
+  for (const s of art.weightSpecs) {
+    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
+    if (s.quantization !== undefined && s.quantization !== null) fail(source, `weight '${s.name}' is quantized; quantized weights are not supported`);
+    const isOpt = s.group === 'optimizer';
+    if (!isOpt && s.dtype !== 'float32') fail(source, `weight '${s.name}' has dtype ${q(s.dtype)}; only float32 is supported`);
+    if (isOpt && s.dtype !== 'float32' && s.dtype !== 'int32') fail(source, `optimizer weight '${s.name}' has dtype ${q(s.dtype)}; only float32 and int32 are supported`);
+    offsets.push(bytes);
+    bytes += 4 * size(s.shape); // float32 or int32
+  }
+  const data = toArrayBuffer(art.weightData, source);
+  if (bytes !== data.byteLength) fail(source, `the weights manifest describes ${bytes} bytes but the weight data holds ${data.byteLength} (truncated or mismatched weight file)`);
+  return { data, offsets };
+}
+
+/** ArrayBuffer, list of ArrayBuffers (tfjs 4's WeightData) or a view such as a Node Buffer -> one ArrayBuffer. */
+export function toArrayBuffer(d: unknown, source: string): ArrayBuffer {
+  if (d instanceof ArrayBuffer) return d;
+  if (ArrayBuffer.isView(d)) return d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer;
+  if (Array.isArray(d) && d.every((p) => p instanceof ArrayBuffer || ArrayBuffer.isView(p))) {
+    const parts = d.map((p) => new Uint8Array(toArrayBuffer(p, source)));
+    const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.byteLength; }
+    return out.buffer;
+  }
+  return fail(source, `weight data must be an ArrayBuffer (or a list of them, or a typed array), received ${d === null ? 'null' : typeof d}`);
+}
+
+const clean = (n: string) => n.replace(/:0$/, '');
+
+/**
+ * For each of our weights (getWeights order), the index of its spec in the file: by 'layer/param' name
+ * when every name is found (Keras may add ':0'), else by position. Shapes must match exactly.
+ */
+function matchWeights(specs: WeightSpec[], ours: { name: string; shape: number[] }[], source: string): number[] {
+  const model = specs.map((s, i) => [s, i] as const).filter(([s]) => s.group !== 'optimizer');
+  if (model.length !== ours.length) fail(source, `the model has ${ours.length} weights (${ours.map((s) => s.name).join(', ') || 'none'}), the file ${model.length} (${model.map(([s]) => s.name).join(', ') || 'none'})`);
+  const byName = new Map(model.map(([s, i]) => [clean(s.name), i]));
+  const named = ours.map((s) => byName.get(s.name));
+  const useNames = named.every((i) => i !== undefined) && new Set(named).size === named.length;
+  return ours.map((s, k) => {
+    const i = useNames ? named[k]! : model[k][1];
+    if (JSON.stringify(specs[i].shape) !== JSON.stringify(s.shape)) fail(source, `weight '${specs[i].name}' has shape [${specs[i].shape}] but layer weight '${s.name}' needs [${s.shape}]`);
+    return i;
+  });
+}
+
+function readF32(data: ArrayBuffer, offset: number, n: number): Float32Array {
+  const view = new DataView(data, offset, n * 4);
+  const out = new Float32Array(n);
+  for (let j = 0; j < n; j++) out[j] = view.getFloat32(4 * j, true);
+  return out;
+}
+
+/** Rebuilds a Sequential from artifacts; throws ModelFormatError (and keeps nothing allocated) if anything is off. */
+export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequential {
+  if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
+  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
+  let topo: unknown = art.modelTopology;
+  let trainingConfig: unknown = art.trainingConfig;
+  if (isObj(topo) && isObj(topo.model_config)) { // the converter's wrapper around a Keras model
+    trainingConfig ??= topo.training_config;
+    topo = topo.model_config;
+  }
+  if (!isObj(topo)) fail(source, 'modelTopology is missing or not an object');
+  const { name, layers } = layersFrom(topo as Record<string, unknown>, source);
+  const { data, offsets } = weightBuffer(art, source);
+  const specs = art.weightSpecs;
+  const ours = layers.flatMap((l) => l.params.map((p) => ({ name: `${l.name}/${p.name}`, shape: p.shape })));
+  const index = matchWeights(specs, ours, source);
+  const weights = index.map((i, k) => readF32(data, offsets[i], size(ours[k].shape)));
   let model: Sequential | undefined;
   try {
     model = new Sequential(layers, { name, seed: 0 });
     model.build();
-    for (const l of layers) if (l instanceof Softmax && l.axis !== -1 && l.axis !== l.inputShape.length) fail(`layer '${l.name}' (Softmax)`, `axis ${l.axis} is not supported (only the last axis)`);
-    const specs = model.weightSpecs();
-    model.setWeights(readWeights(art, specs, source));
+    model.setWeights(weights);
     if (isObj(art.userDefinedMetadata)) {
       const { simdcnnOptimizer: _, ...rest } = art.userDefinedMetadata;
       model.metadata = rest;
     }
-    if (isObj(art.trainingConfig)) compileFrom(model, art);
+    if (isObj(trainingConfig)) compileFrom(model, trainingConfig, art, { data, offsets, index }, source);
     return model;
   } catch (err) {
     model?.dispose();
@@ -239,62 +395,106 @@ export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequent
   }
 }
 
-function checkWeights(art: ModelArtifacts, layers: Layer[], source: string): void {
-  if (!Array.isArray(art.weightSpecs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
-  if (!(art.weightData instanceof ArrayBuffer)) fail(source, 'weight data is missing');
-  let bytes = 0;
-  for (const s of art.weightSpecs) {
-    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
-    if (s.dtype !== 'float32') fail(source, `weight '${s.name}' has dtype '${s.dtype}'; only float32 is supported`);
-    if (s.quantization) fail(source, `weight '${s.name}' is quantized; quantized weights are not supported`);
-    bytes += 4 * s.shape.reduce((a, b) => a * b, 1);
+function lossFrom(l: unknown): LossName | undefined {
+  let name = l;
+  if (isObj(l)) { // Keras 3: {class_name: 'SparseCategoricalCrossentropy', config: {from_logits, ...}}
+    const c = isObj(l.config) ? l.config : {};
+    if (c.from_logits === true || (c.label_smoothing ?? 0) !== 0) return undefined;
+    name = l.class_name;
   }
-  if (bytes !== art.weightData.byteLength) fail(source, `the weights manifest describes ${bytes} bytes but the weight data holds ${art.weightData.byteLength} (truncated or mismatched weight file)`);
-  void layers;
+  if (typeof name !== 'string') return undefined;
+  const k = name.replace(/_/g, '').toLowerCase();
+  return k === 'sparsecategoricalcrossentropy' ? 'sparseCategoricalCrossentropy' : k === 'categoricalcrossentropy' ? 'categoricalCrossentropy' : undefined;
 }
 
-/** Weights in our order, matched by 'layer/param' name (Keras may add ':0'), else by position. */
-function readWeights(art: ModelArtifacts, ours: { name: string; shape: number[] }[], source: string): Float32Array[] {
-  const view = new DataView(art.weightData);
-  const offsets: number[] = [];
-  let o = 0;
-  for (const s of art.weightSpecs) { offsets.push(o); o += 4 * s.shape.reduce((a, b) => a * b, 1); }
-  const clean = (n: string) => n.replace(/:0$/, '');
-  const byName = new Map(art.weightSpecs.map((s, i) => [clean(s.name), i]));
-  if (art.weightSpecs.length !== ours.length) fail(source, `the model has ${ours.length} weights (${ours.map((s) => s.name).join(', ')}), the file ${art.weightSpecs.length}`);
-  const allNamed = ours.every((s) => byName.has(s.name));
-  return ours.map((s, k) => {
-    const i = allNamed ? byName.get(s.name)! : k;
-    const spec = art.weightSpecs[i];
-    if (JSON.stringify(spec.shape) !== JSON.stringify(s.shape)) fail(source, `weight '${spec.name}' has shape [${spec.shape}] but layer weight '${s.name}' needs [${s.shape}]`);
-    const n = s.shape.reduce((a, b) => a * b, 1);
-    const out = new Float32Array(n);
-    for (let j = 0; j < n; j++) out[j] = view.getFloat32(offsets[i] + 4 * j, true);
-    return out;
-  });
+/** The optimizer a training config describes, or undefined if simdcnn cannot run exactly that one. */
+function optimizerFrom(oc: unknown): Optimizer | undefined {
+  if (!isObj(oc) || typeof oc.class_name !== 'string') return undefined;
+  const c = isObj(oc.config) ? oc.config : {};
+  // Keras options that change the update; absent, null, 0 or false is fine.
+  for (const k of ['decay', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema', 'amsgrad', 'nesterov', 'useNesterov', 'loss_scale_factor']) {
+    if (c[k] !== undefined && c[k] !== null && c[k] !== 0 && c[k] !== false) return undefined;
+  }
+  if ((c.gradient_accumulation_steps ?? 1) !== 1 && c.gradient_accumulation_steps !== null) return undefined;
+  const num = (...keys: string[]) => { for (const k of keys) if (c[k] !== undefined) return c[k] as number; return undefined; };
+  const lr = num('learningRate', 'learning_rate', 'lr');
+  try {
+    switch (oc.class_name.toLowerCase()) {
+      case 'sgd':
+      case 'momentum':
+        return new SGD({ learningRate: lr, momentum: num('momentum') });
+      case 'adam':
+        return new Adam({ learningRate: lr, beta1: num('beta1', 'beta_1'), beta2: num('beta2', 'beta_2'), epsilon: num('epsilon') });
+      default:
+        return undefined;
+    }
+  } catch (e) {
+    if (e instanceof SimdcnnError) return undefined; // e.g. a learning-rate schedule object
+    throw e;
+  }
 }
 
-function compileFrom(model: Sequential, art: ModelArtifacts): void {
-  const tc = art.trainingConfig as Record<string, unknown>;
-  const loss = tc.loss === 'sparse_categorical_crossentropy' || tc.loss === 'sparseCategoricalCrossentropy' ? 'sparseCategoricalCrossentropy'
-    : tc.loss === 'categorical_crossentropy' || tc.loss === 'categoricalCrossentropy' ? 'categoricalCrossentropy' : undefined;
-  const oc = isObj(tc.optimizer_config) ? tc.optimizer_config : undefined;
-  const cls = String(oc?.class_name ?? '').toLowerCase();
-  const c = (isObj(oc?.config) ? oc!.config : {}) as Record<string, number>;
-  let opt: Optimizer | undefined;
-  if (cls === 'sgd') opt = new SGD({ learningRate: c.learningRate ?? c.learning_rate ?? c.lr, momentum: c.momentum });
-  else if (cls === 'adam') opt = new Adam({ learningRate: c.learningRate ?? c.learning_rate ?? c.lr, beta1: c.beta1 ?? c.beta_1, beta2: c.beta2 ?? c.beta_2, epsilon: c.epsilon });
-  // A training config we cannot reproduce leaves the model uncompiled (inference still works); compile() to train.
+/**
+ * Compiles the loaded model as its training config says and restores the optimizer state: simdcnn's own
+ * (optimizerState) or the optimizer weights TF.js saves with includeOptimizer. A config simdcnn cannot
+ * reproduce leaves the model uncompiled; state that does not fit the model is a ModelFormatError.
+ */
+function compileFrom(model: Sequential, tc: Record<string, unknown>, art: ModelArtifacts, w: { data: ArrayBuffer; offsets: number[]; index: number[] }, source: string): void {
+  const loss = lossFrom(tc.loss);
+  const opt = optimizerFrom(tc.optimizer_config);
   if (!loss || !opt) return;
   try {
     model.compile({ optimizer: opt, loss });
   } catch (e) {
-    if (!(e instanceof SimdcnnError)) throw e;
+    if (e instanceof SimdcnnError) return; // e.g. the model does not end in softmax
+    throw e;
+  }
+  const s = art.optimizerState;
+  if (s) {
+    if (!isObj(s) || s.className !== opt.className || !Array.isArray(s.slots)) fail(`${source}: optimizer state`, `is for ${String(s?.className)} but the training config says ${opt.className}`);
+    model.setOptimizerState(s.slots, s.iterations);
     return;
   }
-  if (art.optimizer) {
-    const s = art.optimizer;
-    if (s.className !== opt.className) fail('optimizer state', `is for ${s.className} but the training config says ${opt.className}`);
-    model.setOptimizerState(s.slots, s.iterations);
+  const tfState = art.weightSpecs.map((spec, i) => [spec, i] as const).filter(([spec]) => spec.group === 'optimizer');
+  if (tfState.length) model.setOptimizerState(...tfjsOptimizerState(model, opt, art.weightSpecs, tfState, w, source));
+}
+
+/**
+ * TF.js optimizer weights ('iter' int32; per variable '<weight>/momentum' or '<weight>/m' and '/v') in
+ * simdcnn's layout: each state block mirrors the parameter block, weights in getWeights order, each
+ * starting on a 16-float boundary (as Sequential.build places them).
+ */
+function tfjsOptimizerState(model: Sequential, opt: Optimizer, specs: WeightSpec[], state: (readonly [WeightSpec, number])[], w: { data: ArrayBuffer; offsets: number[]; index: number[] }, source: string): [Float32Array[], number] {
+  const where = `${source}: optimizer weights`;
+  const ALIGN = 16;
+  const ours = model.weightSpecs();
+  const starts: number[] = [];
+  let total = 0;
+  for (const s of ours) { starts.push(total); total += Math.ceil(size(s.shape) / ALIGN) * ALIGN; }
+  total = Math.max(total, ALIGN);
+  const suffixes = opt.slots === 0 ? [] : opt instanceof Adam ? ['m', 'v'] : ['momentum'];
+  const byName = new Map(state.map(([s, i]) => [clean(s.name), i]));
+  const used = new Set<number>();
+  let iterations = 0;
+  const iter = byName.get('iter');
+  if (iter !== undefined) {
+    if (specs[iter].dtype !== 'int32' || specs[iter].shape.length !== 0) fail(where, `'iter' must be an int32 scalar, received ${specs[iter].dtype} [${specs[iter].shape}]`);
+    iterations = new DataView(w.data).getInt32(w.offsets[iter], true);
+    used.add(iter);
   }
+  const slots = suffixes.map((suffix) => {
+    const block = new Float32Array(total);
+    ours.forEach((s, k) => {
+      const name = `${clean(specs[w.index[k]].name)}/${suffix}`;
+      const i = byName.get(name);
+      if (i === undefined) fail(where, `'${name}' is missing (${opt.className} keeps '${suffix}' for every weight)`);
+      if (specs[i!].dtype !== 'float32' || JSON.stringify(specs[i!].shape) !== JSON.stringify(s.shape)) fail(where, `'${name}' must be float32 [${s.shape}], received ${specs[i!].dtype} [${specs[i!].shape}]`);
+      block.set(readF32(w.data, w.offsets[i!], size(s.shape)), starts[k]);
+      used.add(i!);
+    });
+    return block;
+  });
+  const extra = state.filter(([, i]) => !used.has(i)).map(([s]) => s.name);
+  if (extra.length) fail(where, `${extra.join(', ')} ${extra.length > 1 ? 'do' : 'does'} not belong to ${opt.className}`);
+  return [slots, iterations];
 }

@@ -1,9 +1,11 @@
 // Models as files in Node: a directory (model.json + weights file + optimizer file) or a model.json path,
-// plain or file://. Writes are atomic: each file is written under a temporary name and renamed, the weight
-// files are named by their content hash, and model.json, renamed last, is the commit point. A crash at any
-// moment leaves the previous model (or nothing) loadable, never a mix.
+// plain or file://. Writes are atomic: each file is written under a temporary name, flushed to disk and
+// renamed; the weight files are named by their content hash (model.weights-<hash>.bin), so a new model never
+// overwrites the files the old model.json points to; model.json, renamed last, is the commit point. A crash
+// at any moment leaves the previous model (or nothing) loadable, never a mix. Files only the replaced model
+// used are removed after the commit.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError } from '../errors.js';
@@ -21,12 +23,26 @@ const hash = (b: ArrayBuffer) => createHash('sha256').update(new Uint8Array(b)).
 async function atomicWrite(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(tmp, data);
+    const fh = await open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** Makes the renames durable (best effort: directories cannot be opened for sync on every platform). */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try { await fh.sync(); } finally { await fh.close(); }
+  } catch { /* not supported here */ }
 }
 
 async function previousFiles(json: string): Promise<string[]> {
@@ -57,9 +73,11 @@ async function save(files: ModelFiles, target: string): Promise<SaveResult> {
     written.push(opt);
   }
   const stale = (await previousFiles(json)).filter((f) => !written.includes(f));
+  await syncDir(dir);
   await atomicWrite(json, JSON.stringify(modelJson));
-  // Only now is the new model in place; files only the old one used can go.
-  for (const f of stale) if (!f.includes('/') && !f.includes('\\')) await rm(join(dir, f), { force: true });
+  await syncDir(dir);
+  // Only now is the new model in place; weight files only the old one used can go.
+  for (const f of stale) if (typeof f === 'string' && /^[^/\\]+\.bin$/.test(f) && f !== basename(json)) await rm(join(dir, f), { force: true });
   return { ...files, modelJson, location: json };
 }
 

@@ -3,7 +3,7 @@
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
 import { ModelFormatError, ValueError } from '../errors.js';
 import type { Sequential } from '../model.js';
-import { artifactsToModel, type ModelArtifacts, modelToArtifacts, type WeightSpec } from './format.js';
+import { artifactsToModel, type ModelArtifacts, modelToArtifacts, toArrayBuffer, type WeightSpec } from './format.js';
 
 export type SaveTarget = string | undefined;
 export interface SaveOptions {
@@ -24,11 +24,15 @@ export interface ModelJson {
   userDefinedMetadata?: Record<string, unknown>;
 }
 
-/** The files of a saved model, in memory. */
+/**
+ * The files of a saved model, in memory: what `model.save()` returns and `loadModel` takes. On input the
+ * buffers may also be typed arrays (e.g. Node Buffers from readFile).
+ */
 export interface ModelFiles {
   modelJson: ModelJson;
   /** The weight file(s), in manifest order. */
   weights: ArrayBuffer | ArrayBuffer[];
+  /** simdcnn's optimizer state file (named by modelJson.userDefinedMetadata.simdcnnOptimizer.path). */
   optimizerWeights?: ArrayBuffer;
 }
 export interface SaveResult extends ModelFiles {
@@ -61,8 +65,8 @@ export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin
   if (art.trainingConfig) modelJson.trainingConfig = art.trainingConfig;
   const meta: Record<string, unknown> = { ...art.userDefinedMetadata };
   let optimizerWeights: ArrayBuffer | undefined;
-  if (art.optimizer) {
-    const { slots, ...rest } = art.optimizer;
+  if (art.optimizerState) {
+    const { slots, ...rest } = art.optimizerState;
     const n = slots.length ? slots[0].length : 0;
     if (slots.length) {
       optimizerWeights = new ArrayBuffer(slots.length * n * 4);
@@ -73,15 +77,7 @@ export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin
     meta[OPT_KEY] = { ...rest, path: slots.length ? optimizerPath : null, slots: slots.length, floatsPerSlot: n };
   }
   if (Object.keys(meta).length) modelJson.userDefinedMetadata = meta;
-  return { modelJson, weights: art.weightData, optimizerWeights };
-}
-
-function concat(parts: ArrayBuffer[]): ArrayBuffer {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) { out.set(new Uint8Array(p), o); o += p.byteLength; }
-  return out.buffer;
+  return { modelJson, weights: toArrayBuffer(art.weightData, 'save'), optimizerWeights };
 }
 
 export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifacts {
@@ -92,22 +88,22 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
   if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
   if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
   const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
-  const parts = Array.isArray(files.weights) ? files.weights : [files.weights];
-  if (!parts.every((p) => p instanceof ArrayBuffer)) throw new ModelFormatError(`${source}: weight data must be ArrayBuffers`);
   const art: ModelArtifacts = {
-    modelTopology: j.modelTopology, weightSpecs, weightData: concat(parts), format: j.format, generatedBy: j.generatedBy,
+    modelTopology: j.modelTopology, weightSpecs, weightData: toArrayBuffer(files.weights, source), format: j.format, generatedBy: j.generatedBy,
     convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
   };
   const o = j.userDefinedMetadata?.[OPT_KEY] as { className: string; config: Record<string, number>; iterations: number; slots: number; floatsPerSlot: number } | undefined;
+  // Without its file (e.g. only model.json and the weights were picked), the state is not restored: the
+  // model still compiles from trainingConfig, with a fresh optimizer, as TF.js does without includeOptimizer.
   if (o && (files.optimizerWeights || o.slots === 0)) {
     const n = o.floatsPerSlot;
-    const bytes = files.optimizerWeights?.byteLength ?? 0;
-    if (!Number.isInteger(o.slots) || !Number.isInteger(n) || bytes !== o.slots * n * 4) {
-      throw new ModelFormatError(`${source}: the optimizer file holds ${bytes} bytes, its manifest says ${o.slots} x ${n} floats`);
+    const opt = files.optimizerWeights === undefined ? new ArrayBuffer(0) : toArrayBuffer(files.optimizerWeights, `${source} (optimizer file)`);
+    if (typeof o !== 'object' || !Number.isInteger(o.slots) || !Number.isInteger(n) || o.slots < 0 || n < 0 || opt.byteLength !== o.slots * n * 4) {
+      throw new ModelFormatError(`${source}: the optimizer file holds ${opt.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
     }
-    const v = new DataView(files.optimizerWeights ?? new ArrayBuffer(0));
+    const v = new DataView(opt);
     const slots = Array.from({ length: o.slots }, (_, k) => Float32Array.from({ length: n }, (_, i) => v.getFloat32((k * n + i) * 4, true)));
-    art.optimizer = { className: o.className, config: o.config, iterations: o.iterations, slots };
+    art.optimizerState = { className: o.className, config: o.config, iterations: o.iterations, slots };
   }
   return art;
 }
@@ -121,14 +117,23 @@ export async function saveModel(model: Sequential, target: SaveTarget, opts: Sav
   return h.save(artifactsToFiles(art), target);
 }
 
-/** Loads a model saved by simdcnn or by TF.js/Keras (layers format). Nothing is allocated on error. */
-export async function loadModel(source: string | ModelFiles): Promise<Sequential> {
+const isArtifacts = (s: unknown): s is ModelArtifacts => typeof s === 'object' && s !== null && 'modelTopology' in s && 'weightData' in s;
+
+/**
+ * Loads a model saved by simdcnn, TF.js or converted from Keras (Sequential, layers format): a path,
+ * directory or file:// URL in Node; 'indexeddb://key' in the browser; in-memory ModelFiles
+ * ({modelJson, weights, optimizerWeights?}, e.g. what model.save() returned) or ModelArtifacts
+ * ({modelTopology, weightSpecs, weightData}, e.g. what TF.js hands a save handler) anywhere.
+ * Anything corrupt or unsupported is a ModelFormatError; nothing stays allocated then.
+ */
+export async function loadModel(source: string | ModelFiles | ModelArtifacts): Promise<Sequential> {
+  if (isArtifacts(source)) return artifactsToModel(source, 'model artifacts');
   let files: ModelFiles;
   let name = 'model';
   if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source;
   else {
     const h = handlers.find((x) => x.canLoad(source));
-    if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'})`);
+    if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser indexeddb:// or {modelJson, weights}`);
     files = await h.load(source);
     name = String(source);
   }
