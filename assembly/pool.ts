@@ -8,7 +8,10 @@ import { scalarMode, zero_f32 } from './common';
  */
 export function maxpool2d_forward(x: usize, y: usize, arg: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
-  if (arg == 0 && !scalarMode) { maxpool2d_values(x, y, N, H, W, C, OH, OW, PH, PW, SH, SW, PT, PL); return; }
+  // Fix: this used to read `arg == 0 && !scalarMode`, so in scalar mode an inference call fell through
+  // to the loop below and stored its int32 winners at address 0 + ..., over the module's static data
+  // (the math tables start at byte 1030). maxpool2d_values now has its own scalar sibling.
+  if (arg == 0) { maxpool2d_values(x, y, N, H, W, C, OH, OW, PH, PW, SH, SW, PT, PL); return; }
   const lanes = i32x4(0, 1, 2, 3);
   const ninf = f32x4.splat(-Infinity);
   let o = 0;
@@ -22,8 +25,10 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
         for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
           const idx = ((n * H + iy) * W + ix) * C + c;
           const v = v128.load(x + (<usize>idx << 2));
-          // !(v <= best): a larger value or a NaN takes over, so NaN propagates like in the reference.
-          const take = v128.not(f32x4.le(v, best));
+          // !(v <= best): a larger value or a NaN takes over; `best == best`: nothing takes over from a
+          // NaN, so a NaN anywhere in the window propagates. (Fix: without the second test a NaN was
+          // replaced by the next finite value, so it propagated only from the window's last position.)
+          const take = v128.and(v128.not(f32x4.le(v, best)), f32x4.eq(best, best));
           best = v128.bitselect(v, best, take);
           bi = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), bi, take);
         }
@@ -36,7 +41,7 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
       for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
         const idx = ((n * H + iy) * W + ix) * C + c;
         const v = load<f32>(x + (<usize>idx << 2));
-        if (!(v <= best)) { best = v; bi = idx; }
+        if (!(v <= best) && best == best) { best = v; bi = idx; } // as above: a NaN, once taken, stays
       }
       store<f32>(y + (<usize>(o + c) << 2), best);
       store<i32>(arg + (<usize>(o + c) << 2), bi);
@@ -53,7 +58,7 @@ function maxpool2d_values(x: usize, y: usize,
     const ys = max(0, iy0), ye = min(H, iy0 + PH), xs = max(0, ix0), xe = min(W, ix0 + PW);
     const first = x + (<usize>(((n * H + ys) * W + xs) * C) << 2);
     let c = 0;
-    for (; c + 4 <= C; c += 4) {
+    if (!scalarMode) for (; c + 4 <= C; c += 4) { // scalar mode: the loop below is the sibling (same rule as pmax)
       let best = v128.load(first + (<usize>c << 2));
       for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
         // One maxps per vector. Exact for finite inputs (predict checks them); which NaN wins is unspecified here.

@@ -1,45 +1,103 @@
-// Dense forward/backward: every variant against the float64 reference; plain SIMD vs scalar sibling.
+// Dense forward (+bias, +relu) and backward (dx, dw, db, each optional by flags): every variant against
+// the float64 reference on batch sizes around the GEMM paths (N < 4: dot products for dx; N < 8:
+// direct product for y; N >= 8: packed), odd and prime widths, and widths of 1.
+//
+// Plain SIMD vs scalar sibling: bit for bit for y, dw and db. dx = dy w^T bit for bit when N >= 4
+// (packed GEMM) or OUT < 4; with N < 4 and OUT >= 4 it is gemm_nt's dot-product path, which reduces
+// four lanes as a tree, so there the two agree to float32 rounding (checked with a tolerance).
 import { beforeAll, describe, it } from 'vitest';
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU } from '../src/backend.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../src/kernels/dense.js';
-import { matmulRef, mulberry, randomArray } from './reference.js';
-import { expectClose, expectSame, get, put, type Variant, variants, zeros } from './wasm.js';
+import { denseBackwardRef, denseForwardRef, mulberry32, randomArray } from './reference.js';
+import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await variants(); });
+beforeAll(async () => { vs = await createVariants(); });
 
-const cases: [number, number, number][] = [[1, 13, 7], [3, 33, 17], [9, 1, 10], [8, 64, 8], [5, 6, 1], [17, 31, 29], [64, 100, 10], [2, 1352, 10], [4, 7, 3], [1, 1, 1]];
+const cases: [number, number, number][] = [
+  [1, 1, 1], [1, 13, 7], [2, 8, 8], [3, 33, 17], [3, 5, 13], [2, 9, 3], [4, 7, 3], [5, 6, 1], [7, 10, 33], [8, 64, 8],
+  [9, 1, 10], [13, 17, 13], [17, 31, 29], [64, 100, 10], [2, 1352, 10], [3, 4, 9], [11, 3, 16], [1, 100, 1],
+];
+const FWD = [FLAG_BIAS | FLAG_RELU, FLAG_BIAS, FLAG_RELU, 0];
+const BWD = [FLAG_BIAS | FLAG_NEED_DX, FLAG_NEED_DX, FLAG_BIAS, 0, FLAG_BIAS | FLAG_NEED_DX];
+
+const flagName = (f: number, fwd: boolean) =>
+  (fwd ? [f & FLAG_BIAS && 'bias', f & FLAG_RELU && 'relu'] : [f & FLAG_NEED_DX && 'dx', 'dw', f & FLAG_BIAS && 'db']).filter(Boolean).join('+') || 'plain';
+
+type Which = 'x' | 'w' | 'b' | 'dy' | 'y' | 'dx' | 'dw' | 'db' | 'scratch';
+
+function caseData(N: number, IN: number, OUT: number, seed: number) {
+  const rnd = mulberry32(seed);
+  return { x: randomArray(N * IN, rnd), w: randomArray(IN * OUT, rnd), b: randomArray(OUT, rnd), dy: randomArray(N * OUT, rnd) };
+}
+type Data = ReturnType<typeof caseData>;
+
+function runDense(ar: Arena, N: number, IN: number, OUT: number, d: Data, fwd: number, bwd: number, last: Which | null = null) {
+  const sizes: Record<Which, number | Float32Array> = {
+    x: d.x, w: d.w, b: d.b, dy: d.dy, y: N * OUT, dx: N * IN, dw: IN * OUT, db: OUT, scratch: denseScratchFloats(IN, OUT),
+  };
+  const p = {} as Record<Which, number>;
+  for (const k of Object.keys(sizes) as Which[]) {
+    if (k === last) continue;
+    const v = sizes[k];
+    p[k] = typeof v === 'number' ? ar.out(k, v) : ar.f32(k, v);
+  }
+  if (last) p[last] = ar.atEnd(last, sizes[last]);
+  // Null pointers for what the flags say is absent: the kernels must not touch them.
+  const bias = fwd & FLAG_BIAS ? p.b : 0, dx = bwd & FLAG_NEED_DX ? p.dx : 0, db = bwd & FLAG_BIAS ? p.db : 0;
+  const label = `dense x=[${N},${IN}] w=[${IN},${OUT}]`;
+  ar.run(`${label} forward`, [p.y, p.scratch], () => denseForward(ar.be, p.x, p.w, bias, p.y, p.scratch, N, IN, OUT, fwd));
+  ar.refill(p.scratch);
+  ar.run(`${label} backward`, [p.dw, p.scratch, ...(dx ? [dx] : []), ...(db ? [db] : [])],
+    () => denseBackward(ar.be, p.x, p.w, p.dy, dx, p.dw, db, p.scratch, N, IN, OUT, bwd));
+  return { y: ar.read(p.y), dx: dx ? ar.read(dx) : null, dw: ar.read(p.dw), db: db ? ar.read(db) : null };
+}
 
 describe('dense kernels vs float64 reference', () => {
   cases.forEach(([N, IN, OUT], idx) => {
-    it(`dense x=[${N},${IN}] w=[${IN},${OUT}] bias relu`, () => {
-      const rnd = mulberry(100 + idx);
-      const x = randomArray(N * IN, rnd), w = randomArray(IN * OUT, rnd), b = randomArray(OUT, rnd), dy = randomArray(N * OUT, rnd);
-      const z = matmulRef(N, OUT, IN, (i, k) => x[i * IN + k], (k, j) => w[k * OUT + j]);
-      const y = z.map((v, i) => Math.max(0, v + b[i % OUT]));
-      const dx = matmulRef(N, IN, OUT, (i, k) => dy[i * OUT + k], (k, j) => w[j * OUT + k]);
-      const dw = matmulRef(IN, OUT, N, (i, k) => x[k * IN + i], (k, j) => dy[k * OUT + j]);
-      const db = Float64Array.from({ length: OUT }, (_, j) => { let s = 0; for (let i = 0; i < N; i++) s += dy[i * OUT + j]; return s; });
-      const out: Record<string, Float32Array[]> = {};
+    const fwd = FWD[idx % FWD.length], bwd = BWD[idx % BWD.length];
+    it(`dense x=[${N},${IN}] w=[${IN},${OUT}] forward ${flagName(fwd, true)}, backward ${flagName(bwd, false)}`, () => {
+      const d = caseData(N, IN, OUT, 200 + idx);
+      const y = denseForwardRef(d.x, d.w, fwd & FLAG_BIAS ? d.b : null, N, IN, OUT, (fwd & FLAG_RELU) !== 0);
+      const g = denseBackwardRef(d.x, d.w, d.dy, N, IN, OUT);
+      const out: Record<string, ReturnType<typeof runDense>> = {};
       for (const { name, be } of vs) {
-        const px = put(be, x), pw = put(be, w), pb = put(be, b), pdy = put(be, dy);
-        const py = zeros(be, N * OUT), pdx = zeros(be, N * IN), pdw = zeros(be, IN * OUT), pdb = zeros(be, OUT);
-        const s = zeros(be, denseScratchFloats(IN, OUT));
-        denseForward(be, px, pw, pb, py, s, N, IN, OUT, FLAG_BIAS | FLAG_RELU);
-        denseBackward(be, px, pw, pdy, pdx, pdw, pdb, s, N, IN, OUT, FLAG_BIAS | FLAG_NEED_DX);
-        const r = [get(be, py, N * OUT), get(be, pdx, N * IN), get(be, pdw, IN * OUT), get(be, pdb, OUT)];
-        expectClose(r[0], y, `${name} forward`, 1e-4, 2e-5 * Math.sqrt(IN));
-        expectClose(r[1], dx, `${name} grad input`, 1e-4, 2e-5 * Math.sqrt(OUT));
-        expectClose(r[2], dw, `${name} grad weights`, 1e-4, 2e-5 * Math.sqrt(N));
-        expectClose(r[3], db, `${name} grad bias`, 1e-4, 2e-5 * Math.sqrt(N));
+        const r = withArena(be, (ar) => runDense(ar, N, IN, OUT, d, fwd, bwd));
+        expectClose(r.y, y, { ...sumTol(IN), shape: [N, OUT] }, `${name} forward`);
+        if (r.dx) expectClose(r.dx, g.dx, { ...sumTol(OUT), shape: [N, IN] }, `${name} grad input`);
+        expectClose(r.dw, g.dw, { ...sumTol(N), shape: [IN, OUT] }, `${name} grad weights`);
+        if (r.db) expectClose(r.db, g.db, sumTol(N), `${name} grad bias`);
         out[name] = r;
       }
-      expectSame(out.simd[0], out.scalar[0], 'simd vs scalar forward');
-      expectSame(out.simd[2], out.scalar[2], 'simd vs scalar grad weights');
-      expectSame(out.simd[3], out.scalar[3], 'simd vs scalar grad bias');
-      // With fewer than 4 rows the input gradient is four dot products at a time, summed as a tree: close, not equal.
-      if (N >= 4) expectSame(out.simd[1], out.scalar[1], 'simd vs scalar grad input');
-      else expectClose(out.simd[1], out.scalar[1], 'simd vs scalar grad input', 1e-5, 1e-6);
+      const s = out.simd, q = out.scalar;
+      expectBitwise(s.y, q.y, 'simd vs scalar forward');
+      expectBitwise(s.dw, q.dw, 'simd vs scalar grad weights');
+      if (s.db) expectBitwise(s.db, q.db!, 'simd vs scalar grad bias');
+      if (s.dx) {
+        if (N < 4 && OUT >= 4) expectClose(s.dx, q.dx!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(OUT) }, 'simd (gemm_nt dot path) vs scalar grad input');
+        else expectBitwise(s.dx, q.dx!, 'simd vs scalar grad input');
+      }
+    });
+  });
+});
+
+describe('dense kernels never read or write past their buffers (each buffer flush against the end of memory)', () => {
+  const edge: [number, number, number][] = [[3, 5, 13], [9, 7, 3], [4, 13, 9]];
+  const all: Which[] = ['x', 'w', 'b', 'dy', 'y', 'dx', 'dw', 'db', 'scratch'];
+  edge.forEach(([N, IN, OUT], idx) => {
+    it(`dense x=[${N},${IN}] w=[${IN},${OUT}]: every buffer last in memory`, () => {
+      const d = caseData(N, IN, OUT, 400 + idx);
+      const y = denseForwardRef(d.x, d.w, d.b, N, IN, OUT, true);
+      const g = denseBackwardRef(d.x, d.w, d.dy, N, IN, OUT);
+      for (const { name, be } of vs) {
+        for (const last of all) {
+          const r = withArena(be, (ar) => runDense(ar, N, IN, OUT, d, FLAG_BIAS | FLAG_RELU, FLAG_BIAS | FLAG_NEED_DX, last));
+          expectClose(r.y, y, sumTol(IN), `${name} ${last} last: forward`);
+          expectClose(r.dx!, g.dx, sumTol(OUT), `${name} ${last} last: grad input`);
+          expectClose(r.dw, g.dw, sumTol(N), `${name} ${last} last: grad weights`);
+          expectClose(r.db!, g.db, sumTol(N), `${name} ${last} last: grad bias`);
+        }
+      }
     });
   });
 });

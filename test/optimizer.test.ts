@@ -1,48 +1,99 @@
-// SGD, momentum and Adam updates against the float64 formulas TensorFlow.js uses.
+// SGD, momentum and Adam parameter updates against float64 references of TensorFlow.js's formulas,
+// over several steps, on lengths around the 4-lane SIMD width. The kernels take their hyper-parameters
+// as float32 (the host passes c1 = fround(1 - b1^t), c2 = fround(1 - b2^t)), so the references use
+// the same float32-rounded constants and float64 arithmetic.
+// The SIMD loops do the same operations in the same order as the scalar tails, and neither build
+// fuses them, so all three variants agree bit for bit (asserted), parameters and state alike.
 import { beforeAll, describe, it } from 'vitest';
-import { mulberry, randomArray } from './reference.js';
-import { expectClose, expectSame, get, put, type Variant, variants } from './wasm.js';
+import { adamRef, momentumRef, mulberry32, randomArray, sgdRef } from './reference.js';
+import { type Arena, createVariants, expectBitwise, expectClose, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await variants(); });
+beforeAll(async () => { vs = await createVariants(); });
 
-describe('optimizer kernels', () => {
-  for (const n of [1, 7, 33, 1024]) {
-    it(`sgd, momentum and adam (3 steps) on n=${n} parameters`, () => {
-      const rnd = mulberry(n + 9);
-      const w0 = randomArray(n, rnd), g = randomArray(n, rnd);
-      const lr = 0.05, mom = 0.9, b1 = 0.9, b2 = 0.999, eps = 1e-7;
-      const F = Math.fround;
-      const sgd = Float64Array.from(w0, (w, i) => w - lr * g[i]);
-      const accRef = new Float64Array(n), wm = Float64Array.from(w0), m = new Float64Array(n), v = new Float64Array(n), wa = Float64Array.from(w0);
-      for (let t = 1; t <= 3; t++) {
-        for (let i = 0; i < n; i++) {
-          accRef[i] = mom * accRef[i] + g[i];
-          wm[i] -= lr * accRef[i];
-          // Hyper-parameters as the float32 values the kernel receives (1 - 0.999 in float32 is 0.0010000467).
-          m[i] = F(b1) * m[i] + F(1 - F(b1)) * g[i];
-          v[i] = F(b2) * v[i] + F(1 - F(b2)) * g[i] * g[i];
-          // TF.js keeps 1 - beta^t in float32 (at t=1, 1 - 0.999 is off by 5e-5 relative), so the reference does too.
-          wa[i] -= (lr * (m[i] / Math.fround(1 - b1 ** t))) / (Math.sqrt(v[i] / Math.fround(1 - b2 ** t)) + eps);
-        }
-      }
+const F = Math.fround;
+const STEPS = 3;
+
+function allSame(out: Record<string, Float32Array[]>, what: string[]): void {
+  for (const [name, arrs] of Object.entries(out)) {
+    if (name !== 'simd') arrs.forEach((a, i) => expectBitwise(a, out.simd[i], `${what[i]}: ${name} vs simd`));
+  }
+}
+
+/** Parameters, and one gradient per step with some exact zeros (Adam's 0 / (0 + eps) case). */
+function data(n: number, seed: number) {
+  const rnd = mulberry32(seed);
+  const w0 = randomArray(n, rnd);
+  const gs = Array.from({ length: STEPS }, () => randomArray(n, rnd).map((v, i) => (i % 5 === 2 ? 0 : v)));
+  return { w0, gs };
+}
+
+describe('optimizer kernels vs float64 reference', () => {
+  for (const n of [1, 3, 4, 5, 7, 8, 9, 33, 1000]) {
+    it(`sgd w=[${n}] lr=0.05, ${STEPS} steps`, () => {
+      const { w0, gs } = data(n, n + 1);
+      const lr = F(0.05);
+      let want: Float64Array = Float64Array.from(w0);
+      for (const g of gs) want = sgdRef(want, g, lr);
       const out: Record<string, Float32Array[]> = {};
       for (const { name, be } of vs) {
-        const pw = put(be, w0), pg = put(be, g);
-        be.k.sgd_update(pw, pg, n, lr);
-        const r1 = get(be, pw, n);
-        expectClose(r1, sgd, `${name} sgd`, 1e-6, 1e-7);
-        const pm = put(be, w0), pacc = put(be, new Float32Array(n)), pa = put(be, w0), pm1 = put(be, new Float32Array(n)), pv = put(be, new Float32Array(n));
-        for (let t = 1; t <= 3; t++) {
-          be.k.momentum_update(pm, pg, pacc, n, lr, mom);
-          be.k.adam_update(pa, pg, pm1, pv, n, lr, b1, b2, eps, Math.fround(1 - b1 ** t), Math.fround(1 - b2 ** t));
-        }
-        const r2 = get(be, pm, n), r3 = get(be, pa, n);
-        expectClose(r2, wm, `${name} momentum`, 1e-5, 1e-6);
-        expectClose(r3, wa, `${name} adam`, 1e-5, 1e-6);
-        out[name] = [r1, r2, r3];
+        out[name] = withArena(be, (ar: Arena) => {
+          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]);
+          for (const g of gs) {
+            ar.refill(pg, g);
+            ar.run(`sgd_update n=${n}`, [pw], () => be.k.sgd_update(pw, pg, n, lr));
+          }
+          return [ar.read(pw)];
+        });
+        expectClose(out[name][0], want, { rtol: 1e-6, atol: 1e-7 * STEPS }, `${name} sgd`);
       }
-      out.simd.forEach((r, i) => expectSame(r, out.scalar[i], `simd vs scalar ${['sgd', 'momentum', 'adam'][i]}`));
+      allSame(out, ['sgd w']);
+    });
+
+    it(`momentum w=[${n}] lr=0.05 momentum=0.9, ${STEPS} steps`, () => {
+      const { w0, gs } = data(n, n + 2);
+      const lr = F(0.05), mom = F(0.9);
+      const w = Float64Array.from(w0), acc = new Float64Array(n);
+      for (const g of gs) momentumRef(w, g, acc, lr, mom);
+      const out: Record<string, Float32Array[]> = {};
+      for (const { name, be } of vs) {
+        out[name] = withArena(be, (ar) => {
+          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]), pa = ar.f32('acc', new Float32Array(n));
+          for (const g of gs) {
+            ar.refill(pg, g);
+            ar.run(`momentum_update n=${n}`, [pw, pa], () => be.k.momentum_update(pw, pg, pa, n, lr, mom));
+          }
+          return [ar.read(pw), ar.read(pa)];
+        });
+        expectClose(out[name][0], w, { rtol: 1e-6, atol: 1e-6 }, `${name} momentum w`);
+        expectClose(out[name][1], acc, { rtol: 1e-6, atol: 1e-6 }, `${name} momentum accumulator`);
+      }
+      allSame(out, ['momentum w', 'momentum acc']);
+    });
+
+    it(`adam w=[${n}] lr=0.01 b1=0.9 b2=0.999 eps=1e-7, ${STEPS} steps`, () => {
+      const { w0, gs } = data(n, n + 3);
+      const lr = F(0.01), b1 = F(0.9), b2 = F(0.999), eps = F(1e-7);
+      const w = Float64Array.from(w0), m = new Float64Array(n), v = new Float64Array(n);
+      gs.forEach((g, s) => adamRef(w, g, m, v, lr, b1, b2, eps, F(1 - 0.9 ** (s + 1)), F(1 - 0.999 ** (s + 1))));
+      const out: Record<string, Float32Array[]> = {};
+      for (const { name, be } of vs) {
+        out[name] = withArena(be, (ar) => {
+          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]), pm = ar.f32('m', new Float32Array(n)), pv = ar.f32('v', new Float32Array(n));
+          gs.forEach((g, s) => {
+            ar.refill(pg, g);
+            const t = s + 1;
+            ar.run(`adam_update n=${n} t=${t}`, [pw, pm, pv],
+              () => be.k.adam_update(pw, pg, pm, pv, n, lr, b1, b2, eps, F(1 - 0.9 ** t), F(1 - 0.999 ** t)));
+          });
+          return [ar.read(pw), ar.read(pm), ar.read(pv)];
+        });
+        // Each step moves w by about lr; its float32 evaluation (two divisions, a sqrt) is good to a few ulp.
+        expectClose(out[name][0], w, { rtol: 1e-6, atol: 1e-6 }, `${name} adam w`);
+        expectClose(out[name][1], m, { rtol: 1e-5, atol: 1e-8 }, `${name} adam m`);
+        expectClose(out[name][2], v, { rtol: 1e-5, atol: 1e-10 }, `${name} adam v`);
+      }
+      allSame(out, ['adam w', 'adam m', 'adam v']);
     });
   }
 });
