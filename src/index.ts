@@ -44,3 +44,5 @@ export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
 export { loadModel, registerIOHandler, type IOHandler, type ModelFiles, type ModelJson, type SaveResult, type SaveOptions, type SaveTarget } from './io/registry.js';
 export { modelToArtifacts, artifactsToModel, type ModelArtifacts, type OptimizerState, type WeightSpec } from './io/format.js';
+export { modelFromSpec } from './browser/model-spec.js';
+export type { ModelSpec, LayerSpec, OptimizerSpec } from './browser/protocol.js';

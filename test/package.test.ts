@@ -9,11 +9,12 @@ const root = resolve(import.meta.dirname, '..');
 const run = (cmd: string, args: string[], cwd: string) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 it('npm pack -> npm install into an empty project -> import { Sequential } from "simdcnn" trains and predicts', () => {
-  if (!existsSync(join(root, 'lib/index.js'))) run('npx', ['tsc', '-p', 'tsconfig.json'], root);
+  if (!existsSync(join(root, 'lib/index.js')) || !existsSync(join(root, 'dist/simdcnn.js'))) run('npm', ['run', 'build', '--silent'], root);
   const dir = mkdtempSync(join(tmpdir(), 'simdcnn-pack-'));
   const listing = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], root))[0];
   const files: string[] = listing.files.map((f: { path: string }) => f.path);
-  for (const f of ['lib/index.js', 'lib/index.d.ts', 'lib/node.js', 'lib/mnist.js', 'lib/cli.js', 'lib/generated/wasm-bytes.js', 'README.md']) {
+  for (const f of ['lib/index.js', 'lib/index.d.ts', 'lib/node.js', 'lib/mnist.js', 'lib/cli.js', 'lib/generated/wasm-bytes.js', 'README.md',
+    'dist/simdcnn.js', 'dist/simdcnn-worker.js', 'dist/simdcnn-worker-client.js', 'lib/browser/train-in-worker.d.ts']) {
     expect(files, f).toContain(f);
   }
   expect(files.some((f) => f.startsWith('test/') || f.startsWith('node_modules/'))).toBe(false);
@@ -25,6 +26,8 @@ it('npm pack -> npm install into an empty project -> import { Sequential } from 
   writeFileSync(join(app, 'main.mjs'), `
     import { Sequential, Conv2D, MaxPool2D, Flatten, Dense, tensor } from 'simdcnn';
     import { loadMnist } from 'simdcnn/mnist';
+    import { trainInWorker } from 'simdcnn/worker-client';
+    if (typeof trainInWorker !== 'function') throw new Error('simdcnn/worker-client does not export trainInWorker');
     const { train } = await loadMnist({ trainLimit: 64 });
     const m = new Sequential([Conv2D({ filters: 4, kernelSize: 3, inputShape: [28, 28, 1] }), MaxPool2D({ poolSize: 2 }), Flatten(), Dense({ units: 10, activation: 'softmax' })], { seed: 1 });
     m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
