@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, tensor } from '../src/node.js';
 import type { Layer } from '../src/layers/layer.js';
 import { conv2dBackwardRef, conv2dRef, type ConvCase, matmulRef, mulberry, type PoolCase, poolRef, randomArray } from './reference.js';
-import { expectClose } from './wasm.js';
+import { expectClose } from './helpers.js';
 
 type Spec =
   | { kind: 'conv'; filters: number; k: [number, number]; s: [number, number]; pad: 'valid' | 'same'; relu: boolean; bias: boolean }
@@ -98,10 +98,10 @@ describe('random layer stacks against the float64 reference', () => {
         const x = randomArray(N * H * W * C, rnd);
         const { ys } = refForward(steps, Float64Array.from(x), N);
         const out = model.predict(tensor(x, [N, H, W, C]));
-        expectClose(out.data, ys[ys.length - 1], 'forward', 1e-3, 1e-4);
+        expectClose(out.data, ys[ys.length - 1], { rtol: 1e-3, atol: 1e-4 }, 'forward');
         const r = randomArray(out.data.length, rnd);
         const dx = model.vjp(tensor(x, [N, H, W, C]), tensor(r, out.shape)).dx;
-        expectClose(dx.data, refBackward(steps, ys, Float64Array.from(r), N), 'input gradient', 1e-3, 1e-4);
+        expectClose(dx.data, refBackward(steps, ys, Float64Array.from(r), N), { rtol: 1e-3, atol: 1e-4 }, 'input gradient');
         model.dispose();
       }), { seed: 42, numRuns: 120 });
   });
