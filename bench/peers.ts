@@ -26,13 +26,32 @@ export async function initTfWasm(): Promise<string[]> {
   return notes;
 }
 
+/**
+ * TF.js wasm's own MaxPoolGrad on one 4x4 input (2x2 windows, two of them all-negative) against the cpu
+ * backend's: measured in every run so a fairness FAIL on a ReLU-free net can be traced to it, not guessed.
+ */
+export async function probeWasmMaxPoolGrad(): Promise<{ ok: boolean; wasm: number[]; cpu: number[] }> {
+  const x = [-3, -1, -2, -5, 1, -1, 2, 0.5, -4, -4, -0.5, -7, -1, -2, -3, -4];
+  const grad = async (b: 'wasm' | 'cpu') => {
+    await tf.setBackend(b);
+    const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).sum());
+    return Array.from(await g(tf.tensor4d(x, [1, 4, 4, 1])).data());
+  };
+  const cpu = await grad('cpu'), wasm = await grad('wasm');
+  return { ok: cpu.every((v, i) => v === wasm[i]), wasm, cpu };
+}
+
 /** dW[ky,kx,c,o] = sum over n,oy,ox of x_pad[n, oy*s+ky, ox*s+kx, c] dy[n,oy,ox,o], as one conv of transposes. */
 function registerFilterGradStandIn(): void {
   tf.registerKernel({
     kernelName: 'Conv2DBackpropFilter',
     backendName: 'wasm',
-    kernelFunc: ({ inputs, attrs }) => {
+    kernelFunc: ({ inputs, attrs, backend }) => {
       const { x, dy } = inputs as unknown as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      // Wrapping a TensorInfo in a Tensor does not take a reference on the backend's data, but disposing the
+      // wrapper gives one back: take one per wrapper first, or the tidy below frees the caller's x and dy.
+      const be = backend as unknown as { incRef(id: unknown): void };
+      be.incRef(x.dataId); be.incRef(dy.dataId);
       const { strides, pad, filterShape } = attrs as unknown as { strides: number | [number, number]; pad: string; filterShape: number[] };
       const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
       const [KH, KW] = filterShape;
@@ -48,7 +67,10 @@ function registerFilterGradStandIn(): void {
         const g = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dyt, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid', 'NHWC', [sh, sw]);
         return tf.transpose(g.slice([0, 0, 0, 0], [-1, KH, KW, -1]), [1, 2, 0, 3]);
       });
-      return { dataId: tf.keep(out).dataId, shape: out.shape, dtype: out.dtype };
+      // Hand the result's data to the engine: one reference for the output it makes, none left for `out`.
+      be.incRef(out.dataId);
+      out.dispose();
+      return { dataId: out.dataId, shape: out.shape, dtype: out.dtype };
     },
   });
 }
@@ -70,6 +92,7 @@ export interface ConvNet {
   net: { forward(v: unknown): { w: ArrayLike<number> } };
   trainer: { train(v: unknown, label: number): unknown };
   vol(data: Float32Array, offset: number): unknown;
+  /** Kernel (and bias, where simdcnn's layer has one) per parameter layer, in simdcnn's getWeights order. */
   weights(): Float64Array[];
 }
 
@@ -86,12 +109,16 @@ export function convnet(net: NetName, ours: Sequential, lr: number, batchSize: n
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const param = n.layers.filter((l: any) => l.layer_type === 'conv' || l.layer_type === 'fc');
   const w = ours.getWeights(), specs = ours.weightSpecs();
+  // ConvNetJS always has biases; where simdcnn's layer has none (the tutorial conv) they start at 0 and are
+  // left out of the comparison (ConvNetJS trains them: a few adds more work per image, not less).
+  const hasBias: boolean[] = [];
   let k = 0;
   for (const l of param) {
     const shape = specs[k].shape, W = w[k++];
     const OC = shape[shape.length - 1], per = W.length / OC;
     l.filters.forEach((f: { w: Float64Array }, o: number) => { for (let i = 0; i < per; i++) f.w[i] = W[i * OC + o]; });
-    if (k < specs.length && specs[k].name.endsWith('/bias')) { const b = w[k++]; for (let o = 0; o < OC; o++) l.biases.w[o] = b[o]; }
+    hasBias.push(k < specs.length && specs[k].name.endsWith('/bias'));
+    if (hasBias[hasBias.length - 1]) { const b = w[k++]; for (let o = 0; o < OC; o++) l.biases.w[o] = b[o]; }
     else l.biases.w.fill(0);
   }
   const trainer = new convnetjs.Trainer(n, { method: 'sgd', learning_rate: lr, batch_size: batchSize, l2_decay: 0, momentum: 0 });
@@ -100,11 +127,13 @@ export function convnet(net: NetName, ours: Sequential, lr: number, batchSize: n
     vol(data, offset) { const v = new convnetjs.Vol(28, 28, 1, 0); for (let i = 0; i < 784; i++) v.w[i] = data[offset + i]; return v; },
     weights() {
       const out: Float64Array[] = [];
-      for (const l of param) {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      param.forEach((l: any, j: number) => {
         const OC = l.filters.length, per = l.filters[0].w.length, W = new Float64Array(per * OC);
         l.filters.forEach((f: { w: Float64Array }, o: number) => { for (let i = 0; i < per; i++) W[i * OC + o] = f.w[i]; });
         out.push(W);
-      }
+        if (hasBias[j]) out.push(Float64Array.from(l.biases.w));
+      });
       return out;
     },
   };

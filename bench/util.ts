@@ -12,17 +12,17 @@ export function pinToOneCore(): void {
 
 export const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-/** Median seconds per call of f over `reps` timed rounds of `inner` calls, after `warm` untimed calls. */
-export async function timeIt(f: () => unknown, opts: { warm?: number; reps?: number; inner?: number } = {}): Promise<number> {
-  const { warm = 2, reps = 5, inner = 1 } = opts;
-  for (let i = 0; i < warm; i++) await f();
-  const ts: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    for (let i = 0; i < inner; i++) await f();
-    ts.push((performance.now() - t) / 1000 / inner);
-  }
-  return median(ts);
+/**
+ * Median seconds per call of a and of b, timed in alternating rounds of `inner` calls each after `warm`
+ * untimed calls, so a slow spell on a shared core hits both sides alike.
+ */
+export async function timePair(a: () => unknown, b: () => unknown, opts: { warm?: number; reps?: number; inner?: number } = {}): Promise<[number, number]> {
+  const { warm = 1, reps = 5, inner = 1 } = opts;
+  const round = async (f: () => unknown) => { const t = performance.now(); for (let i = 0; i < inner; i++) await f(); return (performance.now() - t) / 1000 / inner; };
+  for (let i = 0; i < warm; i++) { await round(a); await round(b); }
+  const ta: number[] = [], tb: number[] = [];
+  for (let r = 0; r < reps; r++) { ta.push(await round(a)); tb.push(await round(b)); }
+  return [median(ta), median(tb)];
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
