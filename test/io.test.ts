@@ -7,27 +7,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  Adam, AvgPool2D, Conv2D, currentBackend, Dense, Dropout, Flatten, loadModel, MaxPool2D, modelToArtifacts, ModelFormatError, ReLU, Sequential, SGD, Softmax, tensor, ValueError,
+  Adam, currentBackend, loadModel, modelToArtifacts, ModelFormatError, SGD, tensor, ValueError,
 } from '../src/node.js';
 import type { ModelFiles } from '../src/io/registry.js';
+import { archs } from './io-archs.js';
 import { Rng } from '../src/random.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'simdcnn-io-'));
 const rng = new Rng(11);
 const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1), shape);
 
-const archs: [string, number[], () => Sequential][] = [
-  ['conv(4,3x3,s2,same,relu) inC 3 - maxpool(same) - flatten - dense(5,softmax)', [9, 7, 3], () => new Sequential([
-    new Conv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [9, 7, 3] }),
-    new MaxPool2D({ poolSize: 2, padding: 'same' }), new Flatten(), new Dense({ units: 5, activation: 'softmax' })])],
-  ['conv(3,2x2,valid,no bias) - relu - avgpool(2,s1) - conv(6,4x4,same) - flatten - dense(7) - softmax', [8, 8, 1], () => new Sequential([
-    new Conv2D({ filters: 3, kernelSize: 2, useBias: false, inputShape: [8, 8, 1] }), new ReLU(), new AvgPool2D({ poolSize: 2, strides: 1 }),
-    new Conv2D({ filters: 6, kernelSize: 4, padding: 'same' }), new Flatten(), new Dense({ units: 7 }), new Softmax()])],
-  ['dense-only 13 -> 9 relu -> 4 softmax', [13], () => new Sequential([
-    new Dense({ units: 9, activation: 'relu', inputShape: [13] }), new Dense({ units: 4, activation: 'softmax' })])],
-  ['conv(5,[3,1],s[1,2]) - dropout - flatten - dense(3,softmax)', [6, 10, 2], () => new Sequential([
-    new Conv2D({ filters: 5, kernelSize: [3, 1], strides: [1, 2], inputShape: [6, 10, 2] }), new Dropout({ rate: 0.25 }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })])],
-];
 
 describe('simdcnn -> files -> simdcnn is bit-identical', () => {
   for (const [name, shape, make] of archs) {
