@@ -292,7 +292,11 @@ export class Sequential {
     if (y instanceof Tensor) {
       const C = y.shape[1];
       const f32 = this.be.f32;
-      for (let r = 0; r < n; r++) { const i = idx ? idx[from + r] : from + r; f32.set(y.data.subarray(i * C, (i + 1) * C), (a.targets >> 2) + r * C); }
+      // Rows of a few floats: a plain copy costs less than a subarray view per sample.
+      for (let r = 0, d = a.targets >> 2; r < n; r++) {
+        const s = (idx ? idx[from + r] : from + r) * C;
+        for (let j = 0; j < C; j++) f32[d++] = y.data[s + j];
+      }
     } else {
       const i32 = this.be.i32;
       for (let r = 0; r < n; r++) i32[(a.labels >> 2) + r] = y[idx ? idx[from + r] : from + r];
