@@ -7,3 +7,4 @@ export { dense_forward, dense_backward } from './dense';
 export { bias_act, bias_grad, relu_forward, relu_backward } from './activation';
 export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_dense, count_correct_sparse, count_correct_dense } from './softmax';
 export { sgd_update, momentum_update, adam_update } from './optimizer';
+export { add_f32, mul_f32, scale_f32, copy_rows_f32 } from './merge';

@@ -1,45 +1,15 @@
 // Owns the wasm instance and its memory: picks the build, hands out aligned regions, keeps views fresh.
 import { relaxedBase64, simdBase64 } from './generated/wasm-bytes.js';
 import { MemoryError, SimdcnnError } from './errors.js';
+import type { Kernels } from './generated/kernels.js';
 
-type Ptr = number;
-/** The kernels as the wasm module exports them (pointers are byte offsets). */
-export interface Kernels {
-  memory: WebAssembly.Memory;
-  heapBase(): number;
-  set_scalar(on: number): void;
-  count_nonfinite(x: Ptr, n: number): number;
-  gemm_nn(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number, scratch: Ptr): void;
-  gemm_nt(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number, scratch: Ptr): void;
-  gemm_tn(M: number, N: number, K: number, a: Ptr, lda: number, b: Ptr, ldb: number, c: Ptr, ldc: number, acc: number): void;
-  conv2d_forward(x: Ptr, w: Ptr, bias: Ptr, y: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number, flags: number): void;
-  conv2d_backward_input(dy: Ptr, w: Ptr, dx: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number): void;
-  conv2d_backward_filter(x: Ptr, dy: Ptr, dw: Ptr, db: Ptr, scratch: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, OC: number, KH: number, KW: number, SH: number, SW: number, PT: number, PL: number, PB: number, PR: number, flags: number): void;
-  maxpool2d_forward(x: Ptr, y: Ptr, arg: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, PH: number, PW: number, SH: number, SW: number, PT: number, PL: number): void;
-  maxpool2d_backward(dy: Ptr, arg: Ptr, dx: Ptr, outCount: number, inCount: number): void;
-  avgpool2d_forward(x: Ptr, y: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, PH: number, PW: number, SH: number, SW: number, PT: number, PL: number): void;
-  avgpool2d_backward(dy: Ptr, dx: Ptr, N: number, H: number, W: number, C: number, OH: number, OW: number, PH: number, PW: number, SH: number, SW: number, PT: number, PL: number): void;
-  dense_forward(x: Ptr, w: Ptr, bias: Ptr, y: Ptr, scratch: Ptr, N: number, IN: number, OUT: number, flags: number): void;
-  dense_backward(x: Ptr, w: Ptr, dy: Ptr, dx: Ptr, dw: Ptr, db: Ptr, scratch: Ptr, N: number, IN: number, OUT: number, flags: number): void;
-  bias_act(rows: number, cols: number, y: Ptr, bias: Ptr, flags: number): void;
-  bias_grad(rows: number, cols: number, dy: Ptr, db: Ptr): void;
-  relu_forward(x: Ptr, y: Ptr, n: number): void;
-  relu_backward(y: Ptr, dy: Ptr, dx: Ptr, n: number): void;
-  softmax_forward(x: Ptr, y: Ptr, N: number, C: number): void;
-  softmax_backward(y: Ptr, dy: Ptr, dx: Ptr, N: number, C: number): void;
-  softmax_xent_sparse(p: Ptr, labels: Ptr, dlogits: Ptr, N: number, C: number, scale: number): number;
-  softmax_xent_dense(p: Ptr, t: Ptr, dlogits: Ptr, N: number, C: number, scale: number): number;
-  count_correct_sparse(p: Ptr, labels: Ptr, N: number, C: number): number;
-  count_correct_dense(p: Ptr, t: Ptr, N: number, C: number): number;
-  sgd_update(w: Ptr, g: Ptr, n: number, lr: number): void;
-  momentum_update(w: Ptr, g: Ptr, acc: Ptr, n: number, lr: number, momentum: number): void;
-  adam_update(w: Ptr, g: Ptr, m: Ptr, v: Ptr, n: number, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void;
-}
+export type { Kernels };
 
 export type BuildName = 'relaxed' | 'simd';
 export const FLAG_BIAS = 1;
 export const FLAG_RELU = 2;
 export const FLAG_NEED_DX = 4;
+export const FLAG_SKIP_DW = 8;
 
 const ALIGN = 64; // a cache line: keeps v128 loads of every buffer aligned
 const PAGE = 65536;

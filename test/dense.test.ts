@@ -6,7 +6,7 @@
 // (packed GEMM) or OUT < 4; with N < 4 and OUT >= 4 it is gemm_nt's dot-product path, which reduces
 // four lanes as a tree, so there the two agree to float32 rounding (checked with a tolerance).
 import { beforeAll, describe, it } from 'vitest';
-import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU } from '../src/backend.js';
+import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../src/backend.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../src/kernels/dense.js';
 import { denseBackwardRef, denseForwardRef, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
@@ -100,4 +100,22 @@ describe('dense kernels never read or write past their buffers (each buffer flus
       }
     });
   });
+});
+
+describe('dense backward of a frozen layer (FLAG_SKIP_DW): only dx is written', () => {
+  for (const [N, IN, OUT] of [[1, 7, 3], [5, 13, 9], [8, 33, 17]] as const) {
+    it(`dense x=[${N},${IN}] w=[${IN},${OUT}] skip dw: dx as the reference, dw and db untouched`, () => {
+      const d = caseData(N, IN, OUT, 500 + N);
+      const g = denseBackwardRef(d.x, d.w, d.dy, N, IN, OUT);
+      for (const { name, be } of vs) {
+        withArena(be, (ar) => {
+          const px = ar.f32('x', d.x), pw = ar.f32('w', d.w), pdy = ar.f32('dy', d.dy);
+          const pdx = ar.out('dx', N * IN), pdw = ar.out('dw', IN * OUT), pdb = ar.out('db', OUT), ps = ar.out('scratch', Math.ceil(IN / 8) * 8 * OUT);
+          // dw and db are not declared writable: the arena fails the call if either changes.
+          ar.run(`${name} dense_backward skip dw`, [pdx, ps], () => be.k.dense_backward(px, pw, pdy, pdx, pdw, pdb, ps, N, IN, OUT, FLAG_BIAS | FLAG_NEED_DX | FLAG_SKIP_DW));
+          expectClose(ar.read(pdx), g.dx, { ...sumTol(OUT), shape: [N, IN] }, `${name} grad input`);
+        });
+      }
+    });
+  }
 });
