@@ -3,7 +3,8 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
-import { currentBackend, SGD, Adam, loadModel, type Sequential, tensor } from './node.js';
+import { currentBackend, loadModel, type Model, tensor } from './node.js';
+import { getOptimizer, OPTIMIZER_NAMES } from './optimizers.js';
 import { loadMnist } from './mnist.js';
 import { buildNet, type NetName } from './nets.js';
 import { progressBar } from './progress.js';
@@ -63,11 +64,11 @@ async function train(argv: string[]): Promise<void> {
   const epochs = int(values.epochs, 'epochs', tut ? 3 : 1);
   const batchSize = int(values['batch-size'], 'batch-size', tut ? 1 : 64);
   const optName = values.optimizer ?? (tut ? 'sgd' : 'adam');
-  if (optName !== 'sgd' && optName !== 'adam') fail(`--optimizer must be sgd or adam, received '${optName}'`);
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName)) fail(`--optimizer must be ${OPTIMIZER_NAMES.join(' or ')}, received '${optName}'`);
   const lr = num(values.lr, 'lr', optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, received '${values.seed}'`);
-  const optimizer = optName === 'adam' ? new Adam({ learningRate: lr }) : new SGD({ learningRate: lr, momentum: num(values.momentum, 'momentum', 0) });
+  const optimizer = getOptimizer({ className: optName, config: { learningRate: lr, momentum: num(values.momentum, 'momentum', 0) } });
 
   const t0 = performance.now();
   // The tutorial scales pixels to [-0.5, 0.5]; LeNet uses the usual [0, 1].
@@ -76,7 +77,7 @@ async function train(argv: string[]): Promise<void> {
     trainLimit: values['train-limit'] ? int(values['train-limit'], 'train-limit', 60000) : undefined,
     testLimit: values['test-limit'] ? int(values['test-limit'], 'test-limit', 10000) : undefined,
   });
-  const model: Sequential = buildNet(net, seed);
+  const model = buildNet(net, seed);
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy' });
   const N = data.train.images.shape[0];
   process.stdout.write(`MNIST: ${N} training / ${data.test.images.shape[0]} test images (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
@@ -98,7 +99,7 @@ async function train(argv: string[]): Promise<void> {
 }
 
 /** The pixel range the model was trained on (saved by train), [0, 1] for models from elsewhere. */
-function rangeOf(model: Sequential): [number, number] {
+function rangeOf(model: Model): [number, number] {
   const r = model.metadata?.inputRange;
   return Array.isArray(r) && r.length === 2 && r.every(Number.isFinite) ? (r as [number, number]) : [0, 1];
 }

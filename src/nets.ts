@@ -1,9 +1,10 @@
 // The two reference networks, shared by the CLI, the examples and the benchmarks.
-import { Flatten, Softmax } from './layers/basic.js';
+import { Sequential } from './engine/sequential.js';
+import { Softmax } from './layers/activation.js';
 import { Conv2D } from './layers/conv2d.js';
+import { Flatten } from './layers/core.js';
 import { Dense } from './layers/dense.js';
 import { MaxPool2D } from './layers/pool.js';
-import { Sequential } from './model.js';
 
 export type NetName = 'tutorial' | 'lenet';
 

@@ -10,10 +10,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { modelFromSpec } from '../src/browser/model-spec.js';
-import type { ModelSpec } from '../src/browser/protocol.js';
 import { loadMnist } from '../src/mnist.js';
-import { setBackend, tensor } from '../src/node.js';
+import { modelFromJSON, setBackend, tensor } from '../src/node.js';
 // @ts-expect-error plain .mjs script without type declarations
 import { startServer } from '../scripts/serve.mjs';
 import { NETS } from '../web/src/nets.js';
@@ -85,7 +83,8 @@ describe('dist/simdcnn.js', () => {
     ];
     // Node first: the initial weights of the seed, predictions, then one epoch on 64 images.
     const node = await Promise.all(cases.map(async ({ spec, batchSize }) => {
-      const m = modelFromSpec({ ...spec, seed });
+      const m = modelFromJSON(spec.modelTopology, { seed });
+      m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
       const w0 = m.getWeights();
       const p0 = Array.from(m.predict(test.images).data);
       await m.fit(train.images, train.labels, { epochs: 1, batchSize, seed: 3 });
@@ -107,7 +106,7 @@ describe('dist/simdcnn.js', () => {
       const out = [];
       for (let k = 0; k < cases.length; k++) {
         const { spec, batchSize } = cases[k];
-        const build = () => new lib.Sequential(spec.layers.map((l: { class: string; config?: object }) => lib[l.class](l.config ?? {})), { seed });
+        const build = () => lib.modelFromJSON(spec.modelTopology, { seed });
         const m = build();
         const w0 = m.getWeights();
         const initDiff = Math.max(...w0.map((w: Float32Array, i: number) => diff(w, node[k].w0[i])));
@@ -116,8 +115,7 @@ describe('dist/simdcnn.js', () => {
         const twin = build();
         twin.setWeights(node[k].w1.map((w: number[]) => Float32Array.from(w)));
         const pSet = Array.from(twin.predict(x).data);
-        const c = spec.compile.optimizer;
-        m.compile({ optimizer: c.class === 'SGD' ? new lib.SGD(c.config) : new lib.Adam(c.config), loss: 'sparseCategoricalCrossentropy' });
+        m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
         await m.fit(tx, Uint8Array.from(trainY), { epochs: 1, batchSize, seed: 3 });
         const w1 = m.getWeights();
         const trainedDiff = Math.max(...w1.map((w: Float32Array, i: number) => diff(w, node[k].w1[i])));
@@ -227,14 +225,14 @@ describe('trainInWorker (simdcnn/worker-client)', () => {
     needBrowser();
     const r = await inPage<Record<string, string>>(`
       const err = (p) => p.then(() => 'resolved', (e) => e.name + ': ' + e.message);
-      const spec = await err(trainInWorker({ layers: [{ class: 'Conv3D', config: {} }], compile: { optimizer: 'sgd' } }, data(10)).promise);
+      const spec = await err(trainInWorker({ modelTopology: { class_name: 'Sequential', config: { layers: [{ class_name: 'Conv3D', config: {} }] } }, compile: { optimizer: 'sgd' } }, data(10)).promise);
       const shape = await err(trainInWorker(NETS.tutorial.spec, { ...data(10), shape: [11, 28, 28, 1] }).promise);
       const url = await err(trainInWorker(NETS.tutorial.spec, data(10), { workerUrl: '/nowhere/worker.js' }).promise);
       const d = data(20);
       await trainInWorker(NETS.tutorial.spec, d, { transfer: false, batchSize: 4 }).promise;
       return { spec, shape, url, kept: String(d.x.length) };
     `);
-    expect(r.spec).toMatch(/^ValueError: .*unknown class 'Conv3D'/);
+    expect(r.spec).toMatch(/^ModelFormatError: .*layer class 'Conv3D' is not supported/);
     expect(r.shape).toMatch(/RangeError: .*shape \[11,28,28,1\] does not match/);
     expect(r.url).toMatch(/could not start the training worker from .*nowhere\/worker\.js/);
     expect(r.kept).toBe(String(20 * 784));

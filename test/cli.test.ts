@@ -1,11 +1,13 @@
 // The command line: train -> saved model -> eval and predict on a PNG; bad arguments exit 2 with a message.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { expect, it } from 'vitest';
 import { loadMnist } from '../src/mnist.js';
+import { tutorialNet } from '../src/nets.js';
+import '../src/node.js';
 
 const cli = resolve(import.meta.dirname, '../src/cli.ts');
 const run = (args: string[]) => spawnSync('npx', ['tsx', cli, ...args], { encoding: 'utf8' });
@@ -37,7 +39,7 @@ it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict 
   expect(p.stdout).toMatch(/inverted/);
 }, 120_000);
 
-it('bad arguments and files exit with status 2 and say what is wrong', () => {
+it('bad arguments and files exit with status 2 and say what is wrong', async () => {
   const cases: [string[], RegExp][] = [
     [['train', '--net', 'resnet'], /--net must be tutorial or lenet, received 'resnet'/],
     [['train', '--epochs', '0'], /--epochs must be a positive integer/],
@@ -50,9 +52,11 @@ it('bad arguments and files exit with status 2 and say what is wrong', () => {
     expect(r.status, args.join(' ')).toBe(2);
     expect(r.stderr).toMatch(msg);
   }
+  // A model that loads, so the refusal below comes from decoding the image, not from loadModel.
   const d = mkdtempSync(join(tmpdir(), 'simdcnn-cli-'));
+  await tutorialNet(0).save(join(d, 'm'));
   writeFileSync(join(d, 'not.png'), 'hello');
-  execFileSync('mkdir', ['-p', join(d, 'm')]);
   const r = run(['predict', '--model', join(d, 'm'), join(d, 'not.png')]);
   expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/not\.png: not a readable PNG/);
 }, 60_000);

@@ -77,7 +77,7 @@ describe('random layer stacks against the float64 reference', () => {
           if (sp.kind === 'conv') l = new Conv2D({ filters: sp.filters, kernelSize: sp.k, strides: sp.s, padding: sp.pad, activation: sp.relu ? 'relu' : 'linear', useBias: sp.bias });
           else if (sp.kind === 'relu') l = new ReLU();
           else l = new (sp.kind === 'maxpool' ? MaxPool2D : AvgPool2D)({ poolSize: sp.p, strides: sp.s, padding: sp.pad });
-          try { l.build(shape); } catch { continue; } // a window that cannot fit: the generator asked for the impossible
+          try { l.build([shape]); } catch { continue; } // a window that cannot fit: the generator asked for the impossible
           layers.push(l);
           steps.push({ spec: sp, inShape: shape });
           shape = l.outputShape;
@@ -93,7 +93,7 @@ describe('random layer stacks against the float64 reference', () => {
         let k = 0;
         for (const st of steps) {
           const l = model.layers[steps.indexOf(st)];
-          if (l.params.length) { st.w = weights[k++]; if (l.params.length > 1) st.b = weights[k++]; }
+          if (l.weights.length) { st.w = weights[k++]; if (l.weights.length > 1) st.b = weights[k++]; }
         }
         const x = randomArray(N * H * W * C, rnd);
         const { ys } = refForward(steps, Float64Array.from(x), N);

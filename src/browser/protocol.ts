@@ -1,23 +1,22 @@
 // Types shared by the training worker and trainInWorker(): the model description, the data, the options,
 // the progress reports and the messages. Types only, so the client bundle stays free of the library.
 import type { BuildName } from '../backend.js';
-import type { History, LossName } from '../model.js';
+import type { LossName } from '../engine/losses.js';
+import type { History } from '../engine/training.js';
 import type { ModelFiles } from '../io/registry.js';
 
-/** One layer as JSON: the class name as exported by simdcnn (or its Keras alias) and its config. */
-export interface LayerSpec {
-  class: 'Conv2D' | 'Dense' | 'MaxPool2D' | 'MaxPooling2D' | 'AvgPool2D' | 'AveragePooling2D' | 'Flatten' | 'ReLU' | 'Softmax' | 'Dropout' | (string & {});
-  config?: Record<string, unknown>;
-}
-
-export type OptimizerSpec = 'sgd' | 'adam' | { class: 'SGD' | 'Adam' | 'sgd' | 'adam'; config?: Record<string, number> };
+/** An optimizer as compile() takes it: a name, or TF.js's serialized form (Momentum is SGD with momentum). */
+export type OptimizerSpec = 'sgd' | 'adam' | { className: 'SGD' | 'Momentum' | 'Adam'; config?: Record<string, number> };
 
 /** A model as plain data, so it can cross to the worker. */
 export interface ModelSpec {
-  layers: LayerSpec[];
+  /**
+   * The model as TF.js layers JSON: what model.toJSON() returns (string or object), or the modelTopology of
+   * a saved model.json (Sequential or functional).
+   */
+  modelTopology: Record<string, unknown> | string;
   /** Seed of the initial weights (and of shuffling unless options.seed is given). */
   seed?: number;
-  name?: string;
   compile: { optimizer: OptimizerSpec; loss?: LossName };
   /** Start from these weights (getWeights order) instead of a fresh initialisation. Copied, not transferred. */
   weights?: Float32Array[];

@@ -2,17 +2,17 @@
 // This module does not contain the library: the worker (simdcnn-worker.js) does, and compiles the wasm itself.
 //
 //   const job = trainInWorker(
-//     { layers: [{ class: 'Conv2D', config: { filters: 8, kernelSize: 3, inputShape: [28, 28, 1] } }, ...],
-//       seed: 0, compile: { optimizer: { class: 'SGD', config: { learningRate: 0.005 } } } },
+//     { modelTopology: model.toJSON(),                // any Sequential or functional model, as TF.js layers JSON
+//       seed: 0, compile: { optimizer: { className: 'SGD', config: { learningRate: 0.005 } } } },
 //     { x, shape: [N, 28, 28, 1], y },             // x: Float32Array, y: Uint8Array; their buffers move to the worker
 //     { epochs: 3, batchSize: 1 },
 //     (p) => console.log(p.epoch, p.batch, p.loss, p.acc, p.imagesPerSec));
 //   cancelButton.onclick = () => job.cancel();      // stops after the current batch; the promise still resolves
 //   const { weights, history, files, cancelled } = await job.promise;
-//   const model = await loadModel(files);            // or: build the same layers and model.setWeights(weights)
+//   const trained = await loadModel(files);          // or: model.setWeights(weights)
 import type { FromWorker, ModelSpec, ToWorker, TrainData, TrainOptions, TrainProgress, TrainResult } from './protocol.js';
 
-export type { EpochLogs, LayerSpec, ModelSpec, OptimizerSpec, TrainData, TrainOptions, TrainProgress, TrainResult, TrainSplit } from './protocol.js';
+export type { EpochLogs, ModelSpec, OptimizerSpec, TrainData, TrainOptions, TrainProgress, TrainResult, TrainSplit } from './protocol.js';
 
 export interface TrainJob {
   /** Resolves with the trained weights (also after cancel()); rejects if the worker fails. */

@@ -1,12 +1,10 @@
-// The training worker (bundled to dist/simdcnn-worker.js): builds the model from its JSON spec, trains it on
+// The training worker (bundled to dist/simdcnn-worker.js): builds the model from its TF.js JSON, trains it on
 // the transferred data, reports progress at most every `progressInterval` ms, stops on 'cancel' after the
 // current batch and sends back the weights (transferred) with the history and the model as files.
 import { currentBackend, setBackend } from '../backend.js';
-import '../index.js'; // compiles the wasm before the first message is handled
-import type { Sequential } from '../model.js';
+import { type Model, modelFromJSON, ValueError } from '../index.js'; // compiles the wasm before the first message is handled
 import { tensor } from '../tensor.js';
-import { modelFromSpec } from './model-spec.js';
-import type { EpochLogs, FromWorker, ToWorker, TrainData, TrainProgress, TrainRequest, TrainResult } from './protocol.js';
+import type { EpochLogs, FromWorker, ModelSpec, ToWorker, TrainData, TrainProgress, TrainRequest, TrainResult } from './protocol.js';
 
 interface Scope {
   postMessage(m: FromWorker, transfer?: Transferable[]): void;
@@ -14,7 +12,7 @@ interface Scope {
 }
 const scope = self as unknown as Scope;
 
-interface Job { model?: Sequential; cancelled: boolean }
+interface Job { model?: Model; cancelled: boolean }
 let job: Job | undefined;
 
 const now = () => performance.now();
@@ -26,6 +24,20 @@ const buffers = (arrays: (ArrayBufferView | ArrayBuffer | undefined)[]) => {
   }
   return [...out];
 };
+
+/** The spec's model, built (from its weights or its seed) and compiled. */
+function modelFromSpec(spec: ModelSpec): Model {
+  if (!spec || typeof spec !== 'object' || !spec.modelTopology) throw new ValueError('model spec: modelTopology must be the model as TF.js layers JSON (model.toJSON())');
+  const m = modelFromJSON(spec.modelTopology, { seed: spec.seed });
+  try {
+    if (spec.weights) m.setWeights(spec.weights);
+    m.compile({ optimizer: spec.compile?.optimizer, loss: spec.compile?.loss ?? 'sparseCategoricalCrossentropy' });
+  } catch (e) {
+    m.dispose();
+    throw e;
+  }
+  return m;
+}
 
 async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<void> {
   const { spec, data, options } = msg;

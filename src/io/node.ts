@@ -9,6 +9,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError } from '../errors.js';
+import { OPTIMIZER_METADATA_KEY } from './format.js';
 import { type ModelFiles, type ModelJson, registerIOHandler, type SaveResult } from './registry.js';
 
 const isFileTarget = (t: unknown): t is string => typeof t === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(t.replace(/^file:\/\//, '')) && !/^(downloads|indexeddb|memory|https?):\/\//.test(t);
@@ -49,7 +50,7 @@ async function previousFiles(json: string): Promise<string[]> {
   try {
     const old = JSON.parse(await readFile(json, 'utf8')) as ModelJson;
     const files = old.weightsManifest.flatMap((g) => g.paths);
-    const opt = (old.userDefinedMetadata?.simdcnnOptimizer as { path?: string } | undefined)?.path;
+    const opt = (old.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string } | undefined)?.path;
     return opt ? [...files, opt] : files;
   } catch {
     return [];
@@ -69,7 +70,7 @@ async function save(files: ModelFiles, target: string): Promise<SaveResult> {
   if (files.optimizerWeights) {
     const opt = `${stem}.optimizer-${hash(files.optimizerWeights)}.bin`;
     await atomicWrite(join(dir, opt), new Uint8Array(files.optimizerWeights));
-    (modelJson.userDefinedMetadata!.simdcnnOptimizer as { path: string }).path = opt;
+    (modelJson.userDefinedMetadata![OPTIMIZER_METADATA_KEY] as { path: string }).path = opt;
     written.push(opt);
   }
   const stale = (await previousFiles(json)).filter((f) => !written.includes(f));
@@ -102,7 +103,7 @@ async function load(source: unknown): Promise<ModelFiles> {
   };
   const weights: ArrayBuffer[] = [];
   for (const g of modelJson.weightsManifest) for (const p of g?.paths ?? []) weights.push(await read(p));
-  const optPath = (modelJson.userDefinedMetadata?.simdcnnOptimizer as { path?: string | null } | undefined)?.path;
+  const optPath = (modelJson.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string | null } | undefined)?.path;
   return { modelJson, weights, optimizerWeights: optPath ? await read(optPath) : undefined };
 }
 

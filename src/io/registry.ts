@@ -2,8 +2,7 @@
 // browser, plain objects everywhere), over one file layout: model.json + a weights file + an optional
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
 import { ModelFormatError, ValueError } from '../errors.js';
-import type { Sequential } from '../model.js';
-import { artifactsToModel, type ModelArtifacts, modelToArtifacts, toArrayBuffer, type WeightSpec } from './format.js';
+import { artifactsToModel, type ModelArtifacts, modelToArtifacts, OPTIMIZER_METADATA_KEY, type SavableModel, toArrayBuffer, type WeightsManifestEntry } from './format.js';
 
 export type SaveTarget = string | undefined;
 export interface SaveOptions {
@@ -19,7 +18,7 @@ export interface ModelJson {
   generatedBy?: string;
   convertedBy?: string | null;
   modelTopology: Record<string, unknown>;
-  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+  weightsManifest: { paths: string[]; weights: WeightsManifestEntry[] }[];
   trainingConfig?: Record<string, unknown>;
   userDefinedMetadata?: Record<string, unknown>;
 }
@@ -53,7 +52,7 @@ export function registerIOHandler(h: IOHandler): void {
   if (!handlers.some((x) => x.name === h.name)) handlers.push(h);
 }
 
-const OPT_KEY = 'simdcnnOptimizer';
+const OPT_KEY = OPTIMIZER_METADATA_KEY;
 
 /** Lays artifacts out as files; weight and optimizer file names are the handler's to choose. */
 export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin', optimizerPath = 'optimizer.bin'): ModelFiles {
@@ -108,7 +107,7 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
   return art;
 }
 
-export async function saveModel(model: Sequential, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
+export async function saveModel(model: SavableModel, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
   const art = modelToArtifacts(model, opts);
   if (target === undefined || target === 'memory://') return artifactsToFiles(art);
   if (typeof target !== 'string') throw new ValueError(`save: target must be a path or URL string, received ${typeof target}`);
@@ -119,14 +118,10 @@ export async function saveModel(model: Sequential, target: SaveTarget, opts: Sav
 
 const isArtifacts = (s: unknown): s is ModelArtifacts => typeof s === 'object' && s !== null && 'modelTopology' in s && 'weightData' in s;
 
-/**
- * Loads a model saved by simdcnn, TF.js or converted from Keras (Sequential, layers format): a path,
- * directory or file:// URL in Node; 'indexeddb://key' in the browser; in-memory ModelFiles
- * ({modelJson, weights, optimizerWeights?}, e.g. what model.save() returned) or ModelArtifacts
- * ({modelTopology, weightSpecs, weightData}, e.g. what TF.js hands a save handler) anywhere.
- * Anything corrupt or unsupported is a ModelFormatError; nothing stays allocated then.
- */
-export async function loadModel(source: string | ModelFiles | ModelArtifacts): Promise<Sequential> {
+export type LoadSource = string | ModelFiles | ModelArtifacts;
+
+/** The files (or artifacts) of a model from wherever a handler finds them, as a model (typed by engine/model.ts's loadModel). */
+export async function loadModelFiles(source: LoadSource): Promise<unknown> {
   if (isArtifacts(source)) return artifactsToModel(source, 'model artifacts');
   let files: ModelFiles;
   let name = 'model';

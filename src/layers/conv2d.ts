@@ -1,8 +1,12 @@
 import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
-import { checkInitializer, type InitializerName } from '../initializers.js';
+import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { computeWindow2D, pair, type Padding, type Window2D } from '../kernels/geometry.js';
-import { type Activation, checkActivation, checkPadding, checkPositiveInt, Layer, type LayerArgs, type ParamSpec } from './layer.js';
+import {
+  type ActivationName, activationBackward, checkActivation, checkPadding, checkPositiveInt, Layer, type LayerArgs, type Need, type NodeIO,
+  type NodeShapes, type RunContext, type WeightSpec,
+} from './layer.js';
+import { callable, registerLayer } from './registry.js';
 
 export interface Conv2DArgs extends LayerArgs {
   filters: number;
@@ -10,26 +14,31 @@ export interface Conv2DArgs extends LayerArgs {
   strides?: number | [number, number];
   padding?: Padding;
   useBias?: boolean;
-  activation?: Activation;
-  kernelInitializer?: InitializerName;
-  biasInitializer?: InitializerName;
+  activation?: ActivationName;
+  kernelInitializer?: InitializerName | InitializerConfig;
+  biasInitializer?: InitializerName | InitializerConfig;
 }
 
 /**
  * 2D convolution. Each of the `filters` filters has the depth of its input: kh x kw x inC weights whose
  * responses over all input channels are summed into one output channel. Weights [kh, kw, inC, filters].
  */
-export class Conv2D extends Layer {
-  readonly className = 'Conv2D';
+class Conv2DLayer extends Layer {
+  static readonly className = 'Conv2D';
+  static readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'useBias', 'activation', 'kernelInitializer', 'biasInitializer'];
+  static readonly fixedOptions = {
+    dataFormat: 'channelsLast', dilationRate: [1, 1], groups: 1,
+    kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null, kernelConstraint: null, biasConstraint: null,
+  };
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
   readonly useBias: boolean;
-  readonly activation: Activation;
+  readonly activation: ActivationName;
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
-  geom!: Window2D;
+  readonly backwardReads: { input: boolean; output: boolean };
 
   constructor(args: Conv2DArgs) {
     super(args, 'conv2d');
@@ -39,55 +48,58 @@ export class Conv2D extends Layer {
     this.padding = checkPadding(args.padding, this.name);
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
-    this.kernelInitializer = checkInitializer(args.kernelInitializer ?? 'glorotUniform', this.name, 'kernelInitializer');
-    this.biasInitializer = checkInitializer(args.biasInitializer ?? 'zeros', this.name, 'biasInitializer');
+    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
+    this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
   }
 
-  computeOutputShape(inputShape: number[]): number[] {
-    this.expectRank(inputShape, 3, ' [batch, height, width, channels]');
-    this.geom = computeWindow2D(this.name, inputShape, this.kernelSize, this.strides, this.padding);
-    return [this.geom.OH, this.geom.OW, this.filters];
+  private geometry(inShape: number[]): Window2D {
+    return computeWindow2D(this.name, inShape, this.kernelSize, this.strides, this.padding);
   }
 
-  protected paramSpecs(): ParamSpec[] {
+  computeOutputShape(inputShapes: number[][]): number[] {
+    const g = this.geometry(this.expectRank(inputShapes, 3, ' [batch, height, width, channels]'));
+    return [g.OH, g.OW, this.filters];
+  }
+
+  protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const [kh, kw] = this.kernelSize;
-    const inC = this.geom.C;
-    const specs: ParamSpec[] = [
-      { name: 'kernel', shape: [kh, kw, inC, this.filters], init: this.kernelInitializer, fanIn: kh * kw * inC, fanOut: kh * kw * this.filters },
+    const inC = inputShapes[0][2];
+    const w: WeightSpec[] = [
+      { name: 'kernel', shape: [kh, kw, inC, this.filters], initializer: this.kernelInitializer, fanIn: kh * kw * inC, fanOut: kh * kw * this.filters, trainable: true },
     ];
-    if (this.useBias) specs.push({ name: 'bias', shape: [this.filters], init: this.biasInitializer, fanIn: 1, fanOut: this.filters });
-    return specs;
+    if (this.useBias) w.push({ name: 'bias', shape: [this.filters], initializer: this.biasInitializer, fanIn: 1, fanOut: this.filters, trainable: true });
+    return w;
   }
 
-  scratchFloats(): number {
-    return conv2dScratchFloats(this.geom, this.filters);
+  scratchFloats(s: NodeShapes): number {
+    return conv2dScratchFloats(this.geometry(s.in[0]), this.filters);
   }
 
-  private get flags(): number {
-    return (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
+  forward(io: NodeIO, n: number, { be }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]);
+    const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
+    conv2dForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, g, n, this.filters, flags);
+    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.OH * g.OW, this.filters);
   }
 
-  forward(n: number): void {
-    const b = this.b;
-    conv2dForward(this.be, b.x, b.params[0], this.useBias ? b.params[1] : 0, b.y, b.scratch, this.geom, n, this.filters, this.flags);
-    if (this.activation === 'softmax') this.be.k.softmax_forward(b.y, b.y, n * this.geom.OH * this.geom.OW, this.filters);
-  }
-
-  backward(n: number, needDx: boolean): void {
-    const b = this.b, k = this.be.k;
-    const count = n * this.geom.OH * this.geom.OW * this.filters;
-    if (this.activation === 'relu') k.relu_backward(b.y, b.dy, b.dy, count);
-    else if (this.activation === 'softmax' && !this.fusedSoftmaxGrad) k.softmax_backward(b.y, b.dy, b.dy, count / this.filters, this.filters);
-    conv2dBackwardFilter(this.be, b.x, b.dy, b.grads[0], this.useBias ? b.grads[1] : 0, b.scratch, this.geom, n, this.filters, this.useBias ? FLAG_BIAS : 0);
-    if (needDx) conv2dBackwardInput(this.be, b.dy, b.params[0], b.dx, b.scratch, this.geom, n, this.filters);
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]);
+    activationBackward(this.activation, io, n * g.OH * g.OW * this.filters, this.filters, be);
+    if (need.dw) conv2dBackwardFilter(be, io.x[0], io.dy, io.grads[0], this.useBias ? io.grads[1] : 0, io.scratch, g, n, this.filters, this.useBias ? FLAG_BIAS : 0);
+    if (need.dx[0]) conv2dBackwardInput(be, io.dy, io.params[0], io.dx[0], io.scratch, g, n, this.filters);
   }
 
   getConfig(): Record<string, unknown> {
     return {
-      ...super.getConfig(),
-      filters: this.filters, kernelSize: this.kernelSize, strides: this.strides, padding: this.padding,
-      useBias: this.useBias, activation: this.activation,
-      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer,
+      filters: this.filters, kernelInitializer: initializerConfig(this.kernelInitializer), kernelRegularizer: null, kernelConstraint: null,
+      kernelSize: this.kernelSize, strides: this.strides, padding: this.padding, dataFormat: 'channelsLast', dilationRate: [1, 1],
+      activation: this.activation, useBias: this.useBias, biasInitializer: initializerConfig(this.biasInitializer), biasRegularizer: null,
+      activityRegularizer: null, biasConstraint: null, ...super.getConfig(),
     };
   }
 }
+registerLayer(Conv2DLayer);
+
+export const Conv2D = callable(Conv2DLayer);
+export type Conv2D = Conv2DLayer;

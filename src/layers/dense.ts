@@ -1,75 +1,81 @@
-import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU } from '../backend.js';
-import { checkInitializer, type InitializerName } from '../initializers.js';
+import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
+import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
-import { type Activation, checkActivation, checkPositiveInt, Layer, type LayerArgs, type ParamSpec } from './layer.js';
+import {
+  type ActivationName, activationBackward, checkActivation, checkPositiveInt, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes,
+  type RunContext, type WeightSpec,
+} from './layer.js';
+import { callable, registerLayer } from './registry.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;
   useBias?: boolean;
-  activation?: Activation;
-  kernelInitializer?: InitializerName;
-  biasInitializer?: InitializerName;
+  activation?: ActivationName;
+  kernelInitializer?: InitializerName | InitializerConfig;
+  biasInitializer?: InitializerName | InitializerConfig;
 }
 
 /** Fully connected: y = act(x w + b), w [in, units]. */
-export class Dense extends Layer {
-  readonly className = 'Dense';
+class DenseLayer extends Layer {
+  static readonly className = 'Dense';
+  static readonly options = ['units', 'useBias', 'activation', 'kernelInitializer', 'biasInitializer'];
+  static readonly fixedOptions = {
+    kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null, kernelConstraint: null, biasConstraint: null, loraRank: null,
+  };
   readonly units: number;
   readonly useBias: boolean;
-  readonly activation: Activation;
+  readonly activation: ActivationName;
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
+  readonly backwardReads: { input: boolean; output: boolean };
 
   constructor(args: DenseArgs) {
     super(args, 'dense');
     this.units = checkPositiveInt(args.units, 'units', this.name);
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
-    this.kernelInitializer = checkInitializer(args.kernelInitializer ?? 'glorotUniform', this.name, 'kernelInitializer');
-    this.biasInitializer = checkInitializer(args.biasInitializer ?? 'zeros', this.name, 'biasInitializer');
+    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
+    this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
   }
 
-  private get inUnits(): number {
-    return this.inputShape[0];
-  }
-
-  computeOutputShape(inputShape: number[]): number[] {
-    this.expectRank(inputShape, 1, '; put a Flatten() layer before Dense');
+  computeOutputShape(inputShapes: number[][]): number[] {
+    this.expectRank(inputShapes, 1, '; put a Flatten() layer before Dense');
     return [this.units];
   }
 
-  protected paramSpecs(): ParamSpec[] {
-    const specs: ParamSpec[] = [
-      { name: 'kernel', shape: [this.inUnits, this.units], init: this.kernelInitializer, fanIn: this.inUnits, fanOut: this.units },
-    ];
-    if (this.useBias) specs.push({ name: 'bias', shape: [this.units], init: this.biasInitializer, fanIn: 1, fanOut: this.units });
-    return specs;
+  protected declareWeights(inputShapes: number[][]): WeightSpec[] {
+    const inUnits = inputShapes[0][0];
+    const w: WeightSpec[] = [{ name: 'kernel', shape: [inUnits, this.units], initializer: this.kernelInitializer, fanIn: inUnits, fanOut: this.units, trainable: true }];
+    if (this.useBias) w.push({ name: 'bias', shape: [this.units], initializer: this.biasInitializer, fanIn: 1, fanOut: this.units, trainable: true });
+    return w;
   }
 
-  scratchFloats(): number {
-    return denseScratchFloats(this.inUnits, this.units);
+  scratchFloats(s: NodeShapes): number {
+    return denseScratchFloats(s.in[0][0], this.units);
   }
 
-  forward(n: number): void {
-    const b = this.b;
+  forward(io: NodeIO, n: number, { be }: RunContext): void {
     const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
-    denseForward(this.be, b.x, b.params[0], this.useBias ? b.params[1] : 0, b.y, b.scratch, n, this.inUnits, this.units, flags);
-    if (this.activation === 'softmax') this.be.k.softmax_forward(b.y, b.y, n, this.units);
+    denseForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, n, io.shapes.in[0][0], this.units, flags);
+    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n, this.units);
   }
 
-  backward(n: number, needDx: boolean): void {
-    const b = this.b, k = this.be.k;
-    if (this.activation === 'relu') k.relu_backward(b.y, b.dy, b.dy, n * this.units);
-    else if (this.activation === 'softmax' && !this.fusedSoftmaxGrad) k.softmax_backward(b.y, b.dy, b.dy, n, this.units);
-    const flags = (this.useBias ? FLAG_BIAS : 0) | (needDx ? FLAG_NEED_DX : 0);
-    denseBackward(this.be, b.x, b.params[0], b.dy, b.dx, b.grads[0], this.useBias ? b.grads[1] : 0, b.scratch, n, this.inUnits, this.units, flags);
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    activationBackward(this.activation, io, n * this.units, this.units, be);
+    const flags = (this.useBias ? FLAG_BIAS : 0) | (need.dx[0] ? FLAG_NEED_DX : 0) | (need.dw ? 0 : FLAG_SKIP_DW);
+    denseBackward(be, io.x[0], io.params[0], io.dy, io.dx[0], io.grads[0] ?? 0, this.useBias ? io.grads[1] ?? 0 : 0, io.scratch, n, io.shapes.in[0][0], this.units, flags);
   }
 
   getConfig(): Record<string, unknown> {
     return {
-      ...super.getConfig(),
-      units: this.units, useBias: this.useBias, activation: this.activation,
-      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer,
+      units: this.units, activation: this.activation, useBias: this.useBias, kernelInitializer: initializerConfig(this.kernelInitializer),
+      biasInitializer: initializerConfig(this.biasInitializer), kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null,
+      kernelConstraint: null, biasConstraint: null, ...super.getConfig(),
     };
   }
 }
+registerLayer(DenseLayer);
+
+export const Dense = callable(DenseLayer);
+export type Dense = DenseLayer;

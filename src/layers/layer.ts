@@ -1,60 +1,134 @@
-// The lifecycle every layer shares: build from the input shape, declare parameters and workspace,
-// then forward/backward on buffers the model placed in wasm memory, and getConfig for saving.
+// The contract every layer keeps (docs/architecture.md, "How to add a layer"). A layer is a shape rule,
+// a list of weights it declares, and forward/backward over buffers the engine planned for each of its
+// nodes; it stores no pointers. A layer used twice has two nodes that share its weights.
 import type { Backend } from '../backend.js';
 import { ShapeError, ValueError } from '../errors.js';
 import type { InitializerName } from '../initializers.js';
+import type { Rng } from '../random.js';
 import { formatShape } from '../tensor.js';
+import { applyLayer, type Node, type SymbolicTensor } from './symbolic.js';
 
-export interface ParamSpec {
+/** A weight the layer declares at build; the engine allocates, initialises and saves it. */
+export interface WeightSpec {
+  /** 'kernel', 'bias', ...: saved as '<layer name>/<name>'. */
   name: string;
   shape: number[];
-  init: InitializerName;
+  initializer: InitializerName;
   fanIn: number;
   fanOut: number;
+  /** False for statistics that are not learned by gradient (e.g. moving means). */
+  trainable: boolean;
 }
 
-/** Where the model put this layer's tensors (byte pointers); sizes follow from shapes and batch capacity. */
-export interface Binding {
-  x: number; y: number; dx: number; dy: number;
-  params: number[]; grads: number[];
-  extra: number; scratch: number; scratchFloats: number;
+/** Shapes of one node, without the batch axis. */
+export interface NodeShapes {
+  in: number[][];
+  out: number[];
 }
 
+/**
+ * Where the engine put one node's tensors (byte pointers into wasm memory), valid for batches up to the
+ * plan's capacity. `dx[i]` is 0 when input i needs no gradient. Kernels overwrite their outputs: the
+ * engine hands a temporary `dx`/`grads` and adds it up where several nodes feed one gradient.
+ */
+export interface NodeIO {
+  x: number[];
+  y: number;
+  dx: number[];
+  dy: number;
+  /** State kept from forward to backward (savedFloatsPerSample floats per sample), 0 outside training. */
+  saved: number;
+  params: number[];
+  grads: number[];
+  /** Shared scratch of at least scratchFloats() floats. */
+  scratch: number;
+  shapes: NodeShapes;
+  /** dy already is the gradient before this layer's final activation (the loss fused with it). */
+  preActivationGrad: boolean;
+}
+
+export interface Need {
+  dx: boolean[];
+  dw: boolean;
+}
+
+export interface RunContext {
+  be: Backend;
+  training: boolean;
+  rng: Rng;
+}
+
+/** Constructor options every layer takes. */
 export interface LayerArgs {
   name?: string;
+  trainable?: boolean;
   inputShape?: number[];
   batchInputShape?: (number | null)[];
+  /** Only 'float32'. */
+  dtype?: string;
 }
 
-export type Activation = 'linear' | 'relu' | 'softmax';
+export type ActivationName = 'linear' | 'relu' | 'softmax';
 const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'softmax'];
+const BASE_OPTIONS = ['name', 'trainable', 'inputShape', 'batchInputShape', 'dtype'];
 
 const counters = new Map<string, number>();
 /** Keras-style unique names: conv2d, conv2d_1, ... */
-function autoName(base: string): string {
+export function autoName(base: string): string {
   const n = counters.get(base) ?? 0;
   counters.set(base, n + 1);
   return n === 0 ? base : `${base}_${n}`;
 }
 
+let trainableVersion = 0;
+/** Changes whenever any layer's trainable flag does, so plans know when to recompute what needs gradients. */
+export const trainableChanges = () => trainableVersion;
+
+/** The static side of a layer class, as the registry and the file loader use it. */
+export interface LayerClass<L extends Layer = Layer> {
+  new (args: never): L;
+  readonly className: string;
+  /** Constructor options besides the common ones (TF.js camelCase names). */
+  readonly options: readonly string[];
+  /** Options TF.js and Keras write that simdcnn supports at one value only: option -> that value. */
+  readonly fixedOptions: Readonly<Record<string, unknown>>;
+  fromConfig(config: Record<string, unknown>): Layer;
+}
+
 export abstract class Layer {
-  abstract readonly className: string;
+  static readonly className: string = 'Layer';
+  static readonly options: readonly string[] = [];
+  static readonly fixedOptions: Readonly<Record<string, unknown>> = {};
+  /** Builds the layer from a TF.js camelCase config (what getConfig returns). */
+  static fromConfig(this: new (args: never) => Layer, config: Record<string, unknown>): Layer {
+    return new this(config as never);
+  }
+
   readonly name: string;
-  /** Input shape without the batch axis, when given in the config. */
+  /** Input shape without the batch axis, when the config gives one. */
   readonly declaredInputShape?: number[];
-  inputShape: number[] = [];
-  outputShape: number[] = [];
-  params: ParamSpec[] = [];
+  /** One node per call of apply(), in call order (TF.js's inboundNodes). */
+  readonly inboundNodes: Node[] = [];
+  /** Declared by build(); the engine allocates them. */
+  weights: WeightSpec[] = [];
   built = false;
-  /** Output buffer is the input buffer (reshapes). */
+  /** The activation applied last: a loss may fuse its gradient with it. */
+  readonly activation: ActivationName = 'linear';
+  /** Inputs apply() takes: 1, or 'many' (two or more, as merge layers). */
+  readonly arity: number | 'many' = 1;
+  /** The output can share the input's buffer (reshapes, identities); forward/backward then find x === y. */
   readonly aliasesInput: boolean = false;
-  /** Set by the model when a fused softmax+crossentropy gradient arrives pre-activation. */
-  fusedSoftmaxGrad = false;
-  protected be!: Backend;
-  protected b!: Binding;
+  /** Which forward tensors backward reads, so the plan can reuse their memory early. */
+  readonly backwardReads: { readonly input: boolean; readonly output: boolean } = { input: true, output: true };
+  private _trainable: boolean;
+  private builtFor?: string;
 
   constructor(args: LayerArgs, base: string) {
     this.name = args.name ?? autoName(base);
+    if (typeof this.name !== 'string' || !this.name) throw new ValueError(`${base}: name must be a non-empty string, received ${JSON.stringify(args.name)}`);
+    checkOptions(this.constructor as unknown as LayerClass, args as Record<string, unknown>, this.name);
+    this._trainable = args.trainable ?? true;
+    if (args.dtype !== undefined && args.dtype !== 'float32') throw new ValueError(`${this.name}: dtype '${String(args.dtype)}' is not supported (only float32)`);
     if (args.inputShape !== undefined || args.batchInputShape !== undefined) {
       const s = args.inputShape ?? args.batchInputShape!.slice(1);
       if (!Array.isArray(s) || s.length === 0 || !s.every((d) => Number.isInteger(d) && (d as number) > 0)) {
@@ -64,55 +138,149 @@ export abstract class Layer {
     }
   }
 
-  /** Checks the input shape (without batch), sets outputShape and params. */
-  build(inputShape: number[]): void {
-    this.outputShape = this.computeOutputShape(inputShape);
-    this.inputShape = inputShape.slice();
-    this.params = this.paramSpecs();
-    this.built = true;
+  /** The TF.js class name (Keras's), as saved in model.json. */
+  get className(): string {
+    return (this.constructor as typeof Layer).className;
   }
 
-  abstract computeOutputShape(inputShape: number[]): number[];
-  protected paramSpecs(): ParamSpec[] {
+  /** False: no gradient for this layer's weights and no optimizer update (fine-tuning). */
+  get trainable(): boolean {
+    return this._trainable;
+  }
+  set trainable(v: boolean) {
+    if (typeof v !== 'boolean') throw new ValueError(`${this.name}: trainable must be true or false, received ${JSON.stringify(v)}`);
+    if (v !== this._trainable) trainableVersion++;
+    this._trainable = v;
+  }
+
+  /** Output shape (without batch) for these input shapes; throws ShapeError naming the layer if they do not fit. */
+  abstract computeOutputShape(inputShapes: number[][]): number[];
+
+  /** Declares the weights for these input shapes. A built layer accepts only inputs that give the same weights. */
+  build(inputShapes: number[][]): void {
+    this.computeOutputShape(inputShapes);
+    const weights = this.declareWeights(inputShapes);
+    const key = JSON.stringify(weights.map((w) => w.shape));
+    if (this.built && key !== this.builtFor) {
+      throw new ShapeError(`${this.name} (${this.className}): its weights were built for input ${formatShape([null, ...this.inputShapes[0]])}; it cannot also take ${formatShape([null, ...inputShapes[0]])}`);
+    }
+    if (!this.built) {
+      this.weights = weights;
+      this.builtFor = key;
+      this.built = true;
+      this.firstShapes = inputShapes.map((s) => s.slice());
+    }
+  }
+  private firstShapes: number[][] = [];
+
+  protected declareWeights(_inputShapes: number[][]): WeightSpec[] {
     return [];
   }
-  /** Floats of scratch shared by all layers (im2col chunks, packed weights). */
-  scratchFloats(): number {
+  /** Floats of scratch one call needs (shared by all nodes of a model). */
+  scratchFloats(_s: NodeShapes): number {
     return 0;
   }
-  /** Bytes per sample of layer-private state kept from forward to backward (max-pool winners). */
-  extraBytesPerSample(): number {
+  /** Floats per sample kept from forward to backward (max-pool winners). */
+  savedFloatsPerSample(_s: NodeShapes): number {
     return 0;
   }
-  bind(be: Backend, b: Binding): void {
-    this.be = be;
-    this.b = b;
+  /** Why this layer cannot be trained as configured, or undefined. */
+  trainingBlocker(): string | undefined {
+    return undefined;
   }
-  abstract forward(n: number, training: boolean): void;
-  /** Fills parameter gradients from dy; writes dx when needDx (not for the first layer). */
-  abstract backward(n: number, needDx: boolean): void;
+  abstract forward(io: NodeIO, n: number, ctx: RunContext): void;
+  /** Writes dx[i] where need.dx[i], the weight gradients where need.dw; may overwrite dy. */
+  abstract backward(io: NodeIO, n: number, need: Need, ctx: RunContext): void;
+
+  /** TF.js's getConfig: camelCase keys, the values tfjs-layers writes. */
   getConfig(): Record<string, unknown> {
-    const c: Record<string, unknown> = { name: this.name };
-    if (this.declaredInputShape) c.batchInputShape = [null, ...this.declaredInputShape];
+    const c: Record<string, unknown> = { name: this.name, trainable: this.trainable };
+    if (this.declaredInputShape) Object.assign(c, { batchInputShape: [null, ...this.declaredInputShape], dtype: 'float32' });
     return c;
   }
-  countParams(): number {
-    return this.params.reduce((s, p) => s + p.shape.reduce((a, d) => a * d, 1), 0);
+
+  /** Connects the layer to one or several symbolic tensors (from input() or another layer); returns its output. */
+  apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
+    return applyLayer(this, inputs);
   }
 
-  protected expectRank(inputShape: number[], rank: number, hint = ''): void {
-    if (inputShape.length !== rank) {
-      throw new ShapeError(`${this.name} (${this.className}): expected input of rank ${rank + 1} ${formatShape([null, ...Array(rank).fill(null)]).replace(/null/g, '?')}, received ${formatShape([null, ...inputShape])}${hint}`);
+  /** The output of the layer's only node (TF.js's layer.output); use getOutputAt for shared layers. */
+  get output(): SymbolicTensor {
+    return this.onlyNode('output').output;
+  }
+  get input(): SymbolicTensor | SymbolicTensor[] {
+    const ins = this.onlyNode('input').inputs;
+    return ins.length === 1 ? ins[0] : ins;
+  }
+  getOutputAt(nodeIndex: number): SymbolicTensor {
+    const node = this.inboundNodes[nodeIndex];
+    if (!node) throw new ValueError(`${this.name}: has ${this.inboundNodes.length} node(s), asked for node ${nodeIndex}`);
+    return node.output;
+  }
+  private onlyNode(what: string): Node {
+    if (this.inboundNodes.length === 0) throw new ValueError(`${this.name}: not connected yet, so it has no ${what}; apply() it first`);
+    if (this.inboundNodes.length > 1) throw new ValueError(`${this.name}: is used ${this.inboundNodes.length} times, so its ${what} is ambiguous; use getOutputAt(nodeIndex)`);
+    return this.inboundNodes[0];
+  }
+
+  /** Input shapes of the first node (or of build), without the batch axis. */
+  get inputShapes(): number[][] {
+    return this.inboundNodes[0]?.inputs.map((t) => t.dims) ?? this.firstShapes;
+  }
+  /** Input shape without the batch axis (the first input's, for merge layers). */
+  get inputShape(): number[] {
+    return this.inputShapes[0]?.slice() ?? [];
+  }
+  get outputShape(): number[] {
+    const node = this.inboundNodes[0];
+    if (node) return node.output.dims.slice();
+    return this.built ? this.computeOutputShape(this.firstShapes) : [];
+  }
+
+  countParams(): number {
+    return this.weights.reduce((s, w) => s + w.shape.reduce((a, d) => a * d, 1), 0);
+  }
+
+  protected expectRank(inputShapes: number[][], rank: number, hint = ''): number[] {
+    const s = inputShapes[0];
+    if (s.length !== rank) {
+      throw new ShapeError(`${this.name} (${this.className}): expected input of rank ${rank + 1} ${formatShape([null, ...Array(rank).fill(null)]).replace(/null/g, '?')}, received ${formatShape([null, ...s])}${hint}`);
+    }
+    return s;
+  }
+}
+
+/** How option names and values appear in messages: as given, or as a model file wrote them. */
+export interface OptionNames {
+  key(k: string): string;
+  value(k: string, v: unknown): unknown;
+  fixed(v: unknown): unknown;
+}
+const AS_GIVEN: OptionNames = { key: (k) => k, value: (_k, v) => v, fixed: (v) => v };
+
+/** Checks a config against a layer class: every option known, fixed options at their one supported value. */
+export function checkOptions(cls: LayerClass, args: Record<string, unknown>, layer: string, names: OptionNames = AS_GIVEN): void {
+  for (const [k, v] of Object.entries(args ?? {})) {
+    if (v === undefined || v === null) continue;
+    if (k in cls.fixedOptions) {
+      if (JSON.stringify(v) !== JSON.stringify(cls.fixedOptions[k])) {
+        throw new ValueError(`${layer} (${cls.className}): option ${names.key(k)}=${quote(names.value(k, v))} is not supported (only ${quote(names.fixed(cls.fixedOptions[k]))})`);
+      }
+    } else if (!BASE_OPTIONS.includes(k) && !cls.options.includes(k)) {
+      throw new ValueError(`${layer} (${cls.className}): unknown option '${names.key(k)}' (options: ${[...cls.options].join(', ') || 'none'})`);
     }
   }
 }
 
-export function checkActivation(a: string | undefined, layer: string): Activation {
+/** A value as messages quote it: 'tanh', [2,2], null. */
+export const quote = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
+
+export function checkActivation(a: string | undefined, layer: string): ActivationName {
   const v = a ?? 'linear';
   if (!ACTIVATIONS.includes(v)) {
-    throw new ValueError(`${layer}: activation '${v}' is not supported; expected one of ${ACTIVATIONS.join(', ')} (or add a ReLU/Softmax layer)`);
+    throw new ValueError(`${layer}: activation ${quote(v)} is not supported; expected one of ${ACTIVATIONS.join(', ')} (or add a ReLU/Softmax layer)`);
   }
-  return v as Activation;
+  return v as ActivationName;
 }
 
 export function checkPositiveInt(v: unknown, what: string, layer: string): number {
@@ -124,6 +292,17 @@ export function checkPositiveInt(v: unknown, what: string, layer: string): numbe
 
 export function checkPadding(p: unknown, layer: string): 'valid' | 'same' {
   const v = p ?? 'valid';
-  if (v !== 'valid' && v !== 'same') throw new ValueError(`${layer}: padding must be 'valid' or 'same', received ${JSON.stringify(p)}`);
+  if (v !== 'valid' && v !== 'same') throw new ValueError(`${layer}: padding ${quote(p)} is not supported (valid, same)`);
   return v;
+}
+
+/** The derivative of a fused final activation, applied to dy in place (softmax not when the loss fused it). */
+export function activationBackward(act: ActivationName, io: NodeIO, count: number, classes: number, be: Backend): void {
+  if (act === 'relu') be.k.relu_backward(io.y, io.dy, io.dy, count);
+  else if (act === 'softmax' && !io.preActivationGrad) be.k.softmax_backward(io.y, io.dy, io.dy, count / classes, classes);
+}
+
+/** dst = src over n floats; nothing when the plan let them share memory. */
+export function copyFloats(be: Backend, dst: number, src: number, n: number): void {
+  if (dst !== src) be.f32.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + n);
 }

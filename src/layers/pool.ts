@@ -1,6 +1,7 @@
 import { computeWindow2D, pair, type Padding, type Window2D } from '../kernels/geometry.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.js';
-import { checkPadding, Layer, type LayerArgs } from './layer.js';
+import { checkPadding, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, type RunContext } from './layer.js';
+import { callable, registerLayer } from './registry.js';
 
 export interface Pool2DArgs extends LayerArgs {
   poolSize?: number | [number, number];
@@ -9,10 +10,11 @@ export interface Pool2DArgs extends LayerArgs {
 }
 
 abstract class Pool2D extends Layer {
+  static readonly options = ['poolSize', 'strides', 'padding'];
+  static readonly fixedOptions = { dataFormat: 'channelsLast' };
   readonly poolSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
-  geom!: Window2D;
 
   constructor(args: Pool2DArgs, base: string) {
     super(args, base);
@@ -21,44 +23,58 @@ abstract class Pool2D extends Layer {
     this.padding = checkPadding(args.padding, this.name);
   }
 
-  computeOutputShape(inputShape: number[]): number[] {
-    this.expectRank(inputShape, 3, ' [batch, height, width, channels]');
-    this.geom = computeWindow2D(this.name, inputShape, this.poolSize, this.strides, this.padding);
-    return [this.geom.OH, this.geom.OW, this.geom.C];
+  protected geometry(inShape: number[]): Window2D {
+    return computeWindow2D(this.name, inShape, this.poolSize, this.strides, this.padding);
+  }
+
+  computeOutputShape(inputShapes: number[][]): number[] {
+    const g = this.geometry(this.expectRank(inputShapes, 3, ' [batch, height, width, channels]'));
+    return [g.OH, g.OW, g.C];
   }
 
   getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, padding: this.padding };
+    return { poolSize: this.poolSize, padding: this.padding, strides: this.strides, dataFormat: 'channelsLast', ...super.getConfig() };
   }
 }
 
 /** Max over each window; backward sends the gradient to the window's winner (first one on ties). */
-export class MaxPool2D extends Pool2D {
-  readonly className = 'MaxPooling2D';
+class MaxPool2DLayer extends Pool2D {
+  static readonly className = 'MaxPooling2D';
+  readonly backwardReads = { input: false, output: false };
   constructor(args: Pool2DArgs = {}) {
     super(args, 'max_pooling2d');
   }
-  extraBytesPerSample(): number {
-    return 4 * this.geom.OH * this.geom.OW * this.geom.C; // int32 index of each window's winner
+  savedFloatsPerSample(s: NodeShapes): number {
+    return s.out[0] * s.out[1] * s.out[2]; // the int32 index of each window's winner
   }
-  forward(n: number, training: boolean): void {
-    maxPoolForward(this.be, this.b.x, this.b.y, training ? this.b.extra : 0, this.geom, n);
+  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
+    maxPoolForward(be, io.x[0], io.y, training ? io.saved : 0, this.geometry(io.shapes.in[0]), n);
   }
-  backward(n: number, needDx: boolean): void {
-    if (needDx) maxPoolBackward(this.be, this.b.dy, this.b.extra, this.b.dx, this.geom, n);
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    if (need.dx[0]) maxPoolBackward(be, io.dy, io.saved, io.dx[0], this.geometry(io.shapes.in[0]), n);
   }
 }
+registerLayer(MaxPool2DLayer, { aliases: ['MaxPool2D'] });
 
 /** Mean over each window's in-bounds positions (padding is not counted, as in TensorFlow). */
-export class AvgPool2D extends Pool2D {
-  readonly className = 'AveragePooling2D';
+class AvgPool2DLayer extends Pool2D {
+  static readonly className = 'AveragePooling2D';
+  readonly backwardReads = { input: false, output: false };
   constructor(args: Pool2DArgs = {}) {
     super(args, 'average_pooling2d');
   }
-  forward(n: number): void {
-    avgPoolForward(this.be, this.b.x, this.b.y, this.geom, n);
+  forward(io: NodeIO, n: number, { be }: RunContext): void {
+    avgPoolForward(be, io.x[0], io.y, this.geometry(io.shapes.in[0]), n);
   }
-  backward(n: number, needDx: boolean): void {
-    if (needDx) avgPoolBackward(this.be, this.b.dy, this.b.dx, this.geom, n);
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    if (need.dx[0]) avgPoolBackward(be, io.dy, io.dx[0], this.geometry(io.shapes.in[0]), n);
   }
 }
+registerLayer(AvgPool2DLayer, { aliases: ['AvgPool2D'] });
+
+export const MaxPool2D = callable(MaxPool2DLayer);
+export type MaxPool2D = MaxPool2DLayer;
+export const MaxPooling2D = MaxPool2D;
+export const AvgPool2D = callable(AvgPool2DLayer);
+export type AvgPool2D = AvgPool2DLayer;
+export const AveragePooling2D = AvgPool2D;

@@ -1,7 +1,6 @@
 // The demo page: train in a Worker with live charts, draw a digit, look inside the network, save/load.
 // URL options: ?build=simd|relaxed picks the wasm build (the page and its worker use the same one).
-import { currentBackend, type Layer, loadModel, relaxedSupported, Sequential, setBackend, simdSupported, tensor } from '../../src/index.js';
-import { layerFromSpec } from '../../src/browser/model-spec.js';
+import { currentBackend, type Layer, loadModel, type Model, model as graphModel, relaxedSupported, setBackend, simdSupported, tensor } from '../../src/index.js';
 import type { TrainProgress, TrainResult } from '../../src/browser/protocol.js';
 import { type TrainJob, trainInWorker } from '../../src/browser/train-in-worker.js';
 import { LineChart } from './charts.js';
@@ -27,9 +26,9 @@ function say(id: string, text: string, kind: MsgKind = ''): void {
 let net: NetDef = NETS.tutorial;
 let data: Mnist | undefined;
 let job: TrainJob | undefined;
-let model: Sequential | undefined;
+let model: Model | undefined;
 let meta: DemoMeta | undefined;
-interface Probe { model: Sequential; layer: Layer; index: number; canvas: HTMLCanvasElement }
+interface Probe { model: Model; layer: Layer; index: number; canvas: HTMLCanvasElement }
 let probes: Probe[] = [];
 let sobelView: { update(x: Float32Array): void } | undefined;
 const narrowQuery = window.matchMedia('(max-width: 640px)');
@@ -146,19 +145,17 @@ function renderFilters(): void {
   if (!model) return;
   const weights = model.getWeights();
   const specs = model.weightSpecs();
-  let k = 0, convs = 0;
+  let convs = 0;
   for (const l of model.layers) {
-    const n = l.params.length;
-    if (l.className === 'Conv2D') {
-      const kernel = weights[k], shape = specs[k].shape;
-      const [kh, kw, inC, F] = shape;
-      const sub = inC === 1
-        ? `${F} filters of ${kh}×${kw}×1: one slice each, since the input has one channel.`
-        : `${F} filters of ${kh}×${kw}×${inC}: each drawn as its ${inC} slices (one per input channel); the ${inC} responses are summed into one output map.`;
-      drawFilters(panel(box, `${l.name} · ${F} filters`, sub), kernel, shape, narrowQuery.matches);
-      convs++;
-    }
-    k += n;
+    if (l.className !== 'Conv2D') continue;
+    const k = specs.findIndex((s) => s.name === `${l.name}/kernel`);
+    const kernel = weights[k], shape = specs[k].shape;
+    const [kh, kw, inC, F] = shape;
+    const sub = inC === 1
+      ? `${F} filters of ${kh}×${kw}×1: one slice each, since the input has one channel.`
+      : `${F} filters of ${kh}×${kw}×${inC}: each drawn as its ${inC} slices (one per input channel); the ${inC} responses are summed into one output map.`;
+    drawFilters(panel(box, `${l.name} · ${F} filters`, sub), kernel, shape, narrowQuery.matches);
+    convs++;
   }
   if (!convs) box.innerHTML = '<p class="placeholder">This model has no convolution layers.</p>';
 }
@@ -172,20 +169,15 @@ function buildProbes(): void {
   const grid = document.createElement('div');
   grid.className = 'maps-grid';
   box.append(grid);
-  const weights = model.getWeights();
-  let nParams = 0;
-  model.layers.forEach((l, i) => {
-    nParams += l.params.length;
+  const base = model;
+  base.layers.forEach((l, i) => {
     const spatial = l.outputShape.length === 3 && ['Conv2D', 'MaxPooling2D', 'AveragePooling2D'].includes(l.className);
-    const hidden = l.className === 'Dense' && i < model!.layers.length - 1;
+    const hidden = l.className === 'Dense' && i < base.layers.length - 1;
     if (!spatial && !hidden) return;
-    // A model made of the layers up to this one, with the same weights: its output is this layer's feature maps.
-    const layers = model!.layers.slice(0, i + 1).map((x, j) => layerFromSpec({ class: x.className, config: { ...x.getConfig(), name: `probe_${j}` } }, j));
-    const m = new Sequential(layers, { name: `probe_${i}` });
-    m.build(model!.inputShape);
-    m.setWeights(weights.slice(0, nParams));
+    // The model cut at this layer: same layers, same weights; its output is this layer's feature maps.
+    const m = graphModel({ inputs: base.inputs, outputs: l.output, name: `probe_${i}` });
     const canvas = panel(grid, `${l.name} (${l.className})`, describe(l));
-    probes.push({ model: m, layer: m.layers[i], index: i, canvas });
+    probes.push({ model: m, layer: l, index: i, canvas });
   });
   if (!probes.length) box.innerHTML = '<p class="placeholder">This model has no convolution or pooling layers to look into.</p>';
 }
@@ -264,7 +256,7 @@ function buildSobel(): void {
   };
 }
 
-function useModel(m: Sequential, md: DemoMeta): void {
+function useModel(m: Model, md: DemoMeta): void {
   const inOk = m.inputShape.join() === '28,28,1';
   const outOk = m.outputShape.join() === '10';
   if (!inOk || !outOk) {
@@ -272,6 +264,8 @@ function useModel(m: Sequential, md: DemoMeta): void {
     m.dispose();
     throw new UserError(`That model does not fit the demo: ${why}.`);
   }
+  for (const p of probes) p.model.dispose();
+  probes = [];
   model?.dispose();
   model = m;
   meta = md;

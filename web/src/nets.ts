@@ -1,5 +1,6 @@
-// The two networks the page offers, as JSON specs for the training worker.
+// The two networks the page offers, as JSON specs for the training worker (the model as TF.js layers JSON).
 import type { ModelSpec } from '../../src/browser/protocol.js';
+import { Conv2D, Dense, Flatten, MaxPool2D, Sequential } from '../../src/index.js';
 
 export interface NetDef {
   id: 'tutorial' | 'lenet';
@@ -18,15 +19,14 @@ export const NETS: Record<NetDef['id'], NetDef> = {
     title: 'Tutorial net',
     blurb: 'Conv 8×3×3 (valid, no bias) → MaxPool 2 → Dense 10 + softmax. Plain SGD, lr 0.005, one image per step, pixels in [−0.5, 0.5]. 13,602 weights.',
     spec: {
-      name: 'tutorial',
+      modelTopology: new Sequential([
+        Conv2D({ filters: 8, kernelSize: 3, padding: 'valid', useBias: false, inputShape: [28, 28, 1] }),
+        MaxPool2D({ poolSize: 2 }),
+        Flatten(),
+        Dense({ units: 10, activation: 'softmax' }),
+      ], { name: 'tutorial' }).toJSON(null, false) as Record<string, unknown>,
       seed: 1,
-      layers: [
-        { class: 'Conv2D', config: { filters: 8, kernelSize: 3, padding: 'valid', useBias: false, inputShape: [28, 28, 1] } },
-        { class: 'MaxPool2D', config: { poolSize: 2 } },
-        { class: 'Flatten' },
-        { class: 'Dense', config: { units: 10, activation: 'softmax' } },
-      ],
-      compile: { optimizer: { class: 'SGD', config: { learningRate: 0.005 } }, loss: 'sparseCategoricalCrossentropy' },
+      compile: { optimizer: { className: 'SGD', config: { learningRate: 0.005 } }, loss: 'sparseCategoricalCrossentropy' },
     },
     range: [-0.5, 0.5],
     batchSize: 1,
@@ -37,18 +37,17 @@ export const NETS: Record<NetDef['id'], NetDef> = {
     title: 'LeNet-style',
     blurb: 'Conv 32 → pool → Conv 64 (3×3, same, ReLU) → pool → Dense 128 ReLU → Dense 10 softmax. Adam, batches of 32, pixels in [0, 1]. 421,642 weights.',
     spec: {
-      name: 'lenet',
+      modelTopology: new Sequential([
+        Conv2D({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }),
+        MaxPool2D({ poolSize: 2 }),
+        Conv2D({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        MaxPool2D({ poolSize: 2 }),
+        Flatten(),
+        Dense({ units: 128, activation: 'relu' }),
+        Dense({ units: 10, activation: 'softmax' }),
+      ], { name: 'lenet' }).toJSON(null, false) as Record<string, unknown>,
       seed: 1,
-      layers: [
-        { class: 'Conv2D', config: { filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] } },
-        { class: 'MaxPool2D', config: { poolSize: 2 } },
-        { class: 'Conv2D', config: { filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' } },
-        { class: 'MaxPool2D', config: { poolSize: 2 } },
-        { class: 'Flatten' },
-        { class: 'Dense', config: { units: 128, activation: 'relu' } },
-        { class: 'Dense', config: { units: 10, activation: 'softmax' } },
-      ],
-      compile: { optimizer: { class: 'Adam', config: { learningRate: 0.001 } }, loss: 'sparseCategoricalCrossentropy' },
+      compile: { optimizer: { className: 'Adam', config: { learningRate: 0.001 } }, loss: 'sparseCategoricalCrossentropy' },
     },
     range: [0, 1],
     batchSize: 32,

@@ -2,7 +2,8 @@
 // Files: <name>.json + <name>.weights.bin (+ <name>.optimizer.bin) through the download bar; or the
 // browser's IndexedDB. What the page needs besides the weights (which net, the pixel range) rides along
 // in model.json's userDefinedMetadata.
-import { loadModel, type ModelJson, type Sequential } from '../../src/index.js';
+import { loadModel, type Model, type ModelJson } from '../../src/index.js';
+import { OPTIMIZER_METADATA_KEY } from '../../src/io/format.js';
 
 export interface DemoMeta { net: string; range: [number, number]; testAccuracy?: number }
 const META_KEY = 'simdcnnDemo';
@@ -12,19 +13,19 @@ const LS_KEY = 'simdcnn-demo-meta';
 /** A problem the user can fix; its message is shown as is. */
 export class UserError extends Error {}
 
-export async function saveToDownloads(model: Sequential, meta: DemoMeta): Promise<string[]> {
+export async function saveToDownloads(model: Model, meta: DemoMeta): Promise<string[]> {
   const r = await model.save(`downloads://simdcnn-${meta.net}`, { metadata: { [META_KEY]: meta } });
   const names = [`simdcnn-${meta.net}.json`, ...r.modelJson.weightsManifest.flatMap((g) => g.paths)];
-  const opt = (r.modelJson.userDefinedMetadata?.simdcnnOptimizer as { path?: string } | undefined)?.path;
+  const opt = (r.modelJson.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string } | undefined)?.path;
   return opt ? [...names, opt] : names;
 }
 
-export async function saveToBrowser(model: Sequential, meta: DemoMeta): Promise<void> {
+export async function saveToBrowser(model: Model, meta: DemoMeta): Promise<void> {
   await model.save(IDB_KEY, { metadata: { [META_KEY]: meta } });
   localStorage.setItem(LS_KEY, JSON.stringify(meta));
 }
 
-export async function loadFromBrowser(): Promise<{ model: Sequential; meta: DemoMeta }> {
+export async function loadFromBrowser(): Promise<{ model: Model; meta: DemoMeta }> {
   const raw = localStorage.getItem(LS_KEY);
   if (!raw) throw new UserError('Nothing saved in this browser yet: train a model and press “Save in browser” first.');
   const model = await loadModel(IDB_KEY).catch((e: Error) => { throw new UserError(`Could not read the model saved in this browser (${e.message}).`); });
@@ -43,7 +44,7 @@ const readJson = async (f: File): Promise<unknown> => {
  * A model from files the user picked: one model .json (TF.js layers format, from this page, simdcnn or
  * TF.js/Keras) plus the weight files its manifest names.
  */
-export async function loadFromFiles(files: File[]): Promise<{ model: Sequential; meta: DemoMeta }> {
+export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta: DemoMeta }> {
   if (!files.length) throw new UserError('No file chosen.');
   const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
   if (jsons.length === 0) {
@@ -68,9 +69,9 @@ export async function loadFromFiles(files: File[]): Promise<{ model: Sequential;
   const missing = paths.filter((p) => !find(p, /weights/i) && !(paths.length === 1 && bins.length === 1));
   if (missing.length) throw new UserError(`“${jsons[0].name}” needs its weight file${missing.length > 1 ? 's' : ''} ${missing.map((p) => `“${p}”`).join(', ')}: choose ${missing.length > 1 ? 'them' : 'it'} together with the .json.`);
   const weights = await Promise.all(paths.map((p) => (find(p, /weights/i) ?? bins[0]).arrayBuffer()));
-  const optPath = (json.userDefinedMetadata?.simdcnnOptimizer as { path?: string } | undefined)?.path;
+  const optPath = (json.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string } | undefined)?.path;
   const optFile = optPath ? find(optPath, /optimizer/i) : undefined;
-  let model: Sequential;
+  let model: Model;
   try {
     model = await loadModel({ modelJson: json as ModelJson, weights, optimizerWeights: await optFile?.arrayBuffer() });
   } catch (e) {

@@ -1,0 +1,8 @@
+// Every layer, each registered by its own file.
+export * from './input.js';
+export * from './conv2d.js';
+export * from './pool.js';
+export * from './dense.js';
+export * from './core.js';
+export * from './activation.js';
+export * from './merge.js';
