@@ -20,7 +20,7 @@ export abstract class Optimizer {
   /** One step: every run updated from the gradient block and state blocks (same layout). */
   apply(be: Backend, runs: UpdateRun[], grads: number, state: number[]): void {
     this.iterations++;
-    for (const r of runs) this.update(be, r.ptr, grads + r.offset * 4, state.map((s) => s + r.offset * 4), r.floats);
+    for (const r of runs) this.update(be, r.ptr, grads + r.offset * 4, state.length ? state.map((s) => s + r.offset * 4) : state, r.floats);
   }
   protected abstract update(be: Backend, w: number, g: number, state: number[], n: number): void;
   abstract getConfig(): Record<string, number>;

@@ -7,7 +7,7 @@ import type { Rng } from '../random.js';
 import { type Tensor, shapeSize } from '../tensor.js';
 import { type Arena, type ArenaMode, checkArenaFits, planArena } from './arena.js';
 import type { Graph } from './graph.js';
-import type { ParamLayout } from './plan.js';
+import type { ParamLayout, Run } from './plan.js';
 
 export class Runtime {
   private arena?: Arena;
@@ -34,6 +34,14 @@ export class Runtime {
     this.arena = plan.bind(this.arenaBlock, this.gradBlock);
     this.plannedAt = trainableChanges();
     return this.arena;
+  }
+
+  private runsOf?: { at: number; runs: Run[] };
+  /** The trainable runs of the weights, recomputed only when a trainable flag changed. */
+  trainableRuns(): Run[] {
+    const at = trainableChanges();
+    if (this.runsOf?.at !== at) this.runsOf = { at, runs: this.params.trainableRuns() };
+    return this.runsOf.runs;
   }
 
   /** Bytes an arena would take, without allocating it (summary()). */

@@ -101,15 +101,15 @@ function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [
 const classesOf = (s: IOShapes) => s.output[s.output.length - 1];
 
 /** One optimizer step on the batch in the arena; returns [loss sum, correct]. Weights stay untouched on failure. */
-function step(host: TrainHost, c: Compiled, n: number, check: boolean, stepNo: number): [number, number] {
-  const rt = host.runtime('fit'), be = rt.be, opt = c.optimizer;
+function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, check: boolean, stepNo: number): [number, number] {
+  const be = rt.be, opt = c.optimizer;
   rt.forward(n, true);
-  const [loss, correct] = lossOf(rt, c.loss, n, classesOf(host.ioShapes()), true);
+  const [loss, correct] = lossOf(rt, c.loss, n, C, true);
   if (!Number.isFinite(loss)) {
     throw new DivergenceError(`${host.name}.fit: the loss became ${loss} at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
   }
   rt.backward(n, true);
-  const runs = rt.params.trainableRuns();
+  const runs = rt.trainableRuns();
   if (check && runs.some((r) => be.k.count_nonfinite(rt.gradBlock + r.offset * 4, r.floats) > 0)) {
     throw new DivergenceError(`${host.name}.fit: the gradients became non-finite at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate})`);
   }
@@ -135,7 +135,7 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
   checkX(x, io, 'fit');
   const N = x.shape[0];
   const labels = checkY(y, N, io, c.loss, 'fit');
-  const where = `${host.name}.fit`;
+  const where = `${host.name}.fit`, C = classesOf(io);
   const epochs = positiveInt(args.epochs ?? 1, 'epochs', where);
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
   const check = args.checkFinite ?? true;
@@ -165,7 +165,7 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
       rt.ensure(Math.min(batchSize, N), TRAIN);
       rt.loadInput(x, idx, from, n, check, 'fit');
       rt.loadTargets(labels, idx, from, n);
-      const [l, k] = step(host, c, n, check, ++stepNo);
+      const [l, k] = step(host, rt, c, n, C, check, ++stepNo);
       lossSum += l; correct += k; seen += n;
       if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: l / n, acc: k / n, size: n });
       if (now() - lastYield >= yieldEvery) { await yieldToEventLoop(); lastYield = now(); }
@@ -200,8 +200,8 @@ function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { 
 /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
 export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: number; acc: number } {
   checkTrainable(host, host.runtime('trainOnBatch'));
-  const { c, n } = loadWholeBatch(host, x, y, 'trainOnBatch');
-  const [l, k] = step(host, c, n, true, c.optimizer.iterations + 1);
+  const { c, n, rt } = loadWholeBatch(host, x, y, 'trainOnBatch');
+  const [l, k] = step(host, rt, c, n, classesOf(host.ioShapes()), true, c.optimizer.iterations + 1);
   return { loss: l / n, acc: k / n };
 }
 

@@ -53,8 +53,12 @@ class Conv2DLayer extends Layer {
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
   }
 
+  /** Per input shape (each node's own array): computed once, not per call. */
+  private readonly geometries = new WeakMap<number[], Window2D>();
   private geometry(inShape: number[]): Window2D {
-    return computeWindow2D(this.name, inShape, this.kernelSize, this.strides, this.padding);
+    let g = this.geometries.get(inShape);
+    if (!g) this.geometries.set(inShape, (g = computeWindow2D(this.name, inShape, this.kernelSize, this.strides, this.padding)));
+    return g;
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {

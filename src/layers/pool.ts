@@ -23,8 +23,12 @@ abstract class Pool2D extends Layer {
     this.padding = checkPadding(args.padding, this.name);
   }
 
+  /** Per input shape (each node's own array): computed once, not per call. */
+  private readonly geometries = new WeakMap<number[], Window2D>();
   protected geometry(inShape: number[]): Window2D {
-    return computeWindow2D(this.name, inShape, this.poolSize, this.strides, this.padding);
+    let g = this.geometries.get(inShape);
+    if (!g) this.geometries.set(inShape, (g = computeWindow2D(this.name, inShape, this.poolSize, this.strides, this.padding)));
+    return g;
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
