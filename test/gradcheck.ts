@@ -1,6 +1,6 @@
-// Finite-difference gradient checks against Sequential.vjp / computeGradients.
+// Finite-difference gradient checks against Model.vjp / computeGradients.
 import { expect } from 'vitest';
-import { type Sequential, Tensor } from '../src/node.js';
+import { type Model, Tensor } from '../src/node.js';
 import { Rng } from '../src/random.js';
 
 export function randomTensor(shape: number[], rng: Rng, scale = 1): Tensor {
@@ -51,7 +51,7 @@ class Tally {
  * Checks d(sum(r * model(x)))/d(x and weights) from vjp against central differences of predict().
  * f32 forward passes limit the precision, hence eps 1e-2 with a 2% relative tolerance.
  */
-export function checkVjp(model: Sequential, x: Tensor, seed: number, opts: { eps?: number; rtol?: number; atol?: number; k?: number } = {}): void {
+export function checkVjp(model: Model, x: Tensor, seed: number, opts: { eps?: number; rtol?: number; atol?: number; k?: number } = {}): void {
   const { eps = 1e-3, rtol = 2e-2, atol = 2e-3, k = 12 } = opts;
   const rng = new Rng(seed);
   const out = model.predict(x);
@@ -71,7 +71,7 @@ export function checkVjp(model: Sequential, x: Tensor, seed: number, opts: { eps
   tally.done();
 }
 
-function checkWeights(model: Sequential, grads: Float32Array[], f: () => number, rng: Rng, k: number, eps: number, rtol: number, atol: number, tally: Tally): void {
+function checkWeights(model: Model, grads: Float32Array[], f: () => number, rng: Rng, k: number, eps: number, rtol: number, atol: number, tally: Tally): void {
   const w = model.getWeights();
   const names = model.weightSpecs().map((s) => s.name);
   w.forEach((wi, t) => {
@@ -89,7 +89,7 @@ function checkWeights(model: Sequential, grads: Float32Array[], f: () => number,
 }
 
 /** Same for the training loss: computeGradients vs central differences of evaluate(). */
-export function checkLossGradients(model: Sequential, x: Tensor, y: Int32Array, seed: number, eps = 1e-3, rtol = 3e-2, atol = 2e-3): void {
+export function checkLossGradients(model: Model, x: Tensor, y: Int32Array, seed: number, eps = 1e-3, rtol = 3e-2, atol = 2e-3): void {
   const rng = new Rng(seed);
   const { grads } = model.computeGradients(x, y);
   const tally = new Tally();
