@@ -1,6 +1,7 @@
-// Finite-difference gradient check of every layer, alone and in a whole model.
-import { describe, it } from 'vitest';
-import { AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, SGD, Softmax } from '../src/node.js';
+// Finite-difference gradient check of every layer, alone and in whole models (a chain, and a graph with a
+// shared layer and a fan-out).
+import { describe, expect, it } from 'vitest';
+import { Add, AvgPool2D, Conv2D, Dense, Flatten, input, MaxPool2D, model, ReLU, Sequential, SGD, Softmax } from '../src/node.js';
 import type { Layer } from '../src/layers/layer.js';
 import { Rng } from '../src/random.js';
 import { checkLossGradients, checkVjp, randomTensor } from './gradcheck.js';
@@ -59,5 +60,25 @@ describe('gradient check of a whole model', () => {
     ], { seed: 11 });
     model.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     checkLossGradients(model, randomTensor([4, 6, 6, 1], new Rng(12)), Int32Array.from([1, 9, 3, 3]), 13);
+  });
+});
+
+describe('gradient check of a whole graph with a shared layer and a fan-out', () => {
+  it('x=[2,6,6,3] c1(4,3x3,same,relu) feeds s, d and the sum; shared s(4,3x3,same) on c1 and on d(c1); add -> maxpool -> dense(5,softmax)', () => {
+    const inp = input({ shape: [6, 6, 3] });
+    const c1 = Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'c1' }).apply(inp);
+    const s = Conv2D({ filters: 4, kernelSize: 3, padding: 'same', name: 'shared' });
+    const d = Conv2D({ filters: 4, kernelSize: 1, name: 'd' }).apply(c1);
+    const sum = Add({ name: 'sum' }).apply([s.apply(c1), s.apply(d), c1]);
+    const pooled = MaxPool2D({ poolSize: 2 }).apply(ReLU().apply(sum));
+    const out = Dense({ units: 5, activation: 'softmax' }).apply(Flatten().apply(pooled));
+    const m = model({ inputs: inp, outputs: out, seed: 21 });
+    // The shared layer's weights exist once and get the sum of both uses' gradients.
+    expect(m.weightSpecs().filter((w) => w.name.startsWith('shared/')).map((w) => w.name)).toEqual(['shared/kernel', 'shared/bias']);
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const x = randomTensor([2, 6, 6, 3], new Rng(22));
+    checkLossGradients(m, x, Int32Array.from([3, 1]), 23);
+    checkVjp(m, x, 24);
+    m.dispose();
   });
 });
