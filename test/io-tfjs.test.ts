@@ -4,36 +4,18 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Adam, loadModel, type ModelArtifacts, SGD, StateError, tensor, type Tensor,
+  Adam, loadModel, type ModelArtifacts, SGD, StateError, tensor,
 } from '../src/node.js';
-import type { ModelFiles } from '../src/io/registry.js';
 import { archs } from './io-archs.js';
+import { maxDiff, tf, tfjsArtifacts, tfPredict, toTfjs } from './tfjs-helpers.js';
 import { Rng } from '../src/random.js';
 
 beforeAll(async () => { await tf.setBackend('cpu'); });
 const dir = () => mkdtempSync(join(tmpdir(), 'simdcnn-io-tfjs-'));
 const rng = new Rng(21);
 const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1), shape);
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i])); return a.length === b.length ? m : Infinity; };
-
-/** TF.js loading simdcnn's in-memory files, as tf.loadLayersModel does from model.json + weights. */
-async function toTfjs(files: ModelFiles): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
-    weightData: files.weights as ArrayBuffer, trainingConfig: files.modelJson.trainingConfig as never,
-  }));
-}
-/** What a TF.js model hands its save handler. */
-async function tfjsArtifacts(m: tf.LayersModel, includeOptimizer = false): Promise<tf.io.ModelArtifacts> {
-  let art: tf.io.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a) => { art = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }), { includeOptimizer });
-  return art!;
-}
-const tfPredict = (m: tf.LayersModel, x: Tensor) => (m.predict(tf.tensor(x.data, x.shape)) as tf.Tensor).dataSync() as Float32Array;
-
 
 describe('simdcnn -> TF.js -> simdcnn', () => {
   for (const [name, shape, make] of archs) {

@@ -19,7 +19,8 @@ class InputLayerImpl extends Layer {
   readonly backwardReads = { input: false, output: false };
   constructor(args: InputLayerArgs) {
     const { batchShape, ...rest } = args ?? {};
-    super(batchShape !== undefined && rest.batchInputShape === undefined ? { ...rest, batchInputShape: batchShape } : rest, 'input');
+    // As in TF.js, an input has nothing to train.
+    super({ ...rest, ...(batchShape !== undefined && rest.batchInputShape === undefined ? { batchInputShape: batchShape } : {}), trainable: false }, 'input');
     if (!this.declaredInputShape) throw new ValueError(`${this.name} (InputLayer): needs a shape (input({ shape: [28, 28, 1] }))`);
     this.build([]);
     this.inboundNodes.push(new Node(this, [], this.declaredInputShape, 0));
