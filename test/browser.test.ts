@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadMnist } from '../src/mnist.js';
-import { modelFromJSON, setBackend, tensor } from '../src/node.js';
+import { modelFromJSON, setBackend } from '../src/node.js';
 // @ts-expect-error plain .mjs script without type declarations
 import { startServer } from '../scripts/serve.mjs';
 import { NETS } from '../web/src/nets.js';
@@ -110,16 +110,16 @@ describe('dist/simdcnn.js', () => {
         const m = build();
         const w0 = m.getWeights();
         const initDiff = Math.max(...w0.map((w: Float32Array, i: number) => diff(w, node[k].w0[i])));
-        const p0 = Array.from(m.predict(x).data);
+        const p0: number[] = Array.from(m.predict(x).data);
         // The same weights as Node (set explicitly) must give the same predictions.
         const twin = build();
         twin.setWeights(node[k].w1.map((w: number[]) => Float32Array.from(w)));
-        const pSet = Array.from(twin.predict(x).data);
+        const pSet: number[] = Array.from(twin.predict(x).data);
         m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
         await m.fit(tx, Uint8Array.from(trainY), { epochs: 1, batchSize, seed: 3 });
         const w1 = m.getWeights();
         const trainedDiff = Math.max(...w1.map((w: Float32Array, i: number) => diff(w, node[k].w1[i])));
-        const p1 = Array.from(m.predict(x).data);
+        const p1: number[] = Array.from(m.predict(x).data);
         out.push({ initDiff, p0, pSet, trainedDiff, p1, build: lib.currentBackend().build, modelBuild: m.backend.build });
         m.dispose();
         twin.dispose();

@@ -30,7 +30,7 @@ async function outcome(source: ModelFiles | ModelArtifacts | string): Promise<'o
     m.dispose();
     return 'ok';
   } catch (e) {
-    if (!(e instanceof ModelFormatError)) throw new Error(`expected ModelFormatError, got ${(e as Error).name}: ${(e as Error).message}`);
+    if (!(e instanceof ModelFormatError)) throw new Error(`expected ModelFormatError, got ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
     expect(currentBackend().allocatedBytes, 'a refused file must leave nothing allocated').toBe(before);
     return 'refused';
   }
