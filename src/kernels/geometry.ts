@@ -41,3 +41,13 @@ export function computeWindow2D(
   }
   return { N, H, W, C, OH, OW, KH: k[0], KW: k[1], SH: strides[0], SW: strides[1], PT, PL, PB, PR };
 }
+
+/** computeWindow2D of a layer's window, once per input shape (each node's own shape array): not per call. */
+export function windowsOf(layer: string, k: [number, number], strides: [number, number], padding: Padding): (inShape: number[]) => Window2D {
+  const cache = new WeakMap<number[], Window2D>();
+  return (inShape) => {
+    let g = cache.get(inShape);
+    if (!g) cache.set(inShape, (g = computeWindow2D(layer, inShape, k, strides, padding)));
+    return g;
+  };
+}

@@ -1,7 +1,7 @@
 import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
-import { computeWindow2D, pair, type Padding, type Window2D } from '../kernels/geometry.js';
+import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   type ActivationName, activationBackward, checkActivation, checkPadding, checkPositiveInt, Layer, type LayerArgs, type Need, type NodeIO,
   type NodeShapes, type RunContext, type WeightSpec,
@@ -39,6 +39,7 @@ class Conv2DLayer extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   readonly backwardReads: { input: boolean; output: boolean };
+  private readonly geometry: (inShape: number[]) => Window2D;
 
   constructor(args: Conv2DArgs) {
     super(args, 'conv2d');
@@ -51,14 +52,7 @@ class Conv2DLayer extends Layer {
     this.backwardReads = { input: true, output: this.activation !== 'linear' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
-  }
-
-  /** Per input shape (each node's own array): computed once, not per call. */
-  private readonly geometries = new WeakMap<number[], Window2D>();
-  private geometry(inShape: number[]): Window2D {
-    let g = this.geometries.get(inShape);
-    if (!g) this.geometries.set(inShape, (g = computeWindow2D(this.name, inShape, this.kernelSize, this.strides, this.padding)));
-    return g;
+    this.geometry = windowsOf(this.name, this.kernelSize, this.strides, this.padding);
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {

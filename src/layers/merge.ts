@@ -5,6 +5,13 @@ import { formatShape, shapeSize } from '../tensor.js';
 import { copyFloats, Layer, type LayerArgs, type Need, type NodeIO, quote, type RunContext } from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
+type Binary = (y: number, a: number, b: number, n: number) => void;
+/** y = x0 op x1 op x2 ..., left to right (as TF.js folds), with a kernel that may write over its first operand. */
+function fold(op: Binary, io: NodeIO, count: number): void {
+  op(io.y, io.x[0], io.x[1], count);
+  for (let i = 2; i < io.x.length; i++) op(io.y, io.y, io.x[i], count);
+}
+
 abstract class ElementwiseMerge extends Layer {
   readonly arity = 'many';
   computeOutputShape(inputShapes: number[][]): number[] {
@@ -23,9 +30,7 @@ class AddLayer extends ElementwiseMerge {
     super(args, 'add');
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {
-    const count = n * shapeSize(io.shapes.out);
-    be.k.add_f32(io.y, io.x[0], io.x[1], count);
-    for (let i = 2; i < io.x.length; i++) be.k.add_f32(io.y, io.y, io.x[i], count);
+    fold(be.k.add_f32, io, n * shapeSize(io.shapes.out));
   }
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
     const count = n * shapeSize(io.shapes.out);
@@ -42,9 +47,7 @@ class MultiplyLayer extends ElementwiseMerge {
     super(args, 'multiply');
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {
-    const count = n * shapeSize(io.shapes.out);
-    be.k.mul_f32(io.y, io.x[0], io.x[1], count);
-    for (let i = 2; i < io.x.length; i++) be.k.mul_f32(io.y, io.y, io.x[i], count);
+    fold(be.k.mul_f32, io, n * shapeSize(io.shapes.out));
   }
   /** d/dx_i = dy times the product of the other inputs. */
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
@@ -71,8 +74,7 @@ class AverageLayer extends ElementwiseMerge {
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {
     const count = n * shapeSize(io.shapes.out);
-    be.k.add_f32(io.y, io.x[0], io.x[1], count);
-    for (let i = 2; i < io.x.length; i++) be.k.add_f32(io.y, io.y, io.x[i], count);
+    fold(be.k.add_f32, io, count);
     be.k.scale_f32(io.y, io.y, 1 / io.x.length, count);
   }
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {

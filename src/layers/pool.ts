@@ -1,4 +1,4 @@
-import { computeWindow2D, pair, type Padding, type Window2D } from '../kernels/geometry.js';
+import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.js';
 import { checkPadding, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, type RunContext } from './layer.js';
 import { callable, registerLayer } from './registry.js';
@@ -15,21 +15,16 @@ abstract class Pool2D extends Layer {
   readonly poolSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
+  protected readonly geometry: (inShape: number[]) => Window2D;
 
   constructor(args: Pool2DArgs, base: string) {
     super(args, base);
     this.poolSize = pair(args.poolSize ?? 2, 'poolSize', this.name);
     this.strides = pair(args.strides ?? this.poolSize, 'strides', this.name);
     this.padding = checkPadding(args.padding, this.name);
+    this.geometry = windowsOf(this.name, this.poolSize, this.strides, this.padding);
   }
 
-  /** Per input shape (each node's own array): computed once, not per call. */
-  private readonly geometries = new WeakMap<number[], Window2D>();
-  protected geometry(inShape: number[]): Window2D {
-    let g = this.geometries.get(inShape);
-    if (!g) this.geometries.set(inShape, (g = computeWindow2D(this.name, inShape, this.poolSize, this.strides, this.padding)));
-    return g;
-  }
 
   computeOutputShape(inputShapes: number[][]): number[] {
     const g = this.geometry(this.expectRank(inputShapes, 3, ' [batch, height, width, channels]'));
