@@ -77,7 +77,7 @@ describe('random layer stacks against the float64 reference', () => {
           if (sp.kind === 'conv') l = new Conv2D({ filters: sp.filters, kernelSize: sp.k, strides: sp.s, padding: sp.pad, activation: sp.relu ? 'relu' : 'linear', useBias: sp.bias });
           else if (sp.kind === 'relu') l = new ReLU();
           else l = new (sp.kind === 'maxpool' ? MaxPool2D : AvgPool2D)({ poolSize: sp.p, strides: sp.s, padding: sp.pad });
-          try { l.build([shape]); } catch { continue; } // a window that cannot fit: the generator asked for the impossible
+          try { l.build(shape); } catch { continue; } // a window that cannot fit: the generator asked for the impossible
           layers.push(l);
           steps.push({ spec: sp, inShape: shape });
           shape = l.outputShape;

@@ -156,8 +156,12 @@ export abstract class Layer {
   /** Output shape (without batch) for these input shapes; throws ShapeError naming the layer if they do not fit. */
   abstract computeOutputShape(inputShapes: number[][]): number[];
 
-  /** Declares the weights for these input shapes. A built layer accepts only inputs that give the same weights. */
-  build(inputShapes: number[][]): void {
+  /**
+   * Declares the weights for these input shapes (one shape, or a list for merge layers; no batch axis). A
+   * built layer accepts only inputs that give the same weights.
+   */
+  build(inputShape: number[] | number[][]): void {
+    const inputShapes = (Array.isArray(inputShape[0]) ? inputShape : [inputShape]) as number[][];
     this.computeOutputShape(inputShapes);
     const weights = this.declareWeights(inputShapes);
     const key = JSON.stringify(weights.map((w) => w.shape));
