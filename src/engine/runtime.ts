@@ -4,7 +4,7 @@ import type { Backend } from '../backend.js';
 import { ValueError } from '../errors.js';
 import { trainableChanges, type RunContext } from '../layers/layer.js';
 import type { Rng } from '../random.js';
-import { type Tensor, shapeSize } from '../tensor.js';
+import type { Tensor } from '../tensor.js';
 import { type Arena, type ArenaMode, checkArenaFits, planArena } from './arena.js';
 import type { Graph } from './graph.js';
 import type { ParamLayout, Run } from './plan.js';
@@ -74,7 +74,7 @@ export class Runtime {
   /** Copies samples idx[from..from+n) (or from..from+n) of x into the input buffer; with check, refuses NaN/Infinity. */
   loadInput(x: Tensor, idx: Int32Array | null, from: number, n: number, check: boolean, what: string): void {
     const a = this.arena!, f32 = this.be.f32;
-    const row = shapeSize(x.shape.slice(1));
+    const row = x.data.length / x.shape[0];
     const base = a.input >>> 2;
     if (!idx) f32.set(x.data.subarray(from * row, (from + n) * row), base);
     else for (let r = 0; r < n; r++) { const i = idx[from + r]; f32.set(x.data.subarray(i * row, (i + 1) * row), base + r * row); }
