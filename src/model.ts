@@ -1,6 +1,7 @@
 // Sequential: owns the model's arena in wasm memory and runs training and inference over it.
 import { type Backend, currentBackend, MAX_MEMORY_BYTES } from './backend.js';
-import { DivergenceError, MemoryError, ShapeError, StateError, ValueError } from './errors.js';
+import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from './divergence.js';
+import { DataError, DivergenceError, MemoryError, ShapeError, SimdcnnError, StateError, ValueError } from './errors.js';
 import { initialize } from './initializers.js';
 import { Dropout, Softmax } from './layers/basic.js';
 import { Conv2D } from './layers/conv2d.js';
@@ -48,10 +49,24 @@ export interface FitArgs extends Callbacks {
   seed?: number;
   validationData?: [Tensor, Labels];
   callbacks?: Callbacks;
-  /** Check inputs, loss and gradients for NaN/Infinity (default true). */
+  /**
+   * Per-step checks (default true): inputs finite and within maxInputAbs; the loss, gradients and weights
+   * watched for divergence. false turns all of them off.
+   */
   checkFinite?: boolean;
+  /** Inputs with a larger magnitude are refused with a DataError (default 1e6; Infinity allows any finite value). */
+  maxInputAbs?: number;
+  /** When fit gives up with a DivergenceError (defaults: lossFactor 4, maxAbs 1e8). */
+  divergence?: DivergenceOptions;
   /** Yield to the event loop at most this often, in ms, so pages and progress bars stay live. */
   yieldEvery?: number;
+}
+
+/** Options of predict and evaluate. */
+export interface InferenceArgs {
+  batchSize?: number;
+  /** Inputs with a larger magnitude are refused with a DataError (default 1e6; Infinity allows any finite value). */
+  maxInputAbs?: number;
 }
 
 export interface History {
@@ -62,6 +77,20 @@ export interface History {
 const ALIGN_FLOATS = 16;
 const alignF = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
 
+/** Where each tensor of a batch of `capacity` samples sits in the activation block (float offsets). */
+interface Layout {
+  capacity: number;
+  bytes: number;
+  act: number[];
+  grad: number[];
+  extra: number[];
+  scratch: number;
+  scratchFloats: number;
+  labels: number;
+  targets: number;
+}
+
+/** The layout placed in wasm memory (byte pointers). */
 interface Arena {
   capacity: number;
   block: number;
@@ -69,6 +98,14 @@ interface Arena {
   grad: number[];
   labels: number;
   targets: number;
+}
+
+/** A tensor as a call first saw it: its sample count and row size stay fixed while the call runs. */
+interface Source {
+  x: Tensor;
+  N: number;
+  row: number;
+  what: string;
 }
 
 export class Sequential {
@@ -90,6 +127,9 @@ export class Sequential {
   /** Float offsets of each layer's params inside the parameter block. */
   private paramOffsets: number[][] = [];
   private arena?: Arena;
+  /** Copy of the weights and optimizer state from before the last update, to undo a step that diverged. */
+  private undoBlock = 0;
+  private training = false;
   optimizer?: Optimizer;
   loss?: LossName;
 
@@ -138,25 +178,29 @@ export class Sequential {
     for (const l of this.layers) {
       this.paramOffsets.push(l.params.map((p) => { const o = total; total += alignF(shapeSize(p.shape)); return o; }));
     }
-    this.paramFloats = Math.max(total, ALIGN_FLOATS);
-    const bytes = this.paramFloats * 4;
-    this.paramBlock = this.be.alloc(bytes, `${this.name} weights`);
+    const floats = Math.max(total, ALIGN_FLOATS);
+    const bytes = floats * 4;
+    const taken: number[] = [];
     try {
-      this.gradBlock = this.be.alloc(bytes, `${this.name} gradients`);
+      const params = this.be.alloc(bytes, `${this.name} weights`);
+      taken.push(params);
+      taken.push(this.be.alloc(bytes, `${this.name} gradients`));
+      this.layers.forEach((l, i) => l.params.forEach((p, j) => {
+        const v = new Float32Array(shapeSize(p.shape));
+        initialize(v, p.init, p.fanIn, p.fanOut, this.rng);
+        this.be.write(params + this.paramOffsets[i][j] * 4, v);
+      }));
     } catch (e) {
-      this.be.release(this.paramBlock);
+      for (const b of taken) this.be.release(b);
       throw e;
     }
-    this.layers.forEach((l, i) => l.params.forEach((p, j) => {
-      const v = new Float32Array(shapeSize(p.shape));
-      initialize(v, p.init, p.fanIn, p.fanOut, this.rng);
-      this.be.write(this.paramBlock + this.paramOffsets[i][j] * 4, v);
-    }));
+    [this.paramBlock, this.gradBlock] = taken;
+    this.paramFloats = floats;
     this.built = true;
   }
 
   compile(args: CompileArgs): void {
-    this.alive('compile');
+    this.idle('compile');
     if (!args || typeof args !== 'object') throw new ValueError(`${this.name}.compile: expected {optimizer, loss}, received ${String(args)}`);
     const optimizer = getOptimizer(args.optimizer);
     if (!LOSSES.includes(args.loss)) {
@@ -169,8 +213,7 @@ export class Sequential {
     }
     for (const l of this.layers) l.fusedSoftmaxGrad = false;
     if (!(last instanceof Softmax)) last.fusedSoftmaxGrad = true;
-    for (const s of this.stateBlocks) this.be.release(s);
-    this.stateBlocks = [];
+    this.releaseState();
     this.optimizer = optimizer;
     this.loss = args.loss;
   }
@@ -179,14 +222,33 @@ export class Sequential {
     if (this.disposed) throw new StateError(`${this.name}.${what}: the model has been disposed`);
   }
 
-  /** Builds from the declared input shape, else from the first data seen. */
-  private ensureBuilt(x?: Tensor): void {
-    if (!this.built) this.build(this.layers[0]?.declaredInputShape ?? (x ? x.shape.slice(1) : undefined));
+  /** Calls that change the weights, the optimizer or the model itself wait for fit to finish. */
+  private idle(what: string): void {
+    this.alive(what);
+    if (this.training) {
+      throw new StateError(`${this.name}.${what}: fit() is running on this model; ${what} must wait until it ends (from a callback, predict, evaluate and save work; set model.stopTraining = true to stop early)`);
+    }
   }
 
-  /** Places activations and their gradients for batches of up to `capacity` samples. */
-  private plan(capacity: number): Arena {
-    if (this.arena && this.arena.capacity >= capacity) return this.arena;
+  /** Whether fit() is running on this model. */
+  get isTraining(): boolean {
+    return this.training;
+  }
+
+  private releaseState(): void {
+    for (const s of this.stateBlocks) this.be.release(s);
+    this.stateBlocks = [];
+    if (this.undoBlock) this.be.release(this.undoBlock);
+    this.undoBlock = 0;
+  }
+
+  /** Builds from the declared input shape, else from the first data seen. */
+  private ensureBuilt(dataShape?: number[]): void {
+    if (!this.built) this.build(this.layers[0]?.declaredInputShape ?? dataShape?.slice(1));
+  }
+
+  /** Where activations and their gradients go for batches of up to `capacity` samples. */
+  private layout(capacity: number): Layout {
     const L = this.layers.length;
     const sizes = [shapeSize(this.layers[0].inputShape), ...this.layers.map((l) => shapeSize(l.outputShape))];
     let off = 0;
@@ -194,44 +256,82 @@ export class Sequential {
     const act: number[] = [take(capacity * sizes[0])];
     const grad: number[] = [take(capacity * sizes[0])];
     const extra: number[] = [];
-    let scratch = 0;
+    let scratchFloats = 0;
     for (let i = 0; i < L; i++) {
       const l = this.layers[i];
       act.push(l.aliasesInput ? act[i] : take(capacity * sizes[i + 1]));
       grad.push(l.aliasesInput ? grad[i] : take(capacity * sizes[i + 1]));
       extra.push(take((capacity * l.extraBytesPerSample()) / 4));
-      scratch = Math.max(scratch, l.scratchFloats());
+      scratchFloats = Math.max(scratchFloats, l.scratchFloats());
     }
-    const scratchOff = take(scratch);
+    const scratch = take(scratchFloats);
     const labels = take(capacity);
     const targets = take(capacity * sizes[L]);
-    const bytes = off * 4;
-    if (bytes + this.be.allocatedBytes > MAX_MEMORY_BYTES) {
-      throw new MemoryError(`${this.name}: batches of ${capacity} need ${(bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB); use a smaller batch size`);
-    }
-    const block = this.be.alloc(bytes, `${this.name} activations for batch ${capacity}`);
-    if (this.arena) this.be.release(this.arena.block);
+    return { capacity, bytes: off * 4, act, grad, extra, scratch, scratchFloats, labels, targets };
+  }
+
+  /** Places the layout at `block` and tells every layer where its tensors are. */
+  private bindArena(block: number, lay: Layout): Arena {
     const p = (o: number) => block + o * 4;
     this.layers.forEach((l, i) => l.bind(this.be, {
-      x: p(act[i]), y: p(act[i + 1]), dx: p(grad[i]), dy: p(grad[i + 1]),
+      x: p(lay.act[i]), y: p(lay.act[i + 1]), dx: p(lay.grad[i]), dy: p(lay.grad[i + 1]),
       params: this.paramOffsets[i].map((o) => this.paramBlock + o * 4),
       grads: this.paramOffsets[i].map((o) => this.gradBlock + o * 4),
-      extra: p(extra[i]), scratch: p(scratchOff), scratchFloats: scratch,
+      extra: p(lay.extra[i]), scratch: p(lay.scratch), scratchFloats: lay.scratchFloats,
     }));
-    this.arena = { capacity, block, act: act.map(p), grad: grad.map(p), labels: p(labels), targets: p(targets) };
+    this.arena = { capacity: lay.capacity, block, act: lay.act.map(p), grad: lay.grad.map(p), labels: p(lay.labels), targets: p(lay.targets) };
     return this.arena;
   }
 
-  private checkX(x: Tensor, what: string): void {
-    if (!(x instanceof Tensor)) throw new ValueError(`${this.name}.${what}: x must be a Tensor (use tensor(data, shape)), received ${x === null ? 'null' : typeof x}`);
-    this.ensureBuilt(x);
-    const want = this.layers[0].inputShape;
-    if (x.shape.length !== want.length + 1 || want.some((d, i) => x.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.layers[0].name} (${this.layers[0].className}): expected input shape ${formatShape([null, ...want])}, received ${formatShape(x.shape)}`);
+  /**
+   * Activations for batches of up to `capacity` samples. A larger batch replaces the old block, which is
+   * freed first so the new one can take its place; if the new one still does not fit, a block of the old
+   * size is placed again (it always fits where the old one was) and the MemoryError propagates.
+   */
+  private plan(capacity: number): Arena {
+    if (this.arena && this.arena.capacity >= capacity) return this.arena;
+    const lay = this.layout(capacity);
+    const old = this.arena;
+    const oldBytes = old ? this.be.sizeOf(old.block)! : 0;
+    if (lay.bytes + this.be.allocatedBytes - oldBytes > MAX_MEMORY_BYTES) {
+      throw new MemoryError(`${this.name}: batches of ${capacity} need ${(lay.bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`);
     }
-    if (x.shape[0] < 1) throw new ShapeError(`${this.name}.${what}: x has no samples (shape ${formatShape(x.shape)})`);
-    if (!(x.data instanceof Float32Array)) throw new ValueError(`${this.name}.${what}: x.data must be a Float32Array, received ${Object.prototype.toString.call(x.data)}`);
-    if (x.data.length !== shapeSize(x.shape)) throw new ShapeError(`${this.name}.${what}: x has shape ${formatShape(x.shape)} (${shapeSize(x.shape)} values) but its data holds ${x.data.length}`);
+    if (old) {
+      this.be.release(old.block);
+      this.arena = undefined;
+    }
+    let block: number;
+    try {
+      block = this.be.alloc(lay.bytes, `${this.name} activations for batch ${capacity}`);
+    } catch (e) {
+      if (old) this.bindArena(this.be.alloc(oldBytes, `${this.name} activations`), this.layout(old.capacity));
+      throw e;
+    }
+    return this.bindArena(block, lay);
+  }
+
+  /** Validates x against the model's input; the returned source fixes its sample count for the whole call. */
+  private checkX(x: Tensor, what: string): Source {
+    if (!(x instanceof Tensor)) throw new ValueError(`${this.name}.${what}: x must be a Tensor (use tensor(data, shape)), received ${x === null ? 'null' : typeof x}`);
+    const shape = x.shape.slice();
+    this.ensureBuilt(shape);
+    const want = this.layers[0].inputShape;
+    if (shape.length !== want.length + 1 || want.some((d, i) => shape[i + 1] !== d)) {
+      throw new ShapeError(`${this.layers[0].name} (${this.layers[0].className}): expected input shape ${formatShape([null, ...want])}, received ${formatShape(shape)}`);
+    }
+    if (!(Number.isInteger(shape[0]) && shape[0] >= 1)) throw new ShapeError(`${this.name}.${what}: x has no samples (shape ${formatShape(shape)})`);
+    const src: Source = { x, N: shape[0], row: shapeSize(want), what };
+    this.dataOf(src);
+    return src;
+  }
+
+  /** x.data as it is now, checked against the size the call started with (a callback may have replaced it). */
+  private dataOf(src: Source): Float32Array {
+    const d = src.x.data;
+    if (!(d instanceof Float32Array)) throw new ValueError(`${this.name}.${src.what}: x.data must be a Float32Array, received ${Object.prototype.toString.call(d)}`);
+    const want = src.N * src.row;
+    if (d.length !== want) throw new ShapeError(`${this.name}.${src.what}: x has shape ${formatShape([src.N, ...this.layers[0].inputShape])} (${want} values) but its data holds ${d.length}`);
+    return d;
   }
 
   private get classes(): number {
@@ -271,35 +371,48 @@ export class Sequential {
     return v;
   }
 
-  /** Copies samples idx[from..from+n) (or from..from+n) of x into the input buffer and checks them. */
-  private loadBatch(x: Tensor, idx: Int32Array | null, from: number, n: number, check: boolean, what: string): void {
-    const a = this.arena!;
-    const row = x.data.length / x.shape[0];
-    const f32 = this.be.f32;
-    const base = a.act[0] >> 2;
-    if (!idx) f32.set(x.data.subarray(from * row, (from + n) * row), base);
-    else for (let r = 0; r < n; r++) { const i = idx[from + r]; f32.set(x.data.subarray(i * row, (i + 1) * row), base + r * row); }
-    if (check && this.be.k.count_nonfinite(a.act[0], n * row) > 0) {
-      const v = f32.subarray(base, base + n * row);
-      const at = v.findIndex((t) => !Number.isFinite(t));
+  /**
+   * Copies samples idx[from..from+n) (or from..from+n) of x, as x is now, into the input buffer (a view
+   * exactly that size: nothing outside it can be written), then checks them when limit > 0: NaN or
+   * Infinity is a ValueError, a magnitude above limit a DataError naming the batch and sample.
+   */
+  private loadBatch(src: Source, idx: Int32Array | null, from: number, n: number, limit: number, batch: number): void {
+    const data = this.dataOf(src);
+    this.alive(src.what); // reading x.data runs user code (a getter) that may have disposed the model
+    const a = this.arena!, row = src.row;
+    const dst = this.be.view(a.act[0], n * row);
+    if (!idx) dst.set(data.subarray(from * row, (from + n) * row));
+    else for (let r = 0; r < n; r++) { const i = idx[from + r]; dst.set(data.subarray(i * row, (i + 1) * row), r * row); }
+    if (limit > 0 && !(this.be.k.maxabs_f32(a.act[0], n * row) <= limit)) {
+      const at = dst.findIndex((t) => !(Math.abs(t) <= limit));
+      const v = dst[at];
       const sample = idx ? idx[from + Math.floor(at / row)] : from + Math.floor(at / row);
-      throw new ValueError(`${this.name}.${what}: x[${sample}] contains ${v[at]} at offset ${at % row}; expected finite numbers`);
+      const where = `x[${sample}] contains ${v} at offset ${at % row} (batch ${batch})`;
+      if (!Number.isFinite(v)) throw new ValueError(`${this.name}.${src.what}: ${where}; expected finite numbers`);
+      throw new DataError(`${this.name}.${src.what}: ${where}; inputs beyond ±${limit} are refused (scale the data, or raise the limit with maxInputAbs)`);
     }
   }
 
-  private loadTargets(y: Int32Array | Tensor, idx: Int32Array | null, from: number, n: number): void {
-    const a = this.arena!;
+  /** Copies the batch's labels, or its target rows (checked again: the tensor may have changed since the call began). */
+  private loadTargets(y: Int32Array | Tensor, N: number, idx: Int32Array | null, from: number, n: number, what: string): void {
     if (y instanceof Tensor) {
-      const C = y.shape[1];
-      const f32 = this.be.f32;
+      const C = this.classes;
+      const data = y.data;
+      if (!(data instanceof Float32Array) || data.length !== N * C) throw new ShapeError(`${this.name}.${what}: targets must hold ${N * C} values [${N},${C}], they now hold ${data?.length}`);
+      this.alive(what);
+      const dst = this.be.view(this.arena!.targets, n * C);
       // Rows of a few floats: a plain copy costs less than a subarray view per sample.
-      for (let r = 0, d = a.targets >> 2; r < n; r++) {
+      for (let r = 0, d = 0; r < n; r++) {
         const s = (idx ? idx[from + r] : from + r) * C;
-        for (let j = 0; j < C; j++) f32[d++] = y.data[s + j];
+        for (let j = 0; j < C; j++, d++) {
+          const v = data[s + j];
+          if (!(v >= 0 && v <= 1)) throw new ValueError(`${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected probabilities in [0, 1]`);
+          dst[d] = v;
+        }
       }
     } else {
-      const i32 = this.be.i32;
-      for (let r = 0; r < n; r++) i32[(a.labels >> 2) + r] = y[idx ? idx[from + r] : from + r];
+      const dst = this.be.viewI32(this.arena!.labels, n);
+      for (let r = 0; r < n; r++) dst[r] = y[idx ? idx[from + r] : from + r];
     }
   }
 
@@ -328,113 +441,171 @@ export class Sequential {
     return this.optimizer;
   }
 
-  /** One optimizer step on the batch in the arena; returns [loss sum, correct]. Weights stay untouched on failure. */
-  private step(y: Int32Array | Tensor, n: number, check: boolean, stepNo: number): [number, number] {
+  /**
+   * One optimizer step on the batch in the arena; returns [loss sum, correct]. With limits, a step that
+   * diverges is not taken: the loss and gradients are judged before the update, the new weights right
+   * after it (then the copy taken before it is put back), so the weights stay those from before that step.
+   */
+  private step(y: Int32Array | Tensor, n: number, limits: DivergenceLimits | undefined, stepNo: number, what: string, monitor?: LossMonitor): [number, number] {
     const opt = this.optimizer!;
     this.forward(n, true);
     const [loss, correct] = this.lossOf(y, n, true);
-    if (!Number.isFinite(loss)) {
-      throw new DivergenceError(`${this.name}.fit: the loss became ${loss} at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
-    }
+    const diverged = (why: string, undone = false) => new DivergenceError(`${this.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
+    if (!Number.isFinite(loss)) throw diverged(`the loss became ${loss}`);
+    const rise = monitor?.observe(loss / n);
+    if (rise) throw diverged(rise);
     this.backward(n, false);
-    if (check && this.be.k.count_nonfinite(this.gradBlock, this.paramFloats) > 0) {
-      throw new DivergenceError(`${this.name}.fit: the gradients became non-finite at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate})`);
+    if (limits) {
+      const g = this.be.k.maxabs_f32(this.gradBlock, this.paramFloats);
+      if (!(g <= limits.maxAbs)) throw diverged(Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
     }
-    if (this.stateBlocks.length !== opt.slots) {
-      for (let s = this.stateBlocks.length; s < opt.slots; s++) this.stateBlocks.push(this.be.alloc(this.paramFloats * 4, `${this.name} optimizer state`));
-    }
+    this.ensureState(opt, limits !== undefined);
+    if (limits) this.saveUndo();
     opt.apply(this.be, this.paramBlock, this.gradBlock, this.stateBlocks, this.paramFloats);
+    if (limits) {
+      const w = this.be.k.maxabs_f32(this.paramBlock, this.paramFloats);
+      if (!(w <= limits.maxAbs)) {
+        this.restoreUndo();
+        opt.iterations--;
+        throw diverged(Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+      }
+    }
     return [loss, correct];
   }
 
+  /** The optimizer's state blocks (and the undo copy when checks are on), each the size of the parameter block. */
+  private ensureState(opt: Optimizer, undo: boolean): void {
+    const bytes = this.paramFloats * 4;
+    while (this.stateBlocks.length < opt.slots) this.stateBlocks.push(this.be.alloc(bytes, `${this.name} optimizer state`));
+    if (this.stateBlocks.length !== opt.slots || this.stateBlocks.some((b) => this.be.sizeOf(b) !== bytes)) {
+      throw new SimdcnnError(`${this.name}: the optimizer state does not match the parameter layout (internal error)`);
+    }
+    if (undo && !this.undoBlock) this.undoBlock = this.be.alloc(bytes * (1 + opt.slots), `${this.name} undo copy of the weights`);
+  }
+
+  /** The blocks one update changes: weights, then each optimizer slot. */
+  private updatedBlocks(): number[] {
+    return [this.paramBlock, ...this.stateBlocks];
+  }
+  private saveUndo(): void {
+    this.updatedBlocks().forEach((b, k) => this.be.copy(this.undoBlock + k * this.paramFloats * 4, b, this.paramFloats));
+  }
+  private restoreUndo(): void {
+    this.updatedBlocks().forEach((b, k) => this.be.copy(b, this.undoBlock + k * this.paramFloats * 4, this.paramFloats));
+  }
+
+  /**
+   * Trains on x, y. While it runs, fit, compile, setWeights, setOptimizerState and trainOnBatch on this
+   * model throw StateError; predict, evaluate and save work (also from callbacks). dispose() stops the
+   * run after the current step: the memory is freed at once and the returned promise rejects with a
+   * StateError.
+   */
   async fit(x: Tensor, y: Labels, args: FitArgs = {}): Promise<History> {
     this.requireCompiled('fit');
+    this.idle('fit');
     const drop = this.layers.find((l) => l instanceof Dropout && l.rate > 0);
     if (drop) throw new StateError(`${this.name}.fit: layer '${drop.name}' is Dropout with rate ${(drop as Dropout).rate}; simdcnn runs Dropout at inference only, so training would silently differ. Remove it (or use rate 0) to train`);
-    this.checkX(x, 'fit');
-    const N = x.shape[0];
+    const src = this.checkX(x, 'fit');
+    const N = src.N;
     const labels = this.checkY(y, N, 'fit');
     const epochs = this.positiveInt(args.epochs ?? 1, 'epochs', 'fit');
     const batchSize = this.positiveInt(args.batchSize ?? 32, 'batchSize', 'fit');
     const check = args.checkFinite ?? true;
-    let val: [Tensor, Int32Array | Tensor] | undefined;
+    const inputLimit = check ? limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', `${this.name}.fit`) : 0;
+    const limits = check ? divergenceLimits(args.divergence, `${this.name}.fit`) : undefined;
+    let val: [Source, Int32Array | Tensor] | undefined;
     if (args.validationData) {
       const [vx, vy] = args.validationData;
-      this.checkX(vx, 'fit validationData');
-      val = [vx, this.checkY(vy, vx.shape[0], 'fit validationData')];
+      const vsrc = this.checkX(vx, 'fit validationData');
+      val = [vsrc, this.checkY(vy, vsrc.N, 'fit validationData')];
     }
     if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new ValueError(`${this.name}.fit: seed must be an integer, received ${args.seed}`);
     const cb: Callbacks = { ...args.callbacks, ...pickCallbacks(args) };
     const shuffleRng = args.seed !== undefined ? new Rng(args.seed) : this.rng;
     const yieldEvery = args.yieldEvery ?? 100;
+    const monitor = limits ? new LossMonitor(limits.lossFactor) : undefined;
     this.plan(Math.min(batchSize, N));
     const history: History = { epoch: [], history: { loss: [], acc: [] } };
     this.stopTraining = false;
-    let lastYield = now();
-    let stepNo = 0;
-    await cb.onTrainBegin?.();
-    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
-      await cb.onEpochBegin?.(epoch);
-      const idx = args.shuffle === false ? null : shuffleRng.permutation(N);
-      let lossSum = 0, correct = 0, seen = 0;
-      for (let b = 0, from = 0; from < N && !this.stopTraining; b++, from += batchSize) {
-        const n = Math.min(batchSize, N - from);
-        if (cb.onBatchBegin) await cb.onBatchBegin(b);
-        this.loadBatch(x, idx, from, n, check, 'fit');
-        this.loadTargets(labels, idx, from, n);
-        const [l, c] = this.step(labels, n, check, ++stepNo);
-        lossSum += l; correct += c; seen += n;
-        if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: l / n, acc: c / n, size: n });
-        if (now() - lastYield >= yieldEvery) { await yieldToEventLoop(); lastYield = now(); }
+    this.training = true;
+    let epoch = 0, batch = 0;
+    // Callbacks run user code: after each, a model disposed meanwhile ends the run before memory is touched.
+    const after = async (p: unknown) => {
+      await p;
+      if (this.disposed) throw new StateError(`${this.name}.fit: the model was disposed during training (epoch ${epoch}, batch ${batch}); training stopped after that step and the model's memory was freed`);
+    };
+    try {
+      let lastYield = now();
+      let stepNo = 0;
+      await after(cb.onTrainBegin?.());
+      for (; epoch < epochs && !this.stopTraining; epoch++) {
+        await after(cb.onEpochBegin?.(epoch));
+        const idx = args.shuffle === false ? null : shuffleRng.permutation(N);
+        let lossSum = 0, correct = 0, seen = 0;
+        batch = 0;
+        for (let from = 0; from < N && !this.stopTraining; batch++, from += batchSize) {
+          const n = Math.min(batchSize, N - from);
+          if (cb.onBatchBegin) await after(cb.onBatchBegin(batch));
+          this.loadBatch(src, idx, from, n, inputLimit, batch);
+          this.loadTargets(labels, N, idx, from, n, 'fit');
+          const [l, c] = this.step(labels, n, limits, ++stepNo, 'fit', monitor);
+          lossSum += l; correct += c; seen += n;
+          if (cb.onBatchEnd) await after(cb.onBatchEnd(batch, { loss: l / n, acc: c / n, size: n }));
+          if (now() - lastYield >= yieldEvery) { await after(yieldToEventLoop()); lastYield = now(); }
+        }
+        const logs: Logs = { loss: lossSum / seen, acc: correct / seen };
+        if (val) {
+          const r = this.evaluateChecked(val[0], val[1], batchSize, inputLimit);
+          logs.val_loss = r.loss;
+          logs.val_acc = r.accuracy;
+        }
+        history.epoch.push(epoch);
+        for (const [k, v] of Object.entries(logs)) ((history.history as Record<string, number[]>)[k] ??= []).push(v as number);
+        await after(cb.onEpochEnd?.(epoch, logs));
       }
-      const logs: Logs = { loss: lossSum / seen, acc: correct / seen };
-      if (val) {
-        const r = this.evaluateChecked(val[0], val[1], batchSize);
-        logs.val_loss = r.loss;
-        logs.val_acc = r.accuracy;
-      }
-      history.epoch.push(epoch);
-      for (const [k, v] of Object.entries(logs)) ((history.history as Record<string, number[]>)[k] ??= []).push(v as number);
-      await cb.onEpochEnd?.(epoch, logs);
+      await after(cb.onTrainEnd?.());
+    } finally {
+      this.training = false;
     }
-    await cb.onTrainEnd?.();
     return history;
   }
 
   /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
   trainOnBatch(x: Tensor, y: Labels): { loss: number; acc: number } {
+    this.idle('trainOnBatch');
     const { n, labels } = this.loadWholeBatch(x, y, 'trainOnBatch');
-    const [l, c] = this.step(labels, n, true, (this.optimizer!.iterations ?? 0) + 1);
+    const [l, c] = this.step(labels, n, DEFAULT_DIVERGENCE, this.optimizer!.iterations + 1, 'trainOnBatch');
     return { loss: l / n, acc: c / n };
   }
 
   /** Validates a compiled model's batch and copies all of it (in order) into the arena. */
   private loadWholeBatch(x: Tensor, y: Labels, what: string): { n: number; labels: Int32Array | Tensor } {
     this.requireCompiled(what);
-    this.checkX(x, what);
-    const n = x.shape[0];
+    const src = this.checkX(x, what);
+    const n = src.N;
     const labels = this.checkY(y, n, what);
     this.plan(n);
-    this.loadBatch(x, null, 0, n, true, what);
-    this.loadTargets(labels, null, 0, n);
+    this.loadBatch(src, null, 0, n, DEFAULT_MAX_INPUT_ABS, 0);
+    this.loadTargets(labels, n, null, 0, n, what);
     return { n, labels };
   }
 
-  evaluate(x: Tensor, y: Labels, args: { batchSize?: number } = {}): { loss: number; accuracy: number } {
+  evaluate(x: Tensor, y: Labels, args: InferenceArgs = {}): { loss: number; accuracy: number } {
     this.alive('evaluate');
-    this.checkX(x, 'evaluate');
-    const labels = this.checkY(y, x.shape[0], 'evaluate');
-    return this.evaluateChecked(x, labels, this.positiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate'));
+    const src = this.checkX(x, 'evaluate');
+    const labels = this.checkY(y, src.N, 'evaluate');
+    const batchSize = this.positiveInt(args.batchSize ?? 32, 'batchSize', 'evaluate');
+    return this.evaluateChecked(src, labels, batchSize, limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', `${this.name}.evaluate`));
   }
 
-  private evaluateChecked(x: Tensor, labels: Int32Array | Tensor, batchSize: number): { loss: number; accuracy: number } {
-    const N = x.shape[0];
+  private evaluateChecked(src: Source, labels: Int32Array | Tensor, batchSize: number, limit: number): { loss: number; accuracy: number } {
+    const N = src.N;
     this.plan(Math.min(batchSize, N));
     let loss = 0, correct = 0;
-    for (let from = 0; from < N; from += batchSize) {
+    for (let b = 0, from = 0; from < N; b++, from += batchSize) {
       const n = Math.min(batchSize, N - from);
-      this.loadBatch(x, null, from, n, true, 'evaluate');
-      this.loadTargets(labels, null, from, n);
+      this.loadBatch(src, null, from, n, limit, b);
+      this.loadTargets(labels, N, null, from, n, src.what);
       this.forward(n, false);
       const [l, c] = this.lossOf(labels, n, false);
       loss += l; correct += c;
@@ -442,19 +613,20 @@ export class Sequential {
     return { loss: loss / N, accuracy: correct / N };
   }
 
-  predict(x: Tensor, args: { batchSize?: number } = {}): Tensor {
+  predict(x: Tensor, args: InferenceArgs = {}): Tensor {
     this.alive('predict');
-    this.checkX(x, 'predict');
+    const src = this.checkX(x, 'predict');
     const batchSize = this.positiveInt(args.batchSize ?? 32, 'batchSize', 'predict');
-    const N = x.shape[0];
+    const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', `${this.name}.predict`);
+    const N = src.N;
     const outShape = this.layers[this.layers.length - 1].outputShape;
     const row = shapeSize(outShape);
     const out = new Float32Array(N * row);
     this.plan(Math.min(batchSize, N));
     const L = this.layers.length;
-    for (let from = 0; from < N; from += batchSize) {
+    for (let b = 0, from = 0; from < N; b++, from += batchSize) {
       const n = Math.min(batchSize, N - from);
-      this.loadBatch(x, null, from, n, true, 'predict');
+      this.loadBatch(src, null, from, n, limit, b);
       this.forward(n, false);
       out.set(this.be.view(this.arena!.act[L], n * row), from * row);
     }
@@ -467,25 +639,27 @@ export class Sequential {
    */
   vjp(x: Tensor, dy: Tensor): { dx: Tensor; grads: Float32Array[] } {
     this.alive('vjp');
-    this.checkX(x, 'vjp');
-    const n = x.shape[0];
+    const src = this.checkX(x, 'vjp');
+    const n = src.N;
     const L = this.layers.length;
     const out = this.layers[L - 1].outputShape;
-    if (dy.shape.length !== out.length + 1 || dy.shape[0] !== n || out.some((d, i) => dy.shape[i + 1] !== d)) {
-      throw new ShapeError(`${this.name}.vjp: expected dy of shape ${formatShape([n, ...out])}, received ${formatShape(dy.shape)}`);
+    if (!(dy instanceof Tensor) || dy.shape.length !== out.length + 1 || dy.shape[0] !== n || out.some((d, i) => dy.shape[i + 1] !== d)) {
+      throw new ShapeError(`${this.name}.vjp: expected dy of shape ${formatShape([n, ...out])}, received ${dy instanceof Tensor ? formatShape(dy.shape) : String(dy)}`);
     }
+    const dyData = Float32Array.from(dy.data);
+    if (dyData.length !== n * shapeSize(out)) throw new ShapeError(`${this.name}.vjp: dy has shape ${formatShape(dy.shape)} (${n * shapeSize(out)} values) but its data holds ${dyData.length}`);
     const a = this.plan(n);
-    this.loadBatch(x, null, 0, n, true, 'vjp');
+    this.loadBatch(src, null, 0, n, DEFAULT_MAX_INPUT_ABS, 0);
     const fused = this.layers.map((l) => l.fusedSoftmaxGrad);
     this.layers.forEach((l) => (l.fusedSoftmaxGrad = false));
     try {
       this.forward(n, true);
-      this.be.write(a.grad[L], dy.data);
+      this.be.write(a.grad[L], dyData);
       for (let i = L - 1; i >= 0; i--) this.layers[i].backward(n, true);
     } finally {
       this.layers.forEach((l, i) => (l.fusedSoftmaxGrad = fused[i]));
     }
-    const dx = new Tensor(this.be.read(a.grad[0], x.data.length), x.shape);
+    const dx = new Tensor(this.be.read(a.grad[0], n * src.row), [n, ...this.layers[0].inputShape]);
     return { dx, grads: this.readBlock(this.gradBlock) };
   }
 
@@ -518,20 +692,23 @@ export class Sequential {
   }
 
   setWeights(weights: (Float32Array | Tensor | ArrayLike<number>)[]): void {
-    this.alive('setWeights');
+    this.idle('setWeights');
     this.ensureBuilt();
     const specs = this.weightSpecs();
     if (!Array.isArray(weights) || weights.length !== specs.length) {
       throw new ValueError(`${this.name}.setWeights: expected ${specs.length} arrays (${specs.map((s) => s.name).join(', ')}), received ${Array.isArray(weights) ? weights.length : typeof weights}`);
     }
+    // Copies first: what is checked is exactly what gets written, whatever getters the arrays have.
     const arrays = weights.map((w, i) => {
-      const d = w instanceof Tensor ? w.data : w;
+      const raw = w instanceof Tensor ? w.data : w;
       const want = shapeSize(specs[i].shape);
-      if (!d || d.length !== want) throw new ShapeError(`${this.name}.setWeights: ${specs[i].name} expects ${want} values ${formatShape(specs[i].shape)}, received ${d ? d.length : String(d)}`);
+      const d = raw && typeof raw === 'object' && typeof raw.length === 'number' ? Float32Array.from(raw) : undefined;
+      if (!d || d.length !== want) throw new ShapeError(`${this.name}.setWeights: ${specs[i].name} expects ${want} values ${formatShape(specs[i].shape)}, received ${d ? d.length : String(raw)}`);
       if (w instanceof Tensor && formatShape(w.shape) !== formatShape(specs[i].shape)) throw new ShapeError(`${this.name}.setWeights: ${specs[i].name} expects shape ${formatShape(specs[i].shape)}, received ${formatShape(w.shape)}`);
       for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j])) throw new ValueError(`${this.name}.setWeights: ${specs[i].name}[${j}] is ${d[j]}; expected finite numbers`);
       return d;
     });
+    this.idle('setWeights'); // the arrays' getters ran user code
     let k = 0;
     this.layers.forEach((l, i) => l.params.forEach((_, j) => this.be.write(this.paramBlock + this.paramOffsets[i][j] * 4, arrays[k++])));
   }
@@ -559,18 +736,26 @@ export class Sequential {
     return out;
   }
 
-  /** Returns the model's wasm memory to the backend; the model cannot be used afterwards. */
+  /**
+   * Returns the model's wasm memory to the backend; the model cannot be used afterwards. During fit (from
+   * a callback, or while it yields) the memory is freed at once and fit stops after its current step.
+   */
   dispose(): void {
     if (this.disposed) return;
+    this.disposed = true;
     if (this.arena) this.be.release(this.arena.block);
-    for (const s of this.stateBlocks) this.be.release(s);
+    this.releaseState();
     if (this.built) {
       this.be.release(this.paramBlock);
       this.be.release(this.gradBlock);
     }
     this.arena = undefined;
-    this.stateBlocks = [];
-    this.disposed = true;
+  }
+
+  /** Bytes of wasm memory the model holds: weights, gradients, optimizer state, activations. */
+  get memoryBytes(): number {
+    const blocks = [this.arena?.block, this.undoBlock, ...this.stateBlocks, ...(this.built && !this.disposed ? [this.paramBlock, this.gradBlock] : [])];
+    return blocks.reduce<number>((s, b) => s + (b ? this.be.sizeOf(b) ?? 0 : 0), 0);
   }
 
   get isDisposed(): boolean {
@@ -579,17 +764,38 @@ export class Sequential {
 
   /** Copies of the optimizer's state blocks (parameter-block layout), for saving. */
   getOptimizerState(): Float32Array[] {
+    this.alive('getOptimizerState');
     return this.stateBlocks.map((b) => this.be.read(b, this.paramFloats));
   }
 
-  /** Restores saved optimizer state so training resumes exactly where it stopped. */
+  /**
+   * Restores saved optimizer state so training resumes exactly where it stopped: one block per optimizer
+   * slot (none resets it), each in the parameter-block layout of this model (built first if need be).
+   */
   setOptimizerState(slots: Float32Array[], iterations: number): void {
     const opt = this.requireCompiled('setOptimizerState');
-    if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${this.name}.setOptimizerState: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
-    if (slots.some((s) => s.length !== this.paramFloats)) throw new ShapeError(`${this.name}.setOptimizerState: each state block must hold ${this.paramFloats} floats, received ${slots.map((s) => s.length).join(', ')}`);
-    if (!Number.isInteger(iterations) || iterations < 0) throw new ValueError(`${this.name}.setOptimizerState: iterations must be a non-negative integer, received ${iterations}`);
+    this.idle('setOptimizerState');
+    this.ensureBuilt();
+    const where = `${this.name}.setOptimizerState`;
+    if (!Array.isArray(slots)) throw new ValueError(`${where}: expected an array of state blocks, received ${typeof slots}`);
+    if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${where}: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
+    const copies = slots.map((s) => (s && typeof s === 'object' && typeof s.length === 'number' ? Float32Array.from(s) : undefined));
+    if (copies.some((c) => c?.length !== this.paramFloats)) throw new ShapeError(`${where}: each state block must hold ${this.paramFloats} floats (this model's parameter layout), received ${copies.map((c) => c?.length ?? 'none').join(', ')}`);
+    copies.forEach((c, k) => {
+      const at = c!.findIndex((v) => !Number.isFinite(v));
+      if (at >= 0) throw new ValueError(`${where}: state block ${k} holds ${c![at]} at ${at}; expected finite numbers`);
+    });
+    if (!Number.isSafeInteger(iterations) || iterations < 0) throw new ValueError(`${where}: iterations must be a non-negative integer, received ${iterations}`);
+    this.idle('setOptimizerState'); // the arrays' getters ran user code
+    const blocks: number[] = [];
+    try {
+      for (const c of copies) { const b = this.be.alloc(this.paramFloats * 4, `${this.name} optimizer state`); blocks.push(b); this.be.write(b, c!); }
+    } catch (e) {
+      for (const b of blocks) this.be.release(b);
+      throw e;
+    }
     for (const b of this.stateBlocks) this.be.release(b);
-    this.stateBlocks = slots.map((s) => { const b = this.be.alloc(this.paramFloats * 4, `${this.name} optimizer state`); this.be.write(b, s); return b; });
+    this.stateBlocks = blocks;
     opt.iterations = iterations;
   }
 
