@@ -77,6 +77,16 @@ export interface History {
 const ALIGN_FLOATS = 16;
 const alignF = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
 
+/**
+ * The parameter block's layout for weights of these shapes (getWeights order): each starts on a 16-float
+ * boundary. Gradients and every optimizer state block share it, and so does the saved optimizer state.
+ */
+export function parameterLayout(shapes: readonly (readonly number[])[]): { offsets: number[]; floats: number } {
+  let total = 0;
+  const offsets = shapes.map((s) => { const o = total; total += alignF(shapeSize(s)); return o; });
+  return { offsets, floats: Math.max(total, ALIGN_FLOATS) };
+}
+
 /** Where each tensor of a batch of `capacity` samples sits in the activation block (float offsets). */
 interface Layout {
   capacity: number;
@@ -173,12 +183,9 @@ export class Sequential {
       l.build(shape);
       shape = l.outputShape;
     }
-    this.paramOffsets = [];
-    let total = 0;
-    for (const l of this.layers) {
-      this.paramOffsets.push(l.params.map((p) => { const o = total; total += alignF(shapeSize(p.shape)); return o; }));
-    }
-    const floats = Math.max(total, ALIGN_FLOATS);
+    const { offsets, floats } = parameterLayout(this.layers.flatMap((l) => l.params.map((p) => p.shape)));
+    let k = 0;
+    this.paramOffsets = this.layers.map((l) => l.params.map(() => offsets[k++]));
     const bytes = floats * 4;
     const taken: number[] = [];
     try {

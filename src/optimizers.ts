@@ -2,6 +2,9 @@
 import type { Backend } from './backend.js';
 import { ValueError } from './errors.js';
 
+/** The most state blocks any optimizer keeps (Adam's m and v); saved files are checked against it. */
+export const MAX_OPTIMIZER_SLOTS = 2;
+
 export abstract class Optimizer {
   abstract readonly className: string;
   /** Float buffers of state per parameter (0 for SGD, 1 for momentum, 2 for Adam). */

@@ -13,8 +13,8 @@ import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import type { Layer } from '../layers/layer.js';
 import { AvgPool2D, MaxPool2D } from '../layers/pool.js';
-import { type LossName, Sequential } from '../model.js';
-import { Adam, type Optimizer, SGD } from '../optimizers.js';
+import { type LossName, parameterLayout, Sequential } from '../model.js';
+import { Adam, MAX_OPTIMIZER_SLOTS, type Optimizer, SGD } from '../optimizers.js';
 
 /** One entry of weightsManifest[].weights (tfjs's WeightsManifestEntry). */
 export interface WeightSpec {
@@ -301,20 +301,27 @@ function layersFrom(topo: Record<string, unknown>, source: string): { name: stri
   return { name: isObj(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential', layers };
 }
 
-/** Byte length, checked specs and the single buffer of the weights. */
-function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
-  if (!Array.isArray(art.weightSpecs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
+/** Checks weight specs (a manifest's weights); returns each one's byte offset in the data and the total. */
+function specOffsets(specs: unknown, source: string): { offsets: number[]; bytes: number } {
+  if (!Array.isArray(specs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
   const offsets: number[] = [];
   let bytes = 0;
-  for (const s of art.weightSpecs) {
-    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
-    if (s.quantization !== undefined && s.quantization !== null) fail(source, `weight '${s.name}' is quantized; quantized weights are not supported`);
-    const isOpt = s.group === 'optimizer';
-    if (!isOpt && s.dtype !== 'float32') fail(source, `weight '${s.name}' has dtype ${q(s.dtype)}; only float32 is supported`);
-    if (isOpt && s.dtype !== 'float32' && s.dtype !== 'int32') fail(source, `optimizer weight '${s.name}' has dtype ${q(s.dtype)}; only float32 and int32 are supported`);
+  for (const s of specs as unknown[]) {
+    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
+    const spec = s as unknown as WeightSpec;
+    if (spec.quantization !== undefined && spec.quantization !== null) fail(source, `weight '${spec.name}' is quantized; quantized weights are not supported`);
+    const isOpt = spec.group === 'optimizer';
+    if (!isOpt && spec.dtype !== 'float32') fail(source, `weight '${spec.name}' has dtype ${q(spec.dtype)}; only float32 is supported`);
+    if (isOpt && spec.dtype !== 'float32' && spec.dtype !== 'int32') fail(source, `optimizer weight '${spec.name}' has dtype ${q(spec.dtype)}; only float32 and int32 are supported`);
     offsets.push(bytes);
-    bytes += 4 * size(s.shape); // float32 or int32
+    bytes += 4 * size(spec.shape); // float32 or int32
   }
+  return { offsets, bytes };
+}
+
+/** Byte length, checked specs and the single buffer of the weights. */
+function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
+  const { offsets, bytes } = specOffsets(art.weightSpecs, source);
   const data = toArrayBuffer(art.weightData, source);
   if (bytes !== data.byteLength) fail(source, `the weights manifest describes ${bytes} bytes but the weight data holds ${data.byteLength} (truncated or mismatched weight file)`);
   return { data, offsets };
@@ -360,18 +367,24 @@ function readF32(data: ArrayBuffer, offset: number, n: number): Float32Array {
   return out;
 }
 
-/** Rebuilds a Sequential from artifacts; throws ModelFormatError (and keeps nothing allocated) if anything is off. */
-export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequential {
-  if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
-  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
-  let topo: unknown = art.modelTopology;
-  let trainingConfig: unknown = art.trainingConfig;
+/** The Sequential topology and training config, out of the converter's {model_config, training_config} wrapper if there is one. */
+function unwrap(topology: unknown, trainingConfig: unknown, source: string): { topo: Record<string, unknown>; trainingConfig: unknown } {
+  let topo = topology;
   if (isObj(topo) && isObj(topo.model_config)) { // the converter's wrapper around a Keras model
     trainingConfig ??= topo.training_config;
     topo = topo.model_config;
   }
   if (!isObj(topo)) fail(source, 'modelTopology is missing or not an object');
-  const { name, layers } = layersFrom(topo as Record<string, unknown>, source);
+  return { topo: topo as Record<string, unknown>, trainingConfig };
+}
+
+/** Rebuilds a Sequential from artifacts; throws ModelFormatError (and keeps nothing allocated) if anything is off. */
+export function artifactsToModel(art: ModelArtifacts, source = 'model'): Sequential {
+  if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
+  checkJsonTree([art.modelTopology, art.weightSpecs, art.trainingConfig, art.userDefinedMetadata], source);
+  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
+  const { topo, trainingConfig } = unwrap(art.modelTopology, art.trainingConfig, source);
+  const { name, layers } = layersFrom(topo, source);
   const { data, offsets } = weightBuffer(art, source);
   const specs = art.weightSpecs;
   const ours = layers.flatMap((l) => l.params.map((p) => ({ name: `${l.name}/${p.name}`, shape: p.shape })));
@@ -461,17 +474,12 @@ function compileFrom(model: Sequential, tc: Record<string, unknown>, art: ModelA
 
 /**
  * TF.js optimizer weights ('iter' int32; per variable '<weight>/momentum' or '<weight>/m' and '/v') in
- * simdcnn's layout: each state block mirrors the parameter block, weights in getWeights order, each
- * starting on a 16-float boundary (as Sequential.build places them).
+ * simdcnn's layout: each state block mirrors the parameter block (parameterLayout).
  */
 function tfjsOptimizerState(model: Sequential, opt: Optimizer, specs: WeightSpec[], state: (readonly [WeightSpec, number])[], w: { data: ArrayBuffer; offsets: number[]; index: number[] }, source: string): [Float32Array[], number] {
   const where = `${source}: optimizer weights`;
-  const ALIGN = 16;
   const ours = model.weightSpecs();
-  const starts: number[] = [];
-  let total = 0;
-  for (const s of ours) { starts.push(total); total += Math.ceil(size(s.shape) / ALIGN) * ALIGN; }
-  total = Math.max(total, ALIGN);
+  const { offsets: starts, floats: total } = parameterLayout(ours.map((s) => s.shape));
   const suffixes = opt.slots === 0 ? [] : opt instanceof Adam ? ['m', 'v'] : ['momentum'];
   const byName = new Map(state.map(([s, i]) => [clean(s.name), i]));
   const used = new Set<number>();
@@ -497,4 +505,97 @@ function tfjsOptimizerState(model: Sequential, opt: Optimizer, specs: WeightSpec
   const extra = state.filter(([, i]) => !used.has(i)).map(([s]) => s.name);
   if (extra.length) fail(where, `${extra.join(', ')} ${extra.length > 1 ? 'do' : 'does'} not belong to ${opt.className}`);
   return [slots, iterations];
+}
+
+// ---------------------------------------------------------------------------------------------- limits
+
+/** Deepest nesting a model file may have; TF.js and Keras topologies stay far below it. */
+const MAX_DEPTH = 64;
+/** Objects and arrays a model file may hold in all. */
+const MAX_NODES = 5_000_000;
+
+/**
+ * Refuses JSON nested deeper than MAX_DEPTH (or circular, in objects handed over in memory) before any
+ * code recurses over it: JSON.parse takes any depth, JSON.stringify and structuredClone overflow the stack.
+ */
+export function checkJsonTree(v: unknown, source: string): void {
+  const stack: [unknown, number][] = [[v, 0]];
+  let nodes = 0;
+  while (stack.length) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) continue;
+    if (depth > MAX_DEPTH) fail(source, `the JSON is nested more than ${MAX_DEPTH} levels deep (or refers to itself)`);
+    if (++nodes > MAX_NODES) fail(source, `the JSON holds more than ${MAX_NODES} objects and arrays`);
+    const children = Array.isArray(x) ? x : Object.values(x as object);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+}
+
+/** Key of simdcnn's optimizer entry in userDefinedMetadata. */
+export const OPT_KEY = 'simdcnnOptimizer';
+
+/** simdcnn's optimizer entry: the optimizer, its step count and the layout of its state file. */
+export interface OptimizerMeta {
+  className: string;
+  config: Record<string, number>;
+  iterations: number;
+  path: string | null;
+  slots: number;
+  floatsPerSlot: number;
+}
+
+/** The optimizer entry of a model.json's userDefinedMetadata with every field checked; undefined when absent. */
+export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | undefined {
+  if (!isObj(meta) || meta[OPT_KEY] === undefined) return undefined;
+  const o = meta[OPT_KEY];
+  const where = `${source}: userDefinedMetadata.${OPT_KEY}`;
+  if (!isObj(o)) return fail(where, `expected an object, received ${q(o)}`);
+  if (typeof o.className !== 'string') fail(where, `className must be a string, received ${q(o.className)}`);
+  if (!isObj(o.config) || !Object.values(o.config).every((v) => typeof v === 'number' && Number.isFinite(v))) fail(where, `config must map names to finite numbers, received ${q(o.config)}`);
+  const int = (k: string, max: number): number => {
+    const v = o[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) fail(where, `${k} must be an integer in [0, ${max}], received ${q(v)}`);
+    return v as number;
+  };
+  const slots = int('slots', MAX_OPTIMIZER_SLOTS);
+  const floatsPerSlot = int('floatsPerSlot', 2 ** 30);
+  const iterations = int('iterations', Number.MAX_SAFE_INTEGER);
+  const path = o.path ?? null;
+  if (path !== null && typeof path !== 'string') fail(where, `path must be a file name or null, received ${q(path)}`);
+  if ((slots > 0) !== (floatsPerSlot > 0) || (slots > 0 && path === null)) fail(where, `slots ${slots}, floatsPerSlot ${floatsPerSlot} and path ${q(path)} do not describe one state file`);
+  return { className: o.className as string, config: o.config as Record<string, number>, iterations, path: path as string | null, slots, floatsPerSlot };
+}
+
+/** Bytes a model.json's files must hold: per weightsManifest group, and simdcnn's optimizer file. */
+export interface DeclaredSizes {
+  groups: number[];
+  optimizerBytes: number;
+}
+
+/**
+ * What the files of a model.json must hold, decided from its topology before any file is read: the
+ * model's weights exactly as its layers declare them, TF.js optimizer weights at most two per weight
+ * (plus a few scalars), simdcnn's optimizer state exactly its slots in the parameter layout.
+ */
+export function declaredSizes(json: { modelTopology?: unknown; trainingConfig?: unknown; weightsManifest?: unknown; userDefinedMetadata?: unknown }, source: string): DeclaredSizes {
+  checkJsonTree(json, source);
+  const { topo } = unwrap(json.modelTopology, json.trainingConfig, source);
+  const { layers } = layersFrom(topo, source);
+  const ours = layers.flatMap((l) => l.params.map((p) => ({ name: `${l.name}/${p.name}`, shape: p.shape })));
+  const params = ours.reduce((s, p) => s + size(p.shape), 0);
+  if (!Array.isArray(json.weightsManifest)) fail(source, 'weightsManifest is missing');
+  const manifest = json.weightsManifest as unknown[];
+  const groups = manifest.map((g, i) => {
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) return fail(source, `weightsManifest[${i}] must be {paths, weights}`);
+    return specOffsets(g.weights, source).bytes;
+  });
+  const specs = manifest.flatMap((g) => (g as { weights: WeightSpec[] }).weights);
+  matchWeights(specs, ours, source);
+  const optBytes = specs.filter((s) => s.group === 'optimizer').reduce((b, s) => b + 4 * size(s.shape), 0);
+  const optLimit = 4 * (2 * params + 16);
+  if (optBytes > optLimit) fail(source, `the manifest lists ${optBytes} bytes of optimizer weights; a model with ${params} parameters has at most ${optLimit}`);
+  const meta = optimizerMeta(json.userDefinedMetadata, source);
+  const layout = parameterLayout(ours.map((p) => p.shape)).floats;
+  if (meta && meta.slots > 0 && meta.floatsPerSlot !== layout) fail(`${source}: userDefinedMetadata.${OPT_KEY}`, `floatsPerSlot ${meta.floatsPerSlot} does not match the model's parameter layout (${layout} floats)`);
+  return { groups, optimizerBytes: meta ? meta.slots * meta.floatsPerSlot * 4 : 0 };
 }

@@ -3,7 +3,7 @@
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
 import { ModelFormatError, ValueError } from '../errors.js';
 import type { Sequential } from '../model.js';
-import { artifactsToModel, type ModelArtifacts, modelToArtifacts, toArrayBuffer, type WeightSpec } from './format.js';
+import { artifactsToModel, checkJsonTree, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, toArrayBuffer, type WeightSpec } from './format.js';
 
 export type SaveTarget = string | undefined;
 export interface SaveOptions {
@@ -53,8 +53,6 @@ export function registerIOHandler(h: IOHandler): void {
   if (!handlers.some((x) => x.name === h.name)) handlers.push(h);
 }
 
-const OPT_KEY = 'simdcnnOptimizer';
-
 /** Lays artifacts out as files; weight and optimizer file names are the handler's to choose. */
 export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin', optimizerPath = 'optimizer.bin'): ModelFiles {
   const modelJson: ModelJson = {
@@ -85,6 +83,7 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
   if (!j || typeof j !== 'object' || typeof j.modelTopology !== 'object' || j.modelTopology === null) {
     throw new ModelFormatError(`${source}: not a TF.js layers model.json (no modelTopology)`);
   }
+  checkJsonTree(j, source);
   if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
   if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
   const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
@@ -92,13 +91,13 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
     modelTopology: j.modelTopology, weightSpecs, weightData: toArrayBuffer(files.weights, source), format: j.format, generatedBy: j.generatedBy,
     convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
   };
-  const o = j.userDefinedMetadata?.[OPT_KEY] as { className: string; config: Record<string, number>; iterations: number; slots: number; floatsPerSlot: number } | undefined;
+  const o = optimizerMeta(j.userDefinedMetadata, source);
   // Without its file (e.g. only model.json and the weights were picked), the state is not restored: the
   // model still compiles from trainingConfig, with a fresh optimizer, as TF.js does without includeOptimizer.
   if (o && (files.optimizerWeights || o.slots === 0)) {
     const n = o.floatsPerSlot;
     const opt = files.optimizerWeights === undefined ? new ArrayBuffer(0) : toArrayBuffer(files.optimizerWeights, `${source} (optimizer file)`);
-    if (typeof o !== 'object' || !Number.isInteger(o.slots) || !Number.isInteger(n) || o.slots < 0 || n < 0 || opt.byteLength !== o.slots * n * 4) {
+    if (opt.byteLength !== o.slots * n * 4) {
       throw new ModelFormatError(`${source}: the optimizer file holds ${opt.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
     }
     const v = new DataView(opt);
@@ -111,7 +110,7 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
 export async function saveModel(model: Sequential, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
   const art = modelToArtifacts(model, opts);
   if (target === undefined || target === 'memory://') return artifactsToFiles(art);
-  if (typeof target !== 'string') throw new ValueError(`save: target must be a path or URL string, received ${typeof target}`);
+  if (typeof target !== 'string' || target.trim() === '') throw new ValueError(`save: target must be a path or URL string, received ${typeof target === 'string' ? "''" : typeof target} (model.save() with no target returns the files in memory)`);
   const h = handlers.find((x) => x.canSave(target));
   if (!h) throw new ValueError(`save: no handler for '${target}' here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser downloads:// or indexeddb://`);
   return h.save(artifactsToFiles(art), target);
@@ -132,6 +131,7 @@ export async function loadModel(source: string | ModelFiles | ModelArtifacts): P
   let name = 'model';
   if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source;
   else {
+    if (typeof source !== 'string' || source.trim() === '') throw new ValueError(`loadModel: expected a path, URL or model files, received ${typeof source === 'string' ? "''" : String(source)}`);
     const h = handlers.find((x) => x.canLoad(source));
     if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser indexeddb:// or {modelJson, weights}`);
     files = await h.load(source);
