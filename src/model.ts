@@ -139,6 +139,8 @@ export class Sequential {
   private arena?: Arena;
   /** Copy of the weights and optimizer state from before the last update, to undo a step that diverged. */
   private undoBlock = 0;
+  /** An upper bound on |w| over all weights (NaN: unknown), so most steps need no pass over the weights. */
+  private weightBound = NaN;
   private training = false;
   optimizer?: Optimizer;
   loss?: LossName;
@@ -462,32 +464,42 @@ export class Sequential {
     const rise = monitor?.observe(loss / n);
     if (rise) throw diverged(rise);
     this.backward(n, false);
-    if (limits) {
-      const g = this.be.k.maxabs_f32(this.gradBlock, this.paramFloats);
-      if (!(g <= limits.maxAbs)) throw diverged(Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+    this.ensureState(opt);
+    const apply = () => opt.apply(this.be, this.paramBlock, this.gradBlock, this.stateBlocks, this.paramFloats);
+    if (!limits) {
+      apply();
+      this.weightBound = NaN;
+      return [loss, correct];
     }
-    this.ensureState(opt, limits !== undefined);
-    if (limits) this.saveUndo();
-    opt.apply(this.be, this.paramBlock, this.gradBlock, this.stateBlocks, this.paramFloats);
-    if (limits) {
-      const w = this.be.k.maxabs_f32(this.paramBlock, this.paramFloats);
-      if (!(w <= limits.maxAbs)) {
-        this.restoreUndo();
-        opt.iterations--;
-        throw diverged(Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
-      }
+    const g = this.be.k.maxabs_f32(this.gradBlock, this.paramFloats);
+    if (!(g <= limits.maxAbs)) throw diverged(Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+    // While a running bound on |w| (the last measured maximum plus each update's largest move, as the
+    // optimizer bounds it) stays under the limit, the update cannot break it: no copy, no pass over the weights.
+    const move = opt.maxUpdate(g);
+    if (this.weightBound + move <= limits.maxAbs) {
+      apply();
+      this.weightBound = (this.weightBound + move) * (1 + 2 ** -20); // float32 rounding of w - lr*g
+      return [loss, correct];
     }
+    this.saveUndo();
+    apply();
+    const w = this.be.k.maxabs_f32(this.paramBlock, this.paramFloats);
+    if (!(w <= limits.maxAbs)) {
+      this.restoreUndo();
+      opt.iterations--;
+      throw diverged(Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+    }
+    this.weightBound = w;
     return [loss, correct];
   }
 
-  /** The optimizer's state blocks (and the undo copy when checks are on), each the size of the parameter block. */
-  private ensureState(opt: Optimizer, undo: boolean): void {
+  /** The optimizer's state blocks, each the size of the parameter block. */
+  private ensureState(opt: Optimizer): void {
     const bytes = this.paramFloats * 4;
     while (this.stateBlocks.length < opt.slots) this.stateBlocks.push(this.be.alloc(bytes, `${this.name} optimizer state`));
     if (this.stateBlocks.length !== opt.slots || this.stateBlocks.some((b) => this.be.sizeOf(b) !== bytes)) {
       throw new SimdcnnError(`${this.name}: the optimizer state does not match the parameter layout (internal error)`);
     }
-    if (undo && !this.undoBlock) this.undoBlock = this.be.alloc(bytes * (1 + opt.slots), `${this.name} undo copy of the weights`);
   }
 
   /** The blocks one update changes: weights, then each optimizer slot. */
@@ -495,6 +507,7 @@ export class Sequential {
     return [this.paramBlock, ...this.stateBlocks];
   }
   private saveUndo(): void {
+    if (!this.undoBlock) this.undoBlock = this.be.alloc(this.paramFloats * 4 * (1 + this.optimizer!.slots), `${this.name} undo copy of the weights`);
     this.updatedBlocks().forEach((b, k) => this.be.copy(this.undoBlock + k * this.paramFloats * 4, b, this.paramFloats));
   }
   private restoreUndo(): void {
@@ -716,6 +729,7 @@ export class Sequential {
       return d;
     });
     this.idle('setWeights'); // the arrays' getters ran user code
+    this.weightBound = NaN;
     let k = 0;
     this.layers.forEach((l, i) => l.params.forEach((_, j) => this.be.write(this.paramBlock + this.paramOffsets[i][j] * 4, arrays[k++])));
   }

@@ -13,6 +13,10 @@ export abstract class Optimizer {
   iterations = 0;
   abstract apply(be: Backend, params: number, grads: number, state: number[], n: number): void;
   abstract getConfig(): Record<string, number>;
+  /** An upper bound on how far the next update moves any weight, given the largest |gradient|; Infinity if unknown. */
+  maxUpdate(_gradMaxAbs: number): number {
+    return Infinity;
+  }
 }
 
 function positive(v: number, what: string, opt: string, allowZero = false): number {
@@ -42,6 +46,10 @@ export class SGD extends Optimizer {
   }
   getConfig(): Record<string, number> {
     return { learningRate: this.learningRate, momentum: this.momentum };
+  }
+  /** Plain SGD moves a weight by lr * g exactly; momentum's accumulator depends on history. */
+  maxUpdate(gradMaxAbs: number): number {
+    return this.momentum > 0 ? Infinity : this.learningRate * gradMaxAbs * (1 + 2 ** -20);
   }
 }
 

@@ -58,6 +58,22 @@ describe('divergence stops fit', () => {
     }
   });
 
+  it('plain SGD skips the weight pass while a running bound proves the limit safe, yet no weight passes the limit unnoticed', async () => {
+    // At lr 0.1 this net's largest weight grows steadily from 0.39 to about 1.4 over 20 epochs.
+    const m = net(new SGD({ learningRate: 0.1 }));
+    let worst = 0, steps = 0;
+    const err = await m.fit(x, y, {
+      epochs: 20, batchSize: 4, divergence: { maxAbs: 1, lossFactor: Infinity },
+      onBatchEnd: () => { steps++; worst = Math.max(worst, maxAbs(m.getWeights())); },
+    }).then(() => undefined, (e) => e);
+    expect(err).toBeInstanceOf(DivergenceError);
+    expect(err.message).toMatch(/a weight reached 1\.0\d* \(limit 1\).*\(the update was undone\)/);
+    expect(steps).toBeGreaterThan(100);
+    expect(worst).toBeLessThanOrEqual(1);
+    expect(maxAbs(m.getWeights())).toBeLessThanOrEqual(1);
+    m.dispose();
+  });
+
   it('gradients beyond divergence.maxAbs stop fit before the update (weights unchanged)', async () => {
     const m = net(new SGD({ learningRate: 0.01 }));
     const w0 = m.getWeights();
