@@ -50,6 +50,9 @@ describe('loadModel on a hostile folder', () => {
     s.json.weightsManifest[0].paths = Array(2000).fill('big.bin');
     rewrite(s.d, s.json);
     await refused(s.d, /hold 16777216000 bytes, its weights need 60 \(truncated or mismatched/, ['big.bin']);
+    // The same list handed over in memory (e.g. from IndexedDB) is refused before any concatenation.
+    const big = new ArrayBuffer(8 * 2 ** 20);
+    await refused({ modelJson: s.json, weights: Array(2000).fill(big) }, /describes 60 bytes but the weight data holds 16777216000/);
   });
 
   it('a file named twice in the manifest is read once', async () => {

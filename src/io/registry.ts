@@ -3,7 +3,7 @@
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
 import { ModelFormatError, ValueError } from '../errors.js';
 import type { Sequential } from '../model.js';
-import { artifactsToModel, checkJsonTree, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, toArrayBuffer, type WeightSpec } from './format.js';
+import { artifactsToModel, checkJsonTree, declaredSizes, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, toArrayBuffer, type WeightSpec } from './format.js';
 
 export type SaveTarget = string | undefined;
 export interface SaveOptions {
@@ -87,6 +87,11 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
   if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
   if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
   const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
+  // Sizes before copies: a list naming one large buffer thousands of times is refused, not concatenated.
+  const need = declaredSizes(j, source).groups.reduce((a, b) => a + b, 0);
+  const parts = Array.isArray(files.weights) ? files.weights : [files.weights];
+  const held = parts.reduce((b: number, p: unknown) => b + (p instanceof ArrayBuffer || ArrayBuffer.isView(p) ? p.byteLength : 0), 0);
+  if (held !== need) throw new ModelFormatError(`${source}: the weights manifest describes ${need} bytes but the weight data holds ${held} (truncated or mismatched weight file)`);
   const art: ModelArtifacts = {
     modelTopology: j.modelTopology, weightSpecs, weightData: toArrayBuffer(files.weights, source), format: j.format, generatedBy: j.generatedBy,
     convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
