@@ -3,6 +3,7 @@ import { type Backend, currentBackend, MAX_MEMORY_BYTES } from './backend.js';
 import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from './divergence.js';
 import { DataError, DivergenceError, MemoryError, ShapeError, SimdcnnError, StateError, ValueError } from './errors.js';
 import { initialize } from './initializers.js';
+import { activationLayout, type Layout, parameterLayout } from './layout.js';
 import { Dropout, Softmax } from './layers/basic.js';
 import { Conv2D } from './layers/conv2d.js';
 import { Dense } from './layers/dense.js';
@@ -72,32 +73,6 @@ export interface InferenceArgs {
 export interface History {
   epoch: number[];
   history: { loss: number[]; acc: number[]; val_loss?: number[]; val_acc?: number[] };
-}
-
-const ALIGN_FLOATS = 16;
-const alignF = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
-
-/**
- * The parameter block's layout for weights of these shapes (getWeights order): each starts on a 16-float
- * boundary. Gradients and every optimizer state block share it, and so does the saved optimizer state.
- */
-export function parameterLayout(shapes: readonly (readonly number[])[]): { offsets: number[]; floats: number } {
-  let total = 0;
-  const offsets = shapes.map((s) => { const o = total; total += alignF(shapeSize(s)); return o; });
-  return { offsets, floats: Math.max(total, ALIGN_FLOATS) };
-}
-
-/** Where each tensor of a batch of `capacity` samples sits in the activation block (float offsets). */
-interface Layout {
-  capacity: number;
-  bytes: number;
-  act: number[];
-  grad: number[];
-  extra: number[];
-  scratch: number;
-  scratchFloats: number;
-  labels: number;
-  targets: number;
 }
 
 /** The layout placed in wasm memory (byte pointers). */
@@ -256,29 +231,6 @@ export class Sequential {
     if (!this.built) this.build(this.layers[0]?.declaredInputShape ?? dataShape?.slice(1));
   }
 
-  /** Where activations and their gradients go for batches of up to `capacity` samples. */
-  private layout(capacity: number): Layout {
-    const L = this.layers.length;
-    const sizes = [shapeSize(this.layers[0].inputShape), ...this.layers.map((l) => shapeSize(l.outputShape))];
-    let off = 0;
-    const take = (floats: number) => { const o = off; off += alignF(floats); return o; };
-    const act: number[] = [take(capacity * sizes[0])];
-    const grad: number[] = [take(capacity * sizes[0])];
-    const extra: number[] = [];
-    let scratchFloats = 0;
-    for (let i = 0; i < L; i++) {
-      const l = this.layers[i];
-      act.push(l.aliasesInput ? act[i] : take(capacity * sizes[i + 1]));
-      grad.push(l.aliasesInput ? grad[i] : take(capacity * sizes[i + 1]));
-      extra.push(take((capacity * l.extraBytesPerSample()) / 4));
-      scratchFloats = Math.max(scratchFloats, l.scratchFloats());
-    }
-    const scratch = take(scratchFloats);
-    const labels = take(capacity);
-    const targets = take(capacity * sizes[L]);
-    return { capacity, bytes: off * 4, act, grad, extra, scratch, scratchFloats, labels, targets };
-  }
-
   /** Places the layout at `block` and tells every layer where its tensors are. */
   private bindArena(block: number, lay: Layout): Arena {
     const p = (o: number) => block + o * 4;
@@ -299,7 +251,7 @@ export class Sequential {
    */
   private plan(capacity: number): Arena {
     if (this.arena && this.arena.capacity >= capacity) return this.arena;
-    const lay = this.layout(capacity);
+    const lay = activationLayout(this.layers, capacity);
     const old = this.arena;
     const oldBytes = old ? this.be.sizeOf(old.block)! : 0;
     if (lay.bytes + this.be.allocatedBytes - oldBytes > MAX_MEMORY_BYTES) {
@@ -313,7 +265,7 @@ export class Sequential {
     try {
       block = this.be.alloc(lay.bytes, `${this.name} activations for batch ${capacity}`);
     } catch (e) {
-      if (old) this.bindArena(this.be.alloc(oldBytes, `${this.name} activations`), this.layout(old.capacity));
+      if (old) this.bindArena(this.be.alloc(oldBytes, `${this.name} activations`), activationLayout(this.layers, old.capacity));
       throw e;
     }
     return this.bindArena(block, lay);

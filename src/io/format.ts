@@ -13,7 +13,8 @@ import { Conv2D } from '../layers/conv2d.js';
 import { Dense } from '../layers/dense.js';
 import type { Layer } from '../layers/layer.js';
 import { AvgPool2D, MaxPool2D } from '../layers/pool.js';
-import { type LossName, parameterLayout, Sequential } from '../model.js';
+import { parameterLayout } from '../layout.js';
+import { type LossName, Sequential } from '../model.js';
 import { Adam, MAX_OPTIMIZER_SLOTS, type Optimizer, SGD } from '../optimizers.js';
 
 /** One entry of weightsManifest[].weights (tfjs's WeightsManifestEntry). */
