@@ -112,15 +112,15 @@ describe('wasm memory past 2 GiB', () => {
 
   it('filling memory with models, disposing every other one and refilling: each refusal is a MemoryError that frees what it took, and every live model keeps its weights', async () => {
     const be = await setBackend({});
-    const filler = fillTo(be, 320 * 2 ** 20);
-    const x = tensor(data(1536 * 2, 8), [2, 1536]);
+    const filler = fillTo(be, 200 * 2 ** 20);
+    const x = tensor(data(1024 * 2, 8), [2, 1024]);
     const live = new Map<Sequential, number>();
     let tag = 0;
-    // Dense 1536 -> 1536: 9 MiB of weights (a distinct constant per model) and 9 MiB of gradients.
+    // Dense 1024 -> 1024: 4 MiB of weights (a distinct constant per model) and 4 MiB of gradients.
     const add = () => {
-      const m = new Sequential([new Dense({ units: 1536, inputShape: [1536], kernelInitializer: 'zeros' })], { seed: 0 });
+      const m = new Sequential([new Dense({ units: 1024, inputShape: [1024], kernelInitializer: 'zeros' })], { seed: 0 });
       m.build();
-      m.setWeights([new Float32Array(1536 * 1536).fill(++tag), new Float32Array(1536).fill(-tag)]);
+      m.setWeights([new Float32Array(1024 * 1024).fill(++tag), new Float32Array(1024).fill(-tag)]);
       if (tag === 1) m.predict(x); // its activations below the rest: it can still predict when memory is full
       live.set(m, tag);
     };
@@ -154,7 +154,7 @@ describe('wasm memory past 2 GiB', () => {
     const [m] = live.keys();
     const before = m.predict(x).data;
     const used = be.allocatedBytes;
-    expect(() => m.predict(tensor(new Float32Array(1536 * 4000), [4000, 1536]), { batchSize: 4000 })).toThrow(MemoryError);
+    expect(() => m.predict(tensor(new Float32Array(1024 * 4000), [4000, 1024]), { batchSize: 4000 })).toThrow(MemoryError);
     expect(m.predict(x).data).toEqual(before);
     expect(be.allocatedBytes).toBe(used);
     intact();
