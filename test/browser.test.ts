@@ -153,7 +153,7 @@ describe('trainInWorker (simdcnn/worker-client)', () => {
     const page = await blankPage();
     try {
       return await page.evaluate(`(async () => {
-        const { trainInWorker } = await import('/bundle/simdcnn-worker-client.js');
+        const { trainInWorker } = await import('/bundle/worker-client.js');
         const NETS = ${JSON.stringify(NETS)};
         // Class k: a bright 6x6 square at one of ten places, plus noise; learnable in a few hundred steps.
         const data = (n, seed = 1) => {
