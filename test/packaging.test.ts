@@ -6,7 +6,7 @@
 //    test/packaging/package-lock.json and installed once) and check in Chromium that the page trains and that
 //    trainInWorker trains, with no console errors and the wasm at most once per emitted file.
 // Sizes go to test-results/packaging.json.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -201,9 +201,9 @@ describe('browser apps built from the tarball, run in Chromium', () => {
     await browser?.close();
   });
 
-  async function runApp(dir: string, isolated: boolean): Promise<{ result: AppResult; errors: string[] }> {
+  /** Opens url in Chromium and waits for the app's result, collecting every error the page or its workers report. */
+  async function openApp(url: string): Promise<{ result: AppResult; errors: string[] }> {
     if (!browser) throw new Error(hasChromium() ? 'the browser did not start (see beforeAll)' : MISSING);
-    const server = await startServer({ mounts: { '/': dir }, port: 0, isolated });
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`console.${m.type()}: ${m.text()} (${m.location().url})`); });
@@ -211,13 +211,30 @@ describe('browser apps built from the tarball, run in Chromium', () => {
     page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
     page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker console.error: ${m.text()}`); }));
     try {
-      await page.goto(`${server.url}index.html`);
+      await page.goto(url);
       await page.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, { timeout: 60_000 });
       return { result: await page.evaluate(() => (window as unknown as { __result: AppResult }).__result), errors };
     } finally {
       await page.close();
+    }
+  }
+  async function runApp(dir: string, isolated: boolean): Promise<{ result: AppResult; errors: string[] }> {
+    const server = await startServer({ mounts: { '/': dir }, port: 0, isolated });
+    try {
+      return await openApp(`${server.url}index.html`);
+    } finally {
       await server.close();
     }
+  }
+  /** The app trained on the page and, with the same seed and data, identically in the worker. */
+  function expectTrained({ result, errors }: { result: AppResult; errors: string[] }, isolated: boolean): void {
+    expect(result.error).toBeUndefined();
+    expect(errors).toEqual([]);
+    expect(result.isolated).toBe(isolated);
+    expect(result.pageBuild).toBe('relaxed');
+    expect(result.workerBuild).toBe('relaxed');
+    expect(result.pageLoss!.at(-1)).toBeLessThan(result.pageLoss![0]);
+    expect(result.workerLoss).toEqual(result.pageLoss);
   }
 
   const apps: [string, string][] = [
@@ -238,22 +255,36 @@ describe('browser apps built from the tarball, run in Chromium', () => {
         report[relative(out, f)] = { bytes: text.length, gzip: gzipSync(text).length };
       }
       sizes[name] = report;
-      const { result, errors } = await runApp(out, true);
-      expect(result.error).toBeUndefined();
-      expect(errors).toEqual([]);
-      expect(result.isolated).toBe(true);
-      expect(result.pageBuild).toBe('relaxed');
-      expect(result.workerBuild).toBe('relaxed');
-      expect(result.pageLoss!.at(-1)).toBeLessThan(result.pageLoss![0]);
-      expect(result.workerLoss!.at(-1)).toBeLessThan(result.workerLoss![0]);
-      // Same seed, same data, same build: the worker trains exactly what the page trains.
-      expect(result.workerLoss).toEqual(result.pageLoss);
-      if (name === 'plain-dist') {
-        const plain = await runApp(out, false); // without COOP/COEP headers
-        expect(plain.result.isolated).toBe(false);
-        expect(plain.errors).toEqual([]);
-        expect(plain.result.workerLoss).toEqual(result.pageLoss);
-      }
+      expectTrained(await runApp(out, true), true);
+      if (name === 'plain-dist') expectTrained(await runApp(out, false), false); // without COOP/COEP headers
     }, 120_000);
   }
+
+  /** A Vite dev server on the app (test/packaging/dev.mjs) for the length of `body`. */
+  async function withDevServer<T>(args: string[], body: (url: string) => Promise<T>): Promise<T> {
+    const child = spawn(process.execPath, [join(fixtures, 'dev.mjs'), ...args], { cwd: fixtures, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((res, rej) => {
+        child.stdout.once('data', (d: Buffer) => res(d.toString()));
+        child.once('exit', (code) => rej(new Error(`dev.mjs ${args.join(' ')} exited ${code}`)));
+      });
+      return await body(JSON.parse(line).url);
+    } finally {
+      child.kill();
+    }
+  }
+
+  it('Vite 8 dev server: trains on the page and in trainInWorker without configuration', async () => {
+    await withDevServer(['vite8'], async (url) => expectTrained(await openApp(url), false));
+  }, 120_000);
+
+  it("Vite 6 dev server: needs optimizeDeps.exclude ['simdcnn'] (the README says so), then trains in both", async () => {
+    // Without it, Vite 6/7 pre-bundle the client into .vite/deps/ and its worker.js is not there.
+    await withDevServer(['vite6'], async (url) => {
+      const { result, errors } = await openApp(url);
+      expect(result.error).toMatch(/could not start the training worker/);
+      expect(errors.join('\n')).toMatch(/HTTP 404 .*deps\/worker\.js/);
+    });
+    await withDevServer(['vite6', '--exclude'], async (url) => expectTrained(await openApp(url), false));
+  }, 120_000);
 });

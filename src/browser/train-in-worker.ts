@@ -48,6 +48,11 @@ function startWorker(url: string | URL | undefined): Worker {
   }
 }
 
+function notStarted(url: string | URL | undefined): string {
+  if (url !== undefined) return `could not start the training worker from ${String(url)} (is it served, as JavaScript?)`;
+  return "could not start the training worker (worker.js next to this module or bundle): with esbuild or rollup copy node_modules/simdcnn/dist/worker.js next to your bundle; under Vite 6/7's dev server set optimizeDeps.exclude: ['simdcnn']; or give its URL to setWorkerUrl()";
+}
+
 function transferables(data: TrainData): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const a of [data.x, data.y, data.validation?.x, data.validation?.y]) {
@@ -91,7 +96,7 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
     const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
-      fail(new Error(e.message ? `training worker: ${e.message}` : `could not start the training worker ${String(workerUrl ?? defaultWorkerUrl ?? '(worker.js next to the bundle)')}: esbuild and rollup do not bundle workers, so copy node_modules/simdcnn/dist/worker.js next to your bundle, or pass its URL to setWorkerUrl() / options.workerUrl`));
+      fail(new Error(e.message ? `training worker: ${e.message}` : notStarted(workerUrl ?? defaultWorkerUrl)));
     };
     worker.onmessageerror = () => fail(new Error('training worker: a message could not be deserialised'));
     worker.onmessage = (e: MessageEvent<FromWorker>) => {
