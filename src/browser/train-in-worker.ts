@@ -89,14 +89,15 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
     rejectFn = reject;
     checkData(data);
     const { workerUrl, transfer, ...rest } = options;
+    const url = workerUrl ?? defaultWorkerUrl;
     const msg: ToWorker = { type: 'train', spec, data, options: rest };
     channel.port1.postMessage(msg, transfer === false ? [] : transferables(data));
-    worker = startWorker(workerUrl ?? defaultWorkerUrl);
+    worker = startWorker(url);
     const finish = () => { settled = true; worker?.terminate(); channel.port1.close(); };
     const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
-      fail(new Error(e.message ? `training worker: ${e.message}` : notStarted(workerUrl ?? defaultWorkerUrl)));
+      fail(new Error(e.message ? `training worker: ${e.message}` : notStarted(url)));
     };
     worker.onmessageerror = () => fail(new Error('training worker: a message could not be deserialised'));
     worker.onmessage = (e: MessageEvent<FromWorker>) => {

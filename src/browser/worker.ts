@@ -1,6 +1,7 @@
-// The training worker (lib/browser/worker.js for bundlers, dist/worker.js prebundled): builds the model from its JSON spec, trains it on
-// the transferred data, reports progress at most every `progressInterval` ms, stops on 'cancel' after the
-// current batch and sends back the weights (transferred) with the history and the model as files.
+// The training worker (lib/browser/worker.js for bundlers, dist/worker.js prebundled): builds the model from
+// its JSON spec, trains it on the transferred data, reports progress at most every `progressInterval` ms, stops
+// on 'cancel' after the current batch and sends back the weights (transferred) with the history and the model
+// as files.
 import { currentBackend, getBackend, setBackend } from '../backend.js';
 import '../index.js'; // starts compiling the wasm (synchronously: this is a worker)
 import type { Sequential } from '../model.js';
