@@ -1,6 +1,6 @@
 // Owns the wasm instance and its memory: picks the build, hands out aligned regions, keeps views fresh.
 import { relaxedBase64, simdBase64 } from './generated/wasm-bytes.js';
-import { MemoryError, SimdcnnError } from './errors.js';
+import { MemoryError, SimdcnnError, StateError } from './errors.js';
 
 type Ptr = number;
 /** The kernels as the wasm module exports them (pointers are byte offsets). */
@@ -56,11 +56,22 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+const decoded = new Map<BuildName, Uint8Array<ArrayBuffer>>();
+/** A build's wasm, decoded from its embedded base64 on first use only. */
+function wasmBytes(build: BuildName): Uint8Array<ArrayBuffer> {
+  let b = decoded.get(build);
+  if (!b) {
+    b = decodeBase64(build === 'relaxed' ? relaxedBase64 : simdBase64);
+    decoded.set(build, b);
+  }
+  return b;
+}
+
 export function simdSupported(): boolean {
-  return typeof WebAssembly === 'object' && WebAssembly.validate(decodeBase64(simdBase64));
+  return typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes('simd'));
 }
 export function relaxedSupported(): boolean {
-  return typeof WebAssembly === 'object' && WebAssembly.validate(decodeBase64(relaxedBase64));
+  return typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes('relaxed'));
 }
 
 interface Block { start: number; size: number }
@@ -256,7 +267,15 @@ const modules = new Map<BuildName, WebAssembly.Module>();
 async function compile(build: BuildName): Promise<WebAssembly.Module> {
   let m = modules.get(build);
   if (!m) {
-    m = await WebAssembly.compile(decodeBase64(build === 'relaxed' ? relaxedBase64 : simdBase64));
+    m = await WebAssembly.compile(wasmBytes(build));
+    modules.set(build, m);
+  }
+  return m;
+}
+function compileSync(build: BuildName): WebAssembly.Module {
+  let m = modules.get(build);
+  if (!m) {
+    m = new WebAssembly.Module(wasmBytes(build));
     modules.set(build, m);
   }
   return m;
@@ -280,8 +299,8 @@ export function defaultBuild(): BuildName {
   return preferred ?? (relaxedSupported() ? 'relaxed' : 'simd');
 }
 
-/** A new, independent wasm instance with its own memory. */
-export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
+/** The build to create, after checking the engine runs it. */
+function chooseBuild(opts: BackendOptions): BuildName {
   if (!simdSupported()) {
     throw new SimdcnnError('simdcnn needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+); this engine does not validate it');
   }
@@ -289,20 +308,49 @@ export async function createBackend(opts: BackendOptions = {}): Promise<Backend>
   if (build === 'relaxed' && !relaxedSupported()) {
     throw new SimdcnnError("the 'relaxed' build needs relaxed SIMD, which this engine does not validate (in Node 20 import 'simdcnn' itself, which enables it, or start node with --experimental-wasm-relaxed-simd)");
   }
+  return build;
+}
+
+/** A new, independent wasm instance with its own memory. */
+export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
+  const build = chooseBuild(opts);
   const instance = await WebAssembly.instantiate(await compile(build), {});
   return new Backend(instance, build, opts.scalar ?? false);
 }
 
 let current: Backend | undefined;
+let pending: Promise<Backend> | undefined;
+/** Why the engine cannot run simdcnn at all (no SIMD): thrown by every later use. */
+let unsupported: SimdcnnError | undefined;
 
-/** The backend new models use; created on first use. */
+/**
+ * Creates the default backend at import, synchronously where the engine allows it (Node, workers, and
+ * Chromium's main thread up to 8 MB; older Chromium refused more than 4 KB there). Elsewhere the compile
+ * starts asynchronously and ready() (or the first fit/loadModel) waits for it.
+ */
+export function initBackend(): void {
+  if (current) return;
+  try {
+    const build = chooseBuild({});
+    current = new Backend(new WebAssembly.Instance(compileSync(build), {}), build, false);
+  } catch (e) {
+    if (e instanceof SimdcnnError) unsupported = e;
+    else getBackend().catch(() => {}); // a refused synchronous compile: ready() reports any failure
+  }
+}
+
+/** The backend new models use, compiled asynchronously if the import could not do it synchronously. */
 export async function getBackend(): Promise<Backend> {
-  if (!current) current = await createBackend();
+  if (current) return current;
+  if (unsupported) throw unsupported;
+  pending ??= createBackend().finally(() => { pending = undefined; });
+  current ??= await pending;
   return current;
 }
 export function currentBackend(): Backend {
-  if (!current) throw new SimdcnnError('simdcnn backend not initialised: await ready() first (importing simdcnn does it)');
-  return current;
+  if (current) return current;
+  if (unsupported) throw unsupported;
+  throw new StateError('simdcnn: the wasm kernels are still compiling (this engine does not compile WebAssembly synchronously here); `await ready()` once before synchronous calls such as predict or build (fit and loadModel wait by themselves)');
 }
 
 /** Switch the build new models use (existing models keep theirs). */

@@ -1,5 +1,5 @@
 // Sequential: owns the model's arena in wasm memory and runs training and inference over it.
-import { type Backend, currentBackend, MAX_MEMORY_BYTES } from './backend.js';
+import { type Backend, currentBackend, getBackend, MAX_MEMORY_BYTES } from './backend.js';
 import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from './divergence.js';
 import { DataError, DivergenceError, MemoryError, ShapeError, SimdcnnError, StateError, ValueError } from './errors.js';
 import { initialize } from './initializers.js';
@@ -11,7 +11,7 @@ import type { Layer } from './layers/layer.js';
 import { getOptimizer, type Optimizer, type OptimizerLike } from './optimizers.js';
 import { randomSeed, Rng } from './random.js';
 import { formatShape, shapeSize, Tensor } from './tensor.js';
-import { saveModel, type SaveOptions, type SaveResult, type SaveTarget } from './io/registry.js';
+import type { SaveOptions, SaveResult, SaveTarget } from './io/registry.js';
 
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy';
 const LOSSES: readonly string[] = ['sparseCategoricalCrossentropy', 'categoricalCrossentropy'];
@@ -102,7 +102,7 @@ export class Sequential {
   /** Free-form facts saved with the model (model.json's userDefinedMetadata), e.g. the input pixel range. */
   metadata: Record<string, unknown> = {};
   private rng: Rng;
-  private be: Backend;
+  private _be?: Backend;
   private built = false;
   private disposed = false;
   private paramBlock = 0;
@@ -121,7 +121,6 @@ export class Sequential {
   loss?: LossName;
 
   constructor(layers: Layer[] = [], opts: { seed?: number; name?: string } = {}) {
-    this.be = currentBackend();
     this.seed = opts.seed ?? randomSeed();
     if (!Number.isInteger(this.seed)) throw new ValueError(`Sequential: seed must be an integer, received ${opts.seed}`);
     this.rng = new Rng(this.seed);
@@ -147,6 +146,10 @@ export class Sequential {
   }
   get backend(): Backend {
     return this.be;
+  }
+  /** Bound at first use, so a model can be described before the wasm has compiled (see ready()). */
+  private get be(): Backend {
+    return (this._be ??= currentBackend());
   }
 
   /** Builds layers and places and initialises the weights. Input shape without the batch axis. */
@@ -473,6 +476,7 @@ export class Sequential {
    * StateError.
    */
   async fit(x: Tensor, y: Labels, args: FitArgs = {}): Promise<History> {
+    this._be ??= await getBackend();
     this.requireCompiled('fit');
     this.idle('fit');
     const drop = this.layers.find((l) => l instanceof Dropout && l.rate > 0);
@@ -779,8 +783,16 @@ export class Sequential {
    */
   async save(target?: SaveTarget, opts: SaveOptions = {}): Promise<SaveResult> {
     this.alive('save');
-    return saveModel(this, target, opts);
+    if (!saver) throw new StateError(`${this.name}.save: no model writer loaded; import simdcnn (not its internal modules)`);
+    return saver(this, target, opts);
   }
+}
+
+type Saver = (model: Sequential, target: SaveTarget, opts: SaveOptions) => Promise<SaveResult>;
+let saver: Saver | undefined;
+/** io/registry.ts hands its saveModel in here: model.ts importing it would close an import cycle through io/format.ts. */
+export function setModelSaver(fn: Saver): void {
+  saver = fn;
 }
 
 function pickCallbacks(a: FitArgs): Callbacks {

@@ -1,8 +1,9 @@
 // Where models go and come from: a registry of handlers (files in Node, downloads and IndexedDB in the
 // browser, plain objects everywhere), over one file layout: model.json + a weights file + an optional
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
+import { getBackend } from '../backend.js';
 import { ModelFormatError, ValueError } from '../errors.js';
-import type { Sequential } from '../model.js';
+import { type Sequential, setModelSaver } from '../model.js';
 import { artifactsToModel, checkJsonTree, declaredSizes, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, toArrayBuffer, type WeightSpec } from './format.js';
 
 export type SaveTarget = string | undefined;
@@ -121,6 +122,8 @@ export async function saveModel(model: Sequential, target: SaveTarget, opts: Sav
   return h.save(artifactsToFiles(art), target);
 }
 
+setModelSaver(saveModel);
+
 const isArtifacts = (s: unknown): s is ModelArtifacts => typeof s === 'object' && s !== null && 'modelTopology' in s && 'weightData' in s;
 
 /**
@@ -131,6 +134,7 @@ const isArtifacts = (s: unknown): s is ModelArtifacts => typeof s === 'object' &
  * Anything corrupt or unsupported is a ModelFormatError; nothing stays allocated then.
  */
 export async function loadModel(source: string | ModelFiles | ModelArtifacts): Promise<Sequential> {
+  await getBackend();
   if (isArtifacts(source)) return artifactsToModel(source, 'model artifacts');
   let files: ModelFiles;
   let name = 'model';
