@@ -16,5 +16,6 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
     },
   },
-  { files: ['scripts/**/*.mjs', '*.js'], languageOptions: { globals: nodeGlobals } },
+  { files: ['scripts/**/*.mjs', 'test/**/*.mjs', '*.js'], languageOptions: { globals: nodeGlobals } },
+  { files: ['test/packaging/app/**/*.js'], languageOptions: { globals: { window: 'readonly', self: 'readonly', document: 'readonly' } } },
 );

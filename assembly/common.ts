@@ -76,21 +76,3 @@ export function zero_f32(dst: usize, n: i32): void {
 export function heapBase(): usize {
   return __heap_base;
 }
-
-/** Number of NaN/Infinity values in x[0..n). x*0 is 0 for finite x and NaN otherwise. */
-export function count_nonfinite(x: usize, n: i32): i32 {
-  let bad = 0;
-  let i = 0;
-  if (!scalarMode) {
-    const z = f32x4.splat(0);
-    for (; i + 4 <= n; i += 4) {
-      const v = f32x4.mul(v128.load(x + (<usize>i << 2)), z);
-      bad += popcnt(i32x4.bitmask(f32x4.ne(v, z)));
-    }
-  }
-  for (; i < n; i++) {
-    const v = load<f32>(x + (<usize>i << 2));
-    if (v * 0 != 0) bad++;
-  }
-  return bad;
-}

@@ -1,5 +1,6 @@
 // The module's exports: every kernel family, plus the hooks the host and tests need.
-export { heapBase, set_scalar, count_nonfinite } from './common';
+export { heapBase, set_scalar } from './common';
+export { maxabs_f32 } from './reduce';
 export { gemm_nn, gemm_nt, gemm_tn, gemm_nn_scalar, gemm_nt_scalar, gemm_tn_scalar } from './gemm';
 export { conv2d_forward, conv2d_backward_input, conv2d_backward_filter } from './conv2d';
 export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_backward } from './pool';

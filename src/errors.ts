@@ -19,3 +19,9 @@ export class StateError extends SimdcnnError {}
 export class DivergenceError extends SimdcnnError {}
 /** The model would need more wasm memory than the engine allows. */
 export class MemoryError extends SimdcnnError {}
+/** A file or folder cannot be read or written (permissions, a file where a folder should be, a full disk); names the path. */
+export class FileError extends SimdcnnError {
+  constructor(message: string, readonly path: string, readonly code?: string) {
+    super(message);
+  }
+}

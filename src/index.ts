@@ -1,10 +1,13 @@
 // Public API, safe for browsers: nothing here imports Node built-ins.
-import { getBackend } from './backend.js';
+import { getBackend, initBackend } from './backend.js';
 import './io/browser.js';
 
-await getBackend();
+initBackend();
 
-/** Resolves once the wasm kernels are compiled (already true after the import finished). */
+/**
+ * Resolves once the wasm kernels are compiled. Where the engine compiles synchronously (Node, workers,
+ * current browsers) that happened during the import; elsewhere synchronous calls throw a StateError until then.
+ */
 export async function ready(): Promise<void> {
   await getBackend();
 }

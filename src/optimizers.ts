@@ -11,6 +11,9 @@ export interface UpdateRun {
   floats: number;
 }
 
+/** The most state blocks any optimizer keeps (Adam's m and v); saved files are checked against it. */
+export const MAX_OPTIMIZER_SLOTS = 2;
+
 export abstract class Optimizer {
   abstract readonly className: string;
   /** Float buffers of state per parameter (0 for SGD, 1 for momentum, 2 for Adam). */
@@ -24,6 +27,10 @@ export abstract class Optimizer {
   }
   protected abstract update(be: Backend, w: number, g: number, state: number[], n: number): void;
   abstract getConfig(): Record<string, number>;
+  /** An upper bound on how far the next update moves any weight, given the largest |gradient|; Infinity if unknown. */
+  maxUpdate(_gradMaxAbs: number): number {
+    return Infinity;
+  }
 }
 
 function positive(v: number, what: string, opt: string, allowZero = false): number {
@@ -52,6 +59,10 @@ export class SGD extends Optimizer {
   }
   getConfig(): Record<string, number> {
     return { learningRate: this.learningRate, momentum: this.momentum };
+  }
+  /** Plain SGD moves a weight by lr * g exactly; momentum's accumulator depends on history. */
+  maxUpdate(gradMaxAbs: number): number {
+    return this.momentum > 0 ? Infinity : this.learningRate * gradMaxAbs * (1 + 2 ** -20);
   }
 }
 

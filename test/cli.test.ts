@@ -58,5 +58,22 @@ it('bad arguments and files exit with status 2 and say what is wrong', async () 
   writeFileSync(join(d, 'not.png'), 'hello');
   const r = run(['predict', '--model', join(d, 'm'), join(d, 'not.png')]);
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/not\.png: not a readable PNG/);
+  expect(r.stderr).toMatch(/not\.png: not a PNG file/);
+}, 60_000);
+
+it('simdcnn <command> --help prints that command\'s options and exits 0; an unknown option points to it', () => {
+  const cases: [string[], RegExp, RegExp][] = [
+    [['train', '--help'], /Usage: simdcnn train/, /--batch-size N[\s\S]*--out PATH/],
+    [['eval', '-h'], /Usage: simdcnn eval --model PATH/, /--model PATH/],
+    [['predict', '--help'], /Usage: simdcnn predict --model PATH IMAGE\.png/, /pngjs/],
+  ];
+  for (const [args, usage, options] of cases) {
+    const r = run(args);
+    expect(r.status, args.join(' ')).toBe(0);
+    expect(r.stdout).toMatch(usage);
+    expect(r.stdout).toMatch(options);
+  }
+  const r = run(['train', '--bogus']);
+  expect(r.status).toBe(2);
+  expect(r.stderr).toMatch(/Unknown option '--bogus'.*simdcnn train --help lists the options/);
 }, 60_000);

@@ -68,7 +68,7 @@ export class Arena {
   /** An int32 buffer holding data. */
   i32(name: string, data: ArrayLike<number>): number {
     const ptr = this.region(name, data.length);
-    this.be.i32.set(data, ptr >> 2);
+    this.be.i32.set(data, ptr / 4);
     return ptr;
   }
   /** An output (or scratch) buffer of n floats, filled with NaN garbage the kernel must overwrite. */
@@ -87,7 +87,7 @@ export class Arena {
     this.be.k.memory.grow(Math.ceil((n * 4 + 64) / 65536));
     const ptr = this.be.memoryBytes - n * 4;
     if (typeof data === 'number') new Uint32Array(this.be.k.memory.buffer, ptr, n).fill(GARBAGE_BITS);
-    else this.be.write(ptr, data);
+    else new Float32Array(this.be.k.memory.buffer, ptr, n).set(data); // outside the allocator's regions
     this.regions.push({ name, ptr, floats: n, canary: false });
     return ptr;
   }
@@ -102,8 +102,8 @@ export class Arena {
   private where(addr: number): string {
     for (const r of this.regions) {
       const end = r.ptr + r.floats * 4;
-      if (addr >= r.ptr && addr < end) return `inside '${r.name}' at float ${(addr - r.ptr) >> 2}`;
-      if (r.canary && addr >= end && addr < end + CANARY_FLOATS * 4) return `${((addr - end) >> 2) + 1} float(s) past the end of '${r.name}'`;
+      if (addr >= r.ptr && addr < end) return `inside '${r.name}' at float ${(addr - r.ptr) / 4}`;
+      if (r.canary && addr >= end && addr < end + CANARY_FLOATS * 4) return `${(addr - end) / 4 + 1} float(s) past the end of '${r.name}'`;
     }
     if (addr < this.be.k.heapBase()) return `in the module's static data (below the heap base ${this.be.k.heapBase()})`;
     return 'outside every buffer of this case';
@@ -139,12 +139,12 @@ export class Arena {
   read(ptr: number): Float32Array {
     const r = this.find(ptr);
     this.checkCanary(r);
-    return this.be.f32.slice(ptr >> 2, (ptr >> 2) + r.floats);
+    return this.be.f32.slice(ptr / 4, ptr / 4 + r.floats);
   }
   readI32(ptr: number): Int32Array {
     const r = this.find(ptr);
     this.checkCanary(r);
-    return this.be.i32.slice(ptr >> 2, (ptr >> 2) + r.floats);
+    return this.be.i32.slice(ptr / 4, ptr / 4 + r.floats);
   }
   private checkCanary(r: Region): void {
     if (!r.canary) return;
@@ -155,7 +155,7 @@ export class Arena {
   /** Overwrites a buffer's contents again (e.g. garbage before a second call). */
   refill(ptr: number, data?: ArrayLike<number>): void {
     const r = this.find(ptr);
-    if (data) this.be.write(ptr, data);
+    if (data) new Float32Array(this.be.k.memory.buffer, ptr, r.floats).set(data);
     else new Uint32Array(this.be.k.memory.buffer, ptr, r.floats).fill(GARBAGE_BITS);
   }
 

@@ -44,7 +44,7 @@ export interface TrainOptions {
   seed?: number;
   /** Which wasm build the worker uses: 'relaxed' (FMA, default when the engine has it) or 'simd'. */
   build?: BuildName;
-  /** Where the worker script is (default: simdcnn-worker.js next to this module). */
+  /** Where the worker script is (default: worker.js next to this module, which bundlers emit with the app). */
   workerUrl?: string | URL;
   /** Minimum time between progress reports, ms (default 100). */
   progressInterval?: number;

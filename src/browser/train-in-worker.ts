@@ -1,5 +1,5 @@
 // trainInWorker(): train a model in a Web Worker so the page stays responsive ('simdcnn/worker-client').
-// This module does not contain the library: the worker (simdcnn-worker.js) does, and compiles the wasm itself.
+// This module does not contain the library: the worker (./worker.js) does, and compiles the wasm itself.
 //
 //   const job = trainInWorker(
 //     { modelTopology: model.toJSON(),                // any Sequential or functional model, as TF.js layers JSON
@@ -32,11 +32,25 @@ export function setWorkerUrl(url: string | URL | undefined): void {
   defaultWorkerUrl = url;
 }
 
-function startWorker(url: string | URL | undefined): { worker: Worker; where: string } {
+/** The URL of the script this module was loaded by, for bundles without import.meta (esbuild's iife). */
+const scriptSrc = typeof document === 'undefined' ? undefined : (document.currentScript as HTMLScriptElement | null)?.src;
+
+function startWorker(url: string | URL | undefined): Worker {
   if (typeof Worker === 'undefined') throw new Error('trainInWorker needs Web Workers (a browser main thread or a worker)');
-  if (url !== undefined) return { worker: new Worker(url, { type: 'module' }), where: String(url) };
-  // Written out in this form so bundlers (Vite, webpack 5, Parcel) find and emit the worker file too.
-  return { worker: new Worker(new URL('./simdcnn-worker.js', import.meta.url), { type: 'module' }), where: new URL('./simdcnn-worker.js', import.meta.url).href };
+  if (url !== undefined) return new Worker(url, { type: 'module' });
+  try {
+    // Exactly this form, once, so that Vite, webpack 5 and Parcel find the worker and bundle it.
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  } catch (e) {
+    // import.meta.url is empty in an iife bundle: look next to the script instead.
+    if (!scriptSrc) throw e;
+    return new Worker(new URL('worker.js', scriptSrc), { type: 'module' });
+  }
+}
+
+function notStarted(url: string | URL | undefined): string {
+  if (url !== undefined) return `could not start the training worker from ${String(url)} (is it served, as JavaScript?)`;
+  return "could not start the training worker (worker.js next to this module or bundle): with esbuild or rollup copy node_modules/simdcnn/dist/worker.js next to your bundle; under Vite 6/7's dev server set optimizeDeps.exclude: ['simdcnn']; or give its URL to setWorkerUrl()";
 }
 
 function transferables(data: TrainData): ArrayBuffer[] {
@@ -75,15 +89,15 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
     rejectFn = reject;
     checkData(data);
     const { workerUrl, transfer, ...rest } = options;
+    const url = workerUrl ?? defaultWorkerUrl;
     const msg: ToWorker = { type: 'train', spec, data, options: rest };
     channel.port1.postMessage(msg, transfer === false ? [] : transferables(data));
-    const w = startWorker(workerUrl ?? defaultWorkerUrl);
-    worker = w.worker;
+    worker = startWorker(url);
     const finish = () => { settled = true; worker?.terminate(); channel.port1.close(); };
     const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
-      fail(new Error(e.message ? `training worker: ${e.message}` : `could not start the training worker from ${w.where} (is simdcnn-worker.js served next to the client, as JavaScript? set options.workerUrl otherwise)`));
+      fail(new Error(e.message ? `training worker: ${e.message}` : notStarted(url)));
     };
     worker.onmessageerror = () => fail(new Error('training worker: a message could not be deserialised'));
     worker.onmessage = (e: MessageEvent<FromWorker>) => {

@@ -1,8 +1,9 @@
-// The training worker (bundled to dist/simdcnn-worker.js): builds the model from its TF.js JSON, trains it on
-// the transferred data, reports progress at most every `progressInterval` ms, stops on 'cancel' after the
-// current batch and sends back the weights (transferred) with the history and the model as files.
-import { currentBackend, setBackend } from '../backend.js';
-import { type Model, modelFromJSON, ValueError } from '../index.js'; // compiles the wasm before the first message is handled
+// The training worker (lib/browser/worker.js for bundlers, dist/worker.js prebundled): builds the model from
+// its TF.js JSON, trains it on the transferred data, reports progress at most every `progressInterval` ms,
+// stops on 'cancel' after the current batch and sends back the weights (transferred) with the history and the
+// model as files.
+import { currentBackend, getBackend, setBackend } from '../backend.js';
+import { type Model, modelFromJSON, ValueError } from '../index.js'; // starts compiling the wasm (synchronously: this is a worker)
 import { tensor } from '../tensor.js';
 import type { EpochLogs, FromWorker, ModelSpec, ToWorker, TrainData, TrainProgress, TrainRequest, TrainResult } from './protocol.js';
 
@@ -142,4 +143,8 @@ scope.onmessage = (e) => {
   else handle(msg);
 };
 
-scope.postMessage({ type: 'ready', build: currentBackend().build });
+// No top-level await: bundlers may emit this file as a classic script.
+getBackend().then(
+  (b) => scope.postMessage({ type: 'ready', build: b.build }),
+  (e: Error) => scope.postMessage({ type: 'error', name: e.name, message: e.message }),
+);

@@ -1,23 +1,23 @@
 // Model: a graph of layers from its inputs to its outputs (TF.js's LayersModel). It builds the weights,
 // predicts, reads and writes weights, and hands training to training.ts, the summary to summary.ts and
 // files to io/. model({ inputs, outputs }) makes one; Sequential is a Model built from a list of layers.
-import { type Backend, currentBackend } from '../backend.js';
+import { type Backend, currentBackend, getBackend } from '../backend.js';
 import { StateError, ValueError } from '../errors.js';
 import type { Layer } from '../layers/layer.js';
 import { isSymbolic, type SymbolicTensor } from '../layers/symbolic.js';
 import type { Optimizer } from '../optimizers.js';
 import { randomSeed, Rng } from '../random.js';
-import { shapeSize, Tensor } from '../tensor.js';
+import { Tensor } from '../tensor.js';
 import { loadModelFiles, type LoadSource, saveModel, type SaveOptions, type SaveResult, type SaveTarget } from '../io/registry.js';
 import { modelFromTopology, topologyOf } from '../io/topology.js';
 import { buildGraph, type Graph } from './graph.js';
 import type { LossName } from './losses.js';
-import { allocateWeights, isTrainable, ParamLayout } from './plan.js';
+import { allocateWeights, gradientLayout, isTrainable, noteWeightsWritten, ParamLayout, tfjsOrder } from './plan.js';
 import { registerModelClass } from './registry.js';
 import { Runtime } from './runtime.js';
 import { printSummary, type SummaryArgs } from './summary.js';
 import * as training from './training.js';
-import { checkWeightArrays, checkX, type IOShapes, type Labels, positiveInt } from './validation.js';
+import { checkWeightArrays, type IOShapes, type Labels } from './validation.js';
 
 export interface ModelArgs {
   inputs: SymbolicTensor | SymbolicTensor[];
@@ -39,8 +39,8 @@ export class Model implements training.TrainHost {
   /** Free-form facts saved with the model (model.json's userDefinedMetadata), e.g. the input pixel range. */
   metadata: Record<string, unknown> = {};
   compiled?: training.Compiled;
-  /** Bound at build: the backend current then. */
-  private be!: Backend;
+  /** Bound at build: the backend current then (fit waits for it to compile). */
+  private be?: Backend;
   private graphOf?: Graph;
   private params?: ParamLayout;
   private rt?: Runtime;
@@ -114,18 +114,29 @@ export class Model implements training.TrainHost {
     return l;
   }
 
-  /** Builds the graph and places and initialises the weights. Sequential takes an input shape without the batch axis. */
+  /**
+   * Builds the graph and places and initialises the weights, and the gradients. Sequential takes an input
+   * shape without the batch axis. A build that fails frees what it took.
+   */
   build(inputShape?: number[]): void {
     this.alive('build');
     if (this.rt) return;
     const g = this.graph(inputShape);
-    this.be ??= currentBackend();
-    allocateWeights(this.be, g.layers, this.rng, this.name);
-    this.params = new ParamLayout(g.layers);
-    this.rt = new Runtime(this.be, g, this.params, this.rng, this.name);
+    const be = (this.be ??= currentBackend());
+    const fresh = allocateWeights(be, g.layers, this.rng, this.name);
+    const params = new ParamLayout(g.layers);
+    try {
+      this.rt = new Runtime(be, g, params, this.rng, this.name);
+    } catch (e) {
+      params.abandon();
+      fresh.undo();
+      throw e;
+    }
+    this.params = params;
   }
 
-  protected alive(what: string): void {
+  /** Throws StateError if the model was disposed. */
+  alive(what: string): void {
     if (this.disposed) throw new StateError(`${this.name}.${what}: the model has been disposed`);
   }
 
@@ -150,8 +161,11 @@ export class Model implements training.TrainHost {
   }
 
   compile(args: training.CompileArgs): void {
-    this.alive('compile');
     this.compiled = training.compile(this, args);
+  }
+  /** Whether fit() is running on this model. */
+  get isTraining(): boolean {
+    return training.isTraining(this);
   }
   get optimizer(): Optimizer | undefined {
     return this.compiled?.optimizer;
@@ -160,11 +174,12 @@ export class Model implements training.TrainHost {
     return this.compiled?.loss.name;
   }
 
-  fit(x: Tensor, y: Labels, args?: training.FitArgs): Promise<training.History> {
+  async fit(x: Tensor, y: Labels, args?: training.FitArgs): Promise<training.History> {
+    this.be ??= await getBackend();
     this.runtime('fit', x);
     return training.fit(this, x, y, args);
   }
-  evaluate(x: Tensor, y: Labels, args?: { batchSize?: number }): { loss: number; accuracy: number } {
+  evaluate(x: Tensor, y: Labels, args?: training.InferenceArgs): { loss: number; accuracy: number } {
     this.runtime('evaluate', x);
     return training.evaluate(this, x, y, args);
   }
@@ -181,43 +196,41 @@ export class Model implements training.TrainHost {
     return training.vjp(this, x, dy);
   }
 
-  predict(x: Tensor, args: { batchSize?: number } = {}): Tensor {
-    const rt = this.runtime('predict', x);
-    checkX(x, this.ioShapes(), 'predict');
-    const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', `${this.name}.predict`);
-    const N = x.shape[0], outShape = this.outputShape, row = shapeSize(outShape);
-    const out = new Float32Array(N * row);
-    const a = rt.ensure(Math.min(batchSize, N), { training: false, inputGrad: false });
-    for (let from = 0; from < N; from += batchSize) {
-      const n = Math.min(batchSize, N - from);
-      rt.loadInput(x, null, from, n, true, 'predict');
-      rt.forward(n, false);
-      out.set(this.be.view(a.output, n * row), from * row);
-    }
-    return new Tensor(out, [N, ...outShape]);
+  predict(x: Tensor, args?: training.InferenceArgs): Tensor {
+    this.runtime('predict', x);
+    return training.predict(this, x, args);
   }
 
   /** Copies of the weights in TF.js's order: trainable ones first (per layer kernel, then bias), then the rest. */
   getWeights(): Float32Array[] {
-    const p = this.runtime('getWeights').params;
-    return p.ordered().map((e) => this.be.read(e.ptr, e.size));
+    const rt = this.runtime('getWeights');
+    return rt.params.ordered().map((e) => rt.be.read(e.ptr, e.size));
   }
 
-  /** Names and shapes of the weights, in getWeights order (e.g. conv2d/kernel [3,3,1,8]). */
+  /** Names and shapes of the weights, in getWeights order (e.g. conv2d/kernel [3,3,1,8]); needs no memory. */
   weightSpecs(): { name: string; shape: number[]; trainable: boolean }[] {
-    const p = this.runtime('weightSpecs').params;
-    return p.ordered().map((e) => ({ name: e.name, shape: e.spec.shape.slice(), trainable: e.layer.trainable && e.spec.trainable }));
+    this.alive('weightSpecs');
+    return tfjsOrder(gradientLayout(this.layersWithWeights()).entries).map((e) => ({ name: e.name, shape: e.spec.shape.slice(), trainable: isTrainable(e) }));
+  }
+
+  /** The graph's layers, their weights declared (the graph is made if need be; nothing is allocated). */
+  private layersWithWeights(): Layer[] {
+    return this.graph().layers;
   }
 
   setWeights(weights: (Float32Array | Tensor | ArrayLike<number>)[]): void {
-    const p = this.runtime('setWeights').params;
-    const entries = p.ordered();
+    const rt = this.runtime('setWeights');
+    training.idle(this, 'setWeights');
+    const entries = rt.params.ordered();
     const arrays = checkWeightArrays(weights, entries.map((e) => ({ name: e.name, shape: e.spec.shape })), `${this.name}.setWeights`);
-    entries.forEach((e, i) => this.be.write(e.ptr, arrays[i]));
+    training.idle(this, 'setWeights'); // the arrays' getters ran user code
+    entries.forEach((e, i) => rt.be.write(e.ptr, arrays[i]));
+    noteWeightsWritten();
   }
 
   countParams(): number {
-    return this.runtime('countParams').params.entries.reduce((s, e) => s + e.size, 0);
+    this.alive('countParams');
+    return gradientLayout(this.layersWithWeights()).entries.reduce((s, e) => s + e.size, 0);
   }
 
   /**
@@ -235,7 +248,7 @@ export class Model implements training.TrainHost {
     return {
       graph: this.graph(), layers: this.layers, params: rt.params,
       memory: {
-        weights: rt.params.entries.reduce((s, e) => s + e.size * 4, 0),
+        weights: rt.params.floats * 4,
         optimizer: opt ? { name: opt.className, bytes: opt.slots * rt.params.floats * 4 } : undefined,
         gradients: rt.params.floats * 4,
         batch,
@@ -252,24 +265,42 @@ export class Model implements training.TrainHost {
     return returnString ? JSON.stringify(topo) : topo;
   }
 
-  /** Returns the model's wasm memory (and that of layers no other live model uses); the model cannot be used afterwards. */
+  /**
+   * Returns the model's wasm memory (and that of layers no other live model uses); the model cannot be used
+   * afterwards. During fit (from a callback, or while it yields) the memory is freed at once and fit stops
+   * after its current step.
+   */
   dispose(): void {
     if (this.disposed) return;
-    this.rt?.dispose();
-    for (const s of this.compiled?.states ?? []) this.be.release(s);
-    this.params?.release(this.be);
-    this.rt = undefined;
     this.disposed = true;
+    const be = this.be;
+    if (!be || !this.rt) return;
+    this.rt.dispose();
+    for (const s of this.compiled?.states ?? []) be.release(s);
+    if (this.compiled?.undo) be.release(this.compiled.undo);
+    if (this.compiled) Object.assign(this.compiled, { states: [], undo: 0 });
+    this.params?.release(be);
+    this.rt = undefined;
+  }
+
+  /** Bytes of wasm memory the model holds: weights (shared blocks counted by each model), gradients, optimizer state, activations. */
+  get memoryBytes(): number {
+    const be = this.be;
+    if (!be || !this.rt || this.disposed) return 0;
+    const c = this.compiled;
+    const own = [...(c?.states ?? []), ...(c?.undo ? [c.undo] : [])].reduce((s, b) => s + (be.sizeOf(b) ?? 0), 0);
+    return this.params!.weightBytes(be) + this.rt.bytes + own;
   }
 
   get isDisposed(): boolean {
     return this.disposed;
   }
 
-  /** Where each weight's optimizer state sits in the state blocks (saved optimizer state uses it). */
+  /** Where each weight's optimizer state sits in the state blocks (saved optimizer state uses it); needs no memory. */
   stateLayout(): { floats: number; entries: { name: string; shape: number[]; offset: number; trainable: boolean }[] } {
-    const p = this.runtime('stateLayout').params;
-    return { floats: p.floats, entries: p.entries.map((e) => ({ name: e.name, shape: e.spec.shape.slice(), offset: e.offset, trainable: isTrainable(e) })) };
+    this.alive('stateLayout');
+    const g = gradientLayout(this.layersWithWeights());
+    return { floats: g.floats, entries: g.entries.map((e) => ({ name: e.name, shape: e.spec.shape.slice(), offset: e.offset, trainable: isTrainable(e) })) };
   }
 
   getOptimizerState(): Float32Array[] {

@@ -24,11 +24,19 @@ interface Block {
 const storage = new WeakMap<Layer, { block: Block; ptrs: number[] }>();
 const freed = new WeakSet<Layer>();
 
-/** Allocates and initialises (in this order, from rng) the weights of the layers that have none yet. */
-export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: string): void {
+let weightWrites = 0;
+/** Changes whenever any weights are written (an update, setWeights): bounds on |w| kept by models expire. */
+export const weightsVersion = () => weightWrites;
+export const noteWeightsWritten = () => void weightWrites++;
+
+/**
+ * Allocates and initialises (in this order, from rng) the weights of the layers that have none yet; returns
+ * a handle that frees exactly that block if the build fails later on.
+ */
+export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: string): { undo(): void } {
   for (const l of layers) if (freed.has(l)) throw new StateError(`${what}: layer '${l.name}' lost its weights when the last model using it was disposed; make a new layer`);
   const fresh = layers.filter((l) => !storage.has(l) && l.weights.length > 0);
-  if (!fresh.length) return;
+  if (!fresh.length) return { undo() {} };
   let floats = 0;
   const offsets = fresh.map((l) => l.weights.map((w) => { const o = floats; floats += alignFloats(shapeSize(w.shape)); return o; }));
   const ptr = be.alloc(floats * 4, `${what} weights`);
@@ -41,6 +49,12 @@ export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: st
       be.write(ptr + offsets[i][j] * 4, v);
     });
   });
+  return {
+    undo() {
+      be.release(ptr);
+      for (const l of fresh) storage.delete(l);
+    },
+  };
 }
 
 /** Pointers to a built layer's weights, in declaration order. */
@@ -69,32 +83,50 @@ export interface Run {
   floats: number;
 }
 
-export const isTrainable = (e: ParamEntry) => e.layer.trainable && e.spec.trainable;
+export const isTrainable = (e: Omit<ParamEntry, 'ptr'>) => e.layer.trainable && e.spec.trainable;
+
+/**
+ * The gradient (and optimizer state) layout of these layers' weights, in layer order, each on a 16-float
+ * boundary: pure, so a model can be described (and a file's sizes checked) before anything is allocated.
+ */
+export function gradientLayout(layers: Layer[]): { entries: Omit<ParamEntry, 'ptr'>[]; floats: number } {
+  const entries: Omit<ParamEntry, 'ptr'>[] = [];
+  let floats = 0;
+  for (const layer of layers) {
+    for (const spec of layer.weights) {
+      const size = shapeSize(spec.shape);
+      entries.push({ layer, spec, name: `${layer.name}/${spec.name}`, size, offset: floats });
+      floats += alignFloats(size);
+    }
+  }
+  return { entries, floats: Math.max(floats, ALIGN_FLOATS) };
+}
+
+/** TF.js's getWeights order: the trainable weights, then the others (frozen layers' weights move to the end). */
+export const tfjsOrder = <E extends Omit<ParamEntry, 'ptr'>>(entries: E[]): E[] => [...entries.filter(isTrainable), ...entries.filter((e) => !isTrainable(e))];
 
 /** A model's view of its weights: where each is, and its gradient layout. */
 export class ParamLayout {
-  readonly entries: ParamEntry[] = [];
+  readonly entries: ParamEntry[];
   /** Floats of the gradient block (and of each optimizer state block). */
   readonly floats: number;
   private readonly blocks: Set<Block>;
 
   constructor(layers: Layer[]) {
-    let floats = 0;
-    for (const layer of layers) {
-      layer.weights.forEach((spec, j) => {
-        const size = shapeSize(spec.shape);
-        this.entries.push({ layer, spec, name: `${layer.name}/${spec.name}`, size, ptr: weightPtrs(layer)[j], offset: floats });
-        floats += alignFloats(size);
-      });
-    }
-    this.floats = Math.max(floats, ALIGN_FLOATS);
+    const g = gradientLayout(layers);
+    this.entries = g.entries.map((e) => ({ ...e, ptr: weightPtrs(e.layer)[e.layer.weights.indexOf(e.spec)] }));
+    this.floats = g.floats;
     this.blocks = new Set(layers.filter((l) => storage.has(l)).map((l) => storage.get(l)!.block));
     for (const b of this.blocks) b.users++;
   }
 
-  /** TF.js's getWeights order: the trainable weights, then the others (frozen layers' weights move to the end). */
   ordered(): ParamEntry[] {
-    return [...this.entries.filter(isTrainable), ...this.entries.filter((e) => !isTrainable(e))];
+    return tfjsOrder(this.entries);
+  }
+
+  /** Bytes of the weight blocks this model uses (a block shared with other models counts for each). */
+  weightBytes(be: Backend): number {
+    return [...this.blocks].reduce((s, b) => s + (be.sizeOf(b.ptr) ?? 0), 0);
   }
 
   /** Gradient offsets of a layer's weights. */
@@ -113,6 +145,12 @@ export class ParamLayout {
       else runs.push((cur = { ptr: e.ptr, offset: e.offset, floats }));
     }
     return runs;
+  }
+
+  /** A build that failed after this layout was made: forget it without freeing (the build's own undo frees). */
+  abandon(): void {
+    for (const b of this.blocks) b.users--;
+    this.blocks.clear();
   }
 
   /** The model using these weights is gone: frees every block no other live model uses. */

@@ -1,47 +1,61 @@
 // Runs a model's graph over its arena: batches in, forward, backward with gradient accumulation, the
-// gradient block. Owns the wasm memory of one model besides its weights.
-import type { Backend } from '../backend.js';
-import { ValueError } from '../errors.js';
+// gradient block. Owns the wasm memory of one model besides its weights; every copy into it goes through
+// views bounded to one allocated region.
+import { type Backend, MAX_MEMORY_BYTES } from '../backend.js';
+import { DataError, MemoryError, ShapeError, ValueError } from '../errors.js';
 import { trainableChanges, type RunContext } from '../layers/layer.js';
 import type { Rng } from '../random.js';
 import type { Tensor } from '../tensor.js';
-import { type Arena, type ArenaMode, checkArenaFits, planArena } from './arena.js';
+import { type Arena, type ArenaMode, planArena } from './arena.js';
 import type { Graph } from './graph.js';
-import type { ParamLayout, Run } from './plan.js';
+import { type ParamLayout, type Run, weightsVersion } from './plan.js';
 
 export class Runtime {
   private arena?: Arena;
+  private planned?: ReturnType<typeof planArena>;
   private arenaBlock = 0;
   private plannedAt = -1;
-  /** Gradients of every weight, in the params layout; allocated at the first backward pass. */
-  gradBlock = 0;
+  /** Gradients of every weight, in the params layout. */
+  readonly gradBlock: number;
   private readonly ctx: RunContext;
+  private runsOf?: { at: number; runs: Run[] };
+  /** An upper bound on |w| over the trainable weights, valid while no weights or trainable flags changed since. */
+  private bound = { value: NaN, at: '' };
 
   constructor(readonly be: Backend, readonly graph: Graph, readonly params: ParamLayout, rng: Rng, readonly name: string) {
     this.ctx = { be, training: false, rng };
+    this.gradBlock = be.alloc(params.floats * 4, `${name} gradients`);
   }
 
-  /** An arena for batches of up to `capacity` in this mode, re-planned only when it cannot serve. */
+  /**
+   * An arena for batches of up to `capacity` in this mode, re-planned only when the current one cannot serve.
+   * The old block is freed first, so a batch that fits only in its place runs; if the new one does not fit,
+   * the old one is placed again (it fits where it was) and the MemoryError propagates.
+   */
   ensure(capacity: number, mode: ArenaMode): Arena {
     const a = this.arena;
     const serves = a && a.capacity >= capacity && (!mode.training || (a.mode.training && (a.mode.inputGrad || !mode.inputGrad) && this.plannedAt === trainableChanges()));
     if (a && serves) return a;
-    if (mode.training && !this.gradBlock) this.gradBlock = this.be.alloc(this.params.floats * 4, `${this.name} gradients`);
     const plan = planArena(this.graph, this.params, capacity, mode);
-    this.releaseArena(); // before allocating, so a batch that fits once the old arena is gone is not refused
-    checkArenaFits(plan.bytes, this.be.allocatedBytes, capacity, this.name);
-    this.arenaBlock = this.be.alloc(plan.bytes, `${this.name} activations for batch ${capacity}`);
+    const old = this.planned, oldBytes = a ? this.be.sizeOf(this.arenaBlock)! : 0;
+    if (plan.bytes + this.be.allocatedBytes - oldBytes > MAX_MEMORY_BYTES) {
+      throw new MemoryError(`${this.name}: batches of ${capacity} need ${(plan.bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`);
+    }
+    this.releaseArena();
+    try {
+      this.arenaBlock = this.be.alloc(plan.bytes, `${this.name} activations for batch ${capacity}`);
+    } catch (e) {
+      if (old) {
+        this.arenaBlock = this.be.alloc(oldBytes, `${this.name} activations`);
+        this.arena = old.bind(this.arenaBlock, this.gradBlock);
+        this.planned = old;
+      }
+      throw e;
+    }
     this.arena = plan.bind(this.arenaBlock, this.gradBlock);
+    this.planned = plan;
     this.plannedAt = trainableChanges();
     return this.arena;
-  }
-
-  private runsOf?: { at: number; runs: Run[] };
-  /** The trainable runs of the weights, recomputed only when a trainable flag changed. */
-  trainableRuns(): Run[] {
-    const at = trainableChanges();
-    if (this.runsOf?.at !== at) this.runsOf = { at, runs: this.params.trainableRuns() };
-    return this.runsOf.runs;
   }
 
   /** Bytes an arena would take, without allocating it (summary()). */
@@ -51,6 +65,21 @@ export class Runtime {
 
   get current(): Arena | undefined {
     return this.arena;
+  }
+
+  /** The trainable runs of the weights, recomputed only when a trainable flag changed. */
+  trainableRuns(): Run[] {
+    const at = trainableChanges();
+    if (this.runsOf?.at !== at) this.runsOf = { at, runs: this.params.trainableRuns() };
+    return this.runsOf.runs;
+  }
+
+  /** The last measured bound on |w|, or NaN if any weights or flags changed since. */
+  get weightBound(): number {
+    return this.bound.at === `${weightsVersion()}:${trainableChanges()}` ? this.bound.value : NaN;
+  }
+  set weightBound(v: number) {
+    this.bound = { value: v, at: `${weightsVersion()}:${trainableChanges()}` };
   }
 
   forward(n: number, training: boolean): void {
@@ -71,46 +100,62 @@ export class Runtime {
     }
   }
 
-  /** Copies samples idx[from..from+n) (or from..from+n) of x into the input buffer; with check, refuses NaN/Infinity. */
-  loadInput(x: Tensor, idx: Int32Array | null, from: number, n: number, check: boolean, what: string): void {
-    const a = this.arena!, f32 = this.be.f32;
-    const row = x.data.length / x.shape[0];
-    const base = a.input >>> 2;
-    if (!idx) f32.set(x.data.subarray(from * row, (from + n) * row), base);
-    else for (let r = 0; r < n; r++) { const i = idx[from + r]; f32.set(x.data.subarray(i * row, (i + 1) * row), base + r * row); }
-    if (check && this.be.k.count_nonfinite(a.input, n * row) > 0) {
-      const v = f32.subarray(base, base + n * row);
-      const at = v.findIndex((t) => !Number.isFinite(t));
+  /**
+   * Copies samples idx[from..from+n) (or from..from+n) of x's data (rows of `row`) into the input buffer (a
+   * view exactly that size: nothing outside it can be written), then checks them when limit > 0: NaN or
+   * Infinity is a ValueError, a magnitude above limit a DataError naming the batch and sample.
+   */
+  loadInput(data: Float32Array, row: number, idx: Int32Array | null, from: number, n: number, limit: number, where: { what: string; batch: number }): void {
+    const a = this.arena!;
+    const dst = this.be.view(a.input, n * row);
+    if (!idx) dst.set(data.subarray(from * row, (from + n) * row));
+    else for (let r = 0; r < n; r++) { const i = idx[from + r]; dst.set(data.subarray(i * row, (i + 1) * row), r * row); }
+    if (limit > 0 && !(this.be.k.maxabs_f32(a.input, n * row) <= limit)) {
+      const at = dst.findIndex((t) => !(Math.abs(t) <= limit));
+      const v = dst[at];
       const sample = idx ? idx[from + Math.floor(at / row)] : from + Math.floor(at / row);
-      throw new ValueError(`${this.name}.${what}: x[${sample}] contains ${v[at]} at offset ${at % row}; expected finite numbers`);
+      const msg = `${this.name}.${where.what}: x[${sample}] contains ${v} at offset ${at % row} (batch ${where.batch})`;
+      if (!Number.isFinite(v)) throw new ValueError(`${msg}; expected finite numbers`);
+      throw new DataError(`${msg}; inputs beyond ±${limit} are refused (scale the data, or raise the limit with maxInputAbs)`);
     }
   }
 
-  /** Class indices into the labels buffer, or target rows into the targets buffer. */
-  loadTargets(y: Int32Array | Tensor, idx: Int32Array | null, from: number, n: number): void {
+  /** Copies the batch's labels, or its target rows (checked again: the tensor may have changed since the call began). */
+  loadTargets(y: Int32Array | Tensor, N: number, idx: Int32Array | null, from: number, n: number, what: string): void {
     const a = this.arena!;
     if (y instanceof Int32Array) {
-      const i32 = this.be.i32, base = a.labels >>> 2;
-      for (let r = 0; r < n; r++) i32[base + r] = y[idx ? idx[from + r] : from + r];
+      const dst = this.be.viewI32(a.labels, n);
+      for (let r = 0; r < n; r++) dst[r] = y[idx ? idx[from + r] : from + r];
       return;
     }
-    const C = y.shape[1], f32 = this.be.f32;
+    const C = y.shape[1], data = y.data;
+    if (!(data instanceof Float32Array) || data.length !== N * C) throw new ShapeError(`${this.name}.${what}: targets must hold ${N * C} values [${N},${C}], they now hold ${data?.length}`);
+    const dst = this.be.view(a.targets, n * C);
     // Rows of a few floats: a plain copy costs less than a subarray view per sample.
-    for (let r = 0, d = a.targets >>> 2; r < n; r++) {
+    for (let r = 0, d = 0; r < n; r++) {
       const s = (idx ? idx[from + r] : from + r) * C;
-      for (let j = 0; j < C; j++) f32[d++] = y.data[s + j];
+      for (let j = 0; j < C; j++, d++) {
+        const v = data[s + j];
+        if (!(v >= 0 && v <= 1)) throw new ValueError(`${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected probabilities in [0, 1]`);
+        dst[d] = v;
+      }
     }
+  }
+
+  /** Bytes this runtime holds: gradients and the arena. */
+  get bytes(): number {
+    return (this.be.sizeOf(this.gradBlock) ?? 0) + (this.arenaBlock ? this.be.sizeOf(this.arenaBlock) ?? 0 : 0);
   }
 
   private releaseArena(): void {
     if (this.arenaBlock) this.be.release(this.arenaBlock);
     this.arenaBlock = 0;
     this.arena = undefined;
+    this.planned = undefined;
   }
 
   dispose(): void {
     this.releaseArena();
-    if (this.gradBlock) this.be.release(this.gradBlock);
-    this.gradBlock = 0;
+    this.be.release(this.gradBlock);
   }
 }

@@ -39,6 +39,12 @@ export class Sequential extends Model {
     return this.chain[0];
   }
 
+  /** The last layer as added: compile needs no input shape. */
+  outputLayer(): Layer {
+    if (this.chain.length === 0) throw new StateError(`${this.name}: the model has no layers`);
+    return this.chain[this.chain.length - 1];
+  }
+
   protected graph(inputDims?: number[]): Graph {
     if (this.built) return this.built;
     if (this.chain.length === 0) throw new StateError(`${this.name}: the model has no layers`);

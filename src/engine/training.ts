@@ -1,15 +1,16 @@
-// Training and evaluation over a model's runtime: compile, fit, evaluate, trainOnBatch, the gradients
-// (computeGradients, vjp) and the optimizer's state. The loss fuses with the output layer's final
-// activation; the optimizer updates only the trainable runs of the weights.
-import { DivergenceError, ShapeError, StateError, ValueError } from '../errors.js';
+// Training and evaluation over a model's runtime: compile, fit (its lifecycle and divergence checks),
+// evaluate, trainOnBatch, the gradients (computeGradients, vjp) and the optimizer's state. The loss fuses
+// with the output layer's final activation; the optimizer updates only the trainable runs of the weights.
+import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from '../divergence.js';
+import { DivergenceError, ShapeError, SimdcnnError, StateError, ValueError } from '../errors.js';
 import type { Layer } from '../layers/layer.js';
 import { getOptimizer, type Optimizer, type OptimizerLike } from '../optimizers.js';
 import { Rng } from '../random.js';
-import { formatShape, Tensor } from '../tensor.js';
+import { formatShape, shapeSize, Tensor } from '../tensor.js';
 import { getLoss, type Loss, type LossName } from './losses.js';
-import { isTrainable } from './plan.js';
+import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
-import { checkX, checkY, type IOShapes, type Labels, positiveInt } from './validation.js';
+import { checkX, checkY, dataOf, type IOShapes, type Labels, positiveInt, type Source } from './validation.js';
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
@@ -43,10 +44,24 @@ export interface FitArgs extends Callbacks {
   seed?: number;
   validationData?: [Tensor, Labels];
   callbacks?: Callbacks;
-  /** Check inputs, loss and gradients for NaN/Infinity (default true). */
+  /**
+   * Per-step checks (default true): inputs finite and within maxInputAbs; the loss, gradients and weights
+   * watched for divergence. false turns all of them off.
+   */
   checkFinite?: boolean;
+  /** Inputs with a larger magnitude are refused with a DataError (default 1e6; Infinity allows any finite value). */
+  maxInputAbs?: number;
+  /** When fit gives up with a DivergenceError (defaults: lossFactor 4, maxAbs 1e8). */
+  divergence?: DivergenceOptions;
   /** Yield to the event loop at most this often, in ms, so pages and progress bars stay live. */
   yieldEvery?: number;
+}
+
+/** Options of predict and evaluate. */
+export interface InferenceArgs {
+  batchSize?: number;
+  /** Inputs with a larger magnitude are refused with a DataError (default 1e6; Infinity allows any finite value). */
+  maxInputAbs?: number;
 }
 
 export interface History {
@@ -54,27 +69,49 @@ export interface History {
   history: { loss: number[]; acc: number[]; val_loss?: number[]; val_acc?: number[] };
 }
 
-/** What compile() fixed: the optimizer, its state blocks (twins of the gradient block) and the loss. */
+/** What compile() fixed: the optimizer, its state blocks (twins of the gradient block), the loss and an undo copy. */
 export interface Compiled {
   optimizer: Optimizer;
   loss: Loss;
   states: number[];
+  /** The trainable weights and their optimizer state from before the last checked update, to undo one that diverged. */
+  undo: number;
 }
 
 /** What training needs of a model. */
 export interface TrainHost {
   readonly name: string;
   readonly rng: Rng;
+  readonly isDisposed: boolean;
   stopTraining: boolean;
   compiled?: Compiled;
-  /** The built model's runtime; throws if disposed. */
+  /** Throws StateError if the model was disposed. */
+  alive(what: string): void;
+  /** The built model's runtime (building it if need be); throws StateError if disposed. */
   runtime(what: string): Runtime;
   ioShapes(): IOShapes;
   outputLayer(): Layer;
 }
 
+const TRAIN = { training: true, inputGrad: false };
+const INFER = { training: false, inputGrad: false };
+
+// ------------------------------------------------------------------------------------------- lifecycle
+
+const running = new WeakSet<TrainHost>();
+/** Whether fit() is running on this model. */
+export const isTraining = (host: TrainHost) => running.has(host);
+
+/** Calls that change the weights, the optimizer or the model itself wait for fit to finish. */
+export function idle(host: TrainHost, what: string): void {
+  host.alive(what);
+  if (running.has(host)) {
+    throw new StateError(`${host.name}.${what}: fit() is running on this model; ${what} must wait until it ends (from a callback, predict, evaluate and save work; set model.stopTraining = true to stop early)`);
+  }
+}
+
 export function compile(host: TrainHost, args: CompileArgs): Compiled {
-  const rt = host.runtime('compile');
+  idle(host, 'compile');
   if (!args || typeof args !== 'object') throw new ValueError(`${host.name}.compile: expected {optimizer, loss}, received ${String(args)}`);
   const optimizer = getOptimizer(args.optimizer, `${host.name}.compile`);
   const loss = getLoss(args.loss, `${host.name}.compile`);
@@ -82,8 +119,19 @@ export function compile(host: TrainHost, args: CompileArgs): Compiled {
   if (last.activation !== loss.fusesWith) {
     throw new ValueError(`${host.name}.compile: loss '${loss.name}' works on probabilities, so the model must end in ${loss.fusesWith} (a Softmax layer or activation: '${loss.fusesWith}'); the last layer is '${last.name}' (${last.className})`);
   }
-  for (const s of host.compiled?.states ?? []) rt.be.release(s);
-  return { optimizer, loss, states: [] };
+  releaseState(host);
+  return { optimizer, loss, states: [], undo: 0 };
+}
+
+/** Frees the optimizer state and the undo copy (recompiling, disposing); they exist only in a built model. */
+export function releaseState(host: TrainHost): void {
+  const c = host.compiled;
+  if (!c || (!c.states.length && !c.undo)) return;
+  const be = host.runtime('compile').be;
+  for (const s of c.states) be.release(s);
+  if (c.undo) be.release(c.undo);
+  c.states = [];
+  c.undo = 0;
 }
 
 function requireCompiled(host: TrainHost, what: string): Compiled {
@@ -92,6 +140,15 @@ function requireCompiled(host: TrainHost, what: string): Compiled {
   return host.compiled;
 }
 
+function checkTrainable(host: TrainHost, rt: Runtime, what: string): void {
+  for (const l of rt.graph.layers) {
+    const why = l.trainingBlocker();
+    if (why) throw new StateError(`${host.name}.${what}: ${why}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------- one step
+
 /** Loss sum and correct count of the batch in the arena; writes the fused output gradient when grad. */
 function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [number, number] {
   const a = rt.current!;
@@ -99,88 +156,158 @@ function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [
 }
 
 const classesOf = (s: IOShapes) => s.output[s.output.length - 1];
+const maxAbs = (rt: Runtime, runs: Run[], base: (r: Run) => number) => runs.reduce((m, r) => Math.max(m, rt.be.k.maxabs_f32(base(r), r.floats)), 0);
 
-/** One optimizer step on the batch in the arena; returns [loss sum, correct]. Weights stay untouched on failure. */
-function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, check: boolean, stepNo: number): [number, number] {
-  const be = rt.be, opt = c.optimizer;
+/** The optimizer's state blocks, each the size of the gradient block. */
+function ensureState(host: TrainHost, rt: Runtime, c: Compiled): void {
+  const bytes = rt.params.floats * 4;
+  while (c.states.length < c.optimizer.slots) c.states.push(rt.be.alloc(bytes, `${host.name} optimizer state`));
+  if (c.states.length !== c.optimizer.slots || c.states.some((b) => rt.be.sizeOf(b) !== bytes)) {
+    throw new SimdcnnError(`${host.name}: the optimizer state does not match the parameter layout (internal error)`);
+  }
+}
+
+/** Copies (or puts back) the trainable runs of the weights and of every state block. */
+function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void {
+  const floats = runs.reduce((s, r) => s + r.floats, 0);
+  const bytes = floats * 4 * (1 + c.states.length);
+  if (!restore && c.undo && rt.be.sizeOf(c.undo)! < bytes) { rt.be.release(c.undo); c.undo = 0; }
+  if (!c.undo) c.undo = rt.be.alloc(bytes, `${rt.name} undo copy of the weights`);
+  let at = c.undo;
+  for (const base of [(r: Run) => r.ptr, ...c.states.map((s) => (r: Run) => s + r.offset * 4)]) {
+    for (const r of runs) {
+      if (restore) rt.be.copy(base(r), at, r.floats);
+      else rt.be.copy(at, base(r), r.floats);
+      at += r.floats * 4;
+    }
+  }
+}
+
+/**
+ * One optimizer step on the batch in the arena; returns [loss sum, correct]. With limits, a step that
+ * diverges is not taken: the loss and gradients are judged before the update, the new weights right
+ * after it (then the copy taken before it is put back), so the weights stay those from before that step.
+ */
+function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, limits: DivergenceLimits | undefined, stepNo: number, what: string, monitor?: LossMonitor): [number, number] {
+  const opt = c.optimizer, be = rt.be;
   rt.forward(n, true);
   const [loss, correct] = lossOf(rt, c.loss, n, C, true);
-  if (!Number.isFinite(loss)) {
-    throw new DivergenceError(`${host.name}.fit: the loss became ${loss} at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
-  }
+  const diverged = (why: string, undone = false) => new DivergenceError(`${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
+  if (!Number.isFinite(loss)) throw diverged(`the loss became ${loss}`);
+  const rise = monitor?.observe(loss / n);
+  if (rise) throw diverged(rise);
   rt.backward(n, true);
+  ensureState(host, rt, c);
   const runs = rt.trainableRuns();
-  if (check && runs.some((r) => be.k.count_nonfinite(rt.gradBlock + r.offset * 4, r.floats) > 0)) {
-    throw new DivergenceError(`${host.name}.fit: the gradients became non-finite at step ${stepNo}; the weights were left as they were before that step. Try a lower learning rate (now ${opt.getConfig().learningRate})`);
+  const apply = () => { opt.apply(be, runs, rt.gradBlock, c.states); noteWeightsWritten(); };
+  if (!limits) {
+    apply();
+    return [loss, correct];
   }
-  for (let s = c.states.length; s < opt.slots; s++) c.states.push(be.alloc(rt.params.floats * 4, `${host.name} optimizer state`));
-  opt.apply(be, runs, rt.gradBlock, c.states);
+  const g = maxAbs(rt, runs, (r) => rt.gradBlock + r.offset * 4);
+  if (!(g <= limits.maxAbs)) throw diverged(Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+  // While a running bound on |w| (the last measured maximum plus each update's largest move, as the
+  // optimizer bounds it) stays under the limit, the update cannot break it: no copy, no pass over the weights.
+  // A stale bound (weights written elsewhere) is measured again first, which costs one pass, not a copy.
+  const move = opt.maxUpdate(g);
+  let bound = rt.weightBound;
+  if (Number.isNaN(bound) && Number.isFinite(move)) bound = maxAbs(rt, runs, (r) => r.ptr);
+  if (bound + move <= limits.maxAbs) {
+    apply();
+    rt.weightBound = (bound + move) * (1 + 2 ** -20); // float32 rounding of w - lr*g
+    return [loss, correct];
+  }
+  undoCopy(rt, c, runs, false);
+  apply();
+  const w = maxAbs(rt, runs, (r) => r.ptr);
+  if (!(w <= limits.maxAbs)) {
+    undoCopy(rt, c, runs, true);
+    opt.iterations--;
+    throw diverged(Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+  }
+  rt.weightBound = w;
   return [loss, correct];
 }
 
-const TRAIN = { training: true, inputGrad: false };
-const INFER = { training: false, inputGrad: false };
+// ------------------------------------------------------------------------------------------- fit
 
-function checkTrainable(host: TrainHost, rt: Runtime): void {
-  for (const l of rt.graph.layers) {
-    const why = l.trainingBlocker();
-    if (why) throw new StateError(`${host.name}.fit: ${why}`);
-  }
-}
-
+/**
+ * Trains on x, y. While it runs, fit, compile, setWeights, setOptimizerState and trainOnBatch on this
+ * model throw StateError; predict, evaluate and save work (also from callbacks). dispose() stops the
+ * run after the current step: the memory is freed at once and the returned promise rejects with a
+ * StateError.
+ */
 export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs = {}): Promise<History> {
   const c = requireCompiled(host, 'fit');
+  idle(host, 'fit');
   const rt = host.runtime('fit'), io = host.ioShapes();
-  checkTrainable(host, rt);
-  checkX(x, io, 'fit');
-  const N = x.shape[0];
+  checkTrainable(host, rt, 'fit');
+  const src = checkX(x, io, 'fit');
+  const N = src.N;
   const labels = checkY(y, N, io, c.loss, 'fit');
   const where = `${host.name}.fit`, C = classesOf(io);
   const epochs = positiveInt(args.epochs ?? 1, 'epochs', where);
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
   const check = args.checkFinite ?? true;
-  let val: [Tensor, Int32Array | Tensor] | undefined;
+  const inputLimit = check ? limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where) : 0;
+  const limits = check ? divergenceLimits(args.divergence, where) : undefined;
+  let val: [Source, Int32Array | Tensor] | undefined;
   if (args.validationData) {
     const [vx, vy] = args.validationData;
-    checkX(vx, io, 'fit validationData');
-    val = [vx, checkY(vy, vx.shape[0], io, c.loss, 'fit validationData')];
+    const vsrc = checkX(vx, io, 'fit validationData');
+    val = [vsrc, checkY(vy, vsrc.N, io, c.loss, 'fit validationData')];
   }
   if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new ValueError(`${where}: seed must be an integer, received ${args.seed}`);
   const cb: Callbacks = { ...args.callbacks, ...pickCallbacks(args) };
   const shuffleRng = args.seed !== undefined ? new Rng(args.seed) : host.rng;
   const yieldEvery = args.yieldEvery ?? 100;
+  const monitor = limits ? new LossMonitor(limits.lossFactor) : undefined;
   const history: History = { epoch: [], history: { loss: [], acc: [] } };
   host.stopTraining = false;
-  let lastYield = now();
-  let stepNo = 0;
-  await cb.onTrainBegin?.();
-  for (let epoch = 0; epoch < epochs && !host.stopTraining; epoch++) {
-    await cb.onEpochBegin?.(epoch);
-    const idx = args.shuffle === false ? null : shuffleRng.permutation(N);
-    let lossSum = 0, correct = 0, seen = 0;
-    for (let b = 0, from = 0; from < N && !host.stopTraining; b++, from += batchSize) {
-      const n = Math.min(batchSize, N - from);
-      if (cb.onBatchBegin) await cb.onBatchBegin(b);
-      // Callbacks may predict or evaluate in between: the arena is checked before every step.
-      rt.ensure(Math.min(batchSize, N), TRAIN);
-      rt.loadInput(x, idx, from, n, check, 'fit');
-      rt.loadTargets(labels, idx, from, n);
-      const [l, k] = step(host, rt, c, n, C, check, ++stepNo);
-      lossSum += l; correct += k; seen += n;
-      if (cb.onBatchEnd) await cb.onBatchEnd(b, { loss: l / n, acc: k / n, size: n });
-      if (now() - lastYield >= yieldEvery) { await yieldToEventLoop(); lastYield = now(); }
+  running.add(host);
+  let epoch = 0, batch = 0;
+  // Callbacks run user code: after each, a model disposed meanwhile ends the run before memory is touched.
+  const after = async (p: unknown) => {
+    await p;
+    if (host.isDisposed) throw new StateError(`${where}: the model was disposed during training (epoch ${epoch}, batch ${batch}); training stopped after that step and the model's memory was freed`);
+  };
+  try {
+    let lastYield = now();
+    let stepNo = 0;
+    await after(cb.onTrainBegin?.());
+    for (; epoch < epochs && !host.stopTraining; epoch++) {
+      await after(cb.onEpochBegin?.(epoch));
+      const idx = args.shuffle === false ? null : shuffleRng.permutation(N);
+      let lossSum = 0, correct = 0, seen = 0;
+      batch = 0;
+      for (let from = 0; from < N && !host.stopTraining; batch++, from += batchSize) {
+        const n = Math.min(batchSize, N - from);
+        if (cb.onBatchBegin) await after(cb.onBatchBegin(batch));
+        const data = dataOf(src, io);
+        host.runtime('fit'); // reading x.data runs user code (a getter) that may have disposed the model
+        // Callbacks may predict or evaluate in between: the arena is checked before every step.
+        rt.ensure(Math.min(batchSize, N), TRAIN);
+        rt.loadInput(data, src.row, idx, from, n, inputLimit, { what: 'fit', batch });
+        rt.loadTargets(labels, N, idx, from, n, 'fit');
+        const [l, k] = step(host, rt, c, n, C, limits, ++stepNo, 'fit', monitor);
+        lossSum += l; correct += k; seen += n;
+        if (cb.onBatchEnd) await after(cb.onBatchEnd(batch, { loss: l / n, acc: k / n, size: n }));
+        if (now() - lastYield >= yieldEvery) { await after(yieldToEventLoop()); lastYield = now(); }
+      }
+      const logs: Logs = { loss: lossSum / seen, acc: correct / seen };
+      if (val) {
+        const r = evaluateChecked(host, val[0], val[1], batchSize, inputLimit, c.loss);
+        logs.val_loss = r.loss;
+        logs.val_acc = r.accuracy;
+      }
+      history.epoch.push(epoch);
+      for (const [k, v] of Object.entries(logs)) ((history.history as Record<string, number[]>)[k] ??= []).push(v as number);
+      await after(cb.onEpochEnd?.(epoch, logs));
     }
-    const logs: Logs = { loss: lossSum / seen, acc: correct / seen };
-    if (val) {
-      const r = evaluateChecked(host, val[0], val[1], batchSize, c.loss);
-      logs.val_loss = r.loss;
-      logs.val_acc = r.accuracy;
-    }
-    history.epoch.push(epoch);
-    for (const [k, v] of Object.entries(logs)) ((history.history as Record<string, number[]>)[k] ??= []).push(v as number);
-    await cb.onEpochEnd?.(epoch, logs);
+    await after(cb.onTrainEnd?.());
+  } finally {
+    running.delete(host);
   }
-  await cb.onTrainEnd?.();
   return history;
 }
 
@@ -188,20 +315,21 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
 function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { c: Compiled; n: number; rt: Runtime } {
   const c = requireCompiled(host, what);
   const rt = host.runtime(what), io = host.ioShapes();
-  checkX(x, io, what);
-  const n = x.shape[0];
+  const src = checkX(x, io, what);
+  const n = src.N;
   const labels = checkY(y, n, io, c.loss, what);
   rt.ensure(n, TRAIN);
-  rt.loadInput(x, null, 0, n, true, what);
-  rt.loadTargets(labels, null, 0, n);
+  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, { what, batch: 0 });
+  rt.loadTargets(labels, n, null, 0, n, what);
   return { c, n, rt };
 }
 
 /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
 export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: number; acc: number } {
-  checkTrainable(host, host.runtime('trainOnBatch'));
+  idle(host, 'trainOnBatch');
   const { c, n, rt } = loadWholeBatch(host, x, y, 'trainOnBatch');
-  const [l, k] = step(host, rt, c, n, classesOf(host.ioShapes()), true, c.optimizer.iterations + 1);
+  checkTrainable(host, rt, 'trainOnBatch');
+  const [l, k] = step(host, rt, c, n, classesOf(host.ioShapes()), DEFAULT_DIVERGENCE, c.optimizer.iterations + 1, 'trainOnBatch');
   return { loss: l / n, acc: k / n };
 }
 
@@ -220,41 +348,49 @@ export function computeGradients(host: TrainHost, x: Tensor, y: Labels): { loss:
  */
 export function vjp(host: TrainHost, x: Tensor, dy: Tensor): { dx: Tensor; grads: Float32Array[] } {
   const rt = host.runtime('vjp'), io = host.ioShapes();
-  checkX(x, io, 'vjp');
-  const n = x.shape[0], out = io.output;
+  const src = checkX(x, io, 'vjp');
+  const n = src.N, out = io.output;
   if (!(dy instanceof Tensor) || dy.shape.length !== out.length + 1 || dy.shape[0] !== n || out.some((d, i) => dy.shape[i + 1] !== d)) {
     throw new ShapeError(`${host.name}.vjp: expected dy of shape ${formatShape([n, ...out])}, received ${dy instanceof Tensor ? formatShape(dy.shape) : String(dy)}`);
   }
+  const dyData = Float32Array.from(dy.data);
+  if (dyData.length !== n * shapeSize(out)) throw new ShapeError(`${host.name}.vjp: dy has shape ${formatShape(dy.shape)} (${n * shapeSize(out)} values) but its data holds ${dyData.length}`);
   const a = rt.ensure(n, { training: true, inputGrad: true });
-  rt.loadInput(x, null, 0, n, true, 'vjp');
+  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, { what: 'vjp', batch: 0 });
   rt.forward(n, true);
-  rt.be.write(a.outputGrad, dy.data);
+  rt.be.write(a.outputGrad, dyData);
   rt.backward(n, false);
-  return { dx: new Tensor(rt.be.read(a.inputGrad, x.data.length), x.shape), grads: readGrads(rt) };
+  return { dx: new Tensor(rt.be.read(a.inputGrad, n * src.row), [n, ...io.input]), grads: readGrads(rt) };
 }
 
 function readGrads(rt: Runtime): Float32Array[] {
   return rt.params.ordered().map((e) => (isTrainable(e) ? rt.be.read(rt.gradBlock + e.offset * 4, e.size) : new Float32Array(e.size)));
 }
 
-export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: { batchSize?: number } = {}): { loss: number; accuracy: number } {
+// ------------------------------------------------------------------------------------------- evaluation
+
+export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: InferenceArgs = {}): { loss: number; accuracy: number } {
   const io = host.ioShapes();
   host.runtime('evaluate');
-  checkX(x, io, 'evaluate');
+  const src = checkX(x, io, 'evaluate');
   const loss = host.compiled?.loss;
-  const labels = checkY(y, x.shape[0], io, loss, 'evaluate');
-  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', `${host.name}.evaluate`);
-  return evaluateChecked(host, x, labels, batchSize, loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name));
+  const labels = checkY(y, src.N, io, loss, 'evaluate');
+  const where = `${host.name}.evaluate`;
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
+  const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
+  return evaluateChecked(host, src, labels, batchSize, limit, loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name));
 }
 
-function evaluateChecked(host: TrainHost, x: Tensor, labels: Int32Array | Tensor, batchSize: number, loss: Loss): { loss: number; accuracy: number } {
-  const rt = host.runtime('evaluate'), N = x.shape[0], C = classesOf(host.ioShapes());
+function evaluateChecked(host: TrainHost, src: Source, labels: Int32Array | Tensor, batchSize: number, limit: number, loss: Loss): { loss: number; accuracy: number } {
+  const rt = host.runtime('evaluate'), io = host.ioShapes(), N = src.N, C = classesOf(io);
   rt.ensure(Math.min(batchSize, N), INFER);
   let sum = 0, correct = 0;
-  for (let from = 0; from < N; from += batchSize) {
+  for (let b = 0, from = 0; from < N; b++, from += batchSize) {
     const n = Math.min(batchSize, N - from);
-    rt.loadInput(x, null, from, n, true, 'evaluate');
-    rt.loadTargets(labels, null, from, n);
+    const data = dataOf(src, io);
+    host.runtime(src.what);
+    rt.loadInput(data, src.row, null, from, n, limit, { what: src.what, batch: b });
+    rt.loadTargets(labels, N, null, from, n, src.what);
     rt.forward(n, false);
     const [l, k] = lossOf(rt, loss, n, C, false);
     sum += l; correct += k;
@@ -262,21 +398,63 @@ function evaluateChecked(host: TrainHost, x: Tensor, labels: Int32Array | Tensor
   return { loss: sum / N, accuracy: correct / N };
 }
 
+/** predict(): the model's output for x, in batches. */
+export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): Tensor {
+  const rt = host.runtime('predict'), io = host.ioShapes();
+  const src = checkX(x, io, 'predict');
+  const where = `${host.name}.predict`;
+  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
+  const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
+  const N = src.N, row = shapeSize(io.output);
+  const out = new Float32Array(N * row);
+  const a = rt.ensure(Math.min(batchSize, N), INFER);
+  for (let b = 0, from = 0; from < N; b++, from += batchSize) {
+    const n = Math.min(batchSize, N - from);
+    const data = dataOf(src, io);
+    host.runtime('predict'); // reading x.data runs user code (a getter) that may have disposed the model
+    rt.loadInput(data, src.row, null, from, n, limit, { what: 'predict', batch: b });
+    rt.forward(n, false);
+    out.set(rt.be.view(a.output, n * row), from * row);
+  }
+  return new Tensor(out, [N, ...io.output]);
+}
+
+// ------------------------------------------------------------------------------------------- optimizer state
+
 /** Copies of the optimizer's state blocks (gradient-block layout), for saving. */
 export function getOptimizerState(host: TrainHost): Float32Array[] {
   const rt = host.runtime('getOptimizerState');
   return (host.compiled?.states ?? []).map((b) => rt.be.read(b, rt.params.floats));
 }
 
-/** Restores saved optimizer state so training resumes exactly where it stopped. */
+/**
+ * Restores saved optimizer state so training resumes exactly where it stopped: one block per optimizer
+ * slot (none resets it), each in this model's state layout.
+ */
 export function setOptimizerState(host: TrainHost, slots: Float32Array[], iterations: number): void {
   const c = requireCompiled(host, 'setOptimizerState');
+  idle(host, 'setOptimizerState');
   const rt = host.runtime('setOptimizerState'), floats = rt.params.floats, opt = c.optimizer;
-  if (!Array.isArray(slots) || (slots.length !== 0 && slots.length !== opt.slots)) throw new ValueError(`${host.name}.setOptimizerState: ${opt.className} keeps ${opt.slots} state blocks, received ${Array.isArray(slots) ? slots.length : typeof slots}`);
-  if (slots.some((s) => !(s instanceof Float32Array) || s.length !== floats)) throw new ShapeError(`${host.name}.setOptimizerState: each state block must hold ${floats} floats, received ${slots.map((s) => s?.length).join(', ')}`);
-  if (!Number.isInteger(iterations) || iterations < 0) throw new ValueError(`${host.name}.setOptimizerState: iterations must be a non-negative integer, received ${iterations}`);
+  const where = `${host.name}.setOptimizerState`;
+  if (!Array.isArray(slots)) throw new ValueError(`${where}: expected an array of state blocks, received ${typeof slots}`);
+  if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${where}: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
+  const copies = slots.map((s) => (s && typeof s === 'object' && typeof s.length === 'number' ? Float32Array.from(s) : undefined));
+  if (copies.some((s) => s?.length !== floats)) throw new ShapeError(`${where}: each state block must hold ${floats} floats (this model's parameter layout), received ${copies.map((s) => s?.length ?? 'none').join(', ')}`);
+  copies.forEach((s, k) => {
+    const at = s!.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) throw new ValueError(`${where}: state block ${k} holds ${s![at]} at ${at}; expected finite numbers`);
+  });
+  if (!Number.isSafeInteger(iterations) || iterations < 0) throw new ValueError(`${where}: iterations must be a non-negative integer, received ${iterations}`);
+  idle(host, 'setOptimizerState'); // the arrays' getters ran user code
+  const blocks: number[] = [];
+  try {
+    for (const s of copies) { const b = rt.be.alloc(floats * 4, `${host.name} optimizer state`); blocks.push(b); rt.be.write(b, s!); }
+  } catch (e) {
+    for (const b of blocks) rt.be.release(b);
+    throw e;
+  }
   for (const b of c.states) rt.be.release(b);
-  c.states = slots.map((s) => { const b = rt.be.alloc(floats * 4, `${host.name} optimizer state`); rt.be.write(b, s); return b; });
+  c.states = blocks;
   opt.iterations = iterations;
 }
 

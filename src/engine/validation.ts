@@ -15,15 +15,34 @@ export interface IOShapes {
   output: number[];
 }
 
-export function checkX(x: Tensor, s: IOShapes, what: string): void {
+/** A tensor as a call first saw it: its sample count and row size stay fixed while the call runs. */
+export interface Source {
+  x: Tensor;
+  N: number;
+  row: number;
+  what: string;
+}
+
+/** Validates x against the model's input; the returned source fixes its sample count for the whole call. */
+export function checkX(x: Tensor, s: IOShapes, what: string): Source {
   if (!(x instanceof Tensor)) throw new ValueError(`${s.model}.${what}: x must be a Tensor (use tensor(data, shape)), received ${x === null ? 'null' : typeof x}`);
-  const want = s.input;
-  if (x.shape.length !== want.length + 1 || want.some((d, i) => x.shape[i + 1] !== d)) {
-    throw new ShapeError(`${s.inputLayer}: expected input shape ${formatShape([null, ...want])}, received ${formatShape(x.shape)}`);
+  const shape = x.shape.slice(), want = s.input;
+  if (shape.length !== want.length + 1 || want.some((d, i) => shape[i + 1] !== d)) {
+    throw new ShapeError(`${s.inputLayer}: expected input shape ${formatShape([null, ...want])}, received ${formatShape(shape)}`);
   }
-  if (x.shape[0] < 1) throw new ShapeError(`${s.model}.${what}: x has no samples (shape ${formatShape(x.shape)})`);
-  if (!(x.data instanceof Float32Array)) throw new ValueError(`${s.model}.${what}: x.data must be a Float32Array, received ${Object.prototype.toString.call(x.data)}`);
-  if (x.data.length !== shapeSize(x.shape)) throw new ShapeError(`${s.model}.${what}: x has shape ${formatShape(x.shape)} (${shapeSize(x.shape)} values) but its data holds ${x.data.length}`);
+  if (!(Number.isInteger(shape[0]) && shape[0] >= 1)) throw new ShapeError(`${s.model}.${what}: x has no samples (shape ${formatShape(shape)})`);
+  const src: Source = { x, N: shape[0], row: shapeSize(want), what };
+  dataOf(src, s);
+  return src;
+}
+
+/** x.data as it is now, checked against the size the call started with (a callback may have replaced it). */
+export function dataOf(src: Source, s: IOShapes): Float32Array {
+  const d = src.x.data;
+  if (!(d instanceof Float32Array)) throw new ValueError(`${s.model}.${src.what}: x.data must be a Float32Array, received ${Object.prototype.toString.call(d)}`);
+  const want = src.N * src.row;
+  if (d.length !== want) throw new ShapeError(`${s.model}.${src.what}: x has shape ${formatShape([src.N, ...s.input])} (${want} values) but its data holds ${d.length}`);
+  return d;
 }
 
 /**
@@ -59,15 +78,19 @@ export function positiveInt(v: unknown, what: string, where: string): number {
   return v;
 }
 
-/** Every weight array: the right length (and shape, for Tensors), finite. */
-export function checkWeightArrays(weights: unknown, specs: { name: string; shape: number[] }[], where: string): ArrayLike<number>[] {
+/**
+ * Every weight array copied, then checked: the right length (and shape, for Tensors), finite. What is checked
+ * is exactly what gets written, whatever getters the arrays have.
+ */
+export function checkWeightArrays(weights: unknown, specs: { name: string; shape: number[] }[], where: string): Float32Array[] {
   if (!Array.isArray(weights) || weights.length !== specs.length) {
     throw new ValueError(`${where}: expected ${specs.length} arrays (${specs.map((s) => s.name).join(', ')}), received ${Array.isArray(weights) ? weights.length : typeof weights}`);
   }
   return weights.map((w: Float32Array | Tensor | ArrayLike<number>, i) => {
-    const d = w instanceof Tensor ? w.data : w;
+    const raw = w instanceof Tensor ? w.data : w;
     const want = shapeSize(specs[i].shape);
-    if (!d || d.length !== want) throw new ShapeError(`${where}: ${specs[i].name} expects ${want} values ${formatShape(specs[i].shape)}, received ${d ? d.length : String(d)}`);
+    const d = raw && typeof raw === 'object' && typeof raw.length === 'number' ? Float32Array.from(raw) : undefined;
+    if (!d || d.length !== want) throw new ShapeError(`${where}: ${specs[i].name} expects ${want} values ${formatShape(specs[i].shape)}, received ${d ? d.length : String(raw)}`);
     if (w instanceof Tensor && formatShape(w.shape) !== formatShape(specs[i].shape)) throw new ShapeError(`${where}: ${specs[i].name} expects shape ${formatShape(specs[i].shape)}, received ${formatShape(w.shape)}`);
     for (let j = 0; j < d.length; j++) if (!Number.isFinite(d[j])) throw new ValueError(`${where}: ${specs[i].name}[${j}] is ${d[j]}; expected finite numbers`);
     return d;

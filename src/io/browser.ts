@@ -1,7 +1,7 @@
 // Models in the browser: 'downloads://name' (two files through the download bar) and 'indexeddb://key'.
 // Nothing here touches Node; in Node these targets are simply not claimed.
 import { ModelFormatError } from '../errors.js';
-import { OPTIMIZER_METADATA_KEY } from './format.js';
+import { OPT_KEY } from './format.js';
 import { type ModelFiles, registerIOHandler, type SaveResult } from './registry.js';
 
 const hasDom = () => typeof document !== 'undefined' && typeof URL !== 'undefined' && typeof URL.createObjectURL === 'function';
@@ -16,7 +16,7 @@ async function download(files: ModelFiles, target: string): Promise<SaveResult> 
   weights.forEach((w, i) => items.push([modelJson.weightsManifest[0].paths[i], new Blob([w], { type: 'application/octet-stream' })]));
   if (files.optimizerWeights) {
     const p = `${name}.optimizer.bin`;
-    (modelJson.userDefinedMetadata![OPTIMIZER_METADATA_KEY] as { path: string }).path = p;
+    (modelJson.userDefinedMetadata![OPT_KEY] as { path: string }).path = p;
     items[0][1] = new Blob([JSON.stringify(modelJson)], { type: 'application/json' });
     items.push([p, new Blob([files.optimizerWeights], { type: 'application/octet-stream' })]);
   }

@@ -6,7 +6,7 @@
 // Nesterov, ...) leaves the loaded model uncompiled: it predicts; compile() it to train. Browser-safe.
 import { ModelFormatError, SimdcnnError } from '../errors.js';
 import { type Loss, lossConfigName, lossFromConfig, type LossName } from '../engine/losses.js';
-import { type Optimizer, optimizerConfig, optimizerFromConfig, slotNames } from '../optimizers.js';
+import { MAX_OPTIMIZER_SLOTS, type Optimizer, optimizerConfig, optimizerFromConfig, slotNames } from '../optimizers.js';
 import { quote } from '../layers/layer.js';
 import { modelFromTopology, toPythonic } from './topology.js';
 
@@ -57,9 +57,12 @@ export interface SavableModel {
   readonly loss?: LossName;
   build(): void;
   toJSON(unused: null, returnString: false): string | Record<string, unknown>;
+  /** Names and shapes in getWeights order; needs no memory. */
   weightSpecs(): { name: string; shape: number[] }[];
   getWeights(): Float32Array[];
   getOptimizerState(): Float32Array[];
+  /** The optimizer state layout; needs no memory. */
+  stateLayout(): StateLayout;
 }
 
 /** What loading does to the model it makes. */
@@ -67,13 +70,12 @@ interface LoadedModel extends SavableModel {
   compile(args: { optimizer: Optimizer; loss: LossName }): void;
   setWeights(w: Float32Array[]): void;
   setOptimizerState(slots: Float32Array[], iterations: number): void;
-  stateLayout(): StateLayout;
   dispose(): void;
 }
 
 export const VERSION = '0.1.0';
 /** userDefinedMetadata key of simdcnn's optimizer state file. */
-export const OPTIMIZER_METADATA_KEY = 'simdcnnOptimizer';
+export const OPT_KEY = 'simdcnnOptimizer';
 
 // ---------------------------------------------------------------------------------------------- writing
 
@@ -114,20 +116,27 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 interface WeightData { data: ArrayBuffer; offsets: number[]; index: number[] }
 
-/** Byte offsets of the checked specs in the single weight buffer. */
-function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
-  if (!Array.isArray(art.weightSpecs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
+/** Checks weight specs (a manifest's weights); returns each one's byte offset in the data and the total. */
+function specOffsets(specs: unknown, source: string): { offsets: number[]; bytes: number } {
+  if (!Array.isArray(specs)) fail(source, 'weightSpecs (weightsManifest[].weights) is missing');
   const offsets: number[] = [];
   let bytes = 0;
-  for (const s of art.weightSpecs) {
-    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
-    if (s.quantization !== undefined && s.quantization !== null) fail(source, `weight '${s.name}' is quantized; quantized weights are not supported`);
-    const isOpt = s.group === 'optimizer';
-    if (!isOpt && s.dtype !== 'float32') fail(source, `weight '${s.name}' has dtype ${quote(s.dtype)}; only float32 is supported`);
-    if (isOpt && s.dtype !== 'float32' && s.dtype !== 'int32') fail(source, `optimizer weight '${s.name}' has dtype ${quote(s.dtype)}; only float32 and int32 are supported`);
+  for (const s of specs as unknown[]) {
+    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
+    const spec = s as unknown as WeightsManifestEntry;
+    if (spec.quantization !== undefined && spec.quantization !== null) fail(source, `weight '${spec.name}' is quantized; quantized weights are not supported`);
+    const isOpt = spec.group === 'optimizer';
+    if (!isOpt && spec.dtype !== 'float32') fail(source, `weight '${spec.name}' has dtype ${quote(spec.dtype)}; only float32 is supported`);
+    if (isOpt && spec.dtype !== 'float32' && spec.dtype !== 'int32') fail(source, `optimizer weight '${spec.name}' has dtype ${quote(spec.dtype)}; only float32 and int32 are supported`);
     offsets.push(bytes);
-    bytes += 4 * size(s.shape); // float32 or int32
+    bytes += 4 * size(spec.shape); // float32 or int32
   }
+  return { offsets, bytes };
+}
+
+/** Byte offsets of the checked specs in the single weight buffer. */
+function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
+  const { offsets, bytes } = specOffsets(art.weightSpecs, source);
   const data = toArrayBuffer(art.weightData, source);
   if (bytes !== data.byteLength) fail(source, `the weights manifest describes ${bytes} bytes but the weight data holds ${data.byteLength} (truncated or mismatched weight file)`);
   return { data, offsets };
@@ -173,16 +182,23 @@ function readF32(data: ArrayBuffer, offset: number, n: number): Float32Array {
   return out;
 }
 
-/** Rebuilds a model from artifacts; throws ModelFormatError (and keeps nothing allocated) if anything is off. */
-export function artifactsToModel(art: ModelArtifacts, source = 'model'): unknown {
-  if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
-  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
-  let topo: unknown = art.modelTopology;
-  let trainingConfig: unknown = art.trainingConfig;
+/** The topology and training config, out of the converter's {model_config, training_config} wrapper if there is one. */
+function unwrap(topology: unknown, trainingConfig: unknown, source: string): { topo: Record<string, unknown>; trainingConfig: unknown } {
+  let topo = topology;
   if (isObj(topo) && isObj(topo.model_config)) { // the converter's wrapper around a Keras model
     trainingConfig ??= topo.training_config;
     topo = topo.model_config;
   }
+  if (!isObj(topo)) fail(source, 'modelTopology is missing or not an object');
+  return { topo: topo as Record<string, unknown>, trainingConfig };
+}
+
+/** Rebuilds a model from artifacts; throws ModelFormatError (and keeps nothing allocated) if anything is off. */
+export function artifactsToModel(art: ModelArtifacts, source = 'model'): unknown {
+  if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
+  checkJsonTree([art.modelTopology, art.weightSpecs, art.trainingConfig, art.userDefinedMetadata], source);
+  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
+  const { topo, trainingConfig } = unwrap(art.modelTopology, art.trainingConfig, source);
   const model = modelFromTopology(topo, source) as LoadedModel;
   try {
     const { data, offsets } = weightBuffer(art, source);
@@ -191,7 +207,7 @@ export function artifactsToModel(art: ModelArtifacts, source = 'model'): unknown
     const index = matchWeights(art.weightSpecs, ours, source);
     model.setWeights(index.map((i, k) => readF32(data, offsets[i], size(ours[k].shape))));
     if (isObj(art.userDefinedMetadata)) {
-      const { [OPTIMIZER_METADATA_KEY]: _, ...rest } = art.userDefinedMetadata;
+      const { [OPT_KEY]: _, ...rest } = art.userDefinedMetadata;
       model.metadata = rest;
     }
     if (isObj(trainingConfig)) compileFrom(model, trainingConfig, art, { data, offsets, index }, source);
@@ -263,4 +279,95 @@ function tfjsOptimizerState(model: LoadedModel, opt: Optimizer, specs: WeightsMa
   const extra = state.filter(([, i]) => !used.has(i)).map(([s]) => s.name);
   if (extra.length) fail(where, `${extra.join(', ')} ${extra.length > 1 ? 'do' : 'does'} not belong to ${opt.className}`);
   return [slots, iterations];
+}
+
+// ---------------------------------------------------------------------------------------------- limits
+
+/** Deepest nesting a model file may have; TF.js and Keras topologies stay far below it. */
+const MAX_DEPTH = 64;
+/** Objects and arrays a model file may hold in all. */
+const MAX_NODES = 5_000_000;
+
+/**
+ * Refuses JSON nested deeper than MAX_DEPTH (or circular, in objects handed over in memory) before any
+ * code recurses over it: JSON.parse takes any depth, JSON.stringify and structuredClone overflow the stack.
+ */
+export function checkJsonTree(v: unknown, source: string): void {
+  const stack: [unknown, number][] = [[v, 0]];
+  let nodes = 0;
+  while (stack.length) {
+    const [x, depth] = stack.pop()!;
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x) || x instanceof ArrayBuffer) continue;
+    if (depth > MAX_DEPTH) fail(source, `the JSON is nested more than ${MAX_DEPTH} levels deep (or refers to itself)`);
+    if (++nodes > MAX_NODES) fail(source, `the JSON holds more than ${MAX_NODES} objects and arrays`);
+    const children = Array.isArray(x) ? x : Object.values(x as object);
+    for (const c of children) if (typeof c === 'object' && c !== null) stack.push([c, depth + 1]);
+  }
+}
+
+/** simdcnn's optimizer entry: the optimizer, its step count and the layout of its state file. */
+export interface OptimizerMeta {
+  className: string;
+  config: Record<string, number>;
+  iterations: number;
+  path: string | null;
+  slots: number;
+  floatsPerSlot: number;
+}
+
+/** The optimizer entry of a model.json's userDefinedMetadata with every field checked; undefined when absent. */
+export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | undefined {
+  if (!isObj(meta) || meta[OPT_KEY] === undefined) return undefined;
+  const o = meta[OPT_KEY];
+  const where = `${source}: userDefinedMetadata.${OPT_KEY}`;
+  if (!isObj(o)) return fail(where, `expected an object, received ${quote(o)}`);
+  if (typeof o.className !== 'string') fail(where, `className must be a string, received ${quote(o.className)}`);
+  if (!isObj(o.config) || !Object.values(o.config).every((v) => typeof v === 'number' && Number.isFinite(v))) fail(where, `config must map names to finite numbers, received ${quote(o.config)}`);
+  const int = (k: string, max: number): number => {
+    const v = o[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) fail(where, `${k} must be an integer in [0, ${max}], received ${quote(v)}`);
+    return v as number;
+  };
+  const slots = int('slots', MAX_OPTIMIZER_SLOTS);
+  const floatsPerSlot = int('floatsPerSlot', 2 ** 30);
+  const iterations = int('iterations', Number.MAX_SAFE_INTEGER);
+  const path = o.path ?? null;
+  if (path !== null && typeof path !== 'string') fail(where, `path must be a file name or null, received ${quote(path)}`);
+  if ((slots > 0) !== (floatsPerSlot > 0) || (slots > 0 && path === null)) fail(where, `slots ${slots}, floatsPerSlot ${floatsPerSlot} and path ${quote(path)} do not describe one state file`);
+  return { className: o.className as string, config: o.config as Record<string, number>, iterations, path: path as string | null, slots, floatsPerSlot };
+}
+
+/** Bytes a model.json's files must hold: per weightsManifest group, and simdcnn's optimizer file. */
+export interface DeclaredSizes {
+  groups: number[];
+  optimizerBytes: number;
+}
+
+/**
+ * What the files of a model.json must hold, decided from its topology before any file is read (the model is
+ * described, nothing is allocated): the model's weights exactly as its layers declare them, TF.js optimizer
+ * weights at most two per weight (plus a few scalars), simdcnn's optimizer state exactly its slots in the
+ * model's state layout.
+ */
+export function declaredSizes(json: { modelTopology?: unknown; trainingConfig?: unknown; weightsManifest?: unknown; userDefinedMetadata?: unknown }, source: string): DeclaredSizes {
+  checkJsonTree(json, source);
+  const { topo } = unwrap(json.modelTopology, json.trainingConfig, source);
+  const model = modelFromTopology(topo, source) as SavableModel;
+  const ours = model.weightSpecs();
+  const params = ours.reduce((s, p) => s + size(p.shape), 0);
+  if (!Array.isArray(json.weightsManifest)) fail(source, 'weightsManifest is missing');
+  const manifest = json.weightsManifest as unknown[];
+  const groups = manifest.map((g, i) => {
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) return fail(source, `weightsManifest[${i}] must be {paths, weights}`);
+    return specOffsets(g.weights, source).bytes;
+  });
+  const specs = manifest.flatMap((g) => (g as { weights: WeightsManifestEntry[] }).weights);
+  matchWeights(specs, ours, source);
+  const optBytes = specs.filter((s) => s.group === 'optimizer').reduce((b, s) => b + 4 * size(s.shape), 0);
+  const optLimit = 4 * (2 * params + 16);
+  if (optBytes > optLimit) fail(source, `the manifest lists ${optBytes} bytes of optimizer weights; a model with ${params} parameters has at most ${optLimit}`);
+  const meta = optimizerMeta(json.userDefinedMetadata, source);
+  const layout = model.stateLayout().floats;
+  if (meta && meta.slots > 0 && meta.floatsPerSlot !== layout) fail(`${source}: userDefinedMetadata.${OPT_KEY}`, `floatsPerSlot ${meta.floatsPerSlot} does not match the model's parameter layout (${layout} floats)`);
+  return { groups, optimizerBytes: meta ? meta.slots * meta.floatsPerSlot * 4 : 0 };
 }

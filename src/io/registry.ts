@@ -1,8 +1,12 @@
 // Where models go and come from: a registry of handlers (files in Node, downloads and IndexedDB in the
 // browser, plain objects everywhere), over one file layout: model.json + a weights file + an optional
 // optimizer file. Browser-safe: the Node handler registers itself from src/io/node.ts.
+import { getBackend } from '../backend.js';
 import { ModelFormatError, ValueError } from '../errors.js';
-import { artifactsToModel, type ModelArtifacts, modelToArtifacts, OPTIMIZER_METADATA_KEY, type SavableModel, toArrayBuffer, type WeightsManifestEntry } from './format.js';
+import {
+  artifactsToModel, checkJsonTree, declaredSizes, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, type SavableModel, toArrayBuffer,
+  type WeightsManifestEntry,
+} from './format.js';
 
 export type SaveTarget = string | undefined;
 export interface SaveOptions {
@@ -52,8 +56,6 @@ export function registerIOHandler(h: IOHandler): void {
   if (!handlers.some((x) => x.name === h.name)) handlers.push(h);
 }
 
-const OPT_KEY = OPTIMIZER_METADATA_KEY;
-
 /** Lays artifacts out as files; weight and optimizer file names are the handler's to choose. */
 export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin', optimizerPath = 'optimizer.bin'): ModelFiles {
   const modelJson: ModelJson = {
@@ -84,20 +86,26 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
   if (!j || typeof j !== 'object' || typeof j.modelTopology !== 'object' || j.modelTopology === null) {
     throw new ModelFormatError(`${source}: not a TF.js layers model.json (no modelTopology)`);
   }
+  checkJsonTree(j, source);
   if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
   if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
   const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
+  // Sizes before copies: a list naming one large buffer thousands of times is refused, not concatenated.
+  const need = declaredSizes(j, source).groups.reduce((a, b) => a + b, 0);
+  const parts = Array.isArray(files.weights) ? files.weights : [files.weights];
+  const held = parts.reduce((b: number, p: unknown) => b + (p instanceof ArrayBuffer || ArrayBuffer.isView(p) ? p.byteLength : 0), 0);
+  if (held !== need) throw new ModelFormatError(`${source}: the weights manifest describes ${need} bytes but the weight data holds ${held} (truncated or mismatched weight file)`);
   const art: ModelArtifacts = {
     modelTopology: j.modelTopology, weightSpecs, weightData: toArrayBuffer(files.weights, source), format: j.format, generatedBy: j.generatedBy,
     convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
   };
-  const o = j.userDefinedMetadata?.[OPT_KEY] as { className: string; config: Record<string, number>; iterations: number; slots: number; floatsPerSlot: number } | undefined;
+  const o = optimizerMeta(j.userDefinedMetadata, source);
   // Without its file (e.g. only model.json and the weights were picked), the state is not restored: the
   // model still compiles from trainingConfig, with a fresh optimizer, as TF.js does without includeOptimizer.
   if (o && (files.optimizerWeights || o.slots === 0)) {
     const n = o.floatsPerSlot;
     const opt = files.optimizerWeights === undefined ? new ArrayBuffer(0) : toArrayBuffer(files.optimizerWeights, `${source} (optimizer file)`);
-    if (typeof o !== 'object' || !Number.isInteger(o.slots) || !Number.isInteger(n) || o.slots < 0 || n < 0 || opt.byteLength !== o.slots * n * 4) {
+    if (opt.byteLength !== o.slots * n * 4) {
       throw new ModelFormatError(`${source}: the optimizer file holds ${opt.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
     }
     const v = new DataView(opt);
@@ -110,7 +118,7 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
 export async function saveModel(model: SavableModel, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
   const art = modelToArtifacts(model, opts);
   if (target === undefined || target === 'memory://') return artifactsToFiles(art);
-  if (typeof target !== 'string') throw new ValueError(`save: target must be a path or URL string, received ${typeof target}`);
+  if (typeof target !== 'string' || target.trim() === '') throw new ValueError(`save: target must be a path or URL string, received ${typeof target === 'string' ? "''" : typeof target} (model.save() with no target returns the files in memory)`);
   const h = handlers.find((x) => x.canSave(target));
   if (!h) throw new ValueError(`save: no handler for '${target}' here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser downloads:// or indexeddb://`);
   return h.save(artifactsToFiles(art), target);
@@ -118,15 +126,22 @@ export async function saveModel(model: SavableModel, target: SaveTarget, opts: S
 
 const isArtifacts = (s: unknown): s is ModelArtifacts => typeof s === 'object' && s !== null && 'modelTopology' in s && 'weightData' in s;
 
-export type LoadSource = string | ModelFiles | ModelArtifacts;
+/** Model files as loadModel takes them: the buffers may also be typed arrays (e.g. Node Buffers from readFile). */
+export type ModelFilesInput = Omit<ModelFiles, 'weights' | 'optimizerWeights'> & {
+  weights: ArrayBuffer | ArrayBufferView | (ArrayBuffer | ArrayBufferView)[];
+  optimizerWeights?: ArrayBuffer | ArrayBufferView;
+};
+export type LoadSource = string | ModelFilesInput | ModelArtifacts;
 
 /** The files (or artifacts) of a model from wherever a handler finds them, as a model (typed by engine/model.ts's loadModel). */
 export async function loadModelFiles(source: LoadSource): Promise<unknown> {
+  await getBackend();
   if (isArtifacts(source)) return artifactsToModel(source, 'model artifacts');
   let files: ModelFiles;
   let name = 'model';
-  if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source;
+  if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source as ModelFiles;
   else {
+    if (typeof source !== 'string' || source.trim() === '') throw new ValueError(`loadModel: expected a path, URL or model files, received ${typeof source === 'string' ? "''" : String(source)}`);
     const h = handlers.find((x) => x.canLoad(source));
     if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser indexeddb:// or {modelJson, weights}`);
     files = await h.load(source);

@@ -308,5 +308,5 @@ export function activationBackward(act: ActivationName, io: NodeIO, count: numbe
 
 /** dst = src over n floats; nothing when the plan let them share memory. */
 export function copyFloats(be: Backend, dst: number, src: number, n: number): void {
-  if (dst !== src) be.f32.copyWithin(dst >>> 2, src >>> 2, (src >>> 2) + n);
+  if (dst !== src) be.copy(dst, src, n);
 }

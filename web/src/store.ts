@@ -3,7 +3,7 @@
 // browser's IndexedDB. What the page needs besides the weights (which net, the pixel range) rides along
 // in model.json's userDefinedMetadata.
 import { loadModel, type Model, type ModelJson } from '../../src/index.js';
-import { OPTIMIZER_METADATA_KEY } from '../../src/io/format.js';
+import { OPT_KEY } from '../../src/io/format.js';
 
 export interface DemoMeta { net: string; range: [number, number]; testAccuracy?: number }
 const META_KEY = 'simdcnnDemo';
@@ -16,7 +16,7 @@ export class UserError extends Error {}
 export async function saveToDownloads(model: Model, meta: DemoMeta): Promise<string[]> {
   const r = await model.save(`downloads://simdcnn-${meta.net}`, { metadata: { [META_KEY]: meta } });
   const names = [`simdcnn-${meta.net}.json`, ...r.modelJson.weightsManifest.flatMap((g) => g.paths)];
-  const opt = (r.modelJson.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string } | undefined)?.path;
+  const opt = (r.modelJson.userDefinedMetadata?.[OPT_KEY] as { path?: string } | undefined)?.path;
   return opt ? [...names, opt] : names;
 }
 
@@ -69,7 +69,7 @@ export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta
   const missing = paths.filter((p) => !find(p, /weights/i) && !(paths.length === 1 && bins.length === 1));
   if (missing.length) throw new UserError(`“${jsons[0].name}” needs its weight file${missing.length > 1 ? 's' : ''} ${missing.map((p) => `“${p}”`).join(', ')}: choose ${missing.length > 1 ? 'them' : 'it'} together with the .json.`);
   const weights = await Promise.all(paths.map((p) => (find(p, /weights/i) ?? bins[0]).arrayBuffer()));
-  const optPath = (json.userDefinedMetadata?.[OPTIMIZER_METADATA_KEY] as { path?: string } | undefined)?.path;
+  const optPath = (json.userDefinedMetadata?.[OPT_KEY] as { path?: string } | undefined)?.path;
   const optFile = optPath ? find(optPath, /optimizer/i) : undefined;
   let model: Model;
   try {
