@@ -69,6 +69,8 @@ export class Backend {
   private pristine: number;
   /** Memory size after alloc's last growth; pages someone else added (tests) are not assumed zero. */
   private grownTo: number;
+  /** The region inside() found last: [start, size]. */
+  private lastRegion: [number, number] = [-1, 0];
   /** Bytes currently handed out; tests use it to prove disposal returns memory. */
   allocatedBytes = 0;
 
@@ -202,7 +204,15 @@ export class Backend {
   /** The allocated region that holds [ptr, ptr + bytes), or a SimdcnnError: host copies never cross into another region. */
   private inside(ptr: number, bytes: number, what: string): void {
     if (Number.isInteger(ptr) && Number.isInteger(bytes) && bytes >= 0 && ptr % 4 === 0) {
-      for (const [start, size] of this.sizes) if (ptr >= start && ptr + bytes <= start + size) return;
+      // Training steps copy into the same region again and again: check the last one found first.
+      const [s, z] = this.lastRegion;
+      if (ptr >= s && ptr + bytes <= s + z && this.sizes.get(s) === z) return;
+      for (const [start, size] of this.sizes) {
+        if (ptr >= start && ptr + bytes <= start + size) {
+          this.lastRegion = [start, size];
+          return;
+        }
+      }
     }
     throw new SimdcnnError(`${what}: bytes ${ptr}..${ptr + bytes} are not inside one allocated region`);
   }

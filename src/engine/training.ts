@@ -156,7 +156,22 @@ function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [
 }
 
 const classesOf = (s: IOShapes) => s.output[s.output.length - 1];
-const maxAbs = (rt: Runtime, runs: Run[], base: (r: Run) => number) => runs.reduce((m, r) => Math.max(m, rt.be.k.maxabs_f32(base(r), r.floats)), 0);
+
+/** The largest |value| over the runs, of the weights or of their gradients (plain loops: this runs every step). */
+function maxAbs(rt: Runtime, runs: Run[], of: 'weights' | 'gradients'): number {
+  let m = 0;
+  for (const r of runs) m = Math.max(m, rt.be.k.maxabs_f32(of === 'weights' ? r.ptr : rt.gradBlock + r.offset * 4, r.floats));
+  return m;
+}
+
+function update(rt: Runtime, c: Compiled, runs: Run[]): void {
+  c.optimizer.apply(rt.be, runs, rt.gradBlock, c.states);
+  noteWeightsWritten();
+}
+
+function diverged(host: TrainHost, c: Compiled, what: string, stepNo: number, why: string, undone = false): DivergenceError {
+  return new DivergenceError(`${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${c.optimizer.getConfig().learningRate}) or check the inputs`);
+}
 
 /** The optimizer's state blocks, each the size of the gradient block. */
 function ensureState(host: TrainHost, rt: Runtime, c: Compiled): void {
@@ -189,41 +204,38 @@ function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void
  * after it (then the copy taken before it is put back), so the weights stay those from before that step.
  */
 function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, limits: DivergenceLimits | undefined, stepNo: number, what: string, monitor?: LossMonitor): [number, number] {
-  const opt = c.optimizer, be = rt.be;
   rt.forward(n, true);
   const [loss, correct] = lossOf(rt, c.loss, n, C, true);
-  const diverged = (why: string, undone = false) => new DivergenceError(`${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${opt.getConfig().learningRate}) or check the inputs`);
-  if (!Number.isFinite(loss)) throw diverged(`the loss became ${loss}`);
+  if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
   const rise = monitor?.observe(loss / n);
-  if (rise) throw diverged(rise);
+  if (rise) throw diverged(host, c, what, stepNo, rise);
   rt.backward(n, true);
   ensureState(host, rt, c);
   const runs = rt.trainableRuns();
-  const apply = () => { opt.apply(be, runs, rt.gradBlock, c.states); noteWeightsWritten(); };
   if (!limits) {
-    apply();
+    update(rt, c, runs);
     return [loss, correct];
   }
-  const g = maxAbs(rt, runs, (r) => rt.gradBlock + r.offset * 4);
-  if (!(g <= limits.maxAbs)) throw diverged(Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+  const g = maxAbs(rt, runs, 'gradients');
+  if (!(g <= limits.maxAbs)) throw diverged(host, c, what, stepNo, Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
   // While a running bound on |w| (the last measured maximum plus each update's largest move, as the
   // optimizer bounds it) stays under the limit, the update cannot break it: no copy, no pass over the weights.
   // A stale bound (weights written elsewhere) is measured again first, which costs one pass, not a copy.
-  const move = opt.maxUpdate(g);
+  const move = c.optimizer.maxUpdate(g);
   let bound = rt.weightBound;
-  if (Number.isNaN(bound) && Number.isFinite(move)) bound = maxAbs(rt, runs, (r) => r.ptr);
+  if (Number.isNaN(bound) && Number.isFinite(move)) bound = maxAbs(rt, runs, 'weights');
   if (bound + move <= limits.maxAbs) {
-    apply();
+    update(rt, c, runs);
     rt.weightBound = (bound + move) * (1 + 2 ** -20); // float32 rounding of w - lr*g
     return [loss, correct];
   }
   undoCopy(rt, c, runs, false);
-  apply();
-  const w = maxAbs(rt, runs, (r) => r.ptr);
+  update(rt, c, runs);
+  const w = maxAbs(rt, runs, 'weights');
   if (!(w <= limits.maxAbs)) {
     undoCopy(rt, c, runs, true);
-    opt.iterations--;
-    throw diverged(Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+    c.optimizer.iterations--;
+    throw diverged(host, c, what, stepNo, Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
   }
   rt.weightBound = w;
   return [loss, correct];
