@@ -16,6 +16,8 @@ import { allocateWeights, gradientLayout, isTrainable, noteWeightsWritten, Param
 import { registerModelClass } from './registry.js';
 import { Runtime } from './runtime.js';
 import { printSummary, type SummaryArgs } from './summary.js';
+import * as evaluation from './evaluation.js';
+import * as state from './state.js';
 import * as training from './training.js';
 import { checkWeightArrays, type IOShapes, type Labels } from './validation.js';
 
@@ -29,7 +31,7 @@ export interface ModelArgs {
 
 const toList = (v: SymbolicTensor | SymbolicTensor[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-export class Model implements training.TrainHost {
+export class Model implements state.TrainHost {
   static readonly className: string = 'Model';
   readonly name: string;
   readonly seed: number;
@@ -38,7 +40,7 @@ export class Model implements training.TrainHost {
   stopTraining = false;
   /** Free-form facts saved with the model (model.json's userDefinedMetadata), e.g. the input pixel range. */
   metadata: Record<string, unknown> = {};
-  compiled?: training.Compiled;
+  compiled?: state.Compiled;
   /** Bound at build: the backend current then (fit waits for it to compile). */
   private be?: Backend;
   private graphOf?: Graph;
@@ -160,12 +162,12 @@ export class Model implements training.TrainHost {
     return this.graph().outputs[0].node.layer as Layer;
   }
 
-  compile(args: training.CompileArgs): void {
-    this.compiled = training.compile(this, args);
+  compile(args: state.CompileArgs): void {
+    this.compiled = state.compile(this, args);
   }
   /** Whether fit() is running on this model. */
   get isTraining(): boolean {
-    return training.isTraining(this);
+    return state.isTraining(this);
   }
   get optimizer(): Optimizer | undefined {
     return this.compiled?.optimizer;
@@ -179,9 +181,9 @@ export class Model implements training.TrainHost {
     this.runtime('fit', x);
     return training.fit(this, x, y, args);
   }
-  evaluate(x: Tensor, y: Labels, args?: training.InferenceArgs): { loss: number; accuracy: number } {
+  evaluate(x: Tensor, y: Labels, args?: evaluation.InferenceArgs): { loss: number; accuracy: number } {
     this.runtime('evaluate', x);
-    return training.evaluate(this, x, y, args);
+    return evaluation.evaluate(this, x, y, args);
   }
   trainOnBatch(x: Tensor, y: Labels): { loss: number; acc: number } {
     this.runtime('trainOnBatch', x);
@@ -196,9 +198,9 @@ export class Model implements training.TrainHost {
     return training.vjp(this, x, dy);
   }
 
-  predict(x: Tensor, args?: training.InferenceArgs): Tensor {
+  predict(x: Tensor, args?: evaluation.InferenceArgs): Tensor {
     this.runtime('predict', x);
-    return training.predict(this, x, args);
+    return evaluation.predict(this, x, args);
   }
 
   /** Copies of the weights in TF.js's order: trainable ones first (per layer kernel, then bias), then the rest. */
@@ -220,10 +222,10 @@ export class Model implements training.TrainHost {
 
   setWeights(weights: (Float32Array | Tensor | ArrayLike<number>)[]): void {
     const rt = this.runtime('setWeights');
-    training.idle(this, 'setWeights');
+    state.idle(this, 'setWeights');
     const entries = rt.params.ordered();
     const arrays = checkWeightArrays(weights, entries.map((e) => ({ name: e.name, shape: e.spec.shape })), `${this.name}.setWeights`);
-    training.idle(this, 'setWeights'); // the arrays' getters ran user code
+    state.idle(this, 'setWeights'); // the arrays' getters ran user code
     entries.forEach((e, i) => rt.be.write(e.ptr, arrays[i]));
     noteWeightsWritten();
   }
@@ -304,10 +306,10 @@ export class Model implements training.TrainHost {
   }
 
   getOptimizerState(): Float32Array[] {
-    return training.getOptimizerState(this);
+    return state.getOptimizerState(this);
   }
   setOptimizerState(slots: Float32Array[], iterations: number): void {
-    training.setOptimizerState(this, slots, iterations);
+    state.setOptimizerState(this, slots, iterations);
   }
 
   /**

@@ -1,23 +1,15 @@
-// Training and evaluation over a model's runtime: compile, fit (its lifecycle and divergence checks),
-// evaluate, trainOnBatch, the gradients (computeGradients, vjp) and the optimizer's state. The loss fuses
-// with the output layer's final activation; the optimizer updates only the trainable runs of the weights.
+// Training over a model's runtime: fit (with its lifecycle and divergence checks), trainOnBatch and the
+// gradients (computeGradients, vjp). The loss fuses with the output layer's final activation; the optimizer
+// updates only the trainable runs of the weights.
 import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from '../divergence.js';
 import { DivergenceError, ShapeError, SimdcnnError, StateError, ValueError } from '../errors.js';
-import type { Layer } from '../layers/layer.js';
-import { getOptimizer, type Optimizer, type OptimizerLike } from '../optimizers.js';
 import { Rng } from '../random.js';
 import { formatShape, shapeSize, Tensor } from '../tensor.js';
-import { getLoss, type Loss, type LossName } from './losses.js';
+import { classesOf, evaluateChecked, lossOf } from './evaluation.js';
 import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
-import { checkX, checkY, dataOf, type IOShapes, type Labels, positiveInt, type Source } from './validation.js';
-
-export interface CompileArgs {
-  optimizer: OptimizerLike;
-  loss: LossName;
-  /** Accepted for Keras compatibility; accuracy is always reported. */
-  metrics?: string[];
-}
+import { checkTrainable, type Compiled, idle, requireCompiled, running, TRAIN, type TrainHost } from './state.js';
+import { checkX, checkY, dataOf, type Labels, positiveInt, type Source } from './validation.js';
 
 export interface Logs {
   loss: number;
@@ -57,105 +49,12 @@ export interface FitArgs extends Callbacks {
   yieldEvery?: number;
 }
 
-/** Options of predict and evaluate. */
-export interface InferenceArgs {
-  batchSize?: number;
-  /** Inputs with a larger magnitude are refused with a DataError (default 1e6; Infinity allows any finite value). */
-  maxInputAbs?: number;
-}
-
 export interface History {
   epoch: number[];
   history: { loss: number[]; acc: number[]; val_loss?: number[]; val_acc?: number[] };
 }
 
-/** What compile() fixed: the optimizer, its state blocks (twins of the gradient block), the loss and an undo copy. */
-export interface Compiled {
-  optimizer: Optimizer;
-  loss: Loss;
-  states: number[];
-  /** The trainable weights and their optimizer state from before the last checked update, to undo one that diverged. */
-  undo: number;
-}
-
-/** What training needs of a model. */
-export interface TrainHost {
-  readonly name: string;
-  readonly rng: Rng;
-  readonly isDisposed: boolean;
-  stopTraining: boolean;
-  compiled?: Compiled;
-  /** Throws StateError if the model was disposed. */
-  alive(what: string): void;
-  /** The built model's runtime (building it if need be); throws StateError if disposed. */
-  runtime(what: string): Runtime;
-  ioShapes(): IOShapes;
-  outputLayer(): Layer;
-}
-
-const TRAIN = { training: true, inputGrad: false };
-const INFER = { training: false, inputGrad: false };
-
-// ------------------------------------------------------------------------------------------- lifecycle
-
-const running = new WeakSet<TrainHost>();
-/** Whether fit() is running on this model. */
-export const isTraining = (host: TrainHost) => running.has(host);
-
-/** Calls that change the weights, the optimizer or the model itself wait for fit to finish. */
-export function idle(host: TrainHost, what: string): void {
-  host.alive(what);
-  if (running.has(host)) {
-    throw new StateError(`${host.name}.${what}: fit() is running on this model; ${what} must wait until it ends (from a callback, predict, evaluate and save work; set model.stopTraining = true to stop early)`);
-  }
-}
-
-export function compile(host: TrainHost, args: CompileArgs): Compiled {
-  idle(host, 'compile');
-  if (!args || typeof args !== 'object') throw new ValueError(`${host.name}.compile: expected {optimizer, loss}, received ${String(args)}`);
-  const optimizer = getOptimizer(args.optimizer, `${host.name}.compile`);
-  const loss = getLoss(args.loss, `${host.name}.compile`);
-  const last = host.outputLayer();
-  if (last.activation !== loss.fusesWith) {
-    throw new ValueError(`${host.name}.compile: loss '${loss.name}' works on probabilities, so the model must end in ${loss.fusesWith} (a Softmax layer or activation: '${loss.fusesWith}'); the last layer is '${last.name}' (${last.className})`);
-  }
-  releaseState(host);
-  return { optimizer, loss, states: [], undo: 0 };
-}
-
-/** Frees the optimizer state and the undo copy (recompiling, disposing); they exist only in a built model. */
-export function releaseState(host: TrainHost): void {
-  const c = host.compiled;
-  if (!c || (!c.states.length && !c.undo)) return;
-  const be = host.runtime('compile').be;
-  for (const s of c.states) be.release(s);
-  if (c.undo) be.release(c.undo);
-  c.states = [];
-  c.undo = 0;
-}
-
-function requireCompiled(host: TrainHost, what: string): Compiled {
-  host.runtime(what);
-  if (!host.compiled) throw new StateError(`${host.name}.${what}: compile the model first, e.g. model.compile({optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy'})`);
-  return host.compiled;
-}
-
-function checkTrainable(host: TrainHost, rt: Runtime, what: string): void {
-  for (const l of rt.graph.layers) {
-    const why = l.trainingBlocker();
-    if (why) throw new StateError(`${host.name}.${what}: ${why}`);
-  }
-}
-
 // ------------------------------------------------------------------------------------------- one step
-
-/** Loss sum and correct count of the batch in the arena; writes the fused output gradient when grad. */
-function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [number, number] {
-  const a = rt.current!;
-  return [loss.lossSum(rt.be, a.output, a, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
-}
-
-const classesOf = (s: IOShapes) => s.output[s.output.length - 1];
 
 /** The largest |value| over the runs, of the weights or of their gradients (plain loops: this runs every step). */
 function maxAbs(rt: Runtime, runs: Run[], of: 'weights' | 'gradients'): number {
@@ -377,97 +276,6 @@ export function vjp(host: TrainHost, x: Tensor, dy: Tensor): { dx: Tensor; grads
 
 function readGrads(rt: Runtime): Float32Array[] {
   return rt.params.ordered().map((e) => (isTrainable(e) ? rt.be.read(rt.gradBlock + e.offset * 4, e.size) : new Float32Array(e.size)));
-}
-
-// ------------------------------------------------------------------------------------------- evaluation
-
-export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: InferenceArgs = {}): { loss: number; accuracy: number } {
-  const io = host.ioShapes();
-  host.runtime('evaluate');
-  const src = checkX(x, io, 'evaluate');
-  const loss = host.compiled?.loss;
-  const labels = checkY(y, src.N, io, loss, 'evaluate');
-  const where = `${host.name}.evaluate`;
-  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
-  const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
-  return evaluateChecked(host, src, labels, batchSize, limit, loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name));
-}
-
-function evaluateChecked(host: TrainHost, src: Source, labels: Int32Array | Tensor, batchSize: number, limit: number, loss: Loss): { loss: number; accuracy: number } {
-  const rt = host.runtime('evaluate'), io = host.ioShapes(), N = src.N, C = classesOf(io);
-  rt.ensure(Math.min(batchSize, N), INFER);
-  let sum = 0, correct = 0;
-  for (let b = 0, from = 0; from < N; b++, from += batchSize) {
-    const n = Math.min(batchSize, N - from);
-    const data = dataOf(src, io);
-    host.runtime(src.what);
-    rt.loadInput(data, src.row, null, from, n, limit, { what: src.what, batch: b });
-    rt.loadTargets(labels, N, null, from, n, src.what);
-    rt.forward(n, false);
-    const [l, k] = lossOf(rt, loss, n, C, false);
-    sum += l; correct += k;
-  }
-  return { loss: sum / N, accuracy: correct / N };
-}
-
-/** predict(): the model's output for x, in batches. */
-export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): Tensor {
-  const rt = host.runtime('predict'), io = host.ioShapes();
-  const src = checkX(x, io, 'predict');
-  const where = `${host.name}.predict`;
-  const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
-  const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
-  const N = src.N, row = shapeSize(io.output);
-  const out = new Float32Array(N * row);
-  const a = rt.ensure(Math.min(batchSize, N), INFER);
-  for (let b = 0, from = 0; from < N; b++, from += batchSize) {
-    const n = Math.min(batchSize, N - from);
-    const data = dataOf(src, io);
-    host.runtime('predict'); // reading x.data runs user code (a getter) that may have disposed the model
-    rt.loadInput(data, src.row, null, from, n, limit, { what: 'predict', batch: b });
-    rt.forward(n, false);
-    out.set(rt.be.view(a.output, n * row), from * row);
-  }
-  return new Tensor(out, [N, ...io.output]);
-}
-
-// ------------------------------------------------------------------------------------------- optimizer state
-
-/** Copies of the optimizer's state blocks (gradient-block layout), for saving. */
-export function getOptimizerState(host: TrainHost): Float32Array[] {
-  const rt = host.runtime('getOptimizerState');
-  return (host.compiled?.states ?? []).map((b) => rt.be.read(b, rt.params.floats));
-}
-
-/**
- * Restores saved optimizer state so training resumes exactly where it stopped: one block per optimizer
- * slot (none resets it), each in this model's state layout.
- */
-export function setOptimizerState(host: TrainHost, slots: Float32Array[], iterations: number): void {
-  const c = requireCompiled(host, 'setOptimizerState');
-  idle(host, 'setOptimizerState');
-  const rt = host.runtime('setOptimizerState'), floats = rt.params.floats, opt = c.optimizer;
-  const where = `${host.name}.setOptimizerState`;
-  if (!Array.isArray(slots)) throw new ValueError(`${where}: expected an array of state blocks, received ${typeof slots}`);
-  if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${where}: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
-  const copies = slots.map((s) => (s && typeof s === 'object' && typeof s.length === 'number' ? Float32Array.from(s) : undefined));
-  if (copies.some((s) => s?.length !== floats)) throw new ShapeError(`${where}: each state block must hold ${floats} floats (this model's parameter layout), received ${copies.map((s) => s?.length ?? 'none').join(', ')}`);
-  copies.forEach((s, k) => {
-    const at = s!.findIndex((v) => !Number.isFinite(v));
-    if (at >= 0) throw new ValueError(`${where}: state block ${k} holds ${s![at]} at ${at}; expected finite numbers`);
-  });
-  if (!Number.isSafeInteger(iterations) || iterations < 0) throw new ValueError(`${where}: iterations must be a non-negative integer, received ${iterations}`);
-  idle(host, 'setOptimizerState'); // the arrays' getters ran user code
-  const blocks: number[] = [];
-  try {
-    for (const s of copies) { const b = rt.be.alloc(floats * 4, `${host.name} optimizer state`); blocks.push(b); rt.be.write(b, s!); }
-  } catch (e) {
-    for (const b of blocks) rt.be.release(b);
-    throw e;
-  }
-  for (const b of c.states) rt.be.release(b);
-  c.states = blocks;
-  opt.iterations = iterations;
 }
 
 function pickCallbacks(a: FitArgs): Callbacks {
