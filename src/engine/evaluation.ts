@@ -42,7 +42,7 @@ export function evaluateChecked(host: TrainHost, src: Source, labels: Int32Array
     const n = Math.min(batchSize, N - from);
     const data = dataOf(src, io);
     host.runtime(src.what);
-    rt.loadInput(data, src.row, null, from, n, limit, { what: src.what, batch: b });
+    rt.loadInput(data, src.row, null, from, n, limit, src.what, b);
     rt.loadTargets(labels, N, null, from, n, src.what);
     rt.forward(n, false);
     const [l, k] = lossOf(rt, loss, n, C, false);
@@ -65,7 +65,7 @@ export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): T
     const n = Math.min(batchSize, N - from);
     const data = dataOf(src, io);
     host.runtime('predict'); // reading x.data runs user code (a getter) that may have disposed the model
-    rt.loadInput(data, src.row, null, from, n, limit, { what: 'predict', batch: b });
+    rt.loadInput(data, src.row, null, from, n, limit, 'predict', b);
     rt.forward(n, false);
     out.set(rt.be.view(a.output, n * row), from * row);
   }

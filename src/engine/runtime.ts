@@ -20,7 +20,7 @@ export class Runtime {
   private readonly ctx: RunContext;
   private runsOf?: { at: number; runs: Run[] };
   /** An upper bound on |w| over the trainable weights, valid while no weights or trainable flags changed since. */
-  private bound = { value: NaN, at: '' };
+  private bound = { value: NaN, weights: -1, flags: -1 };
 
   constructor(readonly be: Backend, readonly graph: Graph, readonly params: ParamLayout, rng: Rng, readonly name: string) {
     this.ctx = { be, training: false, rng };
@@ -76,10 +76,14 @@ export class Runtime {
 
   /** The last measured bound on |w|, or NaN if any weights or flags changed since. */
   get weightBound(): number {
-    return this.bound.at === `${weightsVersion()}:${trainableChanges()}` ? this.bound.value : NaN;
+    const b = this.bound;
+    return b.weights === weightsVersion() && b.flags === trainableChanges() ? b.value : NaN;
   }
   set weightBound(v: number) {
-    this.bound = { value: v, at: `${weightsVersion()}:${trainableChanges()}` };
+    const b = this.bound;
+    b.value = v;
+    b.weights = weightsVersion();
+    b.flags = trainableChanges();
   }
 
   forward(n: number, training: boolean): void {
@@ -105,7 +109,7 @@ export class Runtime {
    * view exactly that size: nothing outside it can be written), then checks them when limit > 0: NaN or
    * Infinity is a ValueError, a magnitude above limit a DataError naming the batch and sample.
    */
-  loadInput(data: Float32Array, row: number, idx: Int32Array | null, from: number, n: number, limit: number, where: { what: string; batch: number }): void {
+  loadInput(data: Float32Array, row: number, idx: Int32Array | null, from: number, n: number, limit: number, what: string, batch: number): void {
     const a = this.arena!;
     const dst = this.be.view(a.input, n * row);
     if (!idx) dst.set(data.subarray(from * row, (from + n) * row));
@@ -114,7 +118,7 @@ export class Runtime {
       const at = dst.findIndex((t) => !(Math.abs(t) <= limit));
       const v = dst[at];
       const sample = idx ? idx[from + Math.floor(at / row)] : from + Math.floor(at / row);
-      const msg = `${this.name}.${where.what}: x[${sample}] contains ${v} at offset ${at % row} (batch ${where.batch})`;
+      const msg = `${this.name}.${what}: x[${sample}] contains ${v} at offset ${at % row} (batch ${batch})`;
       if (!Number.isFinite(v)) throw new ValueError(`${msg}; expected finite numbers`);
       throw new DataError(`${msg}; inputs beyond ±${limit} are refused (scale the data, or raise the limit with maxInputAbs)`);
     }

@@ -198,7 +198,7 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
         host.runtime('fit'); // reading x.data runs user code (a getter) that may have disposed the model
         // Callbacks may predict or evaluate in between: the arena is checked before every step.
         rt.ensure(Math.min(batchSize, N), TRAIN);
-        rt.loadInput(data, src.row, idx, from, n, inputLimit, { what: 'fit', batch });
+        rt.loadInput(data, src.row, idx, from, n, inputLimit, 'fit', batch);
         rt.loadTargets(labels, N, idx, from, n, 'fit');
         const [l, k] = step(host, rt, c, n, C, limits, ++stepNo, 'fit', monitor);
         lossSum += l; correct += k; seen += n;
@@ -230,7 +230,7 @@ function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { 
   const n = src.N;
   const labels = checkY(y, n, io, c.loss, what);
   rt.ensure(n, TRAIN);
-  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, { what, batch: 0 });
+  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, what, 0);
   rt.loadTargets(labels, n, null, 0, n, what);
   return { c, n, rt };
 }
@@ -267,7 +267,7 @@ export function vjp(host: TrainHost, x: Tensor, dy: Tensor): { dx: Tensor; grads
   const dyData = Float32Array.from(dy.data);
   if (dyData.length !== n * shapeSize(out)) throw new ShapeError(`${host.name}.vjp: dy has shape ${formatShape(dy.shape)} (${n * shapeSize(out)} values) but its data holds ${dyData.length}`);
   const a = rt.ensure(n, { training: true, inputGrad: true });
-  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, { what: 'vjp', batch: 0 });
+  rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, 'vjp', 0);
   rt.forward(n, true);
   rt.be.write(a.outputGrad, dyData);
   rt.backward(n, false);
