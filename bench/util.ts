@@ -4,24 +4,53 @@ import { execFileSync, spawnSync } from 'node:child_process';
 export function pinToOneCore(): void {
   if (process.env.BENCH_PINNED) return;
   let hasTaskset = false;
-  try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); hasTaskset = true; } catch { /* not available */ }
-  if (!hasTaskset) { console.log('(taskset not found: running unpinned)'); return; }
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_PINNED: '1' } });
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    hasTaskset = true;
+  } catch {
+    /* not available */
+  }
+  if (!hasTaskset) {
+    console.log('(taskset not found: running unpinned)');
+    return;
+  }
+  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, BENCH_PINNED: '1' },
+  });
   process.exit(r.status ?? 1);
 }
 
-export const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
 
 /**
  * Median seconds per call of a and of b, timed in alternating rounds of `inner` calls each after `warm`
  * untimed calls, so a slow spell on a shared core hits both sides alike.
  */
-export async function timePair(a: () => unknown, b: () => unknown, opts: { warm?: number; reps?: number; inner?: number } = {}): Promise<[number, number]> {
+export async function timePair(
+  a: () => unknown,
+  b: () => unknown,
+  opts: { warm?: number; reps?: number; inner?: number } = {},
+): Promise<[number, number]> {
   const { warm = 1, reps = 5, inner = 1 } = opts;
-  const round = async (f: () => unknown) => { const t = performance.now(); for (let i = 0; i < inner; i++) await f(); return (performance.now() - t) / 1000 / inner; };
-  for (let i = 0; i < warm; i++) { await round(a); await round(b); }
-  const ta: number[] = [], tb: number[] = [];
-  for (let r = 0; r < reps; r++) { ta.push(await round(a)); tb.push(await round(b)); }
+  const round = async (f: () => unknown) => {
+    const t = performance.now();
+    for (let i = 0; i < inner; i++) await f();
+    return (performance.now() - t) / 1000 / inner;
+  };
+  for (let i = 0; i < warm; i++) {
+    await round(a);
+    await round(b);
+  }
+  const ta: number[] = [],
+    tb: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    ta.push(await round(a));
+    tb.push(await round(b));
+  }
   return [median(ta), median(tb)];
 }
 

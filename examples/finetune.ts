@@ -21,7 +21,9 @@ console.log('digits:', net.evaluate(test.images, test.labels, { batchSize: 256 }
 
 // Fine-tune: the same layers up to 'block', frozen, under a new two-class head.
 for (const name of ['stem', 'res_a', 'res_b']) net.getLayer(name).trainable = false;
-const high = Dense({ units: 2, activation: 'softmax', name: 'high' }).apply(Flatten().apply(MaxPool2D({ poolSize: 2 }).apply(net.getLayer('block').output)));
+const high = Dense({ units: 2, activation: 'softmax', name: 'high' }).apply(
+  Flatten().apply(MaxPool2D({ poolSize: 2 }).apply(net.getLayer('block').output)),
+);
 const tuned = model({ inputs: net.inputs, outputs: high, name: 'tuned', seed: 1 });
 tuned.summary();
 const isHigh = (labels: Uint8Array) => Uint8Array.from(labels, (d) => (d >= 5 ? 1 : 0));

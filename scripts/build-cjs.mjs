@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { dirname, join, relative } from 'node:path';
 import * as esbuild from 'esbuild';
 
-const LIB = 'lib', OUT = 'lib/cjs';
+const LIB = 'lib',
+  OUT = 'lib/cjs';
 // Browser-only modules and the (ESM) command line stay out of the CommonJS build.
 const SKIP = new Set(['cli.js', 'browser/worker.js', 'browser/train-in-worker.js']);
 
@@ -16,7 +17,9 @@ function walk(dir) {
     return [p];
   });
 }
-const files = walk(LIB).map((p) => relative(LIB, p)).filter((f) => !SKIP.has(f.replace(/\.d\.ts$/, '.js')));
+const files = walk(LIB)
+  .map((p) => relative(LIB, p))
+  .filter((f) => !SKIP.has(f.replace(/\.d\.ts$/, '.js')));
 const js = files.filter((f) => f.endsWith('.js'));
 const usesMeta = (f) => readFileSync(join(LIB, f), 'utf8').includes('import.meta');
 const common = { outdir: OUT, outbase: LIB, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning' };

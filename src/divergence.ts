@@ -22,13 +22,15 @@ export const DEFAULT_DIVERGENCE: DivergenceLimits = { lossFactor: 4, maxAbs: 1e8
 /** A limit given as an option: a positive number (Infinity allowed), else the default. */
 export function limitOption(v: unknown, dflt: number, what: string, fn: string): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !(v > 0)) throw new ValueError(`${fn}: ${what} must be a positive number (Infinity turns the check off), received ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v > 0))
+    throw new ValueError(`${fn}: ${what} must be a positive number (Infinity turns the check off), received ${JSON.stringify(v)}`);
   return v;
 }
 
 export function divergenceLimits(o: DivergenceOptions | undefined, fn: string): DivergenceLimits {
   if (o === undefined) return DEFAULT_DIVERGENCE;
-  if (typeof o !== 'object' || o === null) throw new ValueError(`${fn}: divergence must be {lossFactor, maxAbs}, received ${JSON.stringify(o)}`);
+  if (typeof o !== 'object' || o === null)
+    throw new ValueError(`${fn}: divergence must be {lossFactor, maxAbs}, received ${JSON.stringify(o)}`);
   const lossFactor = limitOption(o.lossFactor, DEFAULT_DIVERGENCE.lossFactor, 'divergence.lossFactor', fn);
   if (lossFactor <= 1) throw new ValueError(`${fn}: divergence.lossFactor must be above 1, received ${lossFactor}`);
   return { lossFactor, maxAbs: limitOption(o.maxAbs, DEFAULT_DIVERGENCE.maxAbs, 'divergence.maxAbs', fn) };

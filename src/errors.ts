@@ -21,7 +21,11 @@ export class DivergenceError extends SimdcnnError {}
 export class MemoryError extends SimdcnnError {}
 /** A file or folder cannot be read or written (permissions, a file where a folder should be, a full disk); names the path. */
 export class FileError extends SimdcnnError {
-  constructor(message: string, readonly path: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }

@@ -23,14 +23,17 @@ export function parseIdx(bytes: Uint8Array, name: string): Idx {
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const size = dims.reduce((a, d) => a * d, 1);
   if (bytes.length !== header + size) {
-    throw new DataError(`${name}: expected ${header + size} bytes for dims [${dims.join(',')}], received ${bytes.length}${bytes.length < header + size ? ' (truncated)' : ' (trailing bytes)'}`);
+    throw new DataError(
+      `${name}: expected ${header + size} bytes for dims [${dims.join(',')}], received ${bytes.length}${bytes.length < header + size ? ' (truncated)' : ' (trailing bytes)'}`,
+    );
   }
   return { dims, data: bytes.subarray(header) };
 }
 
 /** Images [N, rows, cols] as a Tensor [N, rows, cols, 1] with pixels mapped from 0..255 to lo..hi. */
 export function idxImagesToTensor(idx: Idx, range: [number, number], name: string): Tensor {
-  if (idx.dims.length !== 3) throw new DataError(`${name}: expected images of rank 3 [count, rows, cols], received dims [${idx.dims.join(',')}]`);
+  if (idx.dims.length !== 3)
+    throw new DataError(`${name}: expected images of rank 3 [count, rows, cols], received dims [${idx.dims.join(',')}]`);
   // A 256-entry table: exact lo + (hi-lo)*p/255 per grey level (so 0 -> lo and 255 -> hi exactly), one lookup per pixel.
   const [lo, hi] = range;
   const table = new Float32Array(256);

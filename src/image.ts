@@ -12,7 +12,8 @@ export const DEFAULT_IMAGE_LIMIT: ImageLimit = { width: 4096, height: 4096 };
 export function parseImageLimit(s: string | undefined, flag: string): ImageLimit {
   if (s === undefined) return DEFAULT_IMAGE_LIMIT;
   const m = /^(\d+)(?:x(\d+))?$/.exec(s.trim());
-  const width = m ? Number(m[1]) : NaN, height = m ? Number(m[2] ?? m[1]) : NaN;
+  const width = m ? Number(m[1]) : NaN,
+    height = m ? Number(m[2] ?? m[1]) : NaN;
   if (!(Number.isSafeInteger(width) && Number.isSafeInteger(height) && width > 0 && height > 0)) {
     throw new ValueError(`${flag} must be N or WIDTHxHEIGHT in pixels (e.g. 8192 or 8192x4096), received '${s}'`);
   }
@@ -32,14 +33,18 @@ export function pngSize(bytes: Uint8Array, file: string): ImageLimit {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const chunk = String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]);
   if (chunk !== 'IHDR' || v.getUint32(8) !== 13) throw new DataError(`${file}: a PNG must start with its IHDR chunk, found '${chunk}'`);
-  const width = v.getUint32(16), height = v.getUint32(20);
-  if (width === 0 || height === 0) throw new DataError(`${file}: the PNG is ${width}x${height} pixels; an image needs a width and a height of at least 1`);
+  const width = v.getUint32(16),
+    height = v.getUint32(20);
+  if (width === 0 || height === 0)
+    throw new DataError(`${file}: the PNG is ${width}x${height} pixels; an image needs a width and a height of at least 1`);
   return { width, height };
 }
 
 /** DataError unless width x height fits the limit; `flag` is how the user raises it. */
 export function checkImageSize(size: ImageLimit, limit: ImageLimit, what: string, flag: string): void {
   if (size.width > limit.width || size.height > limit.height) {
-    throw new DataError(`${what} is ${size.width}x${size.height} pixels, more than the ${limit.width}x${limit.height} allowed; raise the limit with ${flag} if that is intended`);
+    throw new DataError(
+      `${what} is ${size.width}x${size.height} pixels, more than the ${limit.width}x${limit.height} allowed; raise the limit with ${flag} if that is intended`,
+    );
   }
 }

@@ -13,7 +13,16 @@ export async function ready(): Promise<void> {
 }
 
 export * from './layers/index.js';
-export { Layer, type LayerArgs, type ActivationName, type WeightSpec, type NodeIO, type Need, type RunContext, type NodeShapes } from './layers/layer.js';
+export {
+  Layer,
+  type LayerArgs,
+  type ActivationName,
+  type WeightSpec,
+  type NodeIO,
+  type Need,
+  type RunContext,
+  type NodeShapes,
+} from './layers/layer.js';
 export { registerLayer, getLayerClass } from './layers/registry.js';
 export { SymbolicTensor, Node } from './layers/symbolic.js';
 export type { Conv2DArgs } from './layers/conv2d.js';
@@ -32,6 +41,14 @@ export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
-export { registerIOHandler, type IOHandler, type ModelFiles, type ModelJson, type SaveResult, type SaveOptions, type SaveTarget } from './io/registry.js';
+export {
+  registerIOHandler,
+  type IOHandler,
+  type ModelFiles,
+  type ModelJson,
+  type SaveResult,
+  type SaveOptions,
+  type SaveTarget,
+} from './io/registry.js';
 export { modelToArtifacts, artifactsToModel, type ModelArtifacts, type OptimizerState, type WeightsManifestEntry } from './io/format.js';
 export type { ModelSpec, OptimizerSpec } from './browser/protocol.js';

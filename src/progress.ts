@@ -6,7 +6,12 @@ export interface ProgressBar {
 }
 
 export function progressBar(total: number, epochs: number, write: (s: string) => void, tty: boolean): ProgressBar {
-  let seen = 0, lossSum = 0, correct = 0, start = 0, last = 0, epochNo = 0;
+  let seen = 0,
+    lossSum = 0,
+    correct = 0,
+    start = 0,
+    last = 0,
+    epochNo = 0;
   const width = 24;
   const fmtTime = (s: number) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(1)}s`);
   const line = (final: boolean) => {
@@ -20,12 +25,22 @@ export function progressBar(total: number, epochs: number, write: (s: string) =>
   };
   return {
     onEpochBegin(epoch) {
-      epochNo = epoch; seen = 0; lossSum = 0; correct = 0; start = performance.now(); last = 0;
+      epochNo = epoch;
+      seen = 0;
+      lossSum = 0;
+      correct = 0;
+      start = performance.now();
+      last = 0;
     },
     onBatchEnd(_b, logs) {
-      seen += logs.size; lossSum += logs.loss * logs.size; correct += logs.acc * logs.size;
+      seen += logs.size;
+      lossSum += logs.loss * logs.size;
+      correct += logs.acc * logs.size;
       const t = performance.now();
-      if (tty && t - last > 100) { last = t; write(`\r${line(false)}`); }
+      if (tty && t - last > 100) {
+        last = t;
+        write(`\r${line(false)}`);
+      }
     },
     onEpochEnd(_e, logs) {
       let s = line(true);

@@ -51,7 +51,8 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape?: number[])
   const arr = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
   const s = shape ?? [arr.length];
   for (const d of s) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`tensor: shape ${formatShape(s)} has a dimension that is not a non-negative integer`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError(`tensor: shape ${formatShape(s)} has a dimension that is not a non-negative integer`);
   }
   if (shapeSize(s) !== arr.length) {
     throw new ShapeError(`tensor: shape ${formatShape(s)} needs ${shapeSize(s)} values, received ${arr.length}`);

@@ -80,54 +80,66 @@ describe('dist/simdcnn.js', () => {
       { spec: NETS.lenet.spec, batchSize: 32 },
     ];
     // Node first: the initial weights of the seed, predictions, then one epoch on 64 images.
-    const node = await Promise.all(cases.map(async ({ spec, batchSize }) => {
-      const m = modelFromJSON(spec.modelTopology, { seed });
-      m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
-      const w0 = m.getWeights();
-      const p0 = Array.from(m.predict(test.images).data);
-      await m.fit(train.images, train.labels, { epochs: 1, batchSize, seed: 3 });
-      const w1 = m.getWeights();
-      const p1 = Array.from(m.predict(test.images).data);
-      m.dispose();
-      return { w0: w0.map((w) => Array.from(w)), p0, w1: w1.map((w) => Array.from(w)), p1 };
-    }));
+    const node = await Promise.all(
+      cases.map(async ({ spec, batchSize }) => {
+        const m = modelFromJSON(spec.modelTopology, { seed });
+        m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
+        const w0 = m.getWeights();
+        const p0 = Array.from(m.predict(test.images).data);
+        await m.fit(train.images, train.labels, { epochs: 1, batchSize, seed: 3 });
+        const w1 = m.getWeights();
+        const p1 = Array.from(m.predict(test.images).data);
+        m.dispose();
+        return { w0: w0.map((w) => Array.from(w)), p0, w1: w1.map((w) => Array.from(w)), p1 };
+      }),
+    );
 
     const page = await blankPage();
-    const browserSide = await page.evaluate(async ({ cases, seed, testX, trainX, trainY, node }) => {
-      // (import() written through Function so the test runner's transform leaves it alone)
-      const lib = await (new Function('u', 'return import(u)'))('/bundle/simdcnn.js');
-      const defaultBuild = lib.currentBackend().build;
-      await lib.setBackend({ build: 'simd' });
-      const x = lib.tensor(Float32Array.from(testX), [testX.length / 784, 28, 28, 1]);
-      const tx = lib.tensor(Float32Array.from(trainX), [trainX.length / 784, 28, 28, 1]);
-      const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => { let d = a.length === b.length ? 0 : Infinity; for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i])); return d; };
-      const out = [];
-      for (let k = 0; k < cases.length; k++) {
-        const { spec, batchSize } = cases[k];
-        const build = () => lib.modelFromJSON(spec.modelTopology, { seed });
-        const m = build();
-        const w0 = m.getWeights();
-        const initDiff = Math.max(...w0.map((w: Float32Array, i: number) => diff(w, node[k].w0[i])));
-        const p0: number[] = Array.from(m.predict(x).data);
-        // The same weights as Node (set explicitly) must give the same predictions.
-        const twin = build();
-        twin.setWeights(node[k].w1.map((w: number[]) => Float32Array.from(w)));
-        const pSet: number[] = Array.from(twin.predict(x).data);
-        m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
-        await m.fit(tx, Uint8Array.from(trainY), { epochs: 1, batchSize, seed: 3 });
-        const w1 = m.getWeights();
-        const trainedDiff = Math.max(...w1.map((w: Float32Array, i: number) => diff(w, node[k].w1[i])));
-        const p1: number[] = Array.from(m.predict(x).data);
-        out.push({ initDiff, p0, pSet, trainedDiff, p1, build: lib.currentBackend().build, modelBuild: m.backend.build });
-        m.dispose();
-        twin.dispose();
-      }
-      return { defaultBuild, relaxed: lib.relaxedSupported(), out };
-    }, {
-      cases, seed,
-      testX: Array.from(test.images.data), trainX: Array.from(train.images.data), trainY: Array.from(train.labels),
-      node: node.map((n) => ({ w0: n.w0, w1: n.w1 })),
-    });
+    const browserSide = await page.evaluate(
+      async ({ cases, seed, testX, trainX, trainY, node }) => {
+        // (import() written through Function so the test runner's transform leaves it alone)
+        const lib = await new Function('u', 'return import(u)')('/bundle/simdcnn.js');
+        const defaultBuild = lib.currentBackend().build;
+        await lib.setBackend({ build: 'simd' });
+        const x = lib.tensor(Float32Array.from(testX), [testX.length / 784, 28, 28, 1]);
+        const tx = lib.tensor(Float32Array.from(trainX), [trainX.length / 784, 28, 28, 1]);
+        const diff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+          let d = a.length === b.length ? 0 : Infinity;
+          for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+          return d;
+        };
+        const out = [];
+        for (let k = 0; k < cases.length; k++) {
+          const { spec, batchSize } = cases[k];
+          const build = () => lib.modelFromJSON(spec.modelTopology, { seed });
+          const m = build();
+          const w0 = m.getWeights();
+          const initDiff = Math.max(...w0.map((w: Float32Array, i: number) => diff(w, node[k].w0[i])));
+          const p0: number[] = Array.from(m.predict(x).data);
+          // The same weights as Node (set explicitly) must give the same predictions.
+          const twin = build();
+          twin.setWeights(node[k].w1.map((w: number[]) => Float32Array.from(w)));
+          const pSet: number[] = Array.from(twin.predict(x).data);
+          m.compile({ optimizer: spec.compile.optimizer, loss: 'sparseCategoricalCrossentropy' });
+          await m.fit(tx, Uint8Array.from(trainY), { epochs: 1, batchSize, seed: 3 });
+          const w1 = m.getWeights();
+          const trainedDiff = Math.max(...w1.map((w: Float32Array, i: number) => diff(w, node[k].w1[i])));
+          const p1: number[] = Array.from(m.predict(x).data);
+          out.push({ initDiff, p0, pSet, trainedDiff, p1, build: lib.currentBackend().build, modelBuild: m.backend.build });
+          m.dispose();
+          twin.dispose();
+        }
+        return { defaultBuild, relaxed: lib.relaxedSupported(), out };
+      },
+      {
+        cases,
+        seed,
+        testX: Array.from(test.images.data),
+        trainX: Array.from(train.images.data),
+        trainY: Array.from(train.labels),
+        node: node.map((n) => ({ w0: n.w0, w1: n.w1 })),
+      },
+    );
     await page.close();
 
     // Chromium validates relaxed SIMD, so the bundle picks the FMA build by default.
@@ -173,7 +185,21 @@ describe('trainInWorker (simdcnn/worker-client)', () => {
 
   it('trains, reports progress at most every ~100 ms, moves the data and returns weights, history and files', async () => {
     needBrowser();
-    const r = await inPage<{ gaps: number[]; n: number; first: number; last: number; detached: boolean; shapes: number[]; lens: number[]; epochs: number[]; build: string; format: string; cancelled: boolean; images: number; losses: number[] }>(`
+    const r = await inPage<{
+      gaps: number[];
+      n: number;
+      first: number;
+      last: number;
+      detached: boolean;
+      shapes: number[];
+      lens: number[];
+      epochs: number[];
+      build: string;
+      format: string;
+      cancelled: boolean;
+      images: number;
+      losses: number[];
+    }>(`
       const d = data(3000);
       const t = [], losses = [];
       const job = trainInWorker(NETS.tutorial.spec, d, { epochs: 2, batchSize: 1, seed: 1, build: 'simd' }, (p) => { t.push(p.elapsedMs); losses.push(p.loss); }); // when the worker sent it: arrival adds the page's jitter
@@ -201,7 +227,10 @@ describe('trainInWorker (simdcnn/worker-client)', () => {
 
   it('cancel() stops after the current batch and resolves with the weights so far, also before the worker is up', async () => {
     needBrowser();
-    const r = await inPage<{ mid: { cancelled: boolean; images: number; finite: boolean; n: number }; early: { cancelled: boolean; images: number; n: number } }>(`
+    const r = await inPage<{
+      mid: { cancelled: boolean; images: number; finite: boolean; n: number };
+      early: { cancelled: boolean; images: number; n: number };
+    }>(`
       const mid = await new Promise((resolve, reject) => {
         const job = trainInWorker(NETS.lenet.spec, data(4000), { epochs: 3, batchSize: 32 }, () => job.cancel());
         job.promise.then((res) => resolve({ cancelled: res.cancelled, images: res.images, n: res.weights.length, finite: res.weights.every((w) => w.every(Number.isFinite)) }), reject);
@@ -269,7 +298,15 @@ describe('scripts/serve.mjs', () => {
 
 interface Hook {
   state: string;
-  progress: { epoch: number; batch: number; loss: number; acc: number; imagesPerSec: number; images: number; epochsDone: { val_acc?: number }[] }[];
+  progress: {
+    epoch: number;
+    batch: number;
+    loss: number;
+    acc: number;
+    imagesPerSec: number;
+    images: number;
+    epochsDone: { val_acc?: number }[];
+  }[];
   result?: { cancelled: boolean; images: number; history: { history: { val_acc?: number[] } } };
   prediction: number[] | null;
   build: string;
@@ -278,13 +315,16 @@ interface Hook {
 const hook = (page: Page) => page.evaluate(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo);
 
 /** Non-transparent pixels that differ from the first pixel (a canvas with content has many). */
-const inkedPixels = (page: Page, selector: string) => page.$$eval(selector, (cs) => (cs as HTMLCanvasElement[]).map((c) => {
-  if (!c.width || !c.height) return 0;
-  const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-  let n = 0;
-  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2])) n++;
-  return n;
-}));
+const inkedPixels = (page: Page, selector: string) =>
+  page.$$eval(selector, (cs) =>
+    (cs as HTMLCanvasElement[]).map((c) => {
+      if (!c.width || !c.height) return 0;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && (d[i] !== d[0] || d[i + 1] !== d[1] || d[i + 2] !== d[2])) n++;
+      return n;
+    }),
+  );
 
 /** A stroke through points given as fractions of the pad, as pointer events of the given kind. */
 async function stroke(page: Page, points: [number, number][], pointerType: 'mouse' | 'touch' | 'pen'): Promise<void> {
@@ -297,28 +337,48 @@ async function stroke(page: Page, points: [number, number][], pointerType: 'mous
     await page.mouse.up();
     return;
   }
-  await page.evaluate(({ points, pointerType }) => {
-    const pad = document.getElementById('pad')!;
-    const r = pad.getBoundingClientRect();
-    const fire = (type: string, [fx, fy]: [number, number]) => pad.dispatchEvent(new PointerEvent(type, {
-      pointerId: 7, pointerType, isPrimary: true, bubbles: true, cancelable: true, button: 0, buttons: type === 'pointerup' ? 0 : 1,
-      clientX: r.left + fx * r.width, clientY: r.top + fy * r.height,
-    }));
-    fire('pointerdown', points[0]);
-    for (let i = 1; i < points.length; i++) {
-      const [a, b] = [points[i - 1], points[i]];
-      for (let t = 0.25; t <= 1; t += 0.25) fire('pointermove', [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
-    }
-    fire('pointerup', points[points.length - 1]);
-  }, { points, pointerType });
+  await page.evaluate(
+    ({ points, pointerType }) => {
+      const pad = document.getElementById('pad')!;
+      const r = pad.getBoundingClientRect();
+      const fire = (type: string, [fx, fy]: [number, number]) =>
+        pad.dispatchEvent(
+          new PointerEvent(type, {
+            pointerId: 7,
+            pointerType,
+            isPrimary: true,
+            bubbles: true,
+            cancelable: true,
+            button: 0,
+            buttons: type === 'pointerup' ? 0 : 1,
+            clientX: r.left + fx * r.width,
+            clientY: r.top + fy * r.height,
+          }),
+        );
+      fire('pointerdown', points[0]);
+      for (let i = 1; i < points.length; i++) {
+        const [a, b] = [points[i - 1], points[i]];
+        for (let t = 0.25; t <= 1; t += 0.25) fire('pointermove', [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t]);
+      }
+      fire('pointerup', points[points.length - 1]);
+    },
+    { points, pointerType },
+  );
 }
 
 /** Resolves once the page has drawn two more frames (the pad updates the prediction in an animation frame). */
 async function drawn(page: Page): Promise<void> {
   await page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 }
-const ONE: [number, number][] = [[0.5, 0.15], [0.5, 0.85]];
-const SEVEN: [number, number][] = [[0.25, 0.2], [0.75, 0.2], [0.45, 0.85]];
+const ONE: [number, number][] = [
+  [0.5, 0.15],
+  [0.5, 0.85],
+];
+const SEVEN: [number, number][] = [
+  [0.25, 0.2],
+  [0.75, 0.2],
+  [0.45, 0.85],
+];
 
 describe('demo page', () => {
   let page: Page;
@@ -328,9 +388,15 @@ describe('demo page', () => {
     if (!browser) return;
     page = await browser.newPage({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     await page.goto(`${server.url}?build=simd`);
-    await page.waitForFunction(() => ['idle', 'error'].includes((window as unknown as { simdcnnDemo?: Hook }).simdcnnDemo?.state ?? ''), null, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => ['idle', 'error'].includes((window as unknown as { simdcnnDemo?: Hook }).simdcnnDemo?.state ?? ''),
+      null,
+      { timeout: 30_000 },
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -355,7 +421,9 @@ describe('demo page', () => {
     await page.click('label.net:has(input[value=tutorial])');
     await page.fill('#epochs', '3');
     await page.click('#train');
-    await page.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.progress.length >= 3, null, { timeout: 30_000 });
+    await page.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.progress.length >= 3, null, {
+      timeout: 30_000,
+    });
     // The main thread answers while the worker trains.
     const t0 = Date.now();
     await page.evaluate(() => 1);
@@ -385,7 +453,9 @@ describe('demo page', () => {
     await page.click('label.net:has(input[value=lenet])');
     expect(await page.inputValue('#epochs')).toBe('1');
     await page.click('#train');
-    await page.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.progress.length >= 30, null, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.progress.length >= 30, null, {
+      timeout: 60_000,
+    });
     await page.click('#cancel');
     await page.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.state === 'ready', null, { timeout: 30_000 });
     const h = await hook(page);
@@ -459,7 +529,10 @@ describe('demo page', () => {
     expect(json.userDefinedMetadata.simdcnnDemo).toMatchObject({ net: 'lenet', range: [0, 1] });
 
     await page.click('#clear');
-    await page.setInputFiles('#load-file', downloads.map((d) => d.path));
+    await page.setInputFiles(
+      '#load-file',
+      downloads.map((d) => d.path),
+    );
     await page.waitForFunction(() => /Loaded/.test(document.getElementById('io-msg')!.textContent ?? ''), null, { timeout: 20_000 });
     await stroke(page, SEVEN, 'touch');
     await drawn(page);
@@ -470,9 +543,15 @@ describe('demo page', () => {
     needBrowser();
     const msg = () => page.textContent('#io-msg');
     const load = async (files: { name: string; mimeType: string; buffer: Buffer }[]) => {
-      await page.evaluate(() => { document.getElementById('io-msg')!.textContent = ''; });
+      await page.evaluate(() => {
+        document.getElementById('io-msg')!.textContent = '';
+      });
       await page.setInputFiles('#load-file', files);
-      await page.waitForFunction(() => (document.getElementById('io-msg')!.textContent ?? '').length > 0 && document.getElementById('io-msg')!.textContent !== 'Working…');
+      await page.waitForFunction(
+        () =>
+          (document.getElementById('io-msg')!.textContent ?? '').length > 0 &&
+          document.getElementById('io-msg')!.textContent !== 'Working…',
+      );
       return { text: await msg(), cls: await page.getAttribute('#io-msg', 'class') };
     };
     const png = await load([{ name: 'cat.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47]) }]);
@@ -510,10 +589,14 @@ describe('demo page', () => {
     const phoneErrors: string[] = [];
     phone.on('pageerror', (e) => phoneErrors.push(e.message));
     await phone.goto(`${server.url}?build=simd`);
-    await phone.waitForFunction(() => (window as unknown as { simdcnnDemo?: Hook }).simdcnnDemo?.state === 'idle', null, { timeout: 30_000 });
+    await phone.waitForFunction(() => (window as unknown as { simdcnnDemo?: Hook }).simdcnnDemo?.state === 'idle', null, {
+      timeout: 30_000,
+    });
     await phone.fill('#epochs', '1');
     await phone.click('#train');
-    await phone.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.state === 'ready', null, { timeout: 60_000 });
+    await phone.waitForFunction(() => (window as unknown as { simdcnnDemo: Hook }).simdcnnDemo.state === 'ready', null, {
+      timeout: 60_000,
+    });
     await phone.screenshot({ path: join(SHOTS, 'demo-phone.png') });
     await phone.locator('#draw-card').scrollIntoViewIfNeeded();
     await stroke(phone, SEVEN, 'touch');
@@ -523,7 +606,9 @@ describe('demo page', () => {
     await phone.screenshot({ path: join(SHOTS, 'demo-phone-full.png'), fullPage: true });
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);
-    const wide = await phone.$$eval('main *', (els) => els.filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.id || e.className));
+    const wide = await phone.$$eval('main *', (els) =>
+      els.filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).map((e) => e.id || e.className),
+    );
     expect(wide).toEqual([]);
     expect(phoneErrors).toEqual([]);
     await ctx.close();

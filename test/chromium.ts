@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 export const MISSING = `Chromium is not installed at ${CHROMIUM}. The browser tests drive Debian's chromium: apt-get update && apt-get install -y chromium (.ci/run does this)`;
 
 export const hasChromium = () => existsSync(CHROMIUM);

@@ -25,12 +25,14 @@ it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict 
   expect(acc).toBeGreaterThan(80);
   // A test digit as a dark-on-light 56x56 RGBA PNG, as someone would draw or scan it.
   const { test } = await loadMnist({ testLimit: 10 });
-  const k = 3, label = test.labels[k];
+  const k = 3,
+    label = test.labels[k];
   const png = new PNG({ width: 56, height: 56 });
-  for (let y = 0; y < 56; y++) for (let x = 0; x < 56; x++) {
-    const v = 255 - Math.round(255 * test.images.data[k * 784 + (y >> 1) * 28 + (x >> 1)]);
-    png.data.set([v, v, v, 255], (y * 56 + x) * 4);
-  }
+  for (let y = 0; y < 56; y++)
+    for (let x = 0; x < 56; x++) {
+      const v = 255 - Math.round(255 * test.images.data[k * 784 + (y >> 1) * 28 + (x >> 1)]);
+      png.data.set([v, v, v, 255], (y * 56 + x) * 4);
+    }
   const file = join(d, 'digit.png');
   writeFileSync(file, PNG.sync.write(png));
   const p = run(['predict', '--model', out, file]);
@@ -61,7 +63,7 @@ it('bad arguments and files exit with status 2 and say what is wrong', async () 
   expect(r.stderr).toMatch(/not\.png: not a PNG file/);
 }, 60_000);
 
-it('simdcnn <command> --help prints that command\'s options and exits 0; an unknown option points to it', () => {
+it("simdcnn <command> --help prints that command's options and exits 0; an unknown option points to it", () => {
   const cases: [string[], RegExp, RegExp][] = [
     [['train', '--help'], /Usage: simdcnn train/, /--batch-size N[\s\S]*--out PATH/],
     [['eval', '-h'], /Usage: simdcnn eval --model PATH/, /--model PATH/],

@@ -15,12 +15,21 @@ import { FLAG_BIAS, FLAG_RELU } from '../src/backend.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../src/kernels/conv2d.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
 import {
-  type ConvCase, conv2dForwardRef, conv2dGradBiasRef, conv2dGradFilterRef, conv2dGradInputRef, convGeometry, mulberry32, randomArray,
+  type ConvCase,
+  conv2dForwardRef,
+  conv2dGradBiasRef,
+  conv2dGradFilterRef,
+  conv2dGradInputRef,
+  convGeometry,
+  mulberry32,
+  randomArray,
 } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await createVariants(); });
+beforeAll(async () => {
+  vs = await createVariants();
+});
 
 /** "N,H,W,C k=KH,KW oc=OC s=SH,SW pad" */
 function parse(s: string): ConvCase {
@@ -31,18 +40,41 @@ function parse(s: string): ConvCase {
 }
 
 const cases = [
-  '2,7,9,3 k=3,3 oc=5 s=2,2 same', '1,8,8,1 k=3,3 oc=8 s=1,1 valid', '3,6,5,17 k=2,2 oc=7 s=1,1 same',
-  '2,11,7,5 k=5,3 oc=13 s=2,3 valid', '1,8,8,3 k=4,4 oc=8 s=1,1 same', '2,13,13,1 k=7,7 oc=33 s=3,3 same',
-  '1,9,9,5 k=5,5 oc=1 s=1,1 valid', '2,4,6,17 k=1,1 oc=9 s=2,2 valid', '3,5,5,4 k=1,1 oc=13 s=1,1 valid',
-  '1,2,3,5 k=1,1 oc=7 s=1,1 same', '1,1,3,5 k=1,1 oc=7 s=1,1 valid', '1,3,3,4 k=3,3 oc=8 s=1,1 same',
-  '3,10,12,8 k=3,3 oc=16 s=1,1 same', '1,2,2,3 k=2,2 oc=3 s=1,1 valid', '1,1,1,1 k=1,1 oc=1 s=1,1 valid',
-  '1,6,6,2 k=6,6 oc=4 s=1,1 valid', '2,9,7,3 k=2,5 oc=11 s=1,2 same', '1,13,11,3 k=3,3 oc=7 s=1,1 same',
-  '2,5,7,1 k=2,5 oc=1 s=3,1 valid', '3,7,7,5 k=3,3 oc=33 s=2,2 valid', '1,5,5,17 k=5,5 oc=8 s=1,1 same',
-  '2,11,13,3 k=7,7 oc=13 s=2,3 same', '1,4,4,3 k=5,5 oc=7 s=1,1 same', '1,9,4,5 k=3,1 oc=8 s=2,1 same',
-  '1,7,5,3 k=1,3 oc=13 s=1,3 valid', '3,8,6,17 k=2,2 oc=33 s=2,2 valid', '1,6,9,4 k=4,2 oc=7 s=3,2 same',
-  '2,16,16,1 k=5,5 oc=8 s=1,1 valid', '1,12,12,8 k=3,3 oc=13 s=3,3 same', '1,1,7,3 k=1,3 oc=5 s=1,2 same',
-  '1,2,1,3 k=3,3 oc=7 s=2,2 same', '2,10,10,5 k=2,2 oc=17 s=2,2 same', '3,9,9,1 k=3,3 oc=1 s=3,3 valid',
-  '1,14,10,17 k=3,3 oc=1 s=1,1 same', '2,6,6,3 k=3,3 oc=7 s=1,3 same',
+  '2,7,9,3 k=3,3 oc=5 s=2,2 same',
+  '1,8,8,1 k=3,3 oc=8 s=1,1 valid',
+  '3,6,5,17 k=2,2 oc=7 s=1,1 same',
+  '2,11,7,5 k=5,3 oc=13 s=2,3 valid',
+  '1,8,8,3 k=4,4 oc=8 s=1,1 same',
+  '2,13,13,1 k=7,7 oc=33 s=3,3 same',
+  '1,9,9,5 k=5,5 oc=1 s=1,1 valid',
+  '2,4,6,17 k=1,1 oc=9 s=2,2 valid',
+  '3,5,5,4 k=1,1 oc=13 s=1,1 valid',
+  '1,2,3,5 k=1,1 oc=7 s=1,1 same',
+  '1,1,3,5 k=1,1 oc=7 s=1,1 valid',
+  '1,3,3,4 k=3,3 oc=8 s=1,1 same',
+  '3,10,12,8 k=3,3 oc=16 s=1,1 same',
+  '1,2,2,3 k=2,2 oc=3 s=1,1 valid',
+  '1,1,1,1 k=1,1 oc=1 s=1,1 valid',
+  '1,6,6,2 k=6,6 oc=4 s=1,1 valid',
+  '2,9,7,3 k=2,5 oc=11 s=1,2 same',
+  '1,13,11,3 k=3,3 oc=7 s=1,1 same',
+  '2,5,7,1 k=2,5 oc=1 s=3,1 valid',
+  '3,7,7,5 k=3,3 oc=33 s=2,2 valid',
+  '1,5,5,17 k=5,5 oc=8 s=1,1 same',
+  '2,11,13,3 k=7,7 oc=13 s=2,3 same',
+  '1,4,4,3 k=5,5 oc=7 s=1,1 same',
+  '1,9,4,5 k=3,1 oc=8 s=2,1 same',
+  '1,7,5,3 k=1,3 oc=13 s=1,3 valid',
+  '3,8,6,17 k=2,2 oc=33 s=2,2 valid',
+  '1,6,9,4 k=4,2 oc=7 s=3,2 same',
+  '2,16,16,1 k=5,5 oc=8 s=1,1 valid',
+  '1,12,12,8 k=3,3 oc=13 s=3,3 same',
+  '1,1,7,3 k=1,3 oc=5 s=1,2 same',
+  '1,2,1,3 k=3,3 oc=7 s=2,2 same',
+  '2,10,10,5 k=2,2 oc=17 s=2,2 same',
+  '3,9,9,1 k=3,3 oc=1 s=3,3 valid',
+  '1,14,10,17 k=3,3 oc=1 s=1,1 same',
+  '2,6,6,3 k=3,3 oc=7 s=1,3 same',
 ].map(parse);
 
 const stride = (c: ConvCase) => (c.SH === c.SW ? `${c.SH}` : `[${c.SH},${c.SW}]`);
@@ -54,8 +86,10 @@ const pointwise = (c: ConvCase) => c.KH === 1 && c.KW === 1 && c.SH === 1 && c.S
 function caseData(c: ConvCase, seed: number) {
   const rnd = mulberry32(seed);
   const { OH, OW } = convGeometry(c);
-  const x = randomArray(c.N * c.H * c.W * c.C, rnd), w = randomArray(c.KH * c.KW * c.C * c.OC, rnd);
-  const b = randomArray(c.OC, rnd), dy = randomArray(c.N * OH * OW * c.OC, rnd);
+  const x = randomArray(c.N * c.H * c.W * c.C, rnd),
+    w = randomArray(c.KH * c.KW * c.C * c.OC, rnd);
+  const b = randomArray(c.OC, rnd),
+    dy = randomArray(c.N * OH * OW * c.OC, rnd);
   return { x, w, b, dy, OH, OW };
 }
 type Data = ReturnType<typeof caseData>;
@@ -68,9 +102,19 @@ type Which = 'x' | 'w' | 'b' | 'dy' | 'y' | 'dx' | 'dw' | 'db' | 'scratch';
  */
 function runConv(ar: Arena, c: ConvCase, d: Data, fwdFlags: number, bwdFlags: number, last: Which | null = null) {
   const g = computeWindow2D('t', [c.H, c.W, c.C], [c.KH, c.KW], [c.SH, c.SW], c.pad, c.N);
-  const ys = d.dy.length, xs = d.x.length, ws = d.w.length;
+  const ys = d.dy.length,
+    xs = d.x.length,
+    ws = d.w.length;
   const sizes: Record<Which, number | Float32Array> = {
-    x: d.x, w: d.w, b: d.b, dy: d.dy, y: ys, dx: xs, dw: ws, db: c.OC, scratch: conv2dScratchFloats(g, c.OC),
+    x: d.x,
+    w: d.w,
+    b: d.b,
+    dy: d.dy,
+    y: ys,
+    dx: xs,
+    dw: ws,
+    db: c.OC,
+    scratch: conv2dScratchFloats(g, c.OC),
   };
   const ptr = {} as Record<Which, number>;
   for (const k of Object.keys(sizes) as Which[]) {
@@ -82,13 +126,16 @@ function runConv(ar: Arena, c: ConvCase, d: Data, fwdFlags: number, bwdFlags: nu
   const bias = fwdFlags & FLAG_BIAS ? ptr.b : 0; // no bias: a null pointer the kernel must not touch
   const db = bwdFlags & FLAG_BIAS ? ptr.db : 0;
   const label = caseName(c);
-  ar.run(`${label} forward`, [ptr.y, ptr.scratch], () => conv2dForward(ar.be, ptr.x, ptr.w, bias, ptr.y, ptr.scratch, g, c.N, c.OC, fwdFlags));
+  ar.run(`${label} forward`, [ptr.y, ptr.scratch], () =>
+    conv2dForward(ar.be, ptr.x, ptr.w, bias, ptr.y, ptr.scratch, g, c.N, c.OC, fwdFlags),
+  );
   ar.refill(ptr.scratch);
   ar.run(`${label} grad input`, [ptr.dx, ptr.scratch], () => conv2dBackwardInput(ar.be, ptr.dy, ptr.w, ptr.dx, ptr.scratch, g, c.N, c.OC));
   ar.refill(ptr.scratch);
   // dw and db only: with bwdFlags lacking FLAG_BIAS, db must stay as it was (garbage).
-  ar.run(`${label} grad filter`, db ? [ptr.dw, ptr.db, ptr.scratch] : [ptr.dw, ptr.scratch],
-    () => conv2dBackwardFilter(ar.be, ptr.x, ptr.dy, ptr.dw, db, ptr.scratch, g, c.N, c.OC, bwdFlags));
+  ar.run(`${label} grad filter`, db ? [ptr.dw, ptr.db, ptr.scratch] : [ptr.dw, ptr.scratch], () =>
+    conv2dBackwardFilter(ar.be, ptr.x, ptr.dy, ptr.dw, db, ptr.scratch, g, c.N, c.OC, bwdFlags),
+  );
   return { y: ar.read(ptr.y), dx: ar.read(ptr.dx), dw: ar.read(ptr.dw), db: db ? ar.read(ptr.db) : null, g };
 }
 
@@ -105,7 +152,8 @@ const FWD_FLAGS = [FLAG_BIAS | FLAG_RELU, FLAG_BIAS, FLAG_RELU, 0];
 
 describe('conv2d kernels vs float64 reference', () => {
   cases.forEach((c, idx) => {
-    const fwdFlags = FWD_FLAGS[idx % FWD_FLAGS.length], bwdFlags = idx % 3 === 2 ? 0 : FLAG_BIAS;
+    const fwdFlags = FWD_FLAGS[idx % FWD_FLAGS.length],
+      bwdFlags = idx % 3 === 2 ? 0 : FLAG_BIAS;
     it(`${caseName(c)} (${flagName(fwdFlags)}${bwdFlags ? '' : ', no bias grad'})`, () => {
       const d = caseData(c, 100 + idx);
       const ref = references(c, d, fwdFlags);
@@ -127,9 +175,11 @@ describe('conv2d kernels vs float64 reference', () => {
         if (r.db) expectClose(r.db, ref.db, tol.db, `${name} grad bias`);
         out[name] = r;
       }
-      const s = out.simd, q = out.scalar;
+      const s = out.simd,
+        q = out.scalar;
       expectBitwise(s.y, q.y, 'simd vs scalar forward');
-      if (pointwise(c) && pixels < 4 && c.OC >= 4) expectClose(s.dx, q.dx, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(c.OC) }, 'simd (gemm_nt dot path) vs scalar grad input');
+      if (pointwise(c) && pixels < 4 && c.OC >= 4)
+        expectClose(s.dx, q.dx, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(c.OC) }, 'simd (gemm_nt dot path) vs scalar grad input');
       else expectBitwise(s.dx, q.dx, 'simd vs scalar grad input');
       expectBitwise(s.dw, q.dw, 'simd vs scalar grad filter');
       if (s.db) expectBitwise(s.db, q.db!, 'simd vs scalar grad bias');
@@ -139,7 +189,10 @@ describe('conv2d kernels vs float64 reference', () => {
 
 describe('conv2d kernels never read or write past their buffers (each buffer flush against the end of memory)', () => {
   const edge = [
-    '2,7,9,3 k=3,3 oc=5 s=2,2 same', '1,5,7,3 k=1,1 oc=7 s=1,1 valid', '1,6,5,4 k=2,2 oc=13 s=1,1 valid', '2,5,5,1 k=3,3 oc=9 s=1,2 same',
+    '2,7,9,3 k=3,3 oc=5 s=2,2 same',
+    '1,5,7,3 k=1,1 oc=7 s=1,1 valid',
+    '1,6,5,4 k=2,2 oc=13 s=1,1 valid',
+    '2,5,5,1 k=3,3 oc=9 s=1,2 same',
   ].map(parse);
   const all: Which[] = ['x', 'w', 'b', 'dy', 'y', 'dx', 'dw', 'db', 'scratch'];
   edge.forEach((c, idx) => {
@@ -169,7 +222,9 @@ describe('conv2d forward flags', () => {
     for (const { name, be } of vs) {
       const [lin, act] = [FLAG_BIAS, FLAG_BIAS | FLAG_RELU].map((f) => withArena(be, (ar) => runConv(ar, c, d, f, FLAG_BIAS).y));
       expectClose(lin, plain, sumTol(27), `${name} bias only`);
-      lin.forEach((v, i) => { if ((v > 0 ? v : 0) !== act[i]) expect.fail(`${name}: relu(${v}) gave ${act[i]} at ${i}`); });
+      lin.forEach((v, i) => {
+        if ((v > 0 ? v : 0) !== act[i]) expect.fail(`${name}: relu(${v}) gave ${act[i]} at ${i}`);
+      });
     }
   });
 });

@@ -34,8 +34,24 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
 }
 
 it('findCycles reports a cycle and passes a tree', () => {
-  expect(findCycles(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]]))).toEqual([['a', 'b', 'c', 'a']]);
-  expect(findCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toEqual([]);
+  expect(
+    findCycles(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+      ]),
+    ),
+  ).toEqual([['a', 'b', 'c', 'a']]);
+  expect(
+    findCycles(
+      new Map([
+        ['a', ['b', 'c']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+  ).toEqual([]);
 });
 
 it('lib/ has no import cycles', () => {

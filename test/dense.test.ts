@@ -12,17 +12,37 @@ import { denseBackwardRef, denseForwardRef, mulberry32, randomArray } from './re
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await createVariants(); });
+beforeAll(async () => {
+  vs = await createVariants();
+});
 
 const cases: [number, number, number][] = [
-  [1, 1, 1], [1, 13, 7], [2, 8, 8], [3, 33, 17], [3, 5, 13], [2, 9, 3], [4, 7, 3], [5, 6, 1], [7, 10, 33], [8, 64, 8],
-  [9, 1, 10], [13, 17, 13], [17, 31, 29], [64, 100, 10], [2, 1352, 10], [3, 4, 9], [11, 3, 16], [1, 100, 1],
+  [1, 1, 1],
+  [1, 13, 7],
+  [2, 8, 8],
+  [3, 33, 17],
+  [3, 5, 13],
+  [2, 9, 3],
+  [4, 7, 3],
+  [5, 6, 1],
+  [7, 10, 33],
+  [8, 64, 8],
+  [9, 1, 10],
+  [13, 17, 13],
+  [17, 31, 29],
+  [64, 100, 10],
+  [2, 1352, 10],
+  [3, 4, 9],
+  [11, 3, 16],
+  [1, 100, 1],
 ];
 const FWD = [FLAG_BIAS | FLAG_RELU, FLAG_BIAS, FLAG_RELU, 0];
 const BWD = [FLAG_BIAS | FLAG_NEED_DX, FLAG_NEED_DX, FLAG_BIAS, 0, FLAG_BIAS | FLAG_NEED_DX];
 
 const flagName = (f: number, fwd: boolean) =>
-  (fwd ? [f & FLAG_BIAS && 'bias', f & FLAG_RELU && 'relu'] : [f & FLAG_NEED_DX && 'dx', 'dw', f & FLAG_BIAS && 'db']).filter(Boolean).join('+') || 'plain';
+  (fwd ? [f & FLAG_BIAS && 'bias', f & FLAG_RELU && 'relu'] : [f & FLAG_NEED_DX && 'dx', 'dw', f & FLAG_BIAS && 'db'])
+    .filter(Boolean)
+    .join('+') || 'plain';
 
 type Which = 'x' | 'w' | 'b' | 'dy' | 'y' | 'dx' | 'dw' | 'db' | 'scratch';
 
@@ -34,7 +54,15 @@ type Data = ReturnType<typeof caseData>;
 
 function runDense(ar: Arena, N: number, IN: number, OUT: number, d: Data, fwd: number, bwd: number, last: Which | null = null) {
   const sizes: Record<Which, number | Float32Array> = {
-    x: d.x, w: d.w, b: d.b, dy: d.dy, y: N * OUT, dx: N * IN, dw: IN * OUT, db: OUT, scratch: denseScratchFloats(IN, OUT),
+    x: d.x,
+    w: d.w,
+    b: d.b,
+    dy: d.dy,
+    y: N * OUT,
+    dx: N * IN,
+    dw: IN * OUT,
+    db: OUT,
+    scratch: denseScratchFloats(IN, OUT),
   };
   const p = {} as Record<Which, number>;
   for (const k of Object.keys(sizes) as Which[]) {
@@ -44,18 +72,22 @@ function runDense(ar: Arena, N: number, IN: number, OUT: number, d: Data, fwd: n
   }
   if (last) p[last] = ar.atEnd(last, sizes[last]);
   // Null pointers for what the flags say is absent: the kernels must not touch them.
-  const bias = fwd & FLAG_BIAS ? p.b : 0, dx = bwd & FLAG_NEED_DX ? p.dx : 0, db = bwd & FLAG_BIAS ? p.db : 0;
+  const bias = fwd & FLAG_BIAS ? p.b : 0,
+    dx = bwd & FLAG_NEED_DX ? p.dx : 0,
+    db = bwd & FLAG_BIAS ? p.db : 0;
   const label = `dense x=[${N},${IN}] w=[${IN},${OUT}]`;
   ar.run(`${label} forward`, [p.y, p.scratch], () => denseForward(ar.be, p.x, p.w, bias, p.y, p.scratch, N, IN, OUT, fwd));
   ar.refill(p.scratch);
-  ar.run(`${label} backward`, [p.dw, p.scratch, ...(dx ? [dx] : []), ...(db ? [db] : [])],
-    () => denseBackward(ar.be, p.x, p.w, p.dy, dx, p.dw, db, p.scratch, N, IN, OUT, bwd));
+  ar.run(`${label} backward`, [p.dw, p.scratch, ...(dx ? [dx] : []), ...(db ? [db] : [])], () =>
+    denseBackward(ar.be, p.x, p.w, p.dy, dx, p.dw, db, p.scratch, N, IN, OUT, bwd),
+  );
   return { y: ar.read(p.y), dx: dx ? ar.read(dx) : null, dw: ar.read(p.dw), db: db ? ar.read(db) : null };
 }
 
 describe('dense kernels vs float64 reference', () => {
   cases.forEach(([N, IN, OUT], idx) => {
-    const fwd = FWD[idx % FWD.length], bwd = BWD[idx % BWD.length];
+    const fwd = FWD[idx % FWD.length],
+      bwd = BWD[idx % BWD.length];
     it(`dense x=[${N},${IN}] w=[${IN},${OUT}] forward ${flagName(fwd, true)}, backward ${flagName(bwd, false)}`, () => {
       const d = caseData(N, IN, OUT, 200 + idx);
       const y = denseForwardRef(d.x, d.w, fwd & FLAG_BIAS ? d.b : null, N, IN, OUT, (fwd & FLAG_RELU) !== 0);
@@ -69,12 +101,14 @@ describe('dense kernels vs float64 reference', () => {
         if (r.db) expectClose(r.db, g.db, sumTol(N), `${name} grad bias`);
         out[name] = r;
       }
-      const s = out.simd, q = out.scalar;
+      const s = out.simd,
+        q = out.scalar;
       expectBitwise(s.y, q.y, 'simd vs scalar forward');
       expectBitwise(s.dw, q.dw, 'simd vs scalar grad weights');
       if (s.db) expectBitwise(s.db, q.db!, 'simd vs scalar grad bias');
       if (s.dx) {
-        if (N < 4 && OUT >= 4) expectClose(s.dx, q.dx!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(OUT) }, 'simd (gemm_nt dot path) vs scalar grad input');
+        if (N < 4 && OUT >= 4)
+          expectClose(s.dx, q.dx!, { rtol: 1e-5, atol: 1e-6 * Math.sqrt(OUT) }, 'simd (gemm_nt dot path) vs scalar grad input');
         else expectBitwise(s.dx, q.dx!, 'simd vs scalar grad input');
       }
     });
@@ -82,7 +116,11 @@ describe('dense kernels vs float64 reference', () => {
 });
 
 describe('dense kernels never read or write past their buffers (each buffer flush against the end of memory)', () => {
-  const edge: [number, number, number][] = [[3, 5, 13], [9, 7, 3], [4, 13, 9]];
+  const edge: [number, number, number][] = [
+    [3, 5, 13],
+    [9, 7, 3],
+    [4, 13, 9],
+  ];
   const all: Which[] = ['x', 'w', 'b', 'dy', 'y', 'dx', 'dw', 'db', 'scratch'];
   edge.forEach(([N, IN, OUT], idx) => {
     it(`dense x=[${N},${IN}] w=[${IN},${OUT}]: every buffer last in memory`, () => {
@@ -103,16 +141,27 @@ describe('dense kernels never read or write past their buffers (each buffer flus
 });
 
 describe('dense backward of a frozen layer (FLAG_SKIP_DW): only dx is written', () => {
-  for (const [N, IN, OUT] of [[1, 7, 3], [5, 13, 9], [8, 33, 17]] as const) {
+  for (const [N, IN, OUT] of [
+    [1, 7, 3],
+    [5, 13, 9],
+    [8, 33, 17],
+  ] as const) {
     it(`dense x=[${N},${IN}] w=[${IN},${OUT}] skip dw: dx as the reference, dw and db untouched`, () => {
       const d = caseData(N, IN, OUT, 500 + N);
       const g = denseBackwardRef(d.x, d.w, d.dy, N, IN, OUT);
       for (const { name, be } of vs) {
         withArena(be, (ar) => {
-          const px = ar.f32('x', d.x), pw = ar.f32('w', d.w), pdy = ar.f32('dy', d.dy);
-          const pdx = ar.out('dx', N * IN), pdw = ar.out('dw', IN * OUT), pdb = ar.out('db', OUT), ps = ar.out('scratch', Math.ceil(IN / 8) * 8 * OUT);
+          const px = ar.f32('x', d.x),
+            pw = ar.f32('w', d.w),
+            pdy = ar.f32('dy', d.dy);
+          const pdx = ar.out('dx', N * IN),
+            pdw = ar.out('dw', IN * OUT),
+            pdb = ar.out('db', OUT),
+            ps = ar.out('scratch', Math.ceil(IN / 8) * 8 * OUT);
           // dw and db are not declared writable: the arena fails the call if either changes.
-          ar.run(`${name} dense_backward skip dw`, [pdx, ps], () => be.k.dense_backward(px, pw, pdy, pdx, pdw, pdb, ps, N, IN, OUT, FLAG_BIAS | FLAG_NEED_DX | FLAG_SKIP_DW));
+          ar.run(`${name} dense_backward skip dw`, [pdx, ps], () =>
+            be.k.dense_backward(px, pw, pdy, pdx, pdw, pdb, ps, N, IN, OUT, FLAG_BIAS | FLAG_NEED_DX | FLAG_SKIP_DW),
+          );
           expectClose(ar.read(pdx), g.dx, { ...sumTol(OUT), shape: [N, IN] }, `${name} grad input`);
         });
       }

@@ -3,19 +3,40 @@
 // failed the check (an update that produced bad weights is undone) and they predict finite numbers.
 // Inputs far outside a sane range are refused with a DataError naming the batch and sample.
 import { describe, expect, it } from 'vitest';
-import { Adam, Conv2D, DataError, Dense, DivergenceError, Flatten, MaxPool2D, Sequential, SGD, tensor, type Optimizer, ValueError } from '../src/node.js';
+import {
+  Adam,
+  Conv2D,
+  DataError,
+  Dense,
+  DivergenceError,
+  Flatten,
+  MaxPool2D,
+  Sequential,
+  SGD,
+  tensor,
+  type Optimizer,
+  ValueError,
+} from '../src/node.js';
 import { LossMonitor } from '../src/divergence.js';
 import { Rng } from '../src/random.js';
 
 const r = new Rng(1);
 const N = 96;
-const x = tensor(Float32Array.from({ length: N * 64 }, () => r.uniform()), [N, 8, 8, 1]);
+const x = tensor(
+  Float32Array.from({ length: N * 64 }, () => r.uniform()),
+  [N, 8, 8, 1],
+);
 const y = Int32Array.from({ length: N }, (_, i) => i % 10);
 const net = (opt: Optimizer) => {
-  const m = new Sequential([
-    new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }), new MaxPool2D({ poolSize: 2 }), new Flatten(),
-    new Dense({ units: 10, activation: 'softmax' }),
-  ], { seed: 1 });
+  const m = new Sequential(
+    [
+      new Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1] }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 10, activation: 'softmax' }),
+    ],
+    { seed: 1 },
+  );
   m.compile({ optimizer: opt, loss: 'sparseCategoricalCrossentropy' });
   return m;
 };
@@ -23,7 +44,10 @@ const maxAbs = (ws: Float32Array[]) => Math.max(...ws.map((w) => w.reduce((s, v)
 const predictsFinite = (m: Sequential) => m.predict(x).data.every(Number.isFinite);
 
 describe('divergence stops fit', () => {
-  for (const [name, opt] of [['SGD', () => new SGD({ learningRate: 1e6 })], ['Adam', () => new Adam({ learningRate: 1e6 })]] as const) {
+  for (const [name, opt] of [
+    ['SGD', () => new SGD({ learningRate: 1e6 })],
+    ['Adam', () => new Adam({ learningRate: 1e6 })],
+  ] as const) {
     it(`${name} at lr 1e6 (loss pinned near the clip, weights running away) stops with DivergenceError; the weights left predict finite numbers`, async () => {
       const m = net(opt());
       const err = await m.fit(x, y, { epochs: 10, batchSize: 8 }).catch((e) => e);
@@ -61,11 +85,22 @@ describe('divergence stops fit', () => {
   it('plain SGD skips the weight pass while a running bound proves the limit safe, yet no weight passes the limit unnoticed', async () => {
     // At lr 0.1 this net's largest weight grows steadily from 0.39 to about 1.4 over 20 epochs.
     const m = net(new SGD({ learningRate: 0.1 }));
-    let worst = 0, steps = 0;
-    const err = await m.fit(x, y, {
-      epochs: 20, batchSize: 4, divergence: { maxAbs: 1, lossFactor: Infinity },
-      onBatchEnd: () => { steps++; worst = Math.max(worst, maxAbs(m.getWeights())); },
-    }).then(() => undefined, (e) => e);
+    let worst = 0,
+      steps = 0;
+    const err = await m
+      .fit(x, y, {
+        epochs: 20,
+        batchSize: 4,
+        divergence: { maxAbs: 1, lossFactor: Infinity },
+        onBatchEnd: () => {
+          steps++;
+          worst = Math.max(worst, maxAbs(m.getWeights()));
+        },
+      })
+      .then(
+        () => undefined,
+        (e) => e,
+      );
     expect(err).toBeInstanceOf(DivergenceError);
     expect(err.message).toMatch(/a weight reached 1\.0\d* \(limit 1\).*\(the update was undone\)/);
     expect(steps).toBeGreaterThan(100);

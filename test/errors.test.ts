@@ -2,20 +2,38 @@
 // received, never a wasm trap, and the model keeps working afterwards.
 import { describe, expect, it } from 'vitest';
 import {
-  Conv2D, Dense, Flatten, MaxPool2D, Sequential, SGD, ShapeError, StateError, ValueError, DivergenceError, tensor, Tensor,
+  Conv2D,
+  Dense,
+  Flatten,
+  MaxPool2D,
+  Sequential,
+  SGD,
+  ShapeError,
+  StateError,
+  ValueError,
+  DivergenceError,
+  tensor,
+  Tensor,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
 
 function net() {
-  return new Sequential([
-    new Conv2D({ filters: 4, kernelSize: 3, inputShape: [8, 8, 1], name: 'conv' }),
-    new MaxPool2D({ poolSize: 2 }),
-    new Flatten(),
-    new Dense({ units: 3, activation: 'softmax', name: 'out' }),
-  ], { seed: 1 });
+  return new Sequential(
+    [
+      new Conv2D({ filters: 4, kernelSize: 3, inputShape: [8, 8, 1], name: 'conv' }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax', name: 'out' }),
+    ],
+    { seed: 1 },
+  );
 }
 const rng = new Rng(2);
-const x = (n: number, shape = [8, 8, 1]) => tensor(Float32Array.from({ length: n * shape.reduce((a, b) => a * b, 1) }, () => rng.uniform()), [n, ...shape]);
+const x = (n: number, shape = [8, 8, 1]) =>
+  tensor(
+    Float32Array.from({ length: n * shape.reduce((a, b) => a * b, 1) }, () => rng.uniform()),
+    [n, ...shape],
+  );
 
 describe('bad input throws a clear error and leaves the model usable', () => {
   it('x=[4,9,8,1] into inputShape [8,8,1]: ShapeError naming the layer, expected and received', async () => {
@@ -98,8 +116,17 @@ describe('bad input throws a clear error and leaves the model usable', () => {
   it('a diverging run stops with the step number and leaves finite weights', async () => {
     const m = new Sequential([new Dense({ units: 3, activation: 'softmax', inputShape: [2] })], { seed: 3 });
     m.compile({ optimizer: new SGD({ learningRate: 1e30 }), loss: 'sparseCategoricalCrossentropy' });
-    const xs = tensor(Float32Array.from({ length: 40 }, (_, i) => (i % 7) * 1e5), [20, 2]);
-    const err = await m.fit(xs, Array.from({ length: 20 }, (_, i) => i % 3), { batchSize: 2, epochs: 5 }).catch((e) => e);
+    const xs = tensor(
+      Float32Array.from({ length: 40 }, (_, i) => (i % 7) * 1e5),
+      [20, 2],
+    );
+    const err = await m
+      .fit(
+        xs,
+        Array.from({ length: 20 }, (_, i) => i % 3),
+        { batchSize: 2, epochs: 5 },
+      )
+      .catch((e) => e);
     expect(err).toBeInstanceOf(DivergenceError);
     expect(err.message).toMatch(/at step \d+.*lower learning rate/);
     for (const w of m.getWeights()) expect(w.every(Number.isFinite)).toBe(true);

@@ -31,7 +31,8 @@ const near = (a: number, b: number, rtol: number, atol: number) => Math.abs(a - 
  * at this resolution and is skipped; the caller bounds how many are skipped.
  */
 function compare(fd: (eps: number) => number, ana: number, eps: number, what: string, rtol: number, atol: number): boolean {
-  const n1 = fd(eps), n2 = fd(eps / 2);
+  const n1 = fd(eps),
+    n2 = fd(eps / 2);
   if (!near(n1, n2, rtol, atol)) return false;
   if (!near(n1, ana, rtol, atol)) expect.fail(`${what}: finite difference ${n1.toExponential(5)} vs analytic ${ana.toExponential(5)}`);
   return true;
@@ -40,10 +41,15 @@ function compare(fd: (eps: number) => number, ana: number, eps: number, what: st
 class Tally {
   checked = 0;
   skipped = 0;
-  add(ok: boolean) { if (ok) this.checked++; else this.skipped++; }
+  add(ok: boolean) {
+    if (ok) this.checked++;
+    else this.skipped++;
+  }
   done() {
     expect(this.checked, 'points compared').toBeGreaterThan(0);
-    expect(this.skipped, `non-smooth points skipped (of ${this.checked + this.skipped})`).toBeLessThanOrEqual(Math.floor((this.checked + this.skipped) / 5));
+    expect(this.skipped, `non-smooth points skipped (of ${this.checked + this.skipped})`).toBeLessThanOrEqual(
+      Math.floor((this.checked + this.skipped) / 5),
+    );
   }
 }
 
@@ -51,7 +57,12 @@ class Tally {
  * Checks d(sum(r * model(x)))/d(x and weights) from vjp against central differences of predict().
  * f32 forward passes limit the precision, hence eps 1e-2 with a 2% relative tolerance.
  */
-export function checkVjp(model: Model, x: Tensor, seed: number, opts: { eps?: number; rtol?: number; atol?: number; k?: number } = {}): void {
+export function checkVjp(
+  model: Model,
+  x: Tensor,
+  seed: number,
+  opts: { eps?: number; rtol?: number; atol?: number; k?: number } = {},
+): void {
   const { eps = 1e-3, rtol = 2e-2, atol = 2e-3, k = 12 } = opts;
   const rng = new Rng(seed);
   const out = model.predict(x);
@@ -61,8 +72,10 @@ export function checkVjp(model: Model, x: Tensor, seed: number, opts: { eps?: nu
   const tally = new Tally();
   for (const i of sample(x.data.length, k, rng)) {
     const fd = (e: number) => {
-      const xp = new Tensor(x.data.slice(), x.shape), xm = new Tensor(x.data.slice(), x.shape);
-      xp.data[i] += e; xm.data[i] -= e;
+      const xp = new Tensor(x.data.slice(), x.shape),
+        xm = new Tensor(x.data.slice(), x.shape);
+      xp.data[i] += e;
+      xm.data[i] -= e;
       return (f(xp) - f(xm)) / (2 * e);
     };
     tally.add(compare(fd, dx.data[i], eps, `dx[${i}]`, rtol, atol));
@@ -71,16 +84,31 @@ export function checkVjp(model: Model, x: Tensor, seed: number, opts: { eps?: nu
   tally.done();
 }
 
-function checkWeights(model: Model, grads: Float32Array[], f: () => number, rng: Rng, k: number, eps: number, rtol: number, atol: number, tally: Tally): void {
+function checkWeights(
+  model: Model,
+  grads: Float32Array[],
+  f: () => number,
+  rng: Rng,
+  k: number,
+  eps: number,
+  rtol: number,
+  atol: number,
+  tally: Tally,
+): void {
   const w = model.getWeights();
   const names = model.weightSpecs().map((s) => s.name);
   w.forEach((wi, t) => {
     for (const i of sample(wi.length, k, rng)) {
       const v = wi[i];
       const fd = (e: number) => {
-        wi[i] = v + e; model.setWeights(w); const fp = f();
-        wi[i] = v - e; model.setWeights(w); const fm = f();
-        wi[i] = v; model.setWeights(w);
+        wi[i] = v + e;
+        model.setWeights(w);
+        const fp = f();
+        wi[i] = v - e;
+        model.setWeights(w);
+        const fm = f();
+        wi[i] = v;
+        model.setWeights(w);
         return (fp - fm) / (2 * e);
       };
       tally.add(compare(fd, grads[t][i], eps, `${names[t]}[${i}]`, rtol, atol));

@@ -2,13 +2,34 @@
 // config both ways), shared weights and their lifetime, and the liveness-planned memory.
 import { describe, expect, it } from 'vitest';
 import {
-  Activation, Add, Conv2D, currentBackend, Dense, Dropout, Flatten, getLayerClass, input, InputLayer, type Layer, MaxPool2D, Model, model,
-  modelFromJSON, ReLU, Sequential, Softmax, tensor,
+  Activation,
+  Add,
+  Conv2D,
+  currentBackend,
+  Dense,
+  Dropout,
+  Flatten,
+  getLayerClass,
+  input,
+  InputLayer,
+  type Layer,
+  MaxPool2D,
+  Model,
+  model,
+  modelFromJSON,
+  ReLU,
+  Sequential,
+  Softmax,
+  tensor,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
 
 const rng = new Rng(41);
-const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1), shape);
+const rand = (shape: number[]) =>
+  tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
+    shape,
+  );
 
 describe('functional API', () => {
   it('input -> apply -> model: shapes with a null batch, layers in TF.js order, getLayer by name and index', () => {
@@ -29,12 +50,17 @@ describe('functional API', () => {
   });
 
   it('refuses what it cannot connect, saying what and where', () => {
-    const x = input({ shape: [4, 4, 2] }), other = input({ shape: [4, 4, 2], name: 'other' });
-    expect(() => Conv2D({ filters: 2, kernelSize: 1 }).apply(rand([1, 4, 4, 2]) as never)).toThrow(/apply\(\) connects symbolic tensors .* model\(\{ inputs, outputs \}\)\.predict\(x\)/);
+    const x = input({ shape: [4, 4, 2] }),
+      other = input({ shape: [4, 4, 2], name: 'other' });
+    expect(() => Conv2D({ filters: 2, kernelSize: 1 }).apply(rand([1, 4, 4, 2]) as never)).toThrow(
+      /apply\(\) connects symbolic tensors .* model\(\{ inputs, outputs \}\)\.predict\(x\)/,
+    );
     expect(() => ReLU({ name: 'two' }).apply([x, x])).toThrow(/two \(ReLU\): expected 1 input\(s\), received 2/);
     const shared = Conv2D({ filters: 2, kernelSize: 1, name: 'shared' });
     shared.apply(x);
-    expect(() => shared.apply(input({ shape: [4, 4, 3] }))).toThrow(/shared \(Conv2D\): its weights were built for input \[null,4,4,2\]; it cannot also take \[null,4,4,3\]/);
+    expect(() => shared.apply(input({ shape: [4, 4, 3] }))).toThrow(
+      /shared \(Conv2D\): its weights were built for input \[null,4,4,2\]; it cannot also take \[null,4,4,3\]/,
+    );
     expect(shared.output.shape).toEqual([null, 4, 4, 2]);
     shared.apply(x);
     expect(() => shared.output).toThrow(/shared: is used 2 times, so its output is ambiguous; use getOutputAt/);
@@ -47,7 +73,8 @@ describe('functional API', () => {
   });
 
   it('a layer used twice shares its weights; models that share layers share memory, freed with the last of them', () => {
-    const be = currentBackend(), before = be.allocatedBytes;
+    const be = currentBackend(),
+      before = be.allocatedBytes;
     const x = input({ shape: [3, 3, 2] });
     const twice = Conv2D({ filters: 2, kernelSize: 3, padding: 'same', name: 'twice' });
     const m = model({ inputs: x, outputs: twice.apply(twice.apply(x)) });
@@ -62,7 +89,9 @@ describe('functional API', () => {
     expect(half.predict(xs).data).toEqual(p);
     half.dispose();
     expect(be.allocatedBytes).toBe(before);
-    expect(() => model({ inputs: x, outputs: twice.getOutputAt(1) }).build()).toThrow(/layer 'twice' lost its weights when the last model using it was disposed/);
+    expect(() => model({ inputs: x, outputs: twice.getOutputAt(1) }).build()).toThrow(
+      /layer 'twice' lost its weights when the last model using it was disposed/,
+    );
   });
 
   it('a Sequential that fails to build leaves its layers usable elsewhere', () => {
@@ -79,7 +108,20 @@ describe('functional API', () => {
 describe('the layer registry: every layer is found by its TF.js name and its config goes both ways', () => {
   const made: [string, () => Layer][] = [
     ['InputLayer', () => InputLayer({ inputShape: [3, 4, 2], name: 'in0' })],
-    ['Conv2D', () => Conv2D({ filters: 3, kernelSize: [3, 1], strides: 2, padding: 'same', useBias: false, activation: 'relu', kernelInitializer: 'heUniform', trainable: false })],
+    [
+      'Conv2D',
+      () =>
+        Conv2D({
+          filters: 3,
+          kernelSize: [3, 1],
+          strides: 2,
+          padding: 'same',
+          useBias: false,
+          activation: 'relu',
+          kernelInitializer: 'heUniform',
+          trainable: false,
+        }),
+    ],
     ['MaxPooling2D', () => MaxPool2D({ poolSize: [2, 3], strides: 1, padding: 'same' })],
     ['AveragePooling2D', () => new (getLayerClass('AvgPool2D')! as unknown as new (a: object) => Layer)({ poolSize: 3 })],
     ['Dense', () => Dense({ units: 7, activation: 'softmax', biasInitializer: 'ones', inputShape: [5] })],
@@ -103,9 +145,13 @@ describe('the layer registry: every layer is found by its TF.js name and its con
   }
   it('options it does not know, or supports only at another value, are errors naming the layer and option', () => {
     expect(() => Dense({ units: 3, actvation: 'relu' } as never)).toThrow(/dense_\d+ \(Dense\): unknown option 'actvation'/);
-    expect(() => Conv2D({ filters: 1, kernelSize: 3, dilationRate: [2, 2] } as never)).toThrow(/\(Conv2D\): option dilationRate=\[2,2\] is not supported \(only \[1,1\]\)/);
+    expect(() => Conv2D({ filters: 1, kernelSize: 3, dilationRate: [2, 2] } as never)).toThrow(
+      /\(Conv2D\): option dilationRate=\[2,2\] is not supported \(only \[1,1\]\)/,
+    );
     expect(() => Dense({ units: 3, dtype: 'float16' })).toThrow(/dtype 'float16' is not supported/);
-    expect(() => Dense({ units: 3, kernelInitializer: 'randomNormal' as never })).toThrow(/kernelInitializer 'randomNormal' is not supported/);
+    expect(() => Dense({ units: 3, kernelInitializer: 'randomNormal' as never })).toThrow(
+      /kernelInitializer 'randomNormal' is not supported/,
+    );
   });
 });
 
@@ -115,7 +161,9 @@ describe('memory planned by liveness', () => {
     const x = input({ shape: [8, 8, 4] });
     let h = x;
     for (let b = 0; b < 10; b++) {
-      const c = Conv2D({ filters: 4, kernelSize: 3, padding: 'same' }).apply(Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(h));
+      const c = Conv2D({ filters: 4, kernelSize: 3, padding: 'same' }).apply(
+        Conv2D({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(h),
+      );
       h = ReLU().apply(Add().apply([c, h]));
     }
     return model({ inputs: x, outputs: Softmax().apply(Dense({ units: 3 }).apply(Flatten().apply(h))) });
@@ -126,7 +174,10 @@ describe('memory planned by liveness', () => {
     const m = deepResidual();
     const lines: string[] = [];
     m.summary((l) => lines.push(l));
-    const [, train, infer] = lines.join('\n').match(/activations at batch 32: ([\d.]+) KiB for training, ([\d.]+) KiB for inference/)!.map(Number);
+    const [, train, infer] = lines
+      .join('\n')
+      .match(/activations at batch 32: ([\d.]+) KiB for training, ([\d.]+) KiB for inference/)!
+      .map(Number);
     const tensors = m.layers.length; // one output per layer
     expect(infer * 1024).toBeLessThanOrEqual(4 * A + 64 * 1024); // + conv scratch, labels
     expect(train * 1024).toBeLessThan(0.5 * 2 * tensors * A); // naive: every activation and its gradient
@@ -140,19 +191,29 @@ describe('memory planned by liveness', () => {
     const before0 = be.allocatedBytes;
     m.build();
     const built = be.allocatedBytes;
-    const text = () => { const lines: string[] = []; m.summary((l) => lines.push(l)); return lines.join('\n'); };
+    const text = () => {
+      const lines: string[] = [];
+      m.summary((l) => lines.push(l));
+      return lines.join('\n');
+    };
     const kib = (t: string, re: RegExp) => Number(t.match(re)![1]) * 1024;
     // Weights and gradients are placed at build; the activations when a batch comes.
     const before = text();
-    expect(Math.abs(built - before0 - kib(before, /weights ([\d.]+) KiB/) - kib(before, /gradients ([\d.]+) KiB/))).toBeLessThanOrEqual(2 * 52 + 64);
-    m.computeGradients(rand([32, 8, 8, 4]), Int32Array.from({ length: 32 }, (_, i) => i % 3));
+    expect(Math.abs(built - before0 - kib(before, /weights ([\d.]+) KiB/) - kib(before, /gradients ([\d.]+) KiB/))).toBeLessThanOrEqual(
+      2 * 52 + 64,
+    );
+    m.computeGradients(
+      rand([32, 8, 8, 4]),
+      Int32Array.from({ length: 32 }, (_, i) => i % 3),
+    );
     expect(Math.abs(be.allocatedBytes - built - kib(text(), /([\d.]+) KiB for training/))).toBeLessThanOrEqual(52 + 64); // KiB rounding, alignment
     m.dispose();
   });
 
   it('modelFromJSON builds a fresh model from TF.js JSON, weights from its seed', () => {
     const m = deepResidual();
-    const a = modelFromJSON(m.toJSON(), { seed: 3 }), b = modelFromJSON(m.toJSON(null, false) as Record<string, unknown>, { seed: 3 });
+    const a = modelFromJSON(m.toJSON(), { seed: 3 }),
+      b = modelFromJSON(m.toJSON(null, false) as Record<string, unknown>, { seed: 3 });
     expect(a.getWeights()).toEqual(b.getWeights());
     expect(a.layers.map((l) => l.className)).toEqual(m.layers.map((l) => l.className));
     for (const x of [m, a, b]) x.dispose();

@@ -13,7 +13,10 @@ if (!relaxedSupported()) setFlagsFromString('--experimental-wasm-relaxed-simd');
 export const RELAXED = relaxedSupported();
 
 export type VariantName = 'simd' | 'relaxed' | 'scalar';
-export interface Variant { name: VariantName; be: Backend }
+export interface Variant {
+  name: VariantName;
+  be: Backend;
+}
 
 /**
  * One fresh wasm instance per variant: the plain SIMD build, its scalar siblings (same build with
@@ -37,7 +40,12 @@ export const CANARY_FLOATS = 16;
 const CANARY_BITS = 0x7fa5a5a5;
 const GARBAGE_BITS = 0x7fbadbad;
 
-interface Region { name: string; ptr: number; floats: number; canary: boolean }
+interface Region {
+  name: string;
+  ptr: number;
+  floats: number;
+  canary: boolean;
+}
 const snapshots = new WeakMap<Backend, Uint8Array>();
 
 /**
@@ -127,10 +135,18 @@ export class Arena {
       before.set(now.subarray(r.ptr, r.ptr + r.floats * 4), r.ptr);
     }
     if (!Buffer.from(before.buffer).equals(Buffer.from(now.buffer, 0, before.length))) {
-      const a = new Uint32Array(before.buffer), b = new Uint32Array(now.buffer, 0, a.length);
-      let first = -1, count = 0;
-      for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) { if (first < 0) first = i; count++; }
-      expect.fail(`${label}: wrote outside its outputs: ${count} word(s) changed, the first at byte ${first * 4} (${this.where(first * 4)})`);
+      const a = new Uint32Array(before.buffer),
+        b = new Uint32Array(now.buffer, 0, a.length);
+      let first = -1,
+        count = 0;
+      for (let i = 0; i < a.length; i++)
+        if (a[i] !== b[i]) {
+          if (first < 0) first = i;
+          count++;
+        }
+      expect.fail(
+        `${label}: wrote outside its outputs: ${count} word(s) changed, the first at byte ${first * 4} (${this.where(first * 4)})`,
+      );
     }
     return result;
   }
@@ -180,7 +196,10 @@ export function withArena<T>(be: Backend, body: (a: Arena) => T): T {
 // ---------------------------------------------------------------------------------------------------
 // Comparisons
 
-export interface Tol { rtol: number; atol: number }
+export interface Tol {
+  rtol: number;
+  atol: number;
+}
 
 /**
  * Tolerance for float32 results that are sums of `terms` products of values of magnitude <= 1:
@@ -196,7 +215,10 @@ export function sumTol(terms: number): Tol {
 function multiIndex(i: number, shape?: readonly number[]): string {
   if (!shape) return `[${i}]`;
   const idx: number[] = [];
-  for (let d = shape.length - 1; d >= 0; d--) { idx.unshift(i % shape[d]); i = Math.floor(i / shape[d]); }
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx.unshift(i % shape[d]);
+    i = Math.floor(i / shape[d]);
+  }
   return `[${idx.join(',')}]`;
 }
 
@@ -204,31 +226,47 @@ function multiIndex(i: number, shape?: readonly number[]): string {
  * |actual - expected| <= atol + rtol * |expected| everywhere (NaN matches only NaN). On failure the
  * message names how many elements failed and the worst one (largest excess over its tolerance).
  */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol & { shape?: readonly number[] }, label: string): void {
+export function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tol & { shape?: readonly number[] },
+  label: string,
+): void {
   expect(actual.length, `${label}: length`).toBe(expected.length);
-  let worst = -1, worstExcess = -Infinity, bad = 0;
+  let worst = -1,
+    worstExcess = -Infinity,
+    bad = 0;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     let excess: number;
     if (Number.isNaN(e) || Number.isNaN(a)) excess = Number.isNaN(e) && Number.isNaN(a) ? -1 : Infinity;
-    else if (a === e) excess = -1; // also equal infinities
+    else if (a === e)
+      excess = -1; // also equal infinities
     else excess = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
     if (excess > 0) {
       bad++;
-      if (excess > worstExcess) { worstExcess = excess; worst = i; }
+      if (excess > worstExcess) {
+        worstExcess = excess;
+        worst = i;
+      }
     }
   }
   if (bad > 0) {
-    const a = actual[worst], e = expected[worst];
-    expect.fail(`${label}: ${bad} of ${expected.length} element(s) out of tolerance (rtol ${tol.rtol}, atol ${tol.atol.toExponential(2)}); ` +
-      `worst at ${multiIndex(worst, tol.shape)}: got ${a}, expected ${e}, |diff| ${Math.abs(a - e).toExponential(3)}`);
+    const a = actual[worst],
+      e = expected[worst];
+    expect.fail(
+      `${label}: ${bad} of ${expected.length} element(s) out of tolerance (rtol ${tol.rtol}, atol ${tol.atol.toExponential(2)}); ` +
+        `worst at ${multiIndex(worst, tol.shape)}: got ${a}, expected ${e}, |diff| ${Math.abs(a - e).toExponential(3)}`,
+    );
   }
 }
 
 /** Distance in units in the last place between two float32 values (0 for equal bits, and for +0/-0). */
 export function ulpDistance(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b) ? 0 : Infinity;
-  const f = new Float32Array([a, b]), i = new Int32Array(f.buffer);
+  const f = new Float32Array([a, b]),
+    i = new Int32Array(f.buffer);
   // Map the sign-magnitude bit patterns to a monotonic integer line.
   const ord = (v: number) => (v < 0 ? -0x80000000 - v : v);
   return Math.abs(ord(i[0]) - ord(i[1]));
@@ -237,19 +275,37 @@ export function ulpDistance(a: number, b: number): number {
 /** Every element within maxUlps of the other (0: identical values; NaN matches NaN). Names the worst element. */
 export function expectUlps(actual: ArrayLike<number>, expected: ArrayLike<number>, maxUlps: number, label: string): void {
   expect(actual.length, `${label}: length`).toBe(expected.length);
-  let worst = -1, worstD = 0, bad = 0;
+  let worst = -1,
+    worstD = 0,
+    bad = 0;
   for (let i = 0; i < expected.length; i++) {
     const d = ulpDistance(actual[i], expected[i]);
-    if (d > maxUlps) { bad++; if (d > worstD) { worstD = d; worst = i; } }
+    if (d > maxUlps) {
+      bad++;
+      if (d > worstD) {
+        worstD = d;
+        worst = i;
+      }
+    }
   }
-  if (bad > 0) expect.fail(`${label}: ${bad} of ${expected.length} element(s) differ by more than ${maxUlps} ulp; worst at [${worst}]: ${actual[worst]} vs ${expected[worst]} (${worstD} ulp)`);
+  if (bad > 0)
+    expect.fail(
+      `${label}: ${bad} of ${expected.length} element(s) differ by more than ${maxUlps} ulp; worst at [${worst}]: ${actual[worst]} vs ${expected[worst]} (${worstD} ulp)`,
+    );
 }
 
 /** Identical float32 bit patterns, signed zeros and NaN payloads included. */
 export function expectBitwise(actual: Float32Array, expected: Float32Array, label: string): void {
   expect(actual.length, `${label}: length`).toBe(expected.length);
-  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length), e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
-  let first = -1, count = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] !== e[i]) { if (first < 0) first = i; count++; }
-  if (count > 0) expect.fail(`${label}: ${count} of ${a.length} element(s) differ bitwise; first at [${first}]: ${actual[first]} vs ${expected[first]}`);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length),
+    e = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  let first = -1,
+    count = 0;
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== e[i]) {
+      if (first < 0) first = i;
+      count++;
+    }
+  if (count > 0)
+    expect.fail(`${label}: ${count} of ${a.length} element(s) differ bitwise; first at [${first}]: ${actual[first]} vs ${expected[first]}`);
 }

@@ -50,25 +50,55 @@ async function expectOldModelIntact(d: string, old: InstanceType<typeof Sequenti
 
 describe('atomic save', () => {
   const stages: [string, () => void][] = [
-    ['committing model.json', () => { fault.rename = 'model.json'; }],
-    ['committing the weights', () => { fault.rename = '.bin'; }],
-    ['writing model.json (disk full)', () => { fault.write = 'model.json'; }],
-    ['writing the weights (disk full)', () => { fault.write = '.weights-'; }],
-    ['writing the optimizer state (disk full)', () => { fault.write = '.optimizer-'; }],
+    [
+      'committing model.json',
+      () => {
+        fault.rename = 'model.json';
+      },
+    ],
+    [
+      'committing the weights',
+      () => {
+        fault.rename = '.bin';
+      },
+    ],
+    [
+      'writing model.json (disk full)',
+      () => {
+        fault.write = 'model.json';
+      },
+    ],
+    [
+      'writing the weights (disk full)',
+      () => {
+        fault.write = '.weights-';
+      },
+    ],
+    [
+      'writing the optimizer state (disk full)',
+      () => {
+        fault.write = '.optimizer-';
+      },
+    ],
   ];
   for (const [stage, arm] of stages) {
     it(`a failure while ${stage} leaves the old model intact and no temp files`, async () => {
       const d = mkdtempSync(join(tmpdir(), 'simdcnn-atomic-'));
-      const old = make(1), next = make(2);
+      const old = make(1),
+        next = make(2);
       await old.save(d);
-      const before = readdirSync(d), json = readFileSync(join(d, 'model.json'), 'utf8');
+      const before = readdirSync(d),
+        json = readFileSync(join(d, 'model.json'), 'utf8');
       arm();
       try {
         const err = await next.save(d).catch((e) => e);
         expect(err).toBeInstanceOf(FileError);
-        expect(err.message).toMatch(/^save: cannot write '.*(model\.json|\.bin)': (simulated crash \(EIO\)|no space left on device \(ENOSPC\))$/);
+        expect(err.message).toMatch(
+          /^save: cannot write '.*(model\.json|\.bin)': (simulated crash \(EIO\)|no space left on device \(ENOSPC\))$/,
+        );
       } finally {
-        delete fault.rename; delete fault.write;
+        delete fault.rename;
+        delete fault.write;
       }
       await expectOldModelIntact(d, old, before, json);
     });
@@ -76,10 +106,14 @@ describe('atomic save', () => {
 
   it('a failure while reading the weights out of the model writes nothing', async () => {
     const d = mkdtempSync(join(tmpdir(), 'simdcnn-atomic-'));
-    const old = make(1), next = make(2);
+    const old = make(1),
+      next = make(2);
     await old.save(d);
-    const before = readdirSync(d), json = readFileSync(join(d, 'model.json'), 'utf8');
-    vi.spyOn(next, 'getWeights').mockImplementation(() => { throw new Error('simulated failure in getWeights'); });
+    const before = readdirSync(d),
+      json = readFileSync(join(d, 'model.json'), 'utf8');
+    vi.spyOn(next, 'getWeights').mockImplementation(() => {
+      throw new Error('simulated failure in getWeights');
+    });
     await expect(next.save(d)).rejects.toThrow(/simulated/);
     expect(readdirSync(d).sort()).toEqual(before.sort());
     await expectOldModelIntact(d, old, before, json);

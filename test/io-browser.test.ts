@@ -24,8 +24,18 @@ function fakeIndexedDB() {
           transaction: (s: string) => {
             const tx: Record<string, unknown> = {};
             tx.objectStore = () => ({
-              put: (v: unknown, k: unknown) => { stores.get(s)!.set(k, structuredClone(v)); later(() => (tx.oncomplete as () => void)?.()); },
-              get: (k: unknown) => { const q: Record<string, unknown> = {}; later(() => { q.result = structuredClone(stores.get(s)!.get(k)); (q.onsuccess as () => void)(); }); return q; },
+              put: (v: unknown, k: unknown) => {
+                stores.get(s)!.set(k, structuredClone(v));
+                later(() => (tx.oncomplete as () => void)?.());
+              },
+              get: (k: unknown) => {
+                const q: Record<string, unknown> = {};
+                later(() => {
+                  q.result = structuredClone(stores.get(s)!.get(k));
+                  (q.onsuccess as () => void)();
+                });
+                return q;
+              },
             });
             return tx;
           },
@@ -42,20 +52,41 @@ function fakeIndexedDB() {
 beforeAll(() => {
   let n = 0;
   Object.assign(globalThis, {
-    document: { createElement: () => { const a = { href: '', download: '', click: () => downloads.push({ name: a.download, blob: blobs.get(a.href)! }) }; return a; } },
+    document: {
+      createElement: () => {
+        const a = { href: '', download: '', click: () => downloads.push({ name: a.download, blob: blobs.get(a.href)! }) };
+        return a;
+      },
+    },
     indexedDB: fakeIndexedDB(),
   });
-  URL.createObjectURL = (b: Blob | MediaSource) => { const u = `blob:${n++}`; blobs.set(u, b as Blob); return u; };
+  URL.createObjectURL = (b: Blob | MediaSource) => {
+    const u = `blob:${n++}`;
+    blobs.set(u, b as Blob);
+    return u;
+  };
   URL.revokeObjectURL = () => {};
 });
 
 function trained(): Sequential {
-  const m = new Sequential([new Conv2D({ filters: 2, kernelSize: 2, inputShape: [4, 4, 1] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })], { seed: 3 });
+  const m = new Sequential(
+    [new Conv2D({ filters: 2, kernelSize: 2, inputShape: [4, 4, 1] }), new Flatten(), new Dense({ units: 3, activation: 'softmax' })],
+    { seed: 3 },
+  );
   m.compile({ optimizer: new Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
-  m.trainOnBatch(tensor(new Float32Array(32).map((_, i) => Math.sin(i)), [2, 4, 4, 1]), [0, 2]);
+  m.trainOnBatch(
+    tensor(
+      new Float32Array(32).map((_, i) => Math.sin(i)),
+      [2, 4, 4, 1],
+    ),
+    [0, 2],
+  );
   return m;
 }
-const x = tensor(new Float32Array(16).map((_, i) => Math.cos(i)), [1, 4, 4, 1]);
+const x = tensor(
+  new Float32Array(16).map((_, i) => Math.cos(i)),
+  [1, 4, 4, 1],
+);
 
 describe('browser save targets', () => {
   it("'downloads://name' downloads name.json, name.weights.bin and name.optimizer.bin that load back", async () => {
@@ -66,7 +97,11 @@ describe('browser save targets', () => {
     const json = JSON.parse(await downloads[0].blob.text()) as ModelJson;
     expect(json.weightsManifest[0].paths).toEqual(['my-net.weights.bin']);
     expect((json.userDefinedMetadata!.simdcnnOptimizer as { path: string }).path).toBe('my-net.optimizer.bin');
-    const files: ModelFiles = { modelJson: json, weights: await downloads[1].blob.arrayBuffer(), optimizerWeights: await downloads[2].blob.arrayBuffer() };
+    const files: ModelFiles = {
+      modelJson: json,
+      weights: await downloads[1].blob.arrayBuffer(),
+      optimizerWeights: await downloads[2].blob.arrayBuffer(),
+    };
     const back = await loadModel(files);
     expect(back.predict(x).data).toEqual(m.predict(x).data);
     expect(back.optimizer!.iterations).toBe(1);

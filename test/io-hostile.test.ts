@@ -11,7 +11,13 @@ import { describe, expect, it, vi } from 'vitest';
 const opened: string[] = [];
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
-  return { ...fs, open: async (path: string, flags?: string | number) => { opened.push(String(path)); return fs.open(path, flags); } };
+  return {
+    ...fs,
+    open: async (path: string, flags?: string | number) => {
+      opened.push(String(path));
+      return fs.open(path, flags);
+    },
+  };
 });
 
 const { Adam, currentBackend, Dense, loadModel, ModelFormatError, Sequential, tensor, ValueError } = await import('../src/node.js');
@@ -23,7 +29,10 @@ const x = tensor([0.1, 0.2, 0.3, 0.4], [1, 4]);
 async function saved(optimizer = true) {
   const d = dir();
   const m = new Sequential([new Dense({ units: 3, activation: 'softmax', inputShape: [4] })], { seed: 1 });
-  if (optimizer) { m.compile({ optimizer: new Adam(), loss: 'sparseCategoricalCrossentropy' }); m.trainOnBatch(x, [1]); }
+  if (optimizer) {
+    m.compile({ optimizer: new Adam(), loss: 'sparseCategoricalCrossentropy' });
+    m.trainOnBatch(x, [1]);
+  }
   await m.save(d);
   const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
   const p = m.predict(x).data;
@@ -39,7 +48,11 @@ async function refused(source: Parameters<typeof loadModel>[0], msg: RegExp, nev
   const err = await loadModel(source).catch((e) => e);
   expect(err).toBeInstanceOf(ModelFormatError);
   expect(err.message).toMatch(msg);
-  for (const f of never) expect(opened.filter((o) => o.includes(f)), `${f} must not be opened`).toEqual([]);
+  for (const f of never)
+    expect(
+      opened.filter((o) => o.includes(f)),
+      `${f} must not be opened`,
+    ).toEqual([]);
   expect(currentBackend().allocatedBytes).toBe(before);
 }
 
@@ -58,7 +71,10 @@ describe('loadModel on a hostile folder', () => {
   it('a file named twice in the manifest is read once', async () => {
     const d = dir();
     const m = new Sequential([new Dense({ units: 4, inputShape: [1] })], { seed: 0 }); // kernel [1,4] and bias [4]: 16 bytes each
-    m.setWeights([[1, 2, 3, 4], [1, 2, 3, 4]]);
+    m.setWeights([
+      [1, 2, 3, 4],
+      [1, 2, 3, 4],
+    ]);
     await m.save(d);
     const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     writeFileSync(join(d, 'half.bin'), Buffer.from(new Float32Array([1, 2, 3, 4]).buffer));
@@ -68,7 +84,8 @@ describe('loadModel on a hostile folder', () => {
     const back = await loadModel(d);
     expect(back.getWeights()).toEqual([new Float32Array([1, 2, 3, 4]), new Float32Array([1, 2, 3, 4])]);
     expect(opened.filter((o) => o.endsWith('half.bin'))).toHaveLength(1);
-    back.dispose(); m.dispose();
+    back.dispose();
+    m.dispose();
   });
 
   it('a sparse 1.9 GB weights file is refused from its size, before a byte is read', async () => {
@@ -157,7 +174,10 @@ describe('loadModel on a hostile folder', () => {
       await refused(s.d, msg, ['.bin']);
     }
     // The same checks for model files handed over in memory.
-    const files = { modelJson: { ...s.json, userDefinedMetadata: { simdcnnOptimizer: { ...meta, slots: 5e7, floatsPerSlot: 0 } } }, weights: readFileSync(join(s.d, s.bin)) };
+    const files = {
+      modelJson: { ...s.json, userDefinedMetadata: { simdcnnOptimizer: { ...meta, slots: 5e7, floatsPerSlot: 0 } } },
+      weights: readFileSync(join(s.d, s.bin)),
+    };
     await refused(files, /slots must be an integer in \[0, 2\]/);
   });
 
@@ -173,11 +193,17 @@ describe('loadModel on a hostile folder', () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
     writeFileSync(join(s.d, 'model.json'), `{"modelTopology": ${deep}, "weightsManifest": []}`);
     await refused(s.d, /nested more than 64 levels deep/);
-    writeFileSync(join(s.d, 'model.json'), JSON.stringify({ ...s.json, userDefinedMetadata: { note: 0 } }).replace('"note":0', `"note":${deep}`));
+    writeFileSync(
+      join(s.d, 'model.json'),
+      JSON.stringify({ ...s.json, userDefinedMetadata: { note: 0 } }).replace('"note":0', `"note":${deep}`),
+    );
     await refused(s.d, /nested more than 64 levels deep/);
     const loop: Record<string, unknown> = { class_name: 'Sequential' };
     loop.config = loop;
-    await refused({ modelJson: { ...s.json, modelTopology: loop }, weights: new ArrayBuffer(60) }, /nested more than 64 levels deep \(or refers to itself\)/);
+    await refused(
+      { modelJson: { ...s.json, modelTopology: loop }, weights: new ArrayBuffer(60) },
+      /nested more than 64 levels deep \(or refers to itself\)/,
+    );
     await refused({ modelTopology: loop, weightSpecs: [], weightData: new ArrayBuffer(0) }, /refers to itself/);
   });
 

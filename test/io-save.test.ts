@@ -19,7 +19,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
       const err = Object.assign(new Error(`${fault.code}: injected, open '${path}'`), { code: fault.code });
       if (fault.code !== 'ENOSPC') throw err;
       const fh = await fs.open(path, flags);
-      fh.writeFile = async (data: string | Uint8Array) => { await fs.writeFile(path, typeof data === 'string' ? data.slice(0, 10) : data.subarray(0, 10)); throw err; };
+      fh.writeFile = async (data: string | Uint8Array) => {
+        await fs.writeFile(path, typeof data === 'string' ? data.slice(0, 10) : data.subarray(0, 10));
+        throw err;
+      };
       return fh;
     },
   };
@@ -55,25 +58,37 @@ describe('saving', () => {
     const back = await loadModel(join(d, 'backup.json'));
     expect(back.predict(x).data).toEqual(old.predict(x).data);
     // Files that only the replaced model.json named go; those backup.json names stay.
-    const named = (j: string) => { const o = JSON.parse(readFileSync(join(d, j), 'utf8')); return [...o.weightsManifest[0].paths, o.userDefinedMetadata.simdcnnOptimizer.path]; };
+    const named = (j: string) => {
+      const o = JSON.parse(readFileSync(join(d, j), 'utf8'));
+      return [...o.weightsManifest[0].paths, o.userDefinedMetadata.simdcnnOptimizer.path];
+    };
     const second = named('model.json');
     await make(3).save(d);
     expect(listing(d)).toEqual(['backup.json', 'model.json', ...named('backup.json'), ...named('model.json')].sort());
     for (const f of second) expect(listing(d)).not.toContain(f);
   });
 
-  for (const [stage, path] of [['the weights', '.weights-'], ['the optimizer state', '.optimizer-'], ['model.json', 'model.json']] as const) {
+  for (const [stage, path] of [
+    ['the weights', '.weights-'],
+    ['the optimizer state', '.optimizer-'],
+    ['model.json', 'model.json'],
+  ] as const) {
     it(`a full disk (ENOSPC) while writing ${stage}: FileError naming the file, no orphan .bin or .tmp, the old model intact`, async () => {
       const d = dir();
       const old = make(1);
       await old.save(d);
       const before = listing(d);
-      fault.path = path; fault.code = 'ENOSPC';
+      fault.path = path;
+      fault.code = 'ENOSPC';
       try {
-        const err = await make(2).save(d).catch((e) => e);
+        const err = await make(2)
+          .save(d)
+          .catch((e) => e);
         expect(err).toBeInstanceOf(FileError);
         expect(err.code).toBe('ENOSPC');
-        expect(err.message).toMatch(new RegExp(`^save: cannot write '${d}/.*${path.replace('.', '\\.')}.*': no space left on device \\(ENOSPC\\)$`));
+        expect(err.message).toMatch(
+          new RegExp(`^save: cannot write '${d}/.*${path.replace('.', '\\.')}.*': no space left on device \\(ENOSPC\\)$`),
+        );
       } finally {
         delete fault.path;
       }
@@ -85,9 +100,12 @@ describe('saving', () => {
   it('a read-only folder (EACCES, EROFS): FileError naming the file, nothing left behind', async () => {
     for (const code of ['EACCES', 'EROFS']) {
       const d = dir();
-      fault.path = d; fault.code = code;
+      fault.path = d;
+      fault.code = code;
       try {
-        const err = await make(1).save(d).catch((e) => e);
+        const err = await make(1)
+          .save(d)
+          .catch((e) => e);
         expect(err).toBeInstanceOf(FileError);
         expect(err.code).toBe(code);
         expect(err.message).toMatch(code === 'EACCES' ? /permission denied \(EACCES\)$/ : /read-only file system \(EROFS\)$/);
@@ -116,7 +134,8 @@ describe('saving', () => {
     const m = make(1);
     await m.save(d);
     const before = listing(d);
-    fault.path = 'model.json'; fault.code = 'ENOSPC';
+    fault.path = 'model.json';
+    fault.code = 'ENOSPC';
     try {
       await expect(m.save(d)).rejects.toThrow(FileError);
     } finally {

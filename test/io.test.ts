@@ -6,17 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  Adam, currentBackend, loadModel, modelToArtifacts, ModelFormatError, SGD, tensor, ValueError,
-} from '../src/node.js';
+import { Adam, currentBackend, loadModel, modelToArtifacts, ModelFormatError, SGD, tensor, ValueError } from '../src/node.js';
 import type { ModelFiles } from '../src/io/registry.js';
 import { archs } from './io-archs.js';
 import { Rng } from '../src/random.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'simdcnn-io-'));
 const rng = new Rng(11);
-const rand = (shape: number[]) => tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1), shape);
-
+const rand = (shape: number[]) =>
+  tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
+    shape,
+  );
 
 describe('simdcnn -> files -> simdcnn is bit-identical', () => {
   for (const [name, shape, make] of archs) {
@@ -48,7 +49,23 @@ describe('simdcnn -> files -> simdcnn is bit-identical', () => {
     expect(json.format).toBe('layers-model');
     expect(json.modelTopology.class_name).toBe('Sequential');
     expect(json.modelTopology.keras_version).toBe('tfjs-layers 4.22.0');
-    expect(json.modelTopology.config.layers[0]).toMatchObject({ class_name: 'Conv2D', config: { filters: 4, kernel_size: [3, 3], strides: [2, 2], padding: 'same', data_format: 'channels_last', dilation_rate: [1, 1], activation: 'relu', use_bias: true, kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } }, batch_input_shape: [null, 9, 7, 3], dtype: 'float32', trainable: true } });
+    expect(json.modelTopology.config.layers[0]).toMatchObject({
+      class_name: 'Conv2D',
+      config: {
+        filters: 4,
+        kernel_size: [3, 3],
+        strides: [2, 2],
+        padding: 'same',
+        data_format: 'channels_last',
+        dilation_rate: [1, 1],
+        activation: 'relu',
+        use_bias: true,
+        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+        batch_input_shape: [null, 9, 7, 3],
+        dtype: 'float32',
+        trainable: true,
+      },
+    });
     expect(json.weightsManifest[0].weights.map((w: { name: string }) => w.name)).toEqual(m.weightSpecs().map((s) => s.name));
     const bin = readFileSync(join(d, json.weightsManifest[0].paths[0]));
     const f32 = new Float32Array(bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
@@ -91,10 +108,15 @@ describe('optimizer state', () => {
   ] as const;
   for (const [name, opt] of opts) {
     it(`${name}: 3 steps, save, load, 3 more steps == 6 steps, bit for bit`, async () => {
-      const make = () => { const m = archs[0][2](); m.compile({ optimizer: opt(), loss: 'sparseCategoricalCrossentropy' }); return m; };
+      const make = () => {
+        const m = archs[0][2]();
+        m.compile({ optimizer: opt(), loss: 'sparseCategoricalCrossentropy' });
+        return m;
+      };
       const xs = [0, 1, 2, 3, 4, 5].map(() => rand([4, 9, 7, 3]));
       const y = [0, 1, 2, 4];
-      const a = make(), b = make();
+      const a = make(),
+        b = make();
       b.setWeights(a.getWeights());
       for (const x of xs) a.trainOnBatch(x, y);
       for (const x of xs.slice(0, 3)) b.trainOnBatch(x, y);
@@ -125,7 +147,8 @@ describe('optimizer state', () => {
 describe('files are replaced atomically and old files cleaned up', () => {
   it('saving over a model replaces it; only the new files remain, no temp files', async () => {
     const d = dir();
-    const m1 = archs[0][2](), m2 = archs[0][2]();
+    const m1 = archs[0][2](),
+      m2 = archs[0][2]();
     m1.compile({ optimizer: new Adam(), loss: 'sparseCategoricalCrossentropy' });
     m1.trainOnBatch(rand([2, 9, 7, 3]), [0, 1]);
     await m1.save(d);
@@ -142,7 +165,10 @@ describe('files are replaced atomically and old files cleaned up', () => {
     const d = dir();
     const m = archs[2][2]();
     writeFileSync(join(d, 'keep.bin'), 'x');
-    writeFileSync(join(d, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../escape.bin', 'model.json', ['nested.bin']], weights: [] }] }));
+    writeFileSync(
+      join(d, 'model.json'),
+      JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['../escape.bin', 'model.json', ['nested.bin']], weights: [] }] }),
+    );
     await m.save(d);
     expect(existsSync(join(d, 'keep.bin'))).toBe(true);
     expect((await loadModel(d)).predict(rand([1, 13])).shape).toEqual([1, 4]);
@@ -153,45 +179,228 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
   async function saved(compiled = false) {
     const d = dir();
     const m = archs[0][2]();
-    if (compiled) { m.compile({ optimizer: new Adam(), loss: 'sparseCategoricalCrossentropy' }); m.trainOnBatch(rand([2, 9, 7, 3]), [0, 1]); }
+    if (compiled) {
+      m.compile({ optimizer: new Adam(), loss: 'sparseCategoricalCrossentropy' });
+      m.trainOnBatch(rand([2, 9, 7, 3]), [0, 1]);
+    }
     await m.save(d);
     const json = JSON.parse(readFileSync(join(d, 'model.json'), 'utf8'));
     return { d, json, bin: join(d, json.weightsManifest[0].paths[0]) };
   }
   type S = Awaited<ReturnType<typeof saved>>;
-  const edit = (f: (s: S, layers: { class_name: string; config: Record<string, unknown> }[]) => void) => (s: S) => { f(s, s.json.modelTopology.config.layers); writeFileSync(join(s.d, 'model.json'), JSON.stringify(s.json)); };
+  const edit = (f: (s: S, layers: { class_name: string; config: Record<string, unknown> }[]) => void) => (s: S) => {
+    f(s, s.json.modelTopology.config.layers);
+    writeFileSync(join(s.d, 'model.json'), JSON.stringify(s.json));
+  };
   const cases: [string, (s: S) => void, RegExp, boolean?][] = [
-    ['truncated weight file', (s) => writeFileSync(s.bin, readFileSync(s.bin).subarray(0, 100)), /hold 100 bytes, its weights need \d+ \(truncated or mismatched weight file\)/],
-    ['extra bytes in the weight file', (s) => writeFileSync(s.bin, Buffer.concat([readFileSync(s.bin), Buffer.alloc(8)])), /truncated or mismatched/],
-    ['missing weight file', edit((s) => { s.json.weightsManifest[0].paths = ['nope.bin']; }), /nope\.bin: cannot read weight file/],
-    ['a weight path leaving the directory', edit((s) => { s.json.weightsManifest[0].paths = ['../x.bin']; }), /weight file path "\.\.\/x\.bin" leads out of the model folder/],
+    [
+      'truncated weight file',
+      (s) => writeFileSync(s.bin, readFileSync(s.bin).subarray(0, 100)),
+      /hold 100 bytes, its weights need \d+ \(truncated or mismatched weight file\)/,
+    ],
+    [
+      'extra bytes in the weight file',
+      (s) => writeFileSync(s.bin, Buffer.concat([readFileSync(s.bin), Buffer.alloc(8)])),
+      /truncated or mismatched/,
+    ],
+    [
+      'missing weight file',
+      edit((s) => {
+        s.json.weightsManifest[0].paths = ['nope.bin'];
+      }),
+      /nope\.bin: cannot read weight file/,
+    ],
+    [
+      'a weight path leaving the directory',
+      edit((s) => {
+        s.json.weightsManifest[0].paths = ['../x.bin'];
+      }),
+      /weight file path "\.\.\/x\.bin" leads out of the model folder/,
+    ],
     ['mangled JSON', (s) => writeFileSync(join(s.d, 'model.json'), '{"modelTopology": {'), /not valid JSON/],
     ['model.json of random bytes', (s) => writeFileSync(join(s.d, 'model.json'), Buffer.from([0xff, 0xfe, 0, 1, 2])), /not valid JSON/],
-    ['a graph model', edit((s) => { s.json.format = 'graph-model'; }), /graph models are not supported/],
-    ['a weight of the wrong shape', edit((s) => { s.json.weightsManifest[0].weights[0].shape = [3, 3, 4, 3]; }), /has shape \[3,3,4,3\] but layer weight .* needs \[3,3,3,4\]/],
-    ['a weight too few', (s) => { edit((t) => { t.json.weightsManifest[0].weights.pop(); })(s); writeFileSync(s.bin, readFileSync(s.bin).subarray(0, -20)); }, /the model has 4 weights .*, the file 3/],
-    ['an unsupported layer', edit((_, l) => { l.splice(1, 0, { class_name: 'BatchNormalization', config: { name: 'bn' } }); }), /layer 'bn' \(BatchNormalization\): layer class 'BatchNormalization' is not supported/],
-    ['an unsupported activation', edit((_, l) => { l[0].config.activation = 'tanh'; }), /\(Conv2D\): activation 'tanh' is not supported/],
-    ['dilation', edit((_, l) => { l[0].config.dilation_rate = [2, 2]; }), /\(Conv2D\): option dilation_rate=\[2,2\] is not supported/],
-    ['groups', edit((_, l) => { l[0].config.groups = 2; }), /\(Conv2D\): option groups=2 is not supported/],
-    ['channels_first', edit((_, l) => { l[1].config.data_format = 'channels_first'; }), /\(MaxPooling2D\): option data_format='channels_first' is not supported/],
-    ['padding causal', edit((_, l) => { l[0].config.padding = 'causal'; }), /padding 'causal' is not supported/],
-    ['a regularizer', edit((_, l) => { l[3].config.kernel_regularizer = { class_name: 'L2', config: { l2: 0.01 } }; }), /\(Dense\): option kernel_regularizer=.* is not supported/],
-    ['a float16 layer', edit((_, l) => { l[3].config.dtype = 'float16'; }), /\(Dense\): dtype 'float16' is not supported/],
-    ['a mixed-precision policy (Keras 3)', edit((_, l) => { l[3].config.dtype = { class_name: 'DTypePolicy', config: { name: 'mixed_float16' } }; }), /dtype 'mixed_float16' is not supported/],
-    ['relu with max_value', edit((_, l) => { l.splice(1, 0, { class_name: 'ReLU', config: { name: 'r6', max_value: 6 } }); }), /layer 'r6' \(ReLU\): option max_value=6 is not supported/],
-    ['softmax over another axis', edit((_, l) => { l.splice(1, 0, { class_name: 'Softmax', config: { name: 'sm', axis: 1 } }); }), /layer 'sm' \(Softmax\): axis 1 is not supported/],
-    ['a Sequential layer list read as a functional model', edit((s) => { s.json.modelTopology.class_name = 'Model'; }), /\(Conv2D\): inbound_nodes is missing/],
-    ['an unknown model class', edit((s) => { s.json.modelTopology.class_name = 'Graph'; }), /model class_name 'Graph' is not supported \(Sequential, Model, Functional\)/],
-    ['float16 weights', edit((s) => { s.json.weightsManifest[0].weights[0].dtype = 'float16'; }), /weight '.*' has dtype 'float16'; only float32/],
-    ['quantized weights', edit((s) => { s.json.weightsManifest[0].weights[0].quantization = { dtype: 'uint8', scale: 1, min: 0 }; }), /is quantized/],
-    ['two layers with one name', edit((_, l) => { l[1].config.name = l[0].config.name; }), /the layer name is used twice/],
-    ['no input shape', edit((_, l) => { delete l[0].config.batch_input_shape; }), /has no batch_input_shape/],
-    ['a variable input size', edit((_, l) => { l[0].config.batch_input_shape = [null, null, null, 3]; }), /unknown or invalid dimensions; simdcnn needs a fixed input size/],
-    ['Dense on a rank-3 input', edit((_, l) => { l.splice(2, 1); }), /layer '.*' \(Dense\): .*expected input of rank 2/],
-    ['an optimizer file that does not match its manifest', (s) => { const p = join(s.d, s.json.userDefinedMetadata.simdcnnOptimizer.path); writeFileSync(p, readFileSync(p).subarray(4)); }, /the optimizer file holds \d+ bytes, its manifest says 2 x \d+ floats/, true],
-    ['a missing optimizer file', edit((s) => { s.json.userDefinedMetadata.simdcnnOptimizer.path = 'gone.bin'; }), /gone\.bin: cannot read optimizer file \(ENOENT\)/, true],
-    ['optimizer state for another optimizer', edit((s) => { s.json.trainingConfig.optimizer_config = { class_name: 'Momentum', config: { learningRate: 0.1, momentum: 0.9 } }; }), /optimizer state: is for Adam but the training config says SGD/, true],
+    [
+      'a graph model',
+      edit((s) => {
+        s.json.format = 'graph-model';
+      }),
+      /graph models are not supported/,
+    ],
+    [
+      'a weight of the wrong shape',
+      edit((s) => {
+        s.json.weightsManifest[0].weights[0].shape = [3, 3, 4, 3];
+      }),
+      /has shape \[3,3,4,3\] but layer weight .* needs \[3,3,3,4\]/,
+    ],
+    [
+      'a weight too few',
+      (s) => {
+        edit((t) => {
+          t.json.weightsManifest[0].weights.pop();
+        })(s);
+        writeFileSync(s.bin, readFileSync(s.bin).subarray(0, -20));
+      },
+      /the model has 4 weights .*, the file 3/,
+    ],
+    [
+      'an unsupported layer',
+      edit((_, l) => {
+        l.splice(1, 0, { class_name: 'BatchNormalization', config: { name: 'bn' } });
+      }),
+      /layer 'bn' \(BatchNormalization\): layer class 'BatchNormalization' is not supported/,
+    ],
+    [
+      'an unsupported activation',
+      edit((_, l) => {
+        l[0].config.activation = 'tanh';
+      }),
+      /\(Conv2D\): activation 'tanh' is not supported/,
+    ],
+    [
+      'dilation',
+      edit((_, l) => {
+        l[0].config.dilation_rate = [2, 2];
+      }),
+      /\(Conv2D\): option dilation_rate=\[2,2\] is not supported/,
+    ],
+    [
+      'groups',
+      edit((_, l) => {
+        l[0].config.groups = 2;
+      }),
+      /\(Conv2D\): option groups=2 is not supported/,
+    ],
+    [
+      'channels_first',
+      edit((_, l) => {
+        l[1].config.data_format = 'channels_first';
+      }),
+      /\(MaxPooling2D\): option data_format='channels_first' is not supported/,
+    ],
+    [
+      'padding causal',
+      edit((_, l) => {
+        l[0].config.padding = 'causal';
+      }),
+      /padding 'causal' is not supported/,
+    ],
+    [
+      'a regularizer',
+      edit((_, l) => {
+        l[3].config.kernel_regularizer = { class_name: 'L2', config: { l2: 0.01 } };
+      }),
+      /\(Dense\): option kernel_regularizer=.* is not supported/,
+    ],
+    [
+      'a float16 layer',
+      edit((_, l) => {
+        l[3].config.dtype = 'float16';
+      }),
+      /\(Dense\): dtype 'float16' is not supported/,
+    ],
+    [
+      'a mixed-precision policy (Keras 3)',
+      edit((_, l) => {
+        l[3].config.dtype = { class_name: 'DTypePolicy', config: { name: 'mixed_float16' } };
+      }),
+      /dtype 'mixed_float16' is not supported/,
+    ],
+    [
+      'relu with max_value',
+      edit((_, l) => {
+        l.splice(1, 0, { class_name: 'ReLU', config: { name: 'r6', max_value: 6 } });
+      }),
+      /layer 'r6' \(ReLU\): option max_value=6 is not supported/,
+    ],
+    [
+      'softmax over another axis',
+      edit((_, l) => {
+        l.splice(1, 0, { class_name: 'Softmax', config: { name: 'sm', axis: 1 } });
+      }),
+      /layer 'sm' \(Softmax\): axis 1 is not supported/,
+    ],
+    [
+      'a Sequential layer list read as a functional model',
+      edit((s) => {
+        s.json.modelTopology.class_name = 'Model';
+      }),
+      /\(Conv2D\): inbound_nodes is missing/,
+    ],
+    [
+      'an unknown model class',
+      edit((s) => {
+        s.json.modelTopology.class_name = 'Graph';
+      }),
+      /model class_name 'Graph' is not supported \(Sequential, Model, Functional\)/,
+    ],
+    [
+      'float16 weights',
+      edit((s) => {
+        s.json.weightsManifest[0].weights[0].dtype = 'float16';
+      }),
+      /weight '.*' has dtype 'float16'; only float32/,
+    ],
+    [
+      'quantized weights',
+      edit((s) => {
+        s.json.weightsManifest[0].weights[0].quantization = { dtype: 'uint8', scale: 1, min: 0 };
+      }),
+      /is quantized/,
+    ],
+    [
+      'two layers with one name',
+      edit((_, l) => {
+        l[1].config.name = l[0].config.name;
+      }),
+      /the layer name is used twice/,
+    ],
+    [
+      'no input shape',
+      edit((_, l) => {
+        delete l[0].config.batch_input_shape;
+      }),
+      /has no batch_input_shape/,
+    ],
+    [
+      'a variable input size',
+      edit((_, l) => {
+        l[0].config.batch_input_shape = [null, null, null, 3];
+      }),
+      /unknown or invalid dimensions; simdcnn needs a fixed input size/,
+    ],
+    [
+      'Dense on a rank-3 input',
+      edit((_, l) => {
+        l.splice(2, 1);
+      }),
+      /layer '.*' \(Dense\): .*expected input of rank 2/,
+    ],
+    [
+      'an optimizer file that does not match its manifest',
+      (s) => {
+        const p = join(s.d, s.json.userDefinedMetadata.simdcnnOptimizer.path);
+        writeFileSync(p, readFileSync(p).subarray(4));
+      },
+      /the optimizer file holds \d+ bytes, its manifest says 2 x \d+ floats/,
+      true,
+    ],
+    [
+      'a missing optimizer file',
+      edit((s) => {
+        s.json.userDefinedMetadata.simdcnnOptimizer.path = 'gone.bin';
+      }),
+      /gone\.bin: cannot read optimizer file \(ENOENT\)/,
+      true,
+    ],
+    [
+      'optimizer state for another optimizer',
+      edit((s) => {
+        s.json.trainingConfig.optimizer_config = { class_name: 'Momentum', config: { learningRate: 0.1, momentum: 0.9 } };
+      }),
+      /optimizer state: is for Adam but the training config says SGD/,
+      true,
+    ],
   ];
   for (const [what, damage, msg, compiled] of cases) {
     it(what, async () => {

@@ -4,7 +4,20 @@
 // touched (fresh pages are not committed), so only the models' own bytes cost RAM and time.
 import { describe, expect, it } from 'vitest';
 import {
-  AvgPool2D, type Backend, Conv2D, Dense, Flatten, MaxPool2D, MemoryError, ReLU, Sequential, SGD, setBackend, Adam, tensor, Tensor,
+  AvgPool2D,
+  type Backend,
+  Conv2D,
+  Dense,
+  Flatten,
+  MaxPool2D,
+  MemoryError,
+  ReLU,
+  Sequential,
+  SGD,
+  setBackend,
+  Adam,
+  tensor,
+  Tensor,
 } from '../src/node.js';
 import { MAX_MEMORY_BYTES } from '../src/backend.js';
 import { Rng } from '../src/random.js';
@@ -39,7 +52,10 @@ describe('wasm memory past 2 GiB', () => {
     const last = be.alloc(4096, 'last');
     expect(last + 4096).toBe(2 ** 32);
     expect(be.memoryBytes).toBe(2 ** 32);
-    be.write(last, Float32Array.from({ length: 1024 }, (_, i) => i + 0.5));
+    be.write(
+      last,
+      Float32Array.from({ length: 1024 }, (_, i) => i + 0.5),
+    );
     expect(be.read(last + 4092, 1)[0]).toBe(1023.5);
     expect(be.view(last, 1024)[1023]).toBe(1023.5);
     const used = be.allocatedBytes;
@@ -54,7 +70,10 @@ describe('wasm memory past 2 GiB', () => {
 
   it('predict: Conv2D(64,1x1) [1100,64,64,1] -> Flatten -> Dense(2,softmax) at batch 1,100 (activations past 2 GiB) equals batch 32; so does evaluate', async () => {
     const be = await setBackend({});
-    const m = new Sequential([new Conv2D({ filters: 64, kernelSize: 1, inputShape: [64, 64, 1] }), new Flatten(), new Dense({ units: 2, activation: 'softmax' })], { seed: 1 });
+    const m = new Sequential(
+      [new Conv2D({ filters: 64, kernelSize: 1, inputShape: [64, 64, 1] }), new Flatten(), new Dense({ units: 2, activation: 'softmax' })],
+      { seed: 1 },
+    );
     const N = 1100;
     const x = tensor(data(N * 4096, 2), [N, 64, 64, 1]);
     const y = Int32Array.from({ length: N }, (_, i) => i % 2);
@@ -77,11 +96,20 @@ describe('wasm memory past 2 GiB', () => {
 
   it('a model whose weights, gradients, optimizer state and activations sit past 2 GiB trains bit-identically to its twin below (conv same/valid, max/avg pool, relu, dense, softmax)', async () => {
     const be = await setBackend({});
-    const make = () => new Sequential([
-      new Conv2D({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [11, 9, 3] }), new MaxPool2D({ poolSize: 2 }),
-      new Conv2D({ filters: 7, kernelSize: 2 }), new ReLU(), new AvgPool2D({ poolSize: 2, padding: 'same' }), new Flatten(),
-      new Dense({ units: 13, activation: 'relu' }), new Dense({ units: 3, activation: 'softmax' }),
-    ], { seed: 4 });
+    const make = () =>
+      new Sequential(
+        [
+          new Conv2D({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [11, 9, 3] }),
+          new MaxPool2D({ poolSize: 2 }),
+          new Conv2D({ filters: 7, kernelSize: 2 }),
+          new ReLU(),
+          new AvgPool2D({ poolSize: 2, padding: 'same' }),
+          new Flatten(),
+          new Dense({ units: 13, activation: 'relu' }),
+          new Dense({ units: 3, activation: 'softmax' }),
+        ],
+        { seed: 4 },
+      );
     const N = 37;
     const x = tensor(data(N * 11 * 9 * 3, 5, -1, 1), [N, 11, 9, 3]);
     const y = Int32Array.from({ length: N }, (_, i) => (i * 7) % 3);
@@ -100,7 +128,14 @@ describe('wasm memory past 2 GiB', () => {
     for (const p of [ptrs(low).paramBlock, ptrs(low).arena!.block]) expect(p).toBeLessThan(TWO_GIB);
     const runs = [low, high].map(async (m) => {
       const h = await m.fit(x, y, { epochs: 3, batchSize: 8, seed: 3 });
-      return { h, w: m.getWeights(), s: m.getOptimizerState(), p: m.predict(x, { batchSize: 16 }).data, e: m.evaluate(x, y), g: m.computeGradients(x, y) };
+      return {
+        h,
+        w: m.getWeights(),
+        s: m.getOptimizerState(),
+        p: m.predict(x, { batchSize: 16 }).data,
+        e: m.evaluate(x, y),
+        g: m.computeGradients(x, y),
+      };
     });
     const [a, b] = await Promise.all(runs);
     expect(b.w).toEqual(a.w);
@@ -112,7 +147,9 @@ describe('wasm memory past 2 GiB', () => {
     expect(a.h.history.loss[2]).toBeLessThan(a.h.history.loss[0]);
     const dy = tensor(data(N * 3, 6), [N, 3]);
     expect(high.vjp(x, dy)).toEqual(low.vjp(x, dy));
-    low.dispose(); high.dispose(); be.release(filler);
+    low.dispose();
+    high.dispose();
+    be.release(filler);
     expect(be.allocatedBytes).toBe(0);
     be.checkHeap();
   });
@@ -134,7 +171,9 @@ describe('wasm memory past 2 GiB', () => {
     const fill = () => {
       for (;;) {
         const before = be.allocatedBytes;
-        try { add(); } catch (e) {
+        try {
+          add();
+        } catch (e) {
           expect(e).toBeInstanceOf(MemoryError);
           expect(be.allocatedBytes).toBe(before);
           be.checkHeap();
@@ -154,7 +193,12 @@ describe('wasm memory past 2 GiB', () => {
     fill();
     expect(live.size).toBeGreaterThan(15);
     intact();
-    [...live.keys()].forEach((m, i) => { if (i % 2) { m.dispose(); live.delete(m); } });
+    [...live.keys()].forEach((m, i) => {
+      if (i % 2) {
+        m.dispose();
+        live.delete(m);
+      }
+    });
     fill();
     intact();
     // Past the limit at predict time too: refused before a byte is written, and the model still predicts.
@@ -188,7 +232,10 @@ describe('wasm memory past 2 GiB', () => {
 
   it('plan() frees the old activation block first: a batch that fits only in its place runs; one that does not fit at all leaves the model predicting as before', async () => {
     const be = await setBackend({});
-    const make = () => new Sequential([new Dense({ units: 64, activation: 'relu', inputShape: [4096] }), new Dense({ units: 3, activation: 'softmax' })], { seed: 2 });
+    const make = () =>
+      new Sequential([new Dense({ units: 64, activation: 'relu', inputShape: [4096] }), new Dense({ units: 3, activation: 'softmax' })], {
+        seed: 2,
+      });
     const x = (n: number) => tensor(data(n * 4096, n), [n, 4096]);
     const predict = (m: Sequential, n: number) => m.predict(x(n), { batchSize: n }).data;
     const probe = make();
@@ -212,7 +259,10 @@ describe('wasm memory past 2 GiB', () => {
     be.checkHeap();
     expect(predict(m, 128)).toEqual(p128);
     m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
-    const loss = m.trainOnBatch(x(128), Int32Array.from({ length: 128 }, (_, i) => i % 3)).loss;
+    const loss = m.trainOnBatch(
+      x(128),
+      Int32Array.from({ length: 128 }, (_, i) => i % 3),
+    ).loss;
     expect(Number.isFinite(loss)).toBe(true);
     m.dispose();
     be.release(filler);

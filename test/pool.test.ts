@@ -14,7 +14,9 @@ import { avgPoolRef, maxPoolRef, mulberry32, type PoolCase, poolGeometry, random
 import { type Arena, createVariants, expectBitwise, expectClose, type Tol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await createVariants(); });
+beforeAll(async () => {
+  vs = await createVariants();
+});
 
 function parse(s: string): PoolCase {
   // "N,H,W,C p=PH,PW s=SH,SW pad"
@@ -24,10 +26,22 @@ function parse(s: string): PoolCase {
   return { N, H, W, C, PH, PW, SH, SW, pad: m[9] as 'valid' | 'same' };
 }
 const cases = [
-  '2,7,9,3 p=2,2 s=2,2 valid', '1,7,7,5 p=3,3 s=2,2 same', '1,6,5,8 p=2,3 s=1,1 valid', '3,5,5,17 p=2,2 s=2,2 same',
-  '1,13,11,4 p=5,2 s=3,2 same', '2,4,4,1 p=4,4 s=1,1 valid', '1,1,1,7 p=2,2 s=2,2 same', '1,4,4,3 p=5,5 s=1,1 same',
-  '2,9,8,13 p=3,3 s=3,3 valid', '1,6,7,9 p=1,1 s=2,3 valid', '3,8,8,4 p=3,3 s=1,1 same', '1,5,9,2 p=2,5 s=2,1 same',
-  '2,11,7,1 p=7,3 s=2,2 valid', '1,3,3,33 p=2,2 s=1,1 same', '1,10,10,8 p=4,4 s=3,3 same', '2,5,6,5 p=3,2 s=1,2 valid',
+  '2,7,9,3 p=2,2 s=2,2 valid',
+  '1,7,7,5 p=3,3 s=2,2 same',
+  '1,6,5,8 p=2,3 s=1,1 valid',
+  '3,5,5,17 p=2,2 s=2,2 same',
+  '1,13,11,4 p=5,2 s=3,2 same',
+  '2,4,4,1 p=4,4 s=1,1 valid',
+  '1,1,1,7 p=2,2 s=2,2 same',
+  '1,4,4,3 p=5,5 s=1,1 same',
+  '2,9,8,13 p=3,3 s=3,3 valid',
+  '1,6,7,9 p=1,1 s=2,3 valid',
+  '3,8,8,4 p=3,3 s=1,1 same',
+  '1,5,9,2 p=2,5 s=2,1 same',
+  '2,11,7,1 p=7,3 s=2,2 valid',
+  '1,3,3,33 p=2,2 s=1,1 same',
+  '1,10,10,8 p=4,4 s=3,3 same',
+  '2,5,6,5 p=3,2 s=1,2 valid',
 ].map(parse);
 
 const caseName = (k: 'max' | 'avg', c: PoolCase) =>
@@ -35,12 +49,22 @@ const caseName = (k: 'max' | 'avg', c: PoolCase) =>
 
 const geometry = (c: PoolCase) => computeWindow2D('p', [c.H, c.W, c.C], [c.PH, c.PW], [c.SH, c.SW], c.pad, c.N);
 
-interface MaxOut { y: Float32Array; arg: Int32Array; dx: Float32Array; yInfer: Float32Array }
+interface MaxOut {
+  y: Float32Array;
+  arg: Int32Array;
+  dx: Float32Array;
+  yInfer: Float32Array;
+}
 
 /** Training forward (with arg), backward from arg, and the inference forward (arg = 0), each guarded. */
 function runMax(ar: Arena, c: PoolCase, x: Float32Array, dy: Float32Array): MaxOut {
-  const g = geometry(c), ys = dy.length;
-  const px = ar.f32('x', x), pdy = ar.f32('dy', dy), py = ar.out('y', ys), parg = ar.out('arg', ys), pdx = ar.out('dx', x.length);
+  const g = geometry(c),
+    ys = dy.length;
+  const px = ar.f32('x', x),
+    pdy = ar.f32('dy', dy),
+    py = ar.out('y', ys),
+    parg = ar.out('arg', ys),
+    pdx = ar.out('dx', x.length);
   const py2 = ar.out('y (inference)', ys);
   const name = caseName('max', c);
   ar.run(`${name} forward`, [py, parg], () => maxPoolForward(ar.be, px, py, parg, g, c.N));
@@ -50,8 +74,12 @@ function runMax(ar: Arena, c: PoolCase, x: Float32Array, dy: Float32Array): MaxO
 }
 
 function runAvg(ar: Arena, c: PoolCase, x: Float32Array, dy: Float32Array) {
-  const g = geometry(c), ys = dy.length;
-  const px = ar.f32('x', x), pdy = ar.f32('dy', dy), py = ar.out('y', ys), pdx = ar.out('dx', x.length);
+  const g = geometry(c),
+    ys = dy.length;
+  const px = ar.f32('x', x),
+    pdy = ar.f32('dy', dy),
+    py = ar.out('y', ys),
+    pdx = ar.out('dx', x.length);
   const name = caseName('avg', c);
   ar.run(`${name} forward`, [py], () => avgPoolForward(ar.be, px, py, g, c.N));
   ar.run(`${name} backward`, [pdx], () => avgPoolBackward(ar.be, pdy, pdx, g, c.N));
@@ -104,7 +132,8 @@ function randomCase(c: PoolCase, seed: number) {
 describe('pooling kernels vs float64 reference', () => {
   cases.forEach((c, idx) => {
     it(`${caseName('max', c)}`, () => {
-      const g = geometry(c), p = poolGeometry(c);
+      const g = geometry(c),
+        p = poolGeometry(c);
       expect([g.OH, g.OW, g.PT, g.PL, g.PB, g.PR], 'computeWindow2D vs TF rule').toEqual([p.OH, p.OW, p.PT, p.PL, p.PB, p.PR]);
       const { x, dy } = randomCase(c, 300 + idx);
       checkMax(c, x, dy, caseName('max', c));
@@ -125,7 +154,10 @@ describe('pooling edge cases', () => {
       const neg = Float32Array.from(x, (v) => -1.5 + v / 2);
       checkMax(c, neg, dy, 'all negative');
       const r = maxPoolRef(c, neg, null);
-      expect(r.y.every((v) => v < -0.99), 'reference maxima are all negative').toBe(true);
+      expect(
+        r.y.every((v) => v < -0.99),
+        'reference maxima are all negative',
+      ).toBe(true);
       checkAvg(c, neg, dy, 'all negative');
     });
   }
@@ -136,7 +168,13 @@ describe('pooling edge cases', () => {
     const x = new Float32Array(4 * 4 * 5);
     // Channel ch: one large value at a different border pixel each, the rest descending negatives.
     for (let i = 0; i < x.length; i++) x[i] = -1 - i / 100;
-    const spots = [[0, 0], [0, 3], [3, 0], [3, 3], [1, 3]];
+    const spots = [
+      [0, 0],
+      [0, 3],
+      [3, 0],
+      [3, 3],
+      [1, 3],
+    ];
     spots.forEach(([yy, xx], ch) => (x[(yy * 4 + xx) * 5 + ch] = 5 + ch));
     const { dy } = randomCase(c, 42);
     checkMax(c, x, dy, 'borders');
@@ -165,7 +203,12 @@ describe('pooling edge cases', () => {
     const { x, dy } = randomCase(c, 45);
     // Window (0,0) of channels 0, 1 (SIMD lanes) and 4, 5 (the scalar remainder of C = 6) gets a NaN at
     // each of its four positions in turn; the other windows and channels stay finite.
-    for (const [yy, xx] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+    for (const [yy, xx] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]) {
       const xn = Float32Array.from(x);
       for (const ch of [0, 1, 4, 5]) xn[(yy * 4 + xx) * 6 + ch] = NaN;
       const ref = maxPoolRef(c, xn, dy);
@@ -186,7 +229,9 @@ describe('pooling edge cases', () => {
     for (const { name, be } of vs) {
       const r = withArena(be, (ar) => runMax(ar, c, x, dy));
       expect(Array.from(r.y), `${name} forward`).toEqual([-Infinity, -Infinity, -Infinity, 1, -Infinity]);
-      expect(Array.from(r.dx), `${name} backward: only channel 3 has a winner`).toEqual(Array.from({ length: 20 }, (_, i) => (i === 3 ? 4 : 0)));
+      expect(Array.from(r.dx), `${name} backward: only channel 3 has a winner`).toEqual(
+        Array.from({ length: 20 }, (_, i) => (i === 3 ? 4 : 0)),
+      );
     }
   });
 });
@@ -196,8 +241,10 @@ describe('pooling kernels never read or write past their buffers (each buffer fl
     const c = parse(s);
     it(`${caseName('max', c)} and avgpool: x, dy, y, arg, dx each last in memory`, () => {
       const { x, dy } = randomCase(c, 46);
-      const mref = maxPoolRef(c, x, dy), aref = avgPoolRef(c, x, dy);
-      const g = geometry(c), ys = dy.length;
+      const mref = maxPoolRef(c, x, dy),
+        aref = avgPoolRef(c, x, dy);
+      const g = geometry(c),
+        ys = dy.length;
       for (const { name, be } of vs) {
         for (const last of ['x', 'dy', 'y', 'arg', 'dx'] as const) {
           withArena(be, (ar) => {

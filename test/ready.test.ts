@@ -19,9 +19,11 @@ async function importRefusingSyncCompile() {
   return import('../src/index.js');
 }
 
-const net = (s: Awaited<ReturnType<typeof importRefusingSyncCompile>>) => new s.Sequential([
-  s.Conv2D({ filters: 2, kernelSize: 3, inputShape: [5, 7, 1] }), s.Flatten(), s.Dense({ units: 3, activation: 'softmax' }),
-], { seed: 3 });
+const net = (s: Awaited<ReturnType<typeof importRefusingSyncCompile>>) =>
+  new s.Sequential(
+    [s.Conv2D({ filters: 2, kernelSize: 3, inputShape: [5, 7, 1] }), s.Flatten(), s.Dense({ units: 3, activation: 'softmax' })],
+    { seed: 3 },
+  );
 
 it('imports without compiling when the engine refuses; predict throws a StateError that says to await ready()', async () => {
   const s = await importRefusingSyncCompile();
@@ -37,7 +39,10 @@ it('the first fit waits for the asynchronous compile by itself', async () => {
   const s = await importRefusingSyncCompile();
   const m = net(s);
   m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
-  const x = s.tensor(Float32Array.from({ length: 4 * 35 }, (_, i) => (i % 7) / 7), [4, 5, 7, 1]);
+  const x = s.tensor(
+    Float32Array.from({ length: 4 * 35 }, (_, i) => (i % 7) / 7),
+    [4, 5, 7, 1],
+  );
   const h = await m.fit(x, new Uint8Array([0, 1, 2, 0]), { epochs: 2, batchSize: 2 });
   expect(h.history.loss).toHaveLength(2);
   expect(Number.isFinite(h.history.loss[1])).toBe(true);

@@ -7,7 +7,9 @@ import { createVariants, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray } from './reference.js';
 
 let vs: Variant[];
-beforeAll(async () => { vs = await createVariants(); });
+beforeAll(async () => {
+  vs = await createVariants();
+});
 
 /** NaN if any element is NaN, else the largest |x| (Infinity included); 0 for an empty array. */
 function maxAbsRef(x: ArrayLike<number>): number {
@@ -20,7 +22,13 @@ function maxAbsRef(x: ArrayLike<number>): number {
 }
 
 const LENGTHS = [0, 1, 3, 4, 5, 7, 8, 9, 13, 16, 31, 1000];
-const SPECIALS: [string, number][] = [['NaN', NaN], ['-Infinity', -Infinity], ['Infinity', Infinity], ['-3e38', -3e38], ['-0', -0]];
+const SPECIALS: [string, number][] = [
+  ['NaN', NaN],
+  ['-Infinity', -Infinity],
+  ['Infinity', Infinity],
+  ['-3e38', -3e38],
+  ['-0', -0],
+];
 
 describe('maxabs_f32 vs TypeScript reference', () => {
   for (const n of LENGTHS) {
@@ -28,7 +36,10 @@ describe('maxabs_f32 vs TypeScript reference', () => {
       const x = randomArray(n, mulberry32(n + 7)).map((v, i) => (i % 3 ? -v : v) * 100);
       const want = Math.fround(maxAbsRef(x));
       for (const { name, be } of vs) {
-        const got = withArena(be, (ar) => { const p = ar.f32('x', x); return ar.run(`maxabs n=${n}`, [], () => be.k.maxabs_f32(p, n)); });
+        const got = withArena(be, (ar) => {
+          const p = ar.f32('x', x);
+          return ar.run(`maxabs n=${n}`, [], () => be.k.maxabs_f32(p, n));
+        });
         expect(got, name).toBe(want);
       }
     });
@@ -41,7 +52,10 @@ describe('maxabs_f32 vs TypeScript reference', () => {
           x[at] = v;
           const want = maxAbsRef(x);
           for (const { name, be } of vs) {
-            const got = withArena(be, (ar) => { const p = ar.f32('x', x); return ar.run(`maxabs n=${n}`, [], () => be.k.maxabs_f32(p, n)); });
+            const got = withArena(be, (ar) => {
+              const p = ar.f32('x', x);
+              return ar.run(`maxabs n=${n}`, [], () => be.k.maxabs_f32(p, n));
+            });
             if (Number.isNaN(want)) expect(got, name).toBeNaN();
             else expect(got, name).toBe(Math.fround(want));
           }
@@ -52,7 +66,10 @@ describe('maxabs_f32 vs TypeScript reference', () => {
   it('maxabs_f32 x=[13] ending at the last byte of wasm memory', () => {
     const x = randomArray(13, mulberry32(3));
     for (const { name, be } of vs) {
-      const got = withArena(be, (ar) => { const p = ar.atEnd('x', x); return be.k.maxabs_f32(p, 13); });
+      const got = withArena(be, (ar) => {
+        const p = ar.atEnd('x', x);
+        return be.k.maxabs_f32(p, 13);
+      });
       expect(got, name).toBe(Math.fround(maxAbsRef(x)));
     }
   });

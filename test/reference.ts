@@ -37,7 +37,11 @@ export function randomInts(n: number, rnd: () => number, hi: number): Int32Array
 // ---------------------------------------------------------------------------------------------------
 // Window geometry (TensorFlow's documented rule, restated here rather than imported from src/)
 
-export interface Axis { out: number; before: number; after: number }
+export interface Axis {
+  out: number;
+  before: number;
+  after: number;
+}
 
 /**
  * One spatial axis: 'valid' keeps the windows that fit; 'same' makes ceil(size / stride) outputs and
@@ -54,29 +58,47 @@ export function axisGeometry(size: number, k: number, s: number, pad: Pad): Axis
 // ---------------------------------------------------------------------------------------------------
 // Convolution
 
-export interface ConvCase { N: number; H: number; W: number; C: number; KH: number; KW: number; OC: number; SH: number; SW: number; pad: Pad }
+export interface ConvCase {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  KH: number;
+  KW: number;
+  OC: number;
+  SH: number;
+  SW: number;
+  pad: Pad;
+}
 
 export function convGeometry(c: ConvCase) {
-  const a = axisGeometry(c.H, c.KH, c.SH, c.pad), b = axisGeometry(c.W, c.KW, c.SW, c.pad);
+  const a = axisGeometry(c.H, c.KH, c.SH, c.pad),
+    b = axisGeometry(c.W, c.KW, c.SW, c.pad);
   return { OH: a.out, OW: b.out, PT: a.before, PL: b.before, PB: a.after, PR: b.after };
 }
 
-const xIndex = (c: { H: number; W: number; C: number }, n: number, y: number, x: number, ch: number) => ((n * c.H + y) * c.W + x) * c.C + ch;
+const xIndex = (c: { H: number; W: number; C: number }, n: number, y: number, x: number, ch: number) =>
+  ((n * c.H + y) * c.W + x) * c.C + ch;
 const wIndex = (c: ConvCase, ky: number, kx: number, ch: number, o: number) => ((ky * c.KW + kx) * c.C + ch) * c.OC + o;
 
 /** y[n, oy, ox, o] = act(bias[o] + sum over ky, kx, ch of x[n, oy*SH - PT + ky, ox*SW - PL + kx, ch] * w[ky, kx, ch, o]); zero outside the input. */
 export function conv2dRef(c: ConvCase, x: Arr, w: Arr, bias: Arr | null, relu: boolean): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
   const y = new Float64Array(c.N * OH * OW * c.OC);
-  for (let n = 0; n < c.N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let o = 0; o < c.OC; o++) {
-    let s = bias ? bias[o] : 0;
-    for (let ky = 0; ky < c.KH; ky++) for (let kx = 0; kx < c.KW; kx++) {
-      const iy = oy * c.SH - PT + ky, ix = ox * c.SW - PL + kx;
-      if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
-      for (let ch = 0; ch < c.C; ch++) s += x[xIndex(c, n, iy, ix, ch)] * w[wIndex(c, ky, kx, ch, o)];
-    }
-    y[((n * OH + oy) * OW + ox) * c.OC + o] = relu ? Math.max(0, s) : s;
-  }
+  for (let n = 0; n < c.N; n++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let o = 0; o < c.OC; o++) {
+          let s = bias ? bias[o] : 0;
+          for (let ky = 0; ky < c.KH; ky++)
+            for (let kx = 0; kx < c.KW; kx++) {
+              const iy = oy * c.SH - PT + ky,
+                ix = ox * c.SW - PL + kx;
+              if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+              for (let ch = 0; ch < c.C; ch++) s += x[xIndex(c, n, iy, ix, ch)] * w[wIndex(c, ky, kx, ch, o)];
+            }
+          y[((n * OH + oy) * OW + ox) * c.OC + o] = relu ? Math.max(0, s) : s;
+        }
   return y;
 }
 export const conv2dForwardRef = conv2dRef;
@@ -88,21 +110,24 @@ export const conv2dForwardRef = conv2dRef;
 export function conv2dGradInputRef(c: ConvCase, w: Arr, dy: Arr): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
   const dx = new Float64Array(c.N * c.H * c.W * c.C);
-  for (let n = 0; n < c.N; n++) for (let iy = 0; iy < c.H; iy++) for (let ix = 0; ix < c.W; ix++) for (let ch = 0; ch < c.C; ch++) {
-    let s = 0;
-    for (let ky = 0; ky < c.KH; ky++) {
-      const ty = iy + PT - ky;
-      if (ty < 0 || ty % c.SH !== 0 || ty / c.SH >= OH) continue;
-      const oy = ty / c.SH;
-      for (let kx = 0; kx < c.KW; kx++) {
-        const tx = ix + PL - kx;
-        if (tx < 0 || tx % c.SW !== 0 || tx / c.SW >= OW) continue;
-        const ox = tx / c.SW;
-        for (let o = 0; o < c.OC; o++) s += dy[((n * OH + oy) * OW + ox) * c.OC + o] * w[wIndex(c, ky, kx, ch, o)];
-      }
-    }
-    dx[xIndex(c, n, iy, ix, ch)] = s;
-  }
+  for (let n = 0; n < c.N; n++)
+    for (let iy = 0; iy < c.H; iy++)
+      for (let ix = 0; ix < c.W; ix++)
+        for (let ch = 0; ch < c.C; ch++) {
+          let s = 0;
+          for (let ky = 0; ky < c.KH; ky++) {
+            const ty = iy + PT - ky;
+            if (ty < 0 || ty % c.SH !== 0 || ty / c.SH >= OH) continue;
+            const oy = ty / c.SH;
+            for (let kx = 0; kx < c.KW; kx++) {
+              const tx = ix + PL - kx;
+              if (tx < 0 || tx % c.SW !== 0 || tx / c.SW >= OW) continue;
+              const ox = tx / c.SW;
+              for (let o = 0; o < c.OC; o++) s += dy[((n * OH + oy) * OW + ox) * c.OC + o] * w[wIndex(c, ky, kx, ch, o)];
+            }
+          }
+          dx[xIndex(c, n, iy, ix, ch)] = s;
+        }
   return dx;
 }
 
@@ -110,15 +135,21 @@ export function conv2dGradInputRef(c: ConvCase, w: Arr, dy: Arr): Float64Array {
 export function conv2dGradFilterRef(c: ConvCase, x: Arr, dy: Arr): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
   const dw = new Float64Array(c.KH * c.KW * c.C * c.OC);
-  for (let ky = 0; ky < c.KH; ky++) for (let kx = 0; kx < c.KW; kx++) for (let ch = 0; ch < c.C; ch++) for (let o = 0; o < c.OC; o++) {
-    let s = 0;
-    for (let n = 0; n < c.N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
-      const iy = oy * c.SH - PT + ky, ix = ox * c.SW - PL + kx;
-      if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
-      s += x[xIndex(c, n, iy, ix, ch)] * dy[((n * OH + oy) * OW + ox) * c.OC + o];
-    }
-    dw[wIndex(c, ky, kx, ch, o)] = s;
-  }
+  for (let ky = 0; ky < c.KH; ky++)
+    for (let kx = 0; kx < c.KW; kx++)
+      for (let ch = 0; ch < c.C; ch++)
+        for (let o = 0; o < c.OC; o++) {
+          let s = 0;
+          for (let n = 0; n < c.N; n++)
+            for (let oy = 0; oy < OH; oy++)
+              for (let ox = 0; ox < OW; ox++) {
+                const iy = oy * c.SH - PT + ky,
+                  ix = ox * c.SW - PL + kx;
+                if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
+                s += x[xIndex(c, n, iy, ix, ch)] * dy[((n * OH + oy) * OW + ox) * c.OC + o];
+              }
+          dw[wIndex(c, ky, kx, ch, o)] = s;
+        }
   return dw;
 }
 
@@ -145,20 +176,33 @@ export function conv2dBackwardRef(c: ConvCase, x: Arr, w: Arr, dy: Arr) {
 // ---------------------------------------------------------------------------------------------------
 // Pooling
 
-export interface PoolCase { N: number; H: number; W: number; C: number; PH: number; PW: number; SH: number; SW: number; pad: Pad }
+export interface PoolCase {
+  N: number;
+  H: number;
+  W: number;
+  C: number;
+  PH: number;
+  PW: number;
+  SH: number;
+  SW: number;
+  pad: Pad;
+}
 
 export function poolGeometry(c: PoolCase) {
-  const a = axisGeometry(c.H, c.PH, c.SH, c.pad), b = axisGeometry(c.W, c.PW, c.SW, c.pad);
+  const a = axisGeometry(c.H, c.PH, c.SH, c.pad),
+    b = axisGeometry(c.W, c.PW, c.SW, c.pad);
   return { OH: a.out, OW: b.out, PT: a.before, PL: b.before, PB: a.after, PR: b.after };
 }
 
 /** Flat input indices of one window's positions inside the input, in row-major window order (padding excluded). */
 function windowCells(c: PoolCase, n: number, oy: number, ox: number, ch: number, PT: number, PL: number): number[] {
   const cells: number[] = [];
-  for (let py = 0; py < c.PH; py++) for (let px = 0; px < c.PW; px++) {
-    const iy = oy * c.SH - PT + py, ix = ox * c.SW - PL + px;
-    if (iy >= 0 && iy < c.H && ix >= 0 && ix < c.W) cells.push(xIndex(c, n, iy, ix, ch));
-  }
+  for (let py = 0; py < c.PH; py++)
+    for (let px = 0; px < c.PW; px++) {
+      const iy = oy * c.SH - PT + py,
+        ix = ox * c.SW - PL + px;
+      if (iy >= 0 && iy < c.H && ix >= 0 && ix < c.W) cells.push(xIndex(c, n, iy, ix, ch));
+    }
   return cells;
 }
 
@@ -170,34 +214,43 @@ function windowCells(c: PoolCase, n: number, oy: number, ox: number, ch: number,
  */
 export function maxPoolRef(c: PoolCase, x: Arr, dy: Arr | null) {
   const { OH, OW, PT, PL } = poolGeometry(c);
-  const y = new Float64Array(c.N * OH * OW * c.C), arg = new Int32Array(y.length), dx = new Float64Array(x.length);
-  for (let n = 0; n < c.N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let ch = 0; ch < c.C; ch++) {
-    const cells = windowCells(c, n, oy, ox, ch, PT, PL);
-    let best = cells[0];
-    for (const i of cells) {
-      if (Number.isNaN(x[best])) break;
-      if (Number.isNaN(x[i]) || x[i] > x[best]) best = i;
-    }
-    const o = ((n * OH + oy) * OW + ox) * c.C + ch;
-    y[o] = x[best];
-    arg[o] = best;
-    if (dy) dx[best] += dy[o];
-  }
+  const y = new Float64Array(c.N * OH * OW * c.C),
+    arg = new Int32Array(y.length),
+    dx = new Float64Array(x.length);
+  for (let n = 0; n < c.N; n++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let ch = 0; ch < c.C; ch++) {
+          const cells = windowCells(c, n, oy, ox, ch, PT, PL);
+          let best = cells[0];
+          for (const i of cells) {
+            if (Number.isNaN(x[best])) break;
+            if (Number.isNaN(x[i]) || x[i] > x[best]) best = i;
+          }
+          const o = ((n * OH + oy) * OW + ox) * c.C + ch;
+          y[o] = x[best];
+          arg[o] = best;
+          if (dy) dx[best] += dy[o];
+        }
   return { y, arg, dx, OH, OW };
 }
 
 /** Average pooling: the mean over the window's in-bounds positions (TensorFlow's count excludes padding). */
 export function avgPoolRef(c: PoolCase, x: Arr, dy: Arr | null) {
   const { OH, OW, PT, PL } = poolGeometry(c);
-  const y = new Float64Array(c.N * OH * OW * c.C), dx = new Float64Array(x.length);
-  for (let n = 0; n < c.N; n++) for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) for (let ch = 0; ch < c.C; ch++) {
-    const cells = windowCells(c, n, oy, ox, ch, PT, PL);
-    const o = ((n * OH + oy) * OW + ox) * c.C + ch;
-    let s = 0;
-    for (const i of cells) s += x[i];
-    y[o] = s / cells.length;
-    if (dy) for (const i of cells) dx[i] += dy[o] / cells.length;
-  }
+  const y = new Float64Array(c.N * OH * OW * c.C),
+    dx = new Float64Array(x.length);
+  for (let n = 0; n < c.N; n++)
+    for (let oy = 0; oy < OH; oy++)
+      for (let ox = 0; ox < OW; ox++)
+        for (let ch = 0; ch < c.C; ch++) {
+          const cells = windowCells(c, n, oy, ox, ch, PT, PL);
+          const o = ((n * OH + oy) * OW + ox) * c.C + ch;
+          let s = 0;
+          for (const i of cells) s += x[i];
+          y[o] = s / cells.length;
+          if (dy) for (const i of cells) dx[i] += dy[o] / cells.length;
+        }
   return { y, dx, OH, OW };
 }
 
@@ -212,40 +265,51 @@ export function poolRef(c: PoolCase, kind: 'max' | 'avg', x: Arr, dy: Arr) {
 // Matrix products and dense
 
 /** C[M, N] = sum over k of a(i, k) * b(k, j), for any storage the accessors describe. */
-export function matmulRef(M: number, N: number, K: number, a: (i: number, k: number) => number, b: (k: number, j: number) => number): Float64Array {
+export function matmulRef(
+  M: number,
+  N: number,
+  K: number,
+  a: (i: number, k: number) => number,
+  b: (k: number, j: number) => number,
+): Float64Array {
   const c = new Float64Array(M * N);
-  for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
-    let s = 0;
-    for (let k = 0; k < K; k++) s += a(i, k) * b(k, j);
-    c[i * N + j] = s;
-  }
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a(i, k) * b(k, j);
+      c[i * N + j] = s;
+    }
   return c;
 }
 
 /** y[n, o] = act(bias[o] + sum over i of x[n, i] * w[i, o]). */
 export function denseForwardRef(x: Arr, w: Arr, bias: Arr | null, N: number, IN: number, OUT: number, relu: boolean): Float64Array {
   const y = new Float64Array(N * OUT);
-  for (let n = 0; n < N; n++) for (let o = 0; o < OUT; o++) {
-    let s = bias ? bias[o] : 0;
-    for (let i = 0; i < IN; i++) s += x[n * IN + i] * w[i * OUT + o];
-    y[n * OUT + o] = relu ? Math.max(0, s) : s;
-  }
+  for (let n = 0; n < N; n++)
+    for (let o = 0; o < OUT; o++) {
+      let s = bias ? bias[o] : 0;
+      for (let i = 0; i < IN; i++) s += x[n * IN + i] * w[i * OUT + o];
+      y[n * OUT + o] = relu ? Math.max(0, s) : s;
+    }
   return y;
 }
 
 /** Gradients of sum(dy * (x w + bias)): dx = dy w^T, dw = x^T dy, db = column sums of dy. */
 export function denseBackwardRef(x: Arr, w: Arr, dy: Arr, N: number, IN: number, OUT: number) {
-  const dx = new Float64Array(N * IN), dw = new Float64Array(IN * OUT);
-  for (let n = 0; n < N; n++) for (let i = 0; i < IN; i++) {
-    let s = 0;
-    for (let o = 0; o < OUT; o++) s += dy[n * OUT + o] * w[i * OUT + o];
-    dx[n * IN + i] = s;
-  }
-  for (let i = 0; i < IN; i++) for (let o = 0; o < OUT; o++) {
-    let s = 0;
-    for (let n = 0; n < N; n++) s += x[n * IN + i] * dy[n * OUT + o];
-    dw[i * OUT + o] = s;
-  }
+  const dx = new Float64Array(N * IN),
+    dw = new Float64Array(IN * OUT);
+  for (let n = 0; n < N; n++)
+    for (let i = 0; i < IN; i++) {
+      let s = 0;
+      for (let o = 0; o < OUT; o++) s += dy[n * OUT + o] * w[i * OUT + o];
+      dx[n * IN + i] = s;
+    }
+  for (let i = 0; i < IN; i++)
+    for (let o = 0; o < OUT; o++) {
+      let s = 0;
+      for (let n = 0; n < N; n++) s += x[n * IN + i] * dy[n * OUT + o];
+      dw[i * OUT + o] = s;
+    }
   return { dx, dw, db: biasGradRef(dy, N, OUT) };
 }
 
@@ -277,11 +341,12 @@ export function softmaxRef(x: Arr, N: number, C: number): Float64Array {
 /** The softmax Jacobian applied to dy: dx[i, j] = sum over k of dy[i, k] * y[i, k] * ((j == k) - y[i, j]). */
 export function softmaxGradRef(y: Arr, dy: Arr, N: number, C: number): Float64Array {
   const dx = new Float64Array(N * C);
-  for (let i = 0; i < N; i++) for (let j = 0; j < C; j++) {
-    let s = 0;
-    for (let k = 0; k < C; k++) s += dy[i * C + k] * y[i * C + k] * ((j === k ? 1 : 0) - y[i * C + j]);
-    dx[i * C + j] = s;
-  }
+  for (let i = 0; i < N; i++)
+    for (let j = 0; j < C; j++) {
+      let s = 0;
+      for (let k = 0; k < C; k++) s += dy[i * C + k] * y[i * C + k] * ((j === k ? 1 : 0) - y[i * C + j]);
+      dx[i * C + j] = s;
+    }
   return dx;
 }
 
@@ -349,7 +414,18 @@ export function momentumRef(w: Float64Array, g: Arr, acc: Float64Array, lr: numb
  * One Adam step as TF.js writes it: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2;
  * w -= lr * (m / c1) / (sqrt(v / c2) + eps) with c1 = 1 - b1^t, c2 = 1 - b2^t. In place.
  */
-export function adamRef(w: Float64Array, g: Arr, m: Float64Array, v: Float64Array, lr: number, b1: number, b2: number, eps: number, c1: number, c2: number): void {
+export function adamRef(
+  w: Float64Array,
+  g: Arr,
+  m: Float64Array,
+  v: Float64Array,
+  lr: number,
+  b1: number,
+  b2: number,
+  eps: number,
+  c1: number,
+  c2: number,
+): void {
   for (let i = 0; i < w.length; i++) {
     m[i] = b1 * m[i] + (1 - b1) * g[i];
     v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];

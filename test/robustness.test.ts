@@ -3,13 +3,32 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AvgPool2D, Conv2D, currentBackend, DataError, Dense, Flatten, MaxPool2D, MemoryError, Sequential, Tensor, tensor } from '../src/node.js';
+import {
+  AvgPool2D,
+  Conv2D,
+  currentBackend,
+  DataError,
+  Dense,
+  Flatten,
+  MaxPool2D,
+  MemoryError,
+  Sequential,
+  Tensor,
+  tensor,
+} from '../src/node.js';
 import { parseIdx } from '../src/idx.js';
 import { Rng } from '../src/random.js';
 
-const small = () => new Sequential([
-  new Conv2D({ filters: 4, kernelSize: 3, inputShape: [10, 10, 2] }), new MaxPool2D({ poolSize: 2 }), new Flatten(), new Dense({ units: 3, activation: 'softmax' }),
-], { seed: 1 });
+const small = () =>
+  new Sequential(
+    [
+      new Conv2D({ filters: 4, kernelSize: 3, inputShape: [10, 10, 2] }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: 3, activation: 'softmax' }),
+    ],
+    { seed: 1 },
+  );
 
 describe('memory', () => {
   it('building, training and disposing 1,000 models [?,10,10,2] returns every byte; wasm memory stays flat', () => {
@@ -18,7 +37,8 @@ describe('memory', () => {
     const warm = small();
     warm.predict(x);
     warm.dispose();
-    const base = be.allocatedBytes, mem = be.memoryBytes;
+    const base = be.allocatedBytes,
+      mem = be.memoryBytes;
     for (let i = 0; i < 1000; i++) {
       const m = small();
       m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
@@ -55,7 +75,12 @@ describe('memory', () => {
 
   it('a batch whose activations exceed the limit is refused with a hint to lower the batch size', () => {
     // One 2048x2048 image through 256 filters: 4 GiB of activations for a single sample.
-    const m = new Sequential([new Conv2D({ filters: 256, kernelSize: 1, inputShape: [2048, 2048, 1] }), new AvgPool2D({ poolSize: 2048 }), new Flatten(), new Dense({ units: 2, activation: 'softmax' })]);
+    const m = new Sequential([
+      new Conv2D({ filters: 256, kernelSize: 1, inputShape: [2048, 2048, 1] }),
+      new AvgPool2D({ poolSize: 2048 }),
+      new Flatten(),
+      new Dense({ units: 2, activation: 'softmax' }),
+    ]);
     const x = tensor(new Float32Array(2048 * 2048), [1, 2048, 2048, 1]);
     const mem = currentBackend().memoryBytes;
     expect(() => m.predict(x)).toThrow(/batches of 1 need \d+ MiB of activations.*use a smaller batch size/);
@@ -67,17 +92,27 @@ describe('memory', () => {
 
 describe('determinism', () => {
   const fixture = resolve(import.meta.dirname, 'fixtures/determinism.ts');
-  const runChild = (build: string) => JSON.parse(execFileSync('npx', ['tsx', fixture], { env: { ...process.env, SIMDCNN_BUILD: build }, encoding: 'utf8' }).trim().split('\n').pop()!);
+  const runChild = (build: string) =>
+    JSON.parse(
+      execFileSync('npx', ['tsx', fixture], { env: { ...process.env, SIMDCNN_BUILD: build }, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!,
+    );
   for (const build of ['simd', 'relaxed']) {
     it(`same seed, same weights after an epoch, in two processes (${build} build)`, () => {
-      const a = runChild(build), b = runChild(build);
+      const a = runChild(build),
+        b = runChild(build);
       expect(a.build).toBe(build);
       expect(a.hash).toBe(b.hash);
     }, 60_000);
   }
   it('same seed twice in one process gives bit-identical weights', async () => {
     const rng = new Rng(5);
-    const x = tensor(Float32Array.from({ length: 40 * 200 }, () => rng.uniform()), [40, 10, 10, 2]);
+    const x = tensor(
+      Float32Array.from({ length: 40 * 200 }, () => rng.uniform()),
+      [40, 10, 10, 2],
+    );
     const y = Int32Array.from({ length: 40 }, (_, i) => i % 3);
     const runOnce = async () => {
       const m = small();
@@ -93,15 +128,23 @@ describe('determinism', () => {
 
 describe('IDX parser fuzzing', () => {
   it('random bytes either parse consistently or throw DataError, never anything else', () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (bytes, header) => {
-      if (header && bytes.length >= 4) { bytes[0] = 0; bytes[1] = 0; bytes[2] = 8; bytes[3] = (bytes[3] % 4) + 1; }
-      try {
-        const r = parseIdx(bytes, 'fuzz');
-        expect(r.data.length).toBe(r.dims.reduce((a, b) => a * b, 1));
-      } catch (e) {
-        expect(e).toBeInstanceOf(DataError);
-      }
-    }), { seed: 7, numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.boolean(), (bytes, header) => {
+        if (header && bytes.length >= 4) {
+          bytes[0] = 0;
+          bytes[1] = 0;
+          bytes[2] = 8;
+          bytes[3] = (bytes[3] % 4) + 1;
+        }
+        try {
+          const r = parseIdx(bytes, 'fuzz');
+          expect(r.data.length).toBe(r.dims.reduce((a, b) => a * b, 1));
+        } catch (e) {
+          expect(e).toBeInstanceOf(DataError);
+        }
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
   });
   it('every truncation of a valid file is rejected', () => {
     const valid = Uint8Array.from([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 4, 5, 6]);

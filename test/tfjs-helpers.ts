@@ -6,16 +6,26 @@ export { tf };
 
 /** TF.js loading simdcnn's in-memory files, as tf.loadLayersModel does from model.json + weights. */
 export async function toTfjs(files: ModelFiles): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(tf.io.fromMemory({
-    modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
-    weightData: files.weights as ArrayBuffer, trainingConfig: files.modelJson.trainingConfig as never,
-  }));
+  return tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: files.modelJson.modelTopology,
+      weightSpecs: files.modelJson.weightsManifest[0].weights as tf.io.WeightsManifestEntry[],
+      weightData: files.weights as ArrayBuffer,
+      trainingConfig: files.modelJson.trainingConfig as never,
+    }),
+  );
 }
 
 /** What a TF.js model hands its save handler. */
 export async function tfjsArtifacts(m: tf.LayersModel, includeOptimizer = false): Promise<tf.io.ModelArtifacts> {
   let art: tf.io.ModelArtifacts | undefined;
-  await m.save(tf.io.withSaveHandler(async (a) => { art = a; return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }), { includeOptimizer });
+  await m.save(
+    tf.io.withSaveHandler(async (a) => {
+      art = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+    { includeOptimizer },
+  );
   return art!;
 }
 
@@ -30,7 +40,12 @@ export const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 /** Gives a TF.js model simdcnn's weights, matched by name ('layer/kernel'). */
 export function copyWeights(ours: Model, theirs: tf.LayersModel): void {
   const w = new Map(ours.weightSpecs().map((s, i) => [s.name, [s.shape, ours.getWeights()[i]] as const]));
-  theirs.setWeights(theirs.weights.map((v) => { const [shape, data] = w.get(v.originalName)!; return tf.tensor(data, shape); }));
+  theirs.setWeights(
+    theirs.weights.map((v) => {
+      const [shape, data] = w.get(v.originalName)!;
+      return tf.tensor(data, shape);
+    }),
+  );
 }
 
 /** Names and values of a TF.js model's weights, in its getWeights order. */

@@ -9,13 +9,16 @@ beforeAll(async () => {
 });
 
 function nets(seed: number) {
-  const ours = new Sequential([
-    new Conv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [9, 7, 3] }),
-    new MaxPool2D({ poolSize: 2, padding: 'same' }),
-    new Conv2D({ filters: 5, kernelSize: 2, activation: 'relu' }),
-    new Flatten(),
-    new Dense({ units: 6, activation: 'softmax' }),
-  ], { seed });
+  const ours = new Sequential(
+    [
+      new Conv2D({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [9, 7, 3] }),
+      new MaxPool2D({ poolSize: 2, padding: 'same' }),
+      new Conv2D({ filters: 5, kernelSize: 2, activation: 'relu' }),
+      new Flatten(),
+      new Dense({ units: 6, activation: 'softmax' }),
+    ],
+    { seed },
+  );
   const theirs = tf.sequential({
     layers: [
       tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', inputShape: [9, 7, 3] }),
@@ -37,7 +40,12 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 
 const cases: [string, () => Optimizer, () => tf.Optimizer, string][] = [
   ['SGD lr=0.1', () => new SGD({ learningRate: 0.1 }), () => tf.train.sgd(0.1), 'sparseCategoricalCrossentropy'],
-  ['SGD lr=0.05 momentum=0.9', () => new SGD({ learningRate: 0.05, momentum: 0.9 }), () => tf.train.momentum(0.05, 0.9), 'sparseCategoricalCrossentropy'],
+  [
+    'SGD lr=0.05 momentum=0.9',
+    () => new SGD({ learningRate: 0.05, momentum: 0.9 }),
+    () => tf.train.momentum(0.05, 0.9),
+    'sparseCategoricalCrossentropy',
+  ],
   ['Adam lr=0.01', () => new Adam({ learningRate: 0.01 }), () => tf.train.adam(0.01, 0.9, 0.999, 1e-7), 'sparseCategoricalCrossentropy'],
   ['SGD lr=0.1 one-hot', () => new SGD({ learningRate: 0.1 }), () => tf.train.sgd(0.1), 'categoricalCrossentropy'],
 ];

@@ -94,13 +94,10 @@ export interface TrainResult {
 }
 
 /** To the worker itself: the port that carries the requests below. */
-export type ToWorker =
-  | { type: 'connect'; port: MessagePort; cancelled: boolean }
-  | TrainRequest;
+export type ToWorker = { type: 'connect'; port: MessagePort; cancelled: boolean } | TrainRequest;
 /** Over the port, in order. */
 export type TrainRequest =
-  | { type: 'train'; spec: ModelSpec; data: TrainData; options: Omit<TrainOptions, 'workerUrl' | 'transfer'> }
-  | { type: 'cancel' };
+  { type: 'train'; spec: ModelSpec; data: TrainData; options: Omit<TrainOptions, 'workerUrl' | 'transfer'> } | { type: 'cancel' };
 
 export type FromWorker =
   | { type: 'ready'; build: BuildName }

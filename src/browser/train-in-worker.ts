@@ -64,8 +64,10 @@ function transferables(data: TrainData): ArrayBuffer[] {
 function checkData(d: TrainData): void {
   const check = (s: TrainData | NonNullable<TrainData['validation']>, what: string) => {
     if (!s || !(s.x instanceof Float32Array)) throw new TypeError(`trainInWorker: ${what}.x must be a Float32Array`);
-    if (!Array.isArray(s.shape) || s.shape.reduce((a, b) => a * b, 1) !== s.x.length) throw new RangeError(`trainInWorker: ${what}.shape [${s.shape}] does not match ${what}.x (${s.x.length} values)`);
-    if (!(s.y instanceof Uint8Array || s.y instanceof Int32Array || s.y instanceof Uint16Array)) throw new TypeError(`trainInWorker: ${what}.y must be a Uint8Array, Uint16Array or Int32Array of class indices`);
+    if (!Array.isArray(s.shape) || s.shape.reduce((a, b) => a * b, 1) !== s.x.length)
+      throw new RangeError(`trainInWorker: ${what}.shape [${s.shape}] does not match ${what}.x (${s.x.length} values)`);
+    if (!(s.y instanceof Uint8Array || s.y instanceof Int32Array || s.y instanceof Uint16Array))
+      throw new TypeError(`trainInWorker: ${what}.y must be a Uint8Array, Uint16Array or Int32Array of class indices`);
     if (s.y.length !== s.shape[0]) throw new RangeError(`trainInWorker: ${what} has ${s.shape[0]} samples but ${s.y.length} labels`);
   };
   check(d, 'data');
@@ -76,7 +78,12 @@ function checkData(d: TrainData): void {
  * Trains `spec` on `data` in a new module Worker. `onProgress` is called at most every
  * options.progressInterval ms (default 100). The worker ends when the promise settles.
  */
-export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOptions = {}, onProgress?: (p: TrainProgress) => void): TrainJob {
+export function trainInWorker(
+  spec: ModelSpec,
+  data: TrainData,
+  options: TrainOptions = {},
+  onProgress?: (p: TrainProgress) => void,
+): TrainJob {
   let worker: Worker | undefined;
   let settled = false;
   let cancelRequested = false;
@@ -93,8 +100,17 @@ export function trainInWorker(spec: ModelSpec, data: TrainData, options: TrainOp
     const msg: ToWorker = { type: 'train', spec, data, options: rest };
     channel.port1.postMessage(msg, transfer === false ? [] : transferables(data));
     worker = startWorker(url);
-    const finish = () => { settled = true; worker?.terminate(); channel.port1.close(); };
-    const fail = (e: Error) => { if (!settled) { finish(); reject(e); } };
+    const finish = () => {
+      settled = true;
+      worker?.terminate();
+      channel.port1.close();
+    };
+    const fail = (e: Error) => {
+      if (!settled) {
+        finish();
+        reject(e);
+      }
+    };
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault?.();
       fail(new Error(e.message ? `training worker: ${e.message}` : notStarted(url)));

@@ -13,7 +13,10 @@ interface Scope {
 }
 const scope = self as unknown as Scope;
 
-interface Job { model?: Model; cancelled: boolean }
+interface Job {
+  model?: Model;
+  cancelled: boolean;
+}
 let job: Job | undefined;
 
 const now = () => performance.now();
@@ -28,7 +31,8 @@ const buffers = (arrays: (ArrayBufferView | ArrayBuffer | undefined)[]) => {
 
 /** The spec's model, built (from its weights or its seed) and compiled. */
 function modelFromSpec(spec: ModelSpec): Model {
-  if (!spec || typeof spec !== 'object' || !spec.modelTopology) throw new ValueError('model spec: modelTopology must be the model as TF.js layers JSON (model.toJSON())');
+  if (!spec || typeof spec !== 'object' || !spec.modelTopology)
+    throw new ValueError('model spec: modelTopology must be the model as TF.js layers JSON (model.toJSON())');
   const m = modelFromJSON(spec.modelTopology, { seed: spec.seed });
   try {
     if (spec.weights) m.setWeights(spec.weights);
@@ -50,46 +54,78 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
   try {
     const d = data as TrainData;
     const x = tensor(d.x, d.shape);
-    const val = d.validation ? [tensor(d.validation.x, d.validation.shape), d.validation.y] as const : undefined;
+    const val = d.validation ? ([tensor(d.validation.x, d.validation.shape), d.validation.y] as const) : undefined;
     const epochs = options.epochs ?? 1;
     const batchSize = options.batchSize ?? 32;
     const N = d.shape[0];
     const batches = Math.ceil(N / batchSize);
     const interval = options.progressInterval ?? 100;
     const t0 = now();
-    let last = t0, lossSum = 0, accSum = 0, count = 0, imagesSince = 0, images = 0, epoch = 0, batch = 0;
+    let last = t0,
+      lossSum = 0,
+      accSum = 0,
+      count = 0,
+      imagesSince = 0,
+      images = 0,
+      epoch = 0,
+      batch = 0;
     // Throughput counts the time from one batch's end to the next only (not validation, not model setup).
-    let batchClock = t0, trainMs = 0, rate = 0, lastLoss = NaN, lastAcc = NaN;
+    let batchClock = t0,
+      trainMs = 0,
+      rate = 0,
+      lastLoss = NaN,
+      lastAcc = NaN;
     let epochsDone: EpochLogs[] = [];
     const report = (force: boolean) => {
       const t = now();
       if (!force && t - last < interval) return;
       if (count === 0 && epochsDone.length === 0) return;
       const p: TrainProgress = {
-        epoch, epochs, batch, batches,
-        loss: count ? (lastLoss = lossSum / count) : lastLoss, acc: count ? (lastAcc = accSum / count) : lastAcc,
+        epoch,
+        epochs,
+        batch,
+        batches,
+        loss: count ? (lastLoss = lossSum / count) : lastLoss,
+        acc: count ? (lastAcc = accSum / count) : lastAcc,
         imagesPerSec: imagesSince > 0 ? (rate = imagesSince / Math.max(trainMs / 1000, 1e-6)) : rate,
-        images, elapsedMs: t - t0, epochsDone,
+        images,
+        elapsedMs: t - t0,
+        epochsDone,
       };
       scope.postMessage({ type: 'progress', progress: p });
-      last = t; lossSum = 0; accSum = 0; count = 0; imagesSince = 0; trainMs = 0; epochsDone = [];
+      last = t;
+      lossSum = 0;
+      accSum = 0;
+      count = 0;
+      imagesSince = 0;
+      trainMs = 0;
+      epochsDone = [];
     };
     // A cancel that arrived while the model was being built is handled before the first batch.
     await new Promise((r) => setTimeout(r, 0));
     let history: TrainResult['history'] = { epoch: [], history: { loss: [], acc: [] } };
     if (!me.cancelled) {
       history = await model.fit(x, d.y, {
-        epochs, batchSize, shuffle: options.shuffle, seed: options.seed,
+        epochs,
+        batchSize,
+        shuffle: options.shuffle,
+        seed: options.seed,
         validationData: val ? [val[0], val[1]] : undefined,
         yieldEvery: Math.min(50, interval), // how soon a cancel message gets through
-        onEpochBegin: (e) => { epoch = e; batchClock = now(); },
+        onEpochBegin: (e) => {
+          epoch = e;
+          batchClock = now();
+        },
         onBatchEnd: (b, logs) => {
           const t = now();
           trainMs += t - batchClock;
           batchClock = t;
           batch = b;
-          lossSum += logs.loss * logs.size; accSum += logs.acc * logs.size; count += logs.size;
-          images += logs.size; imagesSince += logs.size;
+          lossSum += logs.loss * logs.size;
+          accSum += logs.acc * logs.size;
+          count += logs.size;
+          images += logs.size;
+          imagesSince += logs.size;
           if (me.cancelled) model.stopTraining = true;
           report(false);
         },
@@ -103,9 +139,14 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
     const weights = model.getWeights();
     const files = await model.save();
     const result: TrainResult = {
-      weights, weightSpecs: model.weightSpecs(), history, cancelled: me.cancelled,
+      weights,
+      weightSpecs: model.weightSpecs(),
+      history,
+      cancelled: me.cancelled,
       files: { modelJson: files.modelJson, weights: files.weights, optimizerWeights: files.optimizerWeights },
-      build: model.backend.build, images, elapsedMs: now() - t0,
+      build: model.backend.build,
+      images,
+      elapsedMs: now() - t0,
     };
     const fw = Array.isArray(files.weights) ? files.weights : [files.weights];
     scope.postMessage({ type: 'done', result }, buffers([...weights, ...fw, files.optimizerWeights]));
@@ -139,8 +180,7 @@ scope.onmessage = (e) => {
   if (msg?.type === 'connect') {
     cancelledEarly = msg.cancelled; // cancel() before the worker was up: build, but do not train
     msg.port.onmessage = (ev: MessageEvent<TrainRequest>) => handle(ev.data);
-  }
-  else handle(msg);
+  } else handle(msg);
 };
 
 // No top-level await: bundlers may emit this file as a classic script.

@@ -53,7 +53,10 @@ interface Buf {
 }
 
 const buf = (floats: number, start: number, end: number): Buf => ({ floats: alignFloats(Math.max(floats, 1)), start, end, offset: 0 });
-const extend = (b: Buf, start: number, end: number) => { b.start = Math.min(b.start, start); b.end = Math.max(b.end, end); };
+const extend = (b: Buf, start: number, end: number) => {
+  b.start = Math.min(b.start, start);
+  b.end = Math.max(b.end, end);
+};
 
 /** Lowest offsets such that buffers alive at the same step never overlap; returns the total floats. */
 function place(bufs: Buf[]): number {
@@ -74,15 +77,22 @@ function place(bufs: Buf[]): number {
 
 /** Computes the plan for batches of up to `capacity`; `bind` places it at a block of `bytes`. */
 export function planArena(graph: Graph, params: ParamLayout | undefined, capacity: number, mode: ArenaMode) {
-  const nodes = graph.nodes, K = nodes.length;
+  const nodes = graph.nodes,
+    K = nodes.length;
   const step = new Map<Node, number>(nodes.map((n, k) => [n, k]));
   const back = (n: Node) => 2 * K - step.get(n)!;
-  const input = graph.inputs[0], output = graph.outputs[0];
+  const input = graph.inputs[0],
+    output = graph.outputs[0];
   const consumers = new Map<SymbolicTensor, { node: Node; slot: number }[]>();
-  for (const n of nodes) n.inputs.forEach((t, slot) => { if (!consumers.has(t)) consumers.set(t, []); consumers.get(t)!.push({ node: n, slot }); });
+  for (const n of nodes)
+    n.inputs.forEach((t, slot) => {
+      if (!consumers.has(t)) consumers.set(t, []);
+      consumers.get(t)!.push({ node: n, slot });
+    });
 
   // What needs gradients: a layer's weights when it trains, a tensor when anything upstream trains.
-  const dw = new Map<Node, boolean>(), needsGrad = new Map<SymbolicTensor, boolean>();
+  const dw = new Map<Node, boolean>(),
+    needsGrad = new Map<SymbolicTensor, boolean>();
   for (const n of nodes) {
     const l = layerOf(n);
     dw.set(n, mode.training && l.trainable && l.weights.some((w) => w.trainable));
@@ -95,7 +105,9 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
   // Forward values.
   const value = new Map<SymbolicTensor, Buf>();
   for (const n of nodes) {
-    const t = n.output, k = step.get(n)!, l = layerOf(n);
+    const t = n.output,
+      k = step.get(n)!,
+      l = layerOf(n);
     let end = t === output ? K : k;
     for (const c of consumers.get(t) ?? []) {
       end = Math.max(end, step.get(c.node)!);
@@ -119,31 +131,52 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     const end = t === input ? 2 * K + 1 : back(n);
     const only = writers.length === 1 ? writers[0] : undefined;
     const aliased = only && layerOf(only.node).aliasesInput && grad.get(only.node.output);
-    if (aliased) { extend(aliased, back(only.node), end); grad.set(t, aliased); continue; }
+    if (aliased) {
+      extend(aliased, back(only.node), end);
+      grad.set(t, aliased);
+      continue;
+    }
     const start = t === output ? K : back(writers[0].node);
     grad.set(t, add(buf(capacity * shapeSize(t.dims), start, end)));
-    writers.slice(1).forEach((w) => temps.set(`${w.node.id}:${w.slot}`, add(buf(capacity * shapeSize(t.dims), back(w.node), back(w.node)))));
+    writers
+      .slice(1)
+      .forEach((w) => temps.set(`${w.node.id}:${w.slot}`, add(buf(capacity * shapeSize(t.dims), back(w.node), back(w.node)))));
   }
   // Weight gradients of a layer used by several nodes: the first in backward order writes the gradient block.
   const weightTemps = new Map<Node, Buf>();
   const firstWriter = new Map<Layer, Node>();
   for (const n of [...nodes].reverse()) {
     if (!dw.get(n)) continue;
-    if (!firstWriter.has(layerOf(n))) { firstWriter.set(layerOf(n), n); continue; }
-    weightTemps.set(n, add(buf(layerOf(n).weights.reduce((s, w) => s + alignFloats(shapeSize(w.shape)), 0), back(n), back(n))));
+    if (!firstWriter.has(layerOf(n))) {
+      firstWriter.set(layerOf(n), n);
+      continue;
+    }
+    weightTemps.set(
+      n,
+      add(
+        buf(
+          layerOf(n).weights.reduce((s, w) => s + alignFloats(shapeSize(w.shape)), 0),
+          back(n),
+          back(n),
+        ),
+      ),
+    );
   }
   // State kept from forward to backward, and what lives throughout.
   const saved = new Map<Node, Buf>();
   let scratchFloats = 0;
   for (const n of nodes) {
     if (n.inputs.length === 0) continue;
-    const l = layerOf(n), shapes = { in: n.inputs.map((t) => t.dims), out: n.output.dims };
+    const l = layerOf(n),
+      shapes = { in: n.inputs.map((t) => t.dims), out: n.output.dims };
     scratchFloats = Math.max(scratchFloats, l.scratchFloats(shapes));
     const s = l.savedFloatsPerSample(shapes);
     if (s > 0 && runsBackward(n)) saved.set(n, add(buf(capacity * s, step.get(n)!, back(n))));
   }
   const always = (floats: number) => add(buf(floats, -1, 2 * K + 1));
-  const scratch = always(scratchFloats), labels = always(capacity), targets = always(capacity * shapeSize(output.dims));
+  const scratch = always(scratchFloats),
+    labels = always(capacity),
+    targets = always(capacity * shapeSize(output.dims));
   const bytes = place(bufs) * 4;
 
   /** The plan with absolute pointers, for an arena block at `base`. */
@@ -152,7 +185,8 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     const steps: Step[] = [];
     for (const n of nodes) {
       if (n.inputs.length === 0) continue;
-      const l = layerOf(n), need: Need = { dx: n.inputs.map((t) => !!needsGrad.get(t)), dw: dw.get(n)! };
+      const l = layerOf(n),
+        need: Need = { dx: n.inputs.map((t) => !!needsGrad.get(t)), dw: dw.get(n)! };
       const adds: Step['adds'] = [];
       const dx = n.inputs.map((t, slot) => {
         if (!need.dx[slot]) return 0;
@@ -162,7 +196,8 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
       });
       let grads: number[] = [];
       if (need.dw && params) {
-        const offsets = params.offsetsOf(l), temp = weightTemps.get(n);
+        const offsets = params.offsetsOf(l),
+          temp = weightTemps.get(n);
         let at = 0;
         grads = offsets.map((o, j) => {
           const size = shapeSize(l.weights[j].shape);
@@ -174,15 +209,30 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
         });
       }
       const io: NodeIO = {
-        x: n.inputs.map((t) => p(value.get(t))), y: p(value.get(n.output)), dx, dy: p(grad.get(n.output)), saved: p(saved.get(n)),
-        params: l.weights.length ? weightPtrs(l) : [], grads, scratch: p(scratch),
-        shapes: { in: n.inputs.map((t) => t.dims), out: n.output.dims }, preActivationGrad: false,
+        x: n.inputs.map((t) => p(value.get(t))),
+        y: p(value.get(n.output)),
+        dx,
+        dy: p(grad.get(n.output)),
+        saved: p(saved.get(n)),
+        params: l.weights.length ? weightPtrs(l) : [],
+        grads,
+        scratch: p(scratch),
+        shapes: { in: n.inputs.map((t) => t.dims), out: n.output.dims },
+        preActivationGrad: false,
       };
       steps.push({ layer: l, io, need, runsBackward: runsBackward(n), adds });
     }
     return {
-      capacity, mode, bytes, steps, input: p(value.get(input)), output: p(value.get(output)), outputGrad: p(grad.get(output)),
-      inputGrad: p(grad.get(input)), labels: p(labels), targets: p(targets),
+      capacity,
+      mode,
+      bytes,
+      steps,
+      input: p(value.get(input)),
+      output: p(value.get(output)),
+      outputGrad: p(grad.get(output)),
+      inputGrad: p(grad.get(input)),
+      labels: p(labels),
+      targets: p(targets),
     };
   }
   return { bytes, bind };
@@ -191,6 +241,8 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
 /** Refuses, before anything is allocated, an arena the engine could not hold. */
 export function checkArenaFits(bytes: number, allocated: number, capacity: number, model: string): void {
   if (bytes + allocated > MAX_MEMORY_BYTES) {
-    throw new MemoryError(`${model}: batches of ${capacity} need ${(bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB); use a smaller batch size`);
+    throw new MemoryError(
+      `${model}: batches of ${capacity} need ${(bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB); use a smaller batch size`,
+    );
   }
 }

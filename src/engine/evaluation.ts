@@ -31,13 +31,31 @@ export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: InferenceA
   const where = `${host.name}.evaluate`;
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
   const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
-  return evaluateChecked(host, src, labels, batchSize, limit, loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name));
+  return evaluateChecked(
+    host,
+    src,
+    labels,
+    batchSize,
+    limit,
+    loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name),
+  );
 }
 
-export function evaluateChecked(host: TrainHost, src: Source, labels: Int32Array | Tensor, batchSize: number, limit: number, loss: Loss): { loss: number; accuracy: number } {
-  const rt = host.runtime('evaluate'), io = host.ioShapes(), N = src.N, C = classesOf(io);
+export function evaluateChecked(
+  host: TrainHost,
+  src: Source,
+  labels: Int32Array | Tensor,
+  batchSize: number,
+  limit: number,
+  loss: Loss,
+): { loss: number; accuracy: number } {
+  const rt = host.runtime('evaluate'),
+    io = host.ioShapes(),
+    N = src.N,
+    C = classesOf(io);
   rt.ensure(Math.min(batchSize, N), INFER);
-  let sum = 0, correct = 0;
+  let sum = 0,
+    correct = 0;
   for (let b = 0, from = 0; from < N; b++, from += batchSize) {
     const n = Math.min(batchSize, N - from);
     const data = dataOf(src, io);
@@ -46,19 +64,22 @@ export function evaluateChecked(host: TrainHost, src: Source, labels: Int32Array
     rt.loadTargets(labels, N, null, from, n, src.what);
     rt.forward(n, false);
     const [l, k] = lossOf(rt, loss, n, C, false);
-    sum += l; correct += k;
+    sum += l;
+    correct += k;
   }
   return { loss: sum / N, accuracy: correct / N };
 }
 
 /** predict(): the model's output for x, in batches. */
 export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): Tensor {
-  const rt = host.runtime('predict'), io = host.ioShapes();
+  const rt = host.runtime('predict'),
+    io = host.ioShapes();
   const src = checkX(x, io, 'predict');
   const where = `${host.name}.predict`;
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
   const limit = limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', where);
-  const N = src.N, row = shapeSize(io.output);
+  const N = src.N,
+    row = shapeSize(io.output);
   const out = new Float32Array(N * row);
   const a = rt.ensure(Math.min(batchSize, N), INFER);
   for (let b = 0, from = 0; from < N; b++, from += batchSize) {
@@ -71,4 +92,3 @@ export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): T
   }
   return new Tensor(out, [N, ...io.output]);
 }
-

@@ -19,10 +19,13 @@ export interface Graph {
 export const layerOf = (n: Node) => n.layer as Layer;
 
 export function buildGraph(inputs: SymbolicTensor[], outputs: SymbolicTensor[], model: string): Graph {
-  const inputNodes = new Set(inputs.map((t, i) => {
-    if (t.node.inputs.length !== 0) throw new ValueError(`${model}: input ${i} comes from layer '${t.node.layer.name}'; model inputs must come from input({ shape })`);
-    return t.node;
-  }));
+  const inputNodes = new Set(
+    inputs.map((t, i) => {
+      if (t.node.inputs.length !== 0)
+        throw new ValueError(`${model}: input ${i} comes from layer '${t.node.layer.name}'; model inputs must come from input({ shape })`);
+      return t.node;
+    }),
+  );
   if (inputNodes.size !== inputs.length) throw new ValueError(`${model}: an input is listed twice`);
   // Depth-first from the outputs: post-order is a topological order; first visits order equal depths.
   const order: Node[] = [];
@@ -35,7 +38,9 @@ export function buildGraph(inputs: SymbolicTensor[], outputs: SymbolicTensor[], 
     state.set(node, 'open');
     if (!firstSeen.has(layerOf(node))) firstSeen.set(layerOf(node), firstSeen.size);
     if (node.inputs.length === 0 && !inputNodes.has(node)) {
-      throw new ValueError(`${model}: the graph is disconnected: '${node.layer.name}' is an input the model was not given (inputs: ${inputs.map((t) => t.node.layer.name).join(', ')})`);
+      throw new ValueError(
+        `${model}: the graph is disconnected: '${node.layer.name}' is an input the model was not given (inputs: ${inputs.map((t) => t.node.layer.name).join(', ')})`,
+      );
     }
     for (const t of node.inputs) visit(t.node);
     state.set(node, 'done');
@@ -56,7 +61,8 @@ export function buildGraph(inputs: SymbolicTensor[], outputs: SymbolicTensor[], 
   const layers = [...layerDepth.keys()].sort((a, b) => layerDepth.get(b)! - layerDepth.get(a)! || firstSeen.get(a)! - firstSeen.get(b)!);
   const names = new Set<string>();
   for (const l of layers) {
-    if (names.has(l.name)) throw new ValueError(`${model}: two layers are named '${l.name}'; layer names must be unique in a model (weights are saved by name)`);
+    if (names.has(l.name))
+      throw new ValueError(`${model}: two layers are named '${l.name}'; layer names must be unique in a model (weights are saved by name)`);
     names.add(l.name);
   }
   const depths = [...new Set(nodeDepth.values())].sort((a, b) => b - a);

@@ -55,10 +55,16 @@ export class Model implements state.TrainHost {
     if (!Number.isInteger(this.seed)) throw new ValueError(`${this.name}: seed must be an integer, received ${args.seed}`);
     this.rng = new Rng(this.seed);
     if (this.graphIsLazy) return;
-    const inputs = toList(args.inputs), outputs = toList(args.outputs);
-    for (const [what, list] of [['inputs', inputs], ['outputs', outputs]] as const) {
-      if (list.length === 0 || !list.every(isSymbolic)) throw new ValueError(`${this.name}: ${what} must be symbolic tensors (from input() and layer.apply()), received ${String(list)}`);
-      if (list.length > 1) throw new ValueError(`${this.name}: a model with ${list.length} ${what} is not supported yet (one input and one output)`);
+    const inputs = toList(args.inputs),
+      outputs = toList(args.outputs);
+    for (const [what, list] of [
+      ['inputs', inputs],
+      ['outputs', outputs],
+    ] as const) {
+      if (list.length === 0 || !list.every(isSymbolic))
+        throw new ValueError(`${this.name}: ${what} must be symbolic tensors (from input() and layer.apply()), received ${String(list)}`);
+      if (list.length > 1)
+        throw new ValueError(`${this.name}: a model with ${list.length} ${what} is not supported yet (one input and one output)`);
     }
     if (inputs[0] === outputs[0]) throw new ValueError(`${this.name}: the output is the input; a model needs at least one layer`);
     this.graphOf = buildGraph(inputs, outputs, this.name);
@@ -108,11 +114,13 @@ export class Model implements state.TrainHost {
   getLayer(nameOrIndex: string | number): Layer {
     const layers = this.layers;
     if (typeof nameOrIndex === 'number') {
-      if (!Number.isInteger(nameOrIndex) || nameOrIndex < 0 || nameOrIndex >= layers.length) throw new ValueError(`${this.name}.getLayer: index ${nameOrIndex} is out of range; the model has ${layers.length} layers`);
+      if (!Number.isInteger(nameOrIndex) || nameOrIndex < 0 || nameOrIndex >= layers.length)
+        throw new ValueError(`${this.name}.getLayer: index ${nameOrIndex} is out of range; the model has ${layers.length} layers`);
       return layers[nameOrIndex];
     }
     const l = layers.find((x) => x.name === nameOrIndex);
-    if (!l) throw new ValueError(`${this.name}.getLayer: no layer named '${nameOrIndex}' (layers: ${layers.map((x) => x.name).join(', ')})`);
+    if (!l)
+      throw new ValueError(`${this.name}.getLayer: no layer named '${nameOrIndex}' (layers: ${layers.map((x) => x.name).join(', ')})`);
     return l;
   }
 
@@ -149,7 +157,8 @@ export class Model implements state.TrainHost {
   }
 
   ioShapes(): IOShapes {
-    const g = this.graph(), l = this.inputLayer();
+    const g = this.graph(),
+      l = this.inputLayer();
     return { model: this.name, inputLayer: `${l.name} (${l.className})`, input: g.inputs[0].dims, output: g.outputs[0].dims };
   }
 
@@ -212,7 +221,11 @@ export class Model implements state.TrainHost {
   /** Names and shapes of the weights, in getWeights order (e.g. conv2d/kernel [3,3,1,8]); needs no memory. */
   weightSpecs(): { name: string; shape: number[]; trainable: boolean }[] {
     this.alive('weightSpecs');
-    return tfjsOrder(gradientLayout(this.layersWithWeights()).entries).map((e) => ({ name: e.name, shape: e.spec.shape.slice(), trainable: isTrainable(e) }));
+    return tfjsOrder(gradientLayout(this.layersWithWeights()).entries).map((e) => ({
+      name: e.name,
+      shape: e.spec.shape.slice(),
+      trainable: isTrainable(e),
+    }));
   }
 
   /** The graph's layers, their weights declared (the graph is made if need be; nothing is allocated). */
@@ -224,7 +237,11 @@ export class Model implements state.TrainHost {
     const rt = this.runtime('setWeights');
     state.idle(this, 'setWeights');
     const entries = rt.params.ordered();
-    const arrays = checkWeightArrays(weights, entries.map((e) => ({ name: e.name, shape: e.spec.shape })), `${this.name}.setWeights`);
+    const arrays = checkWeightArrays(
+      weights,
+      entries.map((e) => ({ name: e.name, shape: e.spec.shape })),
+      `${this.name}.setWeights`,
+    );
     state.idle(this, 'setWeights'); // the arrays' getters ran user code
     entries.forEach((e, i) => rt.be.write(e.ptr, arrays[i]));
     noteWeightsWritten();
@@ -248,7 +265,9 @@ export class Model implements state.TrainHost {
     const opt = this.compiled?.optimizer;
     const batch = rt.current?.capacity ?? 32;
     return {
-      graph: this.graph(), layers: this.layers, params: rt.params,
+      graph: this.graph(),
+      layers: this.layers,
+      params: rt.params,
       memory: {
         weights: rt.params.floats * 4,
         optimizer: opt ? { name: opt.className, bytes: opt.slots * rt.params.floats * 4 } : undefined,
@@ -302,7 +321,10 @@ export class Model implements state.TrainHost {
   stateLayout(): { floats: number; entries: { name: string; shape: number[]; offset: number; trainable: boolean }[] } {
     this.alive('stateLayout');
     const g = gradientLayout(this.layersWithWeights());
-    return { floats: g.floats, entries: g.entries.map((e) => ({ name: e.name, shape: e.spec.shape.slice(), offset: e.offset, trainable: isTrainable(e) })) };
+    return {
+      floats: g.floats,
+      entries: g.entries.map((e) => ({ name: e.name, shape: e.spec.shape.slice(), offset: e.offset, trainable: isTrainable(e) })),
+    };
   }
 
   getOptimizerState(): Float32Array[] {

@@ -34,11 +34,19 @@ export const noteWeightsWritten = () => void weightWrites++;
  * a handle that frees exactly that block if the build fails later on.
  */
 export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: string): { undo(): void } {
-  for (const l of layers) if (freed.has(l)) throw new StateError(`${what}: layer '${l.name}' lost its weights when the last model using it was disposed; make a new layer`);
+  for (const l of layers)
+    if (freed.has(l))
+      throw new StateError(`${what}: layer '${l.name}' lost its weights when the last model using it was disposed; make a new layer`);
   const fresh = layers.filter((l) => !storage.has(l) && l.weights.length > 0);
   if (!fresh.length) return { undo() {} };
   let floats = 0;
-  const offsets = fresh.map((l) => l.weights.map((w) => { const o = floats; floats += alignFloats(shapeSize(w.shape)); return o; }));
+  const offsets = fresh.map((l) =>
+    l.weights.map((w) => {
+      const o = floats;
+      floats += alignFloats(shapeSize(w.shape));
+      return o;
+    }),
+  );
   const ptr = be.alloc(floats * 4, `${what} weights`);
   const block: Block = { ptr, layers: fresh, users: 0 };
   fresh.forEach((l, i) => {
@@ -103,7 +111,10 @@ export function gradientLayout(layers: Layer[]): { entries: Omit<ParamEntry, 'pt
 }
 
 /** TF.js's getWeights order: the trainable weights, then the others (frozen layers' weights move to the end). */
-export const tfjsOrder = <E extends Omit<ParamEntry, 'ptr'>>(entries: E[]): E[] => [...entries.filter(isTrainable), ...entries.filter((e) => !isTrainable(e))];
+export const tfjsOrder = <E extends Omit<ParamEntry, 'ptr'>>(entries: E[]): E[] => [
+  ...entries.filter(isTrainable),
+  ...entries.filter((e) => !isTrainable(e)),
+];
 
 /** A model's view of its weights: where each is, and its gradient layout. */
 export class ParamLayout {
@@ -139,7 +150,10 @@ export class ParamLayout {
     const runs: Run[] = [];
     let cur: Run | undefined;
     for (const e of this.entries) {
-      if (!isTrainable(e)) { cur = undefined; continue; }
+      if (!isTrainable(e)) {
+        cur = undefined;
+        continue;
+      }
       const floats = alignFloats(e.size);
       if (cur && cur.ptr + cur.floats * 4 === e.ptr && cur.offset + cur.floats === e.offset) cur.floats += floats;
       else runs.push((cur = { ptr: e.ptr, offset: e.offset, floats }));
@@ -158,7 +172,10 @@ export class ParamLayout {
     for (const b of this.blocks) {
       if (--b.users > 0) continue;
       be.release(b.ptr);
-      for (const l of b.layers) { storage.delete(l); freed.add(l); }
+      for (const l of b.layers) {
+        storage.delete(l);
+        freed.add(l);
+      }
     }
     this.blocks.clear();
   }

@@ -22,7 +22,13 @@ export class Runtime {
   /** An upper bound on |w| over the trainable weights, valid while no weights or trainable flags changed since. */
   private bound = { value: NaN, weights: -1, flags: -1 };
 
-  constructor(readonly be: Backend, readonly graph: Graph, readonly params: ParamLayout, rng: Rng, readonly name: string) {
+  constructor(
+    readonly be: Backend,
+    readonly graph: Graph,
+    readonly params: ParamLayout,
+    rng: Rng,
+    readonly name: string,
+  ) {
     this.ctx = { be, training: false, rng };
     this.gradBlock = be.alloc(params.floats * 4, `${name} gradients`);
   }
@@ -34,12 +40,18 @@ export class Runtime {
    */
   ensure(capacity: number, mode: ArenaMode): Arena {
     const a = this.arena;
-    const serves = a && a.capacity >= capacity && (!mode.training || (a.mode.training && (a.mode.inputGrad || !mode.inputGrad) && this.plannedAt === trainableChanges()));
+    const serves =
+      a &&
+      a.capacity >= capacity &&
+      (!mode.training || (a.mode.training && (a.mode.inputGrad || !mode.inputGrad) && this.plannedAt === trainableChanges()));
     if (a && serves) return a;
     const plan = planArena(this.graph, this.params, capacity, mode);
-    const old = this.planned, oldBytes = a ? this.be.sizeOf(this.arenaBlock)! : 0;
+    const old = this.planned,
+      oldBytes = a ? this.be.sizeOf(this.arenaBlock)! : 0;
     if (plan.bytes + this.be.allocatedBytes - oldBytes > MAX_MEMORY_BYTES) {
-      throw new MemoryError(`${this.name}: batches of ${capacity} need ${(plan.bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`);
+      throw new MemoryError(
+        `${this.name}: batches of ${capacity} need ${(plan.bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`,
+      );
     }
     this.releaseArena();
     try {
@@ -93,7 +105,8 @@ export class Runtime {
 
   /** Back-propagates the output gradient already in place; `fused`: it is the gradient before the final activation. */
   backward(n: number, fused: boolean): void {
-    const { steps } = this.arena!, k = this.be.k;
+    const { steps } = this.arena!,
+      k = this.be.k;
     this.ctx.training = true;
     steps[steps.length - 1].io.preActivationGrad = fused;
     for (let i = steps.length - 1; i >= 0; i--) {
@@ -109,11 +122,24 @@ export class Runtime {
    * view exactly that size: nothing outside it can be written), then checks them when limit > 0: NaN or
    * Infinity is a ValueError, a magnitude above limit a DataError naming the batch and sample.
    */
-  loadInput(data: Float32Array, row: number, idx: Int32Array | null, from: number, n: number, limit: number, what: string, batch: number): void {
+  loadInput(
+    data: Float32Array,
+    row: number,
+    idx: Int32Array | null,
+    from: number,
+    n: number,
+    limit: number,
+    what: string,
+    batch: number,
+  ): void {
     const a = this.arena!;
     const dst = this.be.view(a.input, n * row);
     if (!idx) dst.set(data.subarray(from * row, (from + n) * row));
-    else for (let r = 0; r < n; r++) { const i = idx[from + r]; dst.set(data.subarray(i * row, (i + 1) * row), r * row); }
+    else
+      for (let r = 0; r < n; r++) {
+        const i = idx[from + r];
+        dst.set(data.subarray(i * row, (i + 1) * row), r * row);
+      }
     if (limit > 0 && !(this.be.k.maxabs_f32(a.input, n * row) <= limit)) {
       const at = dst.findIndex((t) => !(Math.abs(t) <= limit));
       const v = dst[at];
@@ -132,15 +158,18 @@ export class Runtime {
       for (let r = 0; r < n; r++) dst[r] = y[idx ? idx[from + r] : from + r];
       return;
     }
-    const C = y.shape[1], data = y.data;
-    if (!(data instanceof Float32Array) || data.length !== N * C) throw new ShapeError(`${this.name}.${what}: targets must hold ${N * C} values [${N},${C}], they now hold ${data?.length}`);
+    const C = y.shape[1],
+      data = y.data;
+    if (!(data instanceof Float32Array) || data.length !== N * C)
+      throw new ShapeError(`${this.name}.${what}: targets must hold ${N * C} values [${N},${C}], they now hold ${data?.length}`);
     const dst = this.be.view(a.targets, n * C);
     // Rows of a few floats: a plain copy costs less than a subarray view per sample.
     for (let r = 0, d = 0; r < n; r++) {
       const s = (idx ? idx[from + r] : from + r) * C;
       for (let j = 0; j < C; j++, d++) {
         const v = data[s + j];
-        if (!(v >= 0 && v <= 1)) throw new ValueError(`${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected probabilities in [0, 1]`);
+        if (!(v >= 0 && v <= 1))
+          throw new ValueError(`${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected probabilities in [0, 1]`);
         dst[d] = v;
       }
     }
@@ -148,7 +177,7 @@ export class Runtime {
 
   /** Bytes this runtime holds: gradients and the arena. */
   get bytes(): number {
-    return (this.be.sizeOf(this.gradBlock) ?? 0) + (this.arenaBlock ? this.be.sizeOf(this.arenaBlock) ?? 0 : 0);
+    return (this.be.sizeOf(this.gradBlock) ?? 0) + (this.arenaBlock ? (this.be.sizeOf(this.arenaBlock) ?? 0) : 0);
   }
 
   private releaseArena(): void {

@@ -51,7 +51,8 @@ export class Sequential extends Model {
     const first = this.chain[0];
     const shape = first.declaredInputShape ?? inputDims;
     if (!shape) throw new StateError(`${this.name}: unknown input shape; give the first layer inputShape, or call fit/predict with data`);
-    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new ShapeError(`${this.name}: input shape must be positive integers, received ${JSON.stringify(shape)}`);
+    if (!shape.every((d) => Number.isInteger(d) && d > 0))
+      throw new ShapeError(`${this.name}: input shape must be positive integers, received ${JSON.stringify(shape)}`);
     // A failing layer leaves no half-made nodes behind on the layers before it.
     const before = this.chain.map((l) => l.inboundNodes.length);
     try {

@@ -52,7 +52,9 @@ export const isTraining = (host: TrainHost) => running.has(host);
 export function idle(host: TrainHost, what: string): void {
   host.alive(what);
   if (running.has(host)) {
-    throw new StateError(`${host.name}.${what}: fit() is running on this model; ${what} must wait until it ends (from a callback, predict, evaluate and save work; set model.stopTraining = true to stop early)`);
+    throw new StateError(
+      `${host.name}.${what}: fit() is running on this model; ${what} must wait until it ends (from a callback, predict, evaluate and save work; set model.stopTraining = true to stop early)`,
+    );
   }
 }
 
@@ -63,7 +65,9 @@ export function compile(host: TrainHost, args: CompileArgs): Compiled {
   const loss = getLoss(args.loss, `${host.name}.compile`);
   const last = host.outputLayer();
   if (last.activation !== loss.fusesWith) {
-    throw new ValueError(`${host.name}.compile: loss '${loss.name}' works on probabilities, so the model must end in ${loss.fusesWith} (a Softmax layer or activation: '${loss.fusesWith}'); the last layer is '${last.name}' (${last.className})`);
+    throw new ValueError(
+      `${host.name}.compile: loss '${loss.name}' works on probabilities, so the model must end in ${loss.fusesWith} (a Softmax layer or activation: '${loss.fusesWith}'); the last layer is '${last.name}' (${last.className})`,
+    );
   }
   releaseState(host);
   return { optimizer, loss, states: [], undo: 0 };
@@ -82,7 +86,10 @@ export function releaseState(host: TrainHost): void {
 
 export function requireCompiled(host: TrainHost, what: string): Compiled {
   host.runtime(what);
-  if (!host.compiled) throw new StateError(`${host.name}.${what}: compile the model first, e.g. model.compile({optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy'})`);
+  if (!host.compiled)
+    throw new StateError(
+      `${host.name}.${what}: compile the model first, e.g. model.compile({optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy'})`,
+    );
   return host.compiled;
 }
 
@@ -108,21 +115,32 @@ export function getOptimizerState(host: TrainHost): Float32Array[] {
 export function setOptimizerState(host: TrainHost, slots: Float32Array[], iterations: number): void {
   const c = requireCompiled(host, 'setOptimizerState');
   idle(host, 'setOptimizerState');
-  const rt = host.runtime('setOptimizerState'), floats = rt.params.floats, opt = c.optimizer;
+  const rt = host.runtime('setOptimizerState'),
+    floats = rt.params.floats,
+    opt = c.optimizer;
   const where = `${host.name}.setOptimizerState`;
   if (!Array.isArray(slots)) throw new ValueError(`${where}: expected an array of state blocks, received ${typeof slots}`);
-  if (slots.length !== 0 && slots.length !== opt.slots) throw new ValueError(`${where}: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
+  if (slots.length !== 0 && slots.length !== opt.slots)
+    throw new ValueError(`${where}: ${opt.className} keeps ${opt.slots} state blocks, received ${slots.length}`);
   const copies = slots.map((s) => (s && typeof s === 'object' && typeof s.length === 'number' ? Float32Array.from(s) : undefined));
-  if (copies.some((s) => s?.length !== floats)) throw new ShapeError(`${where}: each state block must hold ${floats} floats (this model's parameter layout), received ${copies.map((s) => s?.length ?? 'none').join(', ')}`);
+  if (copies.some((s) => s?.length !== floats))
+    throw new ShapeError(
+      `${where}: each state block must hold ${floats} floats (this model's parameter layout), received ${copies.map((s) => s?.length ?? 'none').join(', ')}`,
+    );
   copies.forEach((s, k) => {
     const at = s!.findIndex((v) => !Number.isFinite(v));
     if (at >= 0) throw new ValueError(`${where}: state block ${k} holds ${s![at]} at ${at}; expected finite numbers`);
   });
-  if (!Number.isSafeInteger(iterations) || iterations < 0) throw new ValueError(`${where}: iterations must be a non-negative integer, received ${iterations}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 0)
+    throw new ValueError(`${where}: iterations must be a non-negative integer, received ${iterations}`);
   idle(host, 'setOptimizerState'); // the arrays' getters ran user code
   const blocks: number[] = [];
   try {
-    for (const s of copies) { const b = rt.be.alloc(floats * 4, `${host.name} optimizer state`); blocks.push(b); rt.be.write(b, s!); }
+    for (const s of copies) {
+      const b = rt.be.alloc(floats * 4, `${host.name} optimizer state`);
+      blocks.push(b);
+      rt.be.write(b, s!);
+    }
   } catch (e) {
     for (const b of blocks) rt.be.release(b);
     throw e;
@@ -131,4 +149,3 @@ export function setOptimizerState(host: TrainHost, slots: Float32Array[], iterat
   c.states = blocks;
   opt.iterations = iterations;
 }
-

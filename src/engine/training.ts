@@ -1,7 +1,15 @@
 // Training over a model's runtime: fit (with its lifecycle and divergence checks), trainOnBatch and the
 // gradients (computeGradients, vjp). The loss fuses with the output layer's final activation; the optimizer
 // updates only the trainable runs of the weights.
-import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from '../divergence.js';
+import {
+  DEFAULT_DIVERGENCE,
+  DEFAULT_MAX_INPUT_ABS,
+  type DivergenceLimits,
+  type DivergenceOptions,
+  divergenceLimits,
+  limitOption,
+  LossMonitor,
+} from '../divergence.js';
 import { DivergenceError, ShapeError, SimdcnnError, StateError, ValueError } from '../errors.js';
 import { Rng } from '../random.js';
 import { formatShape, shapeSize, Tensor } from '../tensor.js';
@@ -69,7 +77,9 @@ function update(rt: Runtime, c: Compiled, runs: Run[]): void {
 }
 
 function diverged(host: TrainHost, c: Compiled, what: string, stepNo: number, why: string, undone = false): DivergenceError {
-  return new DivergenceError(`${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${c.optimizer.getConfig().learningRate}) or check the inputs`);
+  return new DivergenceError(
+    `${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${c.optimizer.getConfig().learningRate}) or check the inputs`,
+  );
 }
 
 /** The optimizer's state blocks, each the size of the gradient block. */
@@ -85,7 +95,10 @@ function ensureState(host: TrainHost, rt: Runtime, c: Compiled): void {
 function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void {
   const floats = runs.reduce((s, r) => s + r.floats, 0);
   const bytes = floats * 4 * (1 + c.states.length);
-  if (!restore && c.undo && rt.be.sizeOf(c.undo)! < bytes) { rt.be.release(c.undo); c.undo = 0; }
+  if (!restore && c.undo && rt.be.sizeOf(c.undo)! < bytes) {
+    rt.be.release(c.undo);
+    c.undo = 0;
+  }
   if (!c.undo) c.undo = rt.be.alloc(bytes, `${rt.name} undo copy of the weights`);
   let at = c.undo;
   for (const base of [(r: Run) => r.ptr, ...c.states.map((s) => (r: Run) => s + r.offset * 4)]) {
@@ -102,7 +115,17 @@ function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void
  * diverges is not taken: the loss and gradients are judged before the update, the new weights right
  * after it (then the copy taken before it is put back), so the weights stay those from before that step.
  */
-function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, limits: DivergenceLimits | undefined, stepNo: number, what: string, monitor?: LossMonitor): [number, number] {
+function step(
+  host: TrainHost,
+  rt: Runtime,
+  c: Compiled,
+  n: number,
+  C: number,
+  limits: DivergenceLimits | undefined,
+  stepNo: number,
+  what: string,
+  monitor?: LossMonitor,
+): [number, number] {
   rt.forward(n, true);
   const [loss, correct] = lossOf(rt, c.loss, n, C, true);
   if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
@@ -116,7 +139,14 @@ function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, l
     return [loss, correct];
   }
   const g = maxAbs(rt, runs, 'gradients');
-  if (!(g <= limits.maxAbs)) throw diverged(host, c, what, stepNo, Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+  if (!(g <= limits.maxAbs))
+    throw diverged(
+      host,
+      c,
+      what,
+      stepNo,
+      Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite',
+    );
   // While a running bound on |w| (the last measured maximum plus each update's largest move, as the
   // optimizer bounds it) stays under the limit, the update cannot break it: no copy, no pass over the weights.
   // A stale bound (weights written elsewhere) is measured again first, which costs one pass, not a copy.
@@ -134,7 +164,14 @@ function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, l
   if (!(w <= limits.maxAbs)) {
     undoCopy(rt, c, runs, true);
     c.optimizer.iterations--;
-    throw diverged(host, c, what, stepNo, Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+    throw diverged(
+      host,
+      c,
+      what,
+      stepNo,
+      Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite',
+      true,
+    );
   }
   rt.weightBound = w;
   return [loss, correct];
@@ -151,12 +188,14 @@ function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, l
 export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs = {}): Promise<History> {
   const c = requireCompiled(host, 'fit');
   idle(host, 'fit');
-  const rt = host.runtime('fit'), io = host.ioShapes();
+  const rt = host.runtime('fit'),
+    io = host.ioShapes();
   checkTrainable(host, rt, 'fit');
   const src = checkX(x, io, 'fit');
   const N = src.N;
   const labels = checkY(y, N, io, c.loss, 'fit');
-  const where = `${host.name}.fit`, C = classesOf(io);
+  const where = `${host.name}.fit`,
+    C = classesOf(io);
   const epochs = positiveInt(args.epochs ?? 1, 'epochs', where);
   const batchSize = positiveInt(args.batchSize ?? 32, 'batchSize', where);
   const check = args.checkFinite ?? true;
@@ -168,7 +207,8 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
     const vsrc = checkX(vx, io, 'fit validationData');
     val = [vsrc, checkY(vy, vsrc.N, io, c.loss, 'fit validationData')];
   }
-  if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new ValueError(`${where}: seed must be an integer, received ${args.seed}`);
+  if (args.seed !== undefined && !Number.isInteger(args.seed))
+    throw new ValueError(`${where}: seed must be an integer, received ${args.seed}`);
   const cb: Callbacks = { ...args.callbacks, ...pickCallbacks(args) };
   const shuffleRng = args.seed !== undefined ? new Rng(args.seed) : host.rng;
   const yieldEvery = args.yieldEvery ?? 100;
@@ -176,11 +216,15 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
   const history: History = { epoch: [], history: { loss: [], acc: [] } };
   host.stopTraining = false;
   running.add(host);
-  let epoch = 0, batch = 0;
+  let epoch = 0,
+    batch = 0;
   // Callbacks run user code: after each, a model disposed meanwhile ends the run before memory is touched.
   const after = async (p: unknown) => {
     await p;
-    if (host.isDisposed) throw new StateError(`${where}: the model was disposed during training (epoch ${epoch}, batch ${batch}); training stopped after that step and the model's memory was freed`);
+    if (host.isDisposed)
+      throw new StateError(
+        `${where}: the model was disposed during training (epoch ${epoch}, batch ${batch}); training stopped after that step and the model's memory was freed`,
+      );
   };
   try {
     let lastYield = now();
@@ -189,7 +233,9 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
     for (; epoch < epochs && !host.stopTraining; epoch++) {
       await after(cb.onEpochBegin?.(epoch));
       const idx = args.shuffle === false ? null : shuffleRng.permutation(N);
-      let lossSum = 0, correct = 0, seen = 0;
+      let lossSum = 0,
+        correct = 0,
+        seen = 0;
       batch = 0;
       for (let from = 0; from < N && !host.stopTraining; batch++, from += batchSize) {
         const n = Math.min(batchSize, N - from);
@@ -201,9 +247,14 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
         rt.loadInput(data, src.row, idx, from, n, inputLimit, 'fit', batch);
         rt.loadTargets(labels, N, idx, from, n, 'fit');
         const [l, k] = step(host, rt, c, n, C, limits, ++stepNo, 'fit', monitor);
-        lossSum += l; correct += k; seen += n;
+        lossSum += l;
+        correct += k;
+        seen += n;
         if (cb.onBatchEnd) await after(cb.onBatchEnd(batch, { loss: l / n, acc: k / n, size: n }));
-        if (now() - lastYield >= yieldEvery) { await after(yieldToEventLoop()); lastYield = now(); }
+        if (now() - lastYield >= yieldEvery) {
+          await after(yieldToEventLoop());
+          lastYield = now();
+        }
       }
       const logs: Logs = { loss: lossSum / seen, acc: correct / seen };
       if (val) {
@@ -225,7 +276,8 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
 /** Validates a compiled model's batch and copies all of it (in order) into a training arena. */
 function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { c: Compiled; n: number; rt: Runtime } {
   const c = requireCompiled(host, what);
-  const rt = host.runtime(what), io = host.ioShapes();
+  const rt = host.runtime(what),
+    io = host.ioShapes();
   const src = checkX(x, io, what);
   const n = src.N;
   const labels = checkY(y, n, io, c.loss, what);
@@ -258,14 +310,21 @@ export function computeGradients(host: TrainHost, x: Tensor, y: Labels): { loss:
  * touching the weights. Returns dL/dx and the gradients of the trainable weights in getWeights order.
  */
 export function vjp(host: TrainHost, x: Tensor, dy: Tensor): { dx: Tensor; grads: Float32Array[] } {
-  const rt = host.runtime('vjp'), io = host.ioShapes();
+  const rt = host.runtime('vjp'),
+    io = host.ioShapes();
   const src = checkX(x, io, 'vjp');
-  const n = src.N, out = io.output;
+  const n = src.N,
+    out = io.output;
   if (!(dy instanceof Tensor) || dy.shape.length !== out.length + 1 || dy.shape[0] !== n || out.some((d, i) => dy.shape[i + 1] !== d)) {
-    throw new ShapeError(`${host.name}.vjp: expected dy of shape ${formatShape([n, ...out])}, received ${dy instanceof Tensor ? formatShape(dy.shape) : String(dy)}`);
+    throw new ShapeError(
+      `${host.name}.vjp: expected dy of shape ${formatShape([n, ...out])}, received ${dy instanceof Tensor ? formatShape(dy.shape) : String(dy)}`,
+    );
   }
   const dyData = Float32Array.from(dy.data);
-  if (dyData.length !== n * shapeSize(out)) throw new ShapeError(`${host.name}.vjp: dy has shape ${formatShape(dy.shape)} (${n * shapeSize(out)} values) but its data holds ${dyData.length}`);
+  if (dyData.length !== n * shapeSize(out))
+    throw new ShapeError(
+      `${host.name}.vjp: dy has shape ${formatShape(dy.shape)} (${n * shapeSize(out)} values) but its data holds ${dyData.length}`,
+    );
   const a = rt.ensure(n, { training: true, inputGrad: true });
   rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, 'vjp', 0);
   rt.forward(n, true);

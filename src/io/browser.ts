@@ -11,7 +11,12 @@ async function download(files: ModelFiles, target: string): Promise<SaveResult> 
   const name = target.slice('downloads://'.length) || 'model';
   const weights = Array.isArray(files.weights) ? files.weights : [files.weights];
   const modelJson = structuredClone(files.modelJson);
-  modelJson.weightsManifest = [{ paths: weights.map((_, i) => `${name}.weights${weights.length > 1 ? i : ''}.bin`), weights: files.modelJson.weightsManifest.flatMap((g) => g.weights) }];
+  modelJson.weightsManifest = [
+    {
+      paths: weights.map((_, i) => `${name}.weights${weights.length > 1 ? i : ''}.bin`),
+      weights: files.modelJson.weightsManifest.flatMap((g) => g.weights),
+    },
+  ];
   const items: [string, Blob][] = [[`${name}.json`, new Blob([JSON.stringify(modelJson)], { type: 'application/json' })]];
   weights.forEach((w, i) => items.push([modelJson.weightsManifest[0].paths[i], new Blob([w], { type: 'application/octet-stream' })]));
   if (files.optimizerWeights) {
@@ -66,10 +71,18 @@ async function idbLoad(source: unknown): Promise<ModelFiles> {
 }
 
 registerIOHandler({
-  name: 'downloads', canSave: (t) => t.startsWith('downloads://') && hasDom(), save: download,
-  canLoad: () => false, load: async () => { throw new ModelFormatError('downloads:// is save-only; load the files with loadModel({modelJson, weights})'); },
+  name: 'downloads',
+  canSave: (t) => t.startsWith('downloads://') && hasDom(),
+  save: download,
+  canLoad: () => false,
+  load: async () => {
+    throw new ModelFormatError('downloads:// is save-only; load the files with loadModel({modelJson, weights})');
+  },
 });
 registerIOHandler({
-  name: 'indexeddb', canSave: (t) => t.startsWith('indexeddb://') && hasIdb(), save: idbSave,
-  canLoad: (s) => typeof s === 'string' && s.startsWith('indexeddb://') && hasIdb(), load: idbLoad,
+  name: 'indexeddb',
+  canSave: (t) => t.startsWith('indexeddb://') && hasIdb(),
+  save: idbSave,
+  canLoad: (s) => typeof s === 'string' && s.startsWith('indexeddb://') && hasIdb(),
+  load: idbLoad,
 });

@@ -80,7 +80,10 @@ export const OPT_KEY = 'simdcnnOptimizer';
 // ---------------------------------------------------------------------------------------------- writing
 
 /** The model as TF.js layers-format artifacts (weights copied out of wasm memory). */
-export function modelToArtifacts(model: SavableModel, opts: { includeOptimizer?: boolean; metadata?: Record<string, unknown> } = {}): ModelArtifacts {
+export function modelToArtifacts(
+  model: SavableModel,
+  opts: { includeOptimizer?: boolean; metadata?: Record<string, unknown> } = {},
+): ModelArtifacts {
   model.build();
   const specs = model.weightSpecs();
   const weights = model.getWeights();
@@ -97,7 +100,11 @@ export function modelToArtifacts(model: SavableModel, opts: { includeOptimizer?:
     weightData: data,
   };
   if (model.optimizer && model.loss) {
-    art.trainingConfig = { loss: lossConfigName(lossFromConfig(model.loss)!), metrics: ['accuracy'], optimizer_config: toPythonic(optimizerConfig(model.optimizer)) };
+    art.trainingConfig = {
+      loss: lossConfigName(lossFromConfig(model.loss)!),
+      metrics: ['accuracy'],
+      optimizer_config: toPythonic(optimizerConfig(model.optimizer)),
+    };
   }
   const meta = { ...model.metadata, ...opts.metadata };
   if (Object.keys(meta).length) art.userDefinedMetadata = meta;
@@ -110,11 +117,17 @@ export function modelToArtifacts(model: SavableModel, opts: { includeOptimizer?:
 
 // ---------------------------------------------------------------------------------------------- reading
 
-const fail = (where: string, what: string): never => { throw new ModelFormatError(`${where}: ${what}`); };
+const fail = (where: string, what: string): never => {
+  throw new ModelFormatError(`${where}: ${what}`);
+};
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
-interface WeightData { data: ArrayBuffer; offsets: number[]; index: number[] }
+interface WeightData {
+  data: ArrayBuffer;
+  offsets: number[];
+  index: number[];
+}
 
 /** Checks weight specs (a manifest's weights); returns each one's byte offset in the data and the total. */
 function specOffsets(specs: unknown, source: string): { offsets: number[]; bytes: number } {
@@ -122,12 +135,15 @@ function specOffsets(specs: unknown, source: string): { offsets: number[]; bytes
   const offsets: number[] = [];
   let bytes = 0;
   for (const s of specs as unknown[]) {
-    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(source, `malformed weight spec ${JSON.stringify(s)}`);
+    if (!isObj(s) || typeof s.name !== 'string' || !Array.isArray(s.shape) || !s.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(source, `malformed weight spec ${JSON.stringify(s)}`);
     const spec = s as unknown as WeightsManifestEntry;
-    if (spec.quantization !== undefined && spec.quantization !== null) fail(source, `weight '${spec.name}' is quantized; quantized weights are not supported`);
+    if (spec.quantization !== undefined && spec.quantization !== null)
+      fail(source, `weight '${spec.name}' is quantized; quantized weights are not supported`);
     const isOpt = spec.group === 'optimizer';
     if (!isOpt && spec.dtype !== 'float32') fail(source, `weight '${spec.name}' has dtype ${quote(spec.dtype)}; only float32 is supported`);
-    if (isOpt && spec.dtype !== 'float32' && spec.dtype !== 'int32') fail(source, `optimizer weight '${spec.name}' has dtype ${quote(spec.dtype)}; only float32 and int32 are supported`);
+    if (isOpt && spec.dtype !== 'float32' && spec.dtype !== 'int32')
+      fail(source, `optimizer weight '${spec.name}' has dtype ${quote(spec.dtype)}; only float32 and int32 are supported`);
     offsets.push(bytes);
     bytes += 4 * size(spec.shape); // float32 or int32
   }
@@ -138,7 +154,11 @@ function specOffsets(specs: unknown, source: string): { offsets: number[]; bytes
 function weightBuffer(art: ModelArtifacts, source: string): { data: ArrayBuffer; offsets: number[] } {
   const { offsets, bytes } = specOffsets(art.weightSpecs, source);
   const data = toArrayBuffer(art.weightData, source);
-  if (bytes !== data.byteLength) fail(source, `the weights manifest describes ${bytes} bytes but the weight data holds ${data.byteLength} (truncated or mismatched weight file)`);
+  if (bytes !== data.byteLength)
+    fail(
+      source,
+      `the weights manifest describes ${bytes} bytes but the weight data holds ${data.byteLength} (truncated or mismatched weight file)`,
+    );
   return { data, offsets };
 }
 
@@ -150,10 +170,16 @@ export function toArrayBuffer(d: unknown, source: string): ArrayBuffer {
     const parts = d.map((p) => new Uint8Array(toArrayBuffer(p, source)));
     const out = new Uint8Array(parts.reduce((s, p) => s + p.byteLength, 0));
     let o = 0;
-    for (const p of parts) { out.set(p, o); o += p.byteLength; }
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.byteLength;
+    }
     return out.buffer;
   }
-  return fail(source, `weight data must be an ArrayBuffer (or a list of them, or a typed array), received ${d === null ? 'null' : typeof d}`);
+  return fail(
+    source,
+    `weight data must be an ArrayBuffer (or a list of them, or a typed array), received ${d === null ? 'null' : typeof d}`,
+  );
 }
 
 const clean = (n: string) => n.replace(/:0$/, '');
@@ -164,13 +190,18 @@ const clean = (n: string) => n.replace(/:0$/, '');
  */
 function matchWeights(specs: WeightsManifestEntry[], ours: { name: string; shape: number[] }[], source: string): number[] {
   const model = specs.map((s, i) => [s, i] as const).filter(([s]) => s.group !== 'optimizer');
-  if (model.length !== ours.length) fail(source, `the model has ${ours.length} weights (${ours.map((s) => s.name).join(', ') || 'none'}), the file ${model.length} (${model.map(([s]) => s.name).join(', ') || 'none'})`);
+  if (model.length !== ours.length)
+    fail(
+      source,
+      `the model has ${ours.length} weights (${ours.map((s) => s.name).join(', ') || 'none'}), the file ${model.length} (${model.map(([s]) => s.name).join(', ') || 'none'})`,
+    );
   const byName = new Map(model.map(([s, i]) => [clean(s.name), i]));
   const named = ours.map((s) => byName.get(s.name));
   const useNames = named.every((i) => i !== undefined) && new Set(named).size === named.length;
   return ours.map((s, k) => {
     const i = useNames ? named[k]! : model[k][1];
-    if (JSON.stringify(specs[i].shape) !== JSON.stringify(s.shape)) fail(source, `weight '${specs[i].name}' has shape [${specs[i].shape}] but layer weight '${s.name}' needs [${s.shape}]`);
+    if (JSON.stringify(specs[i].shape) !== JSON.stringify(s.shape))
+      fail(source, `weight '${specs[i].name}' has shape [${specs[i].shape}] but layer weight '${s.name}' needs [${s.shape}]`);
     return i;
   });
 }
@@ -185,7 +216,8 @@ function readF32(data: ArrayBuffer, offset: number, n: number): Float32Array {
 /** The topology and training config, out of the converter's {model_config, training_config} wrapper if there is one. */
 function unwrap(topology: unknown, trainingConfig: unknown, source: string): { topo: Record<string, unknown>; trainingConfig: unknown } {
   let topo = topology;
-  if (isObj(topo) && isObj(topo.model_config)) { // the converter's wrapper around a Keras model
+  if (isObj(topo) && isObj(topo.model_config)) {
+    // the converter's wrapper around a Keras model
     trainingConfig ??= topo.training_config;
     topo = topo.model_config;
   }
@@ -197,7 +229,8 @@ function unwrap(topology: unknown, trainingConfig: unknown, source: string): { t
 export function artifactsToModel(art: ModelArtifacts, source = 'model'): unknown {
   if (!isObj(art)) fail(source, 'expected model artifacts {modelTopology, weightSpecs, weightData}');
   checkJsonTree([art.modelTopology, art.weightSpecs, art.trainingConfig, art.userDefinedMetadata], source);
-  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model') fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
+  if (art.format !== undefined && art.format !== null && art.format !== 'layers-model')
+    fail(source, `format '${String(art.format)}' is not a layers model (graph models are not supported)`);
   const { topo, trainingConfig } = unwrap(art.modelTopology, art.trainingConfig, source);
   const model = modelFromTopology(topo, source) as LoadedModel;
   try {
@@ -236,7 +269,8 @@ function compileFrom(model: LoadedModel, tc: Record<string, unknown>, art: Model
   }
   const s = art.optimizerState;
   if (s) {
-    if (!isObj(s) || s.className !== opt.className || !Array.isArray(s.slots)) fail(`${source}: optimizer state`, `is for ${String(s?.className)} but the training config says ${opt.className}`);
+    if (!isObj(s) || s.className !== opt.className || !Array.isArray(s.slots))
+      fail(`${source}: optimizer state`, `is for ${String(s?.className)} but the training config says ${opt.className}`);
     model.setOptimizerState(s.slots, s.iterations);
     return;
   }
@@ -248,7 +282,14 @@ function compileFrom(model: LoadedModel, tc: Record<string, unknown>, art: Model
  * TF.js optimizer weights ('iter' int32; per trainable variable '<weight>/momentum' or '<weight>/m' and
  * '/v') in simdcnn's layout, the model's state layout. Frozen weights have none in TF.js either.
  */
-function tfjsOptimizerState(model: LoadedModel, opt: Optimizer, specs: WeightsManifestEntry[], state: (readonly [WeightsManifestEntry, number])[], w: WeightData, source: string): [Float32Array[], number] {
+function tfjsOptimizerState(
+  model: LoadedModel,
+  opt: Optimizer,
+  specs: WeightsManifestEntry[],
+  state: (readonly [WeightsManifestEntry, number])[],
+  w: WeightData,
+  source: string,
+): [Float32Array[], number] {
   const where = `${source}: optimizer weights`;
   const layout = model.stateLayout();
   const fileName = new Map(model.weightSpecs().map((s, k) => [s.name, clean(specs[w.index[k]].name)]));
@@ -257,7 +298,8 @@ function tfjsOptimizerState(model: LoadedModel, opt: Optimizer, specs: WeightsMa
   let iterations = 0;
   const iter = byName.get('iter');
   if (iter !== undefined) {
-    if (specs[iter].dtype !== 'int32' || specs[iter].shape.length !== 0) fail(where, `'iter' must be an int32 scalar, received ${specs[iter].dtype} [${specs[iter].shape}]`);
+    if (specs[iter].dtype !== 'int32' || specs[iter].shape.length !== 0)
+      fail(where, `'iter' must be an int32 scalar, received ${specs[iter].dtype} [${specs[iter].shape}]`);
     iterations = new DataView(w.data).getInt32(w.offsets[iter], true);
     used.add(iter);
   }
@@ -270,7 +312,8 @@ function tfjsOptimizerState(model: LoadedModel, opt: Optimizer, specs: WeightsMa
         if (e.trainable) fail(where, `'${name}' is missing (${opt.className} keeps '${suffix}' for every trainable weight)`);
         continue;
       }
-      if (specs[i].dtype !== 'float32' || JSON.stringify(specs[i].shape) !== JSON.stringify(e.shape)) fail(where, `'${name}' must be float32 [${e.shape}], received ${specs[i].dtype} [${specs[i].shape}]`);
+      if (specs[i].dtype !== 'float32' || JSON.stringify(specs[i].shape) !== JSON.stringify(e.shape))
+        fail(where, `'${name}' must be float32 [${e.shape}], received ${specs[i].dtype} [${specs[i].shape}]`);
       block.set(readF32(w.data, w.offsets[i], size(e.shape)), e.offset);
       used.add(i);
     }
@@ -322,10 +365,12 @@ export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | un
   const where = `${source}: userDefinedMetadata.${OPT_KEY}`;
   if (!isObj(o)) return fail(where, `expected an object, received ${quote(o)}`);
   if (typeof o.className !== 'string') fail(where, `className must be a string, received ${quote(o.className)}`);
-  if (!isObj(o.config) || !Object.values(o.config).every((v) => typeof v === 'number' && Number.isFinite(v))) fail(where, `config must map names to finite numbers, received ${quote(o.config)}`);
+  if (!isObj(o.config) || !Object.values(o.config).every((v) => typeof v === 'number' && Number.isFinite(v)))
+    fail(where, `config must map names to finite numbers, received ${quote(o.config)}`);
   const int = (k: string, max: number): number => {
     const v = o[k];
-    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max) fail(where, `${k} must be an integer in [0, ${max}], received ${quote(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max)
+      fail(where, `${k} must be an integer in [0, ${max}], received ${quote(v)}`);
     return v as number;
   };
   const slots = int('slots', MAX_OPTIMIZER_SLOTS);
@@ -333,8 +378,16 @@ export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | un
   const iterations = int('iterations', Number.MAX_SAFE_INTEGER);
   const path = o.path ?? null;
   if (path !== null && typeof path !== 'string') fail(where, `path must be a file name or null, received ${quote(path)}`);
-  if ((slots > 0) !== (floatsPerSlot > 0) || (slots > 0 && path === null)) fail(where, `slots ${slots}, floatsPerSlot ${floatsPerSlot} and path ${quote(path)} do not describe one state file`);
-  return { className: o.className as string, config: o.config as Record<string, number>, iterations, path: path as string | null, slots, floatsPerSlot };
+  if (slots > 0 !== floatsPerSlot > 0 || (slots > 0 && path === null))
+    fail(where, `slots ${slots}, floatsPerSlot ${floatsPerSlot} and path ${quote(path)} do not describe one state file`);
+  return {
+    className: o.className as string,
+    config: o.config as Record<string, number>,
+    iterations,
+    path: path as string | null,
+    slots,
+    floatsPerSlot,
+  };
 }
 
 /** Bytes a model.json's files must hold: per weightsManifest group, and simdcnn's optimizer file. */
@@ -349,7 +402,10 @@ export interface DeclaredSizes {
  * weights at most two per weight (plus a few scalars), simdcnn's optimizer state exactly its slots in the
  * model's state layout.
  */
-export function declaredSizes(json: { modelTopology?: unknown; trainingConfig?: unknown; weightsManifest?: unknown; userDefinedMetadata?: unknown }, source: string): DeclaredSizes {
+export function declaredSizes(
+  json: { modelTopology?: unknown; trainingConfig?: unknown; weightsManifest?: unknown; userDefinedMetadata?: unknown },
+  source: string,
+): DeclaredSizes {
   checkJsonTree(json, source);
   const { topo } = unwrap(json.modelTopology, json.trainingConfig, source);
   const model = modelFromTopology(topo, source) as SavableModel;
@@ -358,16 +414,22 @@ export function declaredSizes(json: { modelTopology?: unknown; trainingConfig?: 
   if (!Array.isArray(json.weightsManifest)) fail(source, 'weightsManifest is missing');
   const manifest = json.weightsManifest as unknown[];
   const groups = manifest.map((g, i) => {
-    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) return fail(source, `weightsManifest[${i}] must be {paths, weights}`);
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights))
+      return fail(source, `weightsManifest[${i}] must be {paths, weights}`);
     return specOffsets(g.weights, source).bytes;
   });
   const specs = manifest.flatMap((g) => (g as { weights: WeightsManifestEntry[] }).weights);
   matchWeights(specs, ours, source);
   const optBytes = specs.filter((s) => s.group === 'optimizer').reduce((b, s) => b + 4 * size(s.shape), 0);
   const optLimit = 4 * (2 * params + 16);
-  if (optBytes > optLimit) fail(source, `the manifest lists ${optBytes} bytes of optimizer weights; a model with ${params} parameters has at most ${optLimit}`);
+  if (optBytes > optLimit)
+    fail(source, `the manifest lists ${optBytes} bytes of optimizer weights; a model with ${params} parameters has at most ${optLimit}`);
   const meta = optimizerMeta(json.userDefinedMetadata, source);
   const layout = model.stateLayout().floats;
-  if (meta && meta.slots > 0 && meta.floatsPerSlot !== layout) fail(`${source}: userDefinedMetadata.${OPT_KEY}`, `floatsPerSlot ${meta.floatsPerSlot} does not match the model's parameter layout (${layout} floats)`);
+  if (meta && meta.slots > 0 && meta.floatsPerSlot !== layout)
+    fail(
+      `${source}: userDefinedMetadata.${OPT_KEY}`,
+      `floatsPerSlot ${meta.floatsPerSlot} does not match the model's parameter layout (${layout} floats)`,
+    );
   return { groups, optimizerBytes: meta ? meta.slots * meta.floatsPerSlot * 4 : 0 };
 }

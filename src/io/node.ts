@@ -21,7 +21,10 @@ import { FileError, ModelFormatError } from '../errors.js';
 import { checkJsonTree, declaredSizes, OPT_KEY, optimizerMeta } from './format.js';
 import { type ModelFiles, type ModelJson, registerIOHandler, type SaveResult } from './registry.js';
 
-const isFileTarget = (t: unknown): t is string => typeof t === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(t.replace(/^file:\/\//, '')) && !/^(downloads|indexeddb|memory|https?):\/\//.test(t);
+const isFileTarget = (t: unknown): t is string =>
+  typeof t === 'string' &&
+  !/^[a-z][a-z0-9+.-]*:\/\//i.test(t.replace(/^file:\/\//, '')) &&
+  !/^(downloads|indexeddb|memory|https?):\/\//.test(t);
 
 function paths(target: string): { dir: string; json: string } {
   const p = resolve(target.startsWith('file://') ? fileURLToPath(target) : target);
@@ -35,8 +38,14 @@ const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
 
 const code = (e: unknown) => (e as NodeJS.ErrnoException)?.code;
 const REASONS: Record<string, string> = {
-  EACCES: 'permission denied', EPERM: 'permission denied', EROFS: 'read-only file system', ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded', EISDIR: 'a folder is in the way', ENOTDIR: 'a file is in the way of a folder', EEXIST: 'a file is in the way',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EISDIR: 'a folder is in the way',
+  ENOTDIR: 'a file is in the way of a folder',
+  EEXIST: 'a file is in the way',
 };
 function fileError(what: string, path: string, e: unknown): FileError {
   const c = code(e);
@@ -45,13 +54,18 @@ function fileError(what: string, path: string, e: unknown): FileError {
 
 // ------------------------------------------------------------------------------------------------ reading
 
-interface Found { path: string; stat: Stats }
+interface Found {
+  path: string;
+  stat: Stats;
+}
 
 /** A file the model folder names, checked without opening it: a plain name inside the folder, a regular file, no symlink on the way. */
 async function find(root: string, name: unknown, json: string, what: string): Promise<Found> {
-  if (typeof name !== 'string' || name === '' || name.includes('\0') || isAbsolute(name)) throw new ModelFormatError(`${json}: bad ${what} path ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name === '' || name.includes('\0') || isAbsolute(name))
+    throw new ModelFormatError(`${json}: bad ${what} path ${JSON.stringify(name)}`);
   const path = resolve(root, name);
-  if (!path.startsWith(root + sep)) throw new ModelFormatError(`${json}: ${what} path ${JSON.stringify(name)} leads out of the model folder`);
+  if (!path.startsWith(root + sep))
+    throw new ModelFormatError(`${json}: ${what} path ${JSON.stringify(name)} leads out of the model folder`);
   let stat: Stats, real: string;
   try {
     stat = await lstat(path);
@@ -59,9 +73,16 @@ async function find(root: string, name: unknown, json: string, what: string): Pr
   } catch (e) {
     throw new ModelFormatError(`${path}: cannot read${what === 'model.json' ? '' : ` ${what}`} (${code(e) ?? (e as Error).message})`);
   }
-  if (stat.isSymbolicLink()) throw new ModelFormatError(`${path}: the ${what} is a symbolic link; model files must be regular files inside the model folder`);
-  if (real !== path) throw new ModelFormatError(`${path}: the ${what} is reached through a symbolic link (it is really ${real}); model files must be regular files inside the model folder`);
-  if (!stat.isFile()) throw new ModelFormatError(`${path}: the ${what} is not a regular file (a ${stat.isDirectory() ? 'folder' : stat.isFIFO() ? 'FIFO' : 'device or socket'})`);
+  if (stat.isSymbolicLink())
+    throw new ModelFormatError(`${path}: the ${what} is a symbolic link; model files must be regular files inside the model folder`);
+  if (real !== path)
+    throw new ModelFormatError(
+      `${path}: the ${what} is reached through a symbolic link (it is really ${real}); model files must be regular files inside the model folder`,
+    );
+  if (!stat.isFile())
+    throw new ModelFormatError(
+      `${path}: the ${what} is not a regular file (a ${stat.isDirectory() ? 'folder' : stat.isFIFO() ? 'FIFO' : 'device or socket'})`,
+    );
   return { path, stat };
 }
 
@@ -100,14 +121,16 @@ async function load(source: unknown): Promise<ModelFiles> {
     throw new ModelFormatError(`${given}: cannot read (${code(e) ?? (e as Error).message})`);
   }
   const jsonFile = await find(root, basename(given), given, 'model.json');
-  if (jsonFile.stat.size > MAX_JSON_BYTES) throw new ModelFormatError(`${given}: ${jsonFile.stat.size} bytes is too large for a model.json (at most ${MAX_JSON_BYTES})`);
+  if (jsonFile.stat.size > MAX_JSON_BYTES)
+    throw new ModelFormatError(`${given}: ${jsonFile.stat.size} bytes is too large for a model.json (at most ${MAX_JSON_BYTES})`);
   let modelJson: ModelJson;
   try {
     modelJson = JSON.parse(new TextDecoder().decode(await readExactly(jsonFile, 'model.json')));
   } catch (e) {
     throw e instanceof ModelFormatError ? e : new ModelFormatError(`${given}: not valid JSON (${(e as Error).message})`);
   }
-  if (!modelJson || typeof modelJson !== 'object' || !Array.isArray(modelJson.weightsManifest)) throw new ModelFormatError(`${given}: not a TF.js layers model.json (no weightsManifest)`);
+  if (!modelJson || typeof modelJson !== 'object' || !Array.isArray(modelJson.weightsManifest))
+    throw new ModelFormatError(`${given}: not a TF.js layers model.json (no weightsManifest)`);
   checkJsonTree(modelJson, given);
   const sizes = declaredSizes(modelJson, given);
   // Every file is found and measured before any is read.
@@ -123,7 +146,10 @@ async function load(source: unknown): Promise<ModelFiles> {
   for (const [i, g] of modelJson.weightsManifest.entries()) {
     const names = await Promise.all(g.paths.map((p) => locate(p, 'weight file')));
     const bytes = names.reduce((s, p) => s + found.get(p)!.stat.size, 0);
-    if (bytes !== sizes.groups[i]) throw new ModelFormatError(`${given}: the weight files of weightsManifest[${i}] (${g.paths.join(', ')}) hold ${bytes} bytes, its weights need ${sizes.groups[i]} (truncated or mismatched weight file)`);
+    if (bytes !== sizes.groups[i])
+      throw new ModelFormatError(
+        `${given}: the weight files of weightsManifest[${i}] (${g.paths.join(', ')}) hold ${bytes} bytes, its weights need ${sizes.groups[i]} (truncated or mismatched weight file)`,
+      );
     groups.push(names);
   }
   const meta = optimizerMeta(modelJson.userDefinedMetadata, given);
@@ -131,7 +157,10 @@ async function load(source: unknown): Promise<ModelFiles> {
   if (meta?.path) {
     optimizer = await locate(meta.path, 'optimizer file');
     const bytes = found.get(optimizer)!.stat.size;
-    if (bytes !== sizes.optimizerBytes) throw new ModelFormatError(`${optimizer}: the optimizer file holds ${bytes} bytes, its manifest says ${meta.slots} x ${meta.floatsPerSlot} floats (${sizes.optimizerBytes} bytes)`);
+    if (bytes !== sizes.optimizerBytes)
+      throw new ModelFormatError(
+        `${optimizer}: the optimizer file holds ${bytes} bytes, its manifest says ${meta.slots} x ${meta.floatsPerSlot} floats (${sizes.optimizerBytes} bytes)`,
+      );
   }
   const data = new Map<string, ArrayBuffer>();
   for (const [path, f] of found) data.set(path, (await readExactly(f, path === optimizer ? 'optimizer file' : 'weight file')).buffer);
@@ -163,8 +192,14 @@ async function atomicWrite(file: string, data: string | Uint8Array): Promise<voi
 async function syncDir(dir: string): Promise<void> {
   try {
     const fh = await open(dir, 'r');
-    try { await fh.sync(); } finally { await fh.close(); }
-  } catch { /* not supported here */ }
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* not supported here */
+  }
 }
 
 /** The files a model.json in the folder names, or none if it is missing, not a regular file or not a model. */
@@ -187,7 +222,11 @@ async function namedElsewhere(dir: string, json: string): Promise<Set<string>> {
   return new Set((await Promise.all(names.map((f) => namedFiles(join(dir, f))))).flat());
 }
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
+const exists = (p: string) =>
+  lstat(p).then(
+    () => true,
+    () => false,
+  );
 
 async function save(files: ModelFiles, target: string): Promise<SaveResult> {
   const { dir, json } = paths(target);
@@ -197,7 +236,12 @@ async function save(files: ModelFiles, target: string): Promise<SaveResult> {
     throw fileError('save: cannot create the folder', dir, e);
   }
   const there = await lstat(json).catch(() => undefined);
-  if (there && !there.isFile()) throw new FileError(`save: cannot write '${json}': ${there.isDirectory() ? 'it is a folder' : 'it is not a regular file'}`, json, there.isDirectory() ? 'EISDIR' : undefined);
+  if (there && !there.isFile())
+    throw new FileError(
+      `save: cannot write '${json}': ${there.isDirectory() ? 'it is a folder' : 'it is not a regular file'}`,
+      json,
+      there.isDirectory() ? 'EISDIR' : undefined,
+    );
   const weights = Array.isArray(files.weights) ? files.weights : [files.weights];
   const stem = basename(json, '.json');
   const names = weights.map((w) => `${stem}.weights-${hash(w)}.bin`);

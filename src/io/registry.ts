@@ -4,7 +4,15 @@
 import { getBackend } from '../backend.js';
 import { ModelFormatError, ValueError } from '../errors.js';
 import {
-  artifactsToModel, checkJsonTree, declaredSizes, type ModelArtifacts, modelToArtifacts, OPT_KEY, optimizerMeta, type SavableModel, toArrayBuffer,
+  artifactsToModel,
+  checkJsonTree,
+  declaredSizes,
+  type ModelArtifacts,
+  modelToArtifacts,
+  OPT_KEY,
+  optimizerMeta,
+  type SavableModel,
+  toArrayBuffer,
   type WeightsManifestEntry,
 } from './format.js';
 
@@ -59,7 +67,9 @@ export function registerIOHandler(h: IOHandler): void {
 /** Lays artifacts out as files; weight and optimizer file names are the handler's to choose. */
 export function artifactsToFiles(art: ModelArtifacts, weightsPath = 'weights.bin', optimizerPath = 'optimizer.bin'): ModelFiles {
   const modelJson: ModelJson = {
-    format: art.format, generatedBy: art.generatedBy, convertedBy: art.convertedBy ?? null,
+    format: art.format,
+    generatedBy: art.generatedBy,
+    convertedBy: art.convertedBy ?? null,
     modelTopology: art.modelTopology,
     weightsManifest: [{ paths: [weightsPath], weights: art.weightSpecs }],
   };
@@ -87,29 +97,42 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
     throw new ModelFormatError(`${source}: not a TF.js layers model.json (no modelTopology)`);
   }
   checkJsonTree(j, source);
-  if (j.format !== undefined && j.format !== 'layers-model') throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
+  if (j.format !== undefined && j.format !== 'layers-model')
+    throw new ModelFormatError(`${source}: format '${j.format}' is not a layers model (graph models are not supported)`);
   if (!Array.isArray(j.weightsManifest)) throw new ModelFormatError(`${source}: weightsManifest is missing`);
   const weightSpecs = j.weightsManifest.flatMap((g) => (g && Array.isArray(g.weights) ? g.weights : []));
   // Sizes before copies: a list naming one large buffer thousands of times is refused, not concatenated.
   const need = declaredSizes(j, source).groups.reduce((a, b) => a + b, 0);
   const parts = Array.isArray(files.weights) ? files.weights : [files.weights];
   const held = parts.reduce((b: number, p: unknown) => b + (p instanceof ArrayBuffer || ArrayBuffer.isView(p) ? p.byteLength : 0), 0);
-  if (held !== need) throw new ModelFormatError(`${source}: the weights manifest describes ${need} bytes but the weight data holds ${held} (truncated or mismatched weight file)`);
+  if (held !== need)
+    throw new ModelFormatError(
+      `${source}: the weights manifest describes ${need} bytes but the weight data holds ${held} (truncated or mismatched weight file)`,
+    );
   const art: ModelArtifacts = {
-    modelTopology: j.modelTopology, weightSpecs, weightData: toArrayBuffer(files.weights, source), format: j.format, generatedBy: j.generatedBy,
-    convertedBy: j.convertedBy, trainingConfig: j.trainingConfig, userDefinedMetadata: j.userDefinedMetadata,
+    modelTopology: j.modelTopology,
+    weightSpecs,
+    weightData: toArrayBuffer(files.weights, source),
+    format: j.format,
+    generatedBy: j.generatedBy,
+    convertedBy: j.convertedBy,
+    trainingConfig: j.trainingConfig,
+    userDefinedMetadata: j.userDefinedMetadata,
   };
   const o = optimizerMeta(j.userDefinedMetadata, source);
   // Without its file (e.g. only model.json and the weights were picked), the state is not restored: the
   // model still compiles from trainingConfig, with a fresh optimizer, as TF.js does without includeOptimizer.
   if (o && (files.optimizerWeights || o.slots === 0)) {
     const n = o.floatsPerSlot;
-    const opt = files.optimizerWeights === undefined ? new ArrayBuffer(0) : toArrayBuffer(files.optimizerWeights, `${source} (optimizer file)`);
+    const opt =
+      files.optimizerWeights === undefined ? new ArrayBuffer(0) : toArrayBuffer(files.optimizerWeights, `${source} (optimizer file)`);
     if (opt.byteLength !== o.slots * n * 4) {
       throw new ModelFormatError(`${source}: the optimizer file holds ${opt.byteLength} bytes, its manifest says ${o.slots} x ${n} floats`);
     }
     const v = new DataView(opt);
-    const slots = Array.from({ length: o.slots }, (_, k) => Float32Array.from({ length: n }, (_, i) => v.getFloat32((k * n + i) * 4, true)));
+    const slots = Array.from({ length: o.slots }, (_, k) =>
+      Float32Array.from({ length: n }, (_, i) => v.getFloat32((k * n + i) * 4, true)),
+    );
     art.optimizerState = { className: o.className, config: o.config, iterations: o.iterations, slots };
   }
   return art;
@@ -118,9 +141,15 @@ export function filesToArtifacts(files: ModelFiles, source: string): ModelArtifa
 export async function saveModel(model: SavableModel, target: SaveTarget, opts: SaveOptions): Promise<SaveResult> {
   const art = modelToArtifacts(model, opts);
   if (target === undefined || target === 'memory://') return artifactsToFiles(art);
-  if (typeof target !== 'string' || target.trim() === '') throw new ValueError(`save: target must be a path or URL string, received ${typeof target === 'string' ? "''" : typeof target} (model.save() with no target returns the files in memory)`);
+  if (typeof target !== 'string' || target.trim() === '')
+    throw new ValueError(
+      `save: target must be a path or URL string, received ${typeof target === 'string' ? "''" : typeof target} (model.save() with no target returns the files in memory)`,
+    );
   const h = handlers.find((x) => x.canSave(target));
-  if (!h) throw new ValueError(`save: no handler for '${target}' here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser downloads:// or indexeddb://`);
+  if (!h)
+    throw new ValueError(
+      `save: no handler for '${target}' here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser downloads:// or indexeddb://`,
+    );
   return h.save(artifactsToFiles(art), target);
 }
 
@@ -141,9 +170,15 @@ export async function loadModelFiles(source: LoadSource): Promise<unknown> {
   let name = 'model';
   if (typeof source === 'object' && source !== null && 'modelJson' in source) files = source as ModelFiles;
   else {
-    if (typeof source !== 'string' || source.trim() === '') throw new ValueError(`loadModel: expected a path, URL or model files, received ${typeof source === 'string' ? "''" : String(source)}`);
+    if (typeof source !== 'string' || source.trim() === '')
+      throw new ValueError(
+        `loadModel: expected a path, URL or model files, received ${typeof source === 'string' ? "''" : String(source)}`,
+      );
     const h = handlers.find((x) => x.canLoad(source));
-    if (!h) throw new ValueError(`loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser indexeddb:// or {modelJson, weights}`);
+    if (!h)
+      throw new ValueError(
+        `loadModel: no handler for ${JSON.stringify(source)} here (${handlers.map((x) => x.name).join(', ') || 'none registered'}); in Node use a path or file://, in the browser indexeddb:// or {modelJson, weights}`,
+      );
     files = await h.load(source);
     name = String(source);
   }

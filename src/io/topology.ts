@@ -13,12 +13,17 @@ import type { SymbolicTensor } from '../layers/symbolic.js';
 export const KERAS_VERSION = 'tfjs-layers 4.22.0';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const fail = (where: string, what: string): never => { throw new ModelFormatError(`${where}: ${what}`); };
+const fail = (where: string, what: string): never => {
+  throw new ModelFormatError(`${where}: ${what}`);
+};
 
 // ------------------------------------------------------------------------------ TF.js's key conversion
 
 export function toSnakeCase(name: string): string {
-  const s = name.replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
+  const s = name
+    .replace(/(.)([A-Z][a-z0-9]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
   return s[0] === '_' ? `private${s}` : s;
 }
 export function toCamelCase(id: string): string {
@@ -47,7 +52,12 @@ const layerJson = (l: Layer) => ({ class_name: l.className, config: toPythonic(l
 
 /** The topology of a model: Sequential's layer list, or the graph with its inbound nodes. */
 export function topologyOf(className: string, name: string, g: Graph, layers: Layer[]): Record<string, unknown> {
-  const wrap = (config: Record<string, unknown>) => ({ class_name: className, config, keras_version: KERAS_VERSION, backend: 'tensor_flow.js' });
+  const wrap = (config: Record<string, unknown>) => ({
+    class_name: className,
+    config,
+    keras_version: KERAS_VERSION,
+    backend: 'tensor_flow.js',
+  });
   if (className === 'Sequential') {
     return wrap({
       name,
@@ -66,7 +76,8 @@ export function topologyOf(className: string, name: string, g: Graph, layers: La
   return wrap({
     name,
     layers: layers.map((l) => ({
-      name: l.name, ...layerJson(l),
+      name: l.name,
+      ...layerJson(l),
       inbound_nodes: l.inboundNodes.filter((n) => inModel.has(n) && n.inputs.length).map((n) => n.inputs.map((t) => [...ref(t), {}])),
     })),
     input_layers: g.inputs.map(ref),
@@ -85,7 +96,8 @@ function inputShapeOf(cfg: Record<string, unknown>, where: string): number[] | u
   if (s === undefined || s === null) return undefined;
   if (!Array.isArray(s) || s.length < 2) return fail(where, `input shape ${quote(s)} must be [batch, ...dims]`);
   const dims = s.slice(1);
-  if (!dims.every((d) => Number.isInteger(d) && d > 0)) fail(where, `input shape ${quote(s)} has unknown or invalid dimensions; simdcnn needs a fixed input size`);
+  if (!dims.every((d) => Number.isInteger(d) && d > 0))
+    fail(where, `input shape ${quote(s)} has unknown or invalid dimensions; simdcnn needs a fixed input size`);
   return dims as number[];
 }
 
@@ -101,7 +113,11 @@ function layerFrom(e: Entry, where: string, inputShape: number[] | undefined): L
   if (dt !== undefined && dt !== null && dt !== 'float32') fail(where, `dtype ${quote(dt)} is not supported (only float32)`);
   const cfg = toTs(rest);
   try {
-    checkOptions(cls, cfg, String(name), { key: toSnakeCase, value: (k, v) => rest[toSnakeCase(k)] ?? v, fixed: (v) => convert(v, toSnakeCase) });
+    checkOptions(cls, cfg, String(name), {
+      key: toSnakeCase,
+      value: (k, v) => rest[toSnakeCase(k)] ?? v,
+      fixed: (v) => convert(v, toSnakeCase),
+    });
     return cls.fromConfig({ ...cfg, name, ...(trainable === false ? { trainable: false } : {}), ...(inputShape ? { inputShape } : {}) });
   } catch (err) {
     throw layerError(where, String(name), err);
@@ -112,7 +128,8 @@ function entries(list: unknown, source: string): Entry[] {
   if (!Array.isArray(list)) fail(source, 'config.layers is missing');
   const names = new Set<string>();
   return (list as unknown[]).map((entry, i) => {
-    if (!isObj(entry) || typeof entry.class_name !== 'string' || !isObj(entry.config)) fail(`${source}: layer ${i}`, 'expected {class_name, config}');
+    if (!isObj(entry) || typeof entry.class_name !== 'string' || !isObj(entry.config))
+      fail(`${source}: layer ${i}`, 'expected {class_name, config}');
     const e = entry as Entry;
     const name = typeof e.config.name === 'string' && e.config.name ? e.config.name : typeof e.name === 'string' ? e.name : `layer_${i}`;
     if (names.has(name)) fail(`layer '${name}' (${e.class_name})`, 'the layer name is used twice; weights are matched by layer name');
@@ -127,7 +144,9 @@ const whereOf = (e: Entry) => `layer '${e.config.name}' (${e.class_name})`;
 function layerError(where: string, name: string, err: unknown): ModelFormatError {
   if (err instanceof ModelFormatError) return err;
   const msg = (err as Error).message;
-  return new ModelFormatError(`${where}: ${msg.startsWith(`${name} (`) || msg.startsWith(`${name}:`) ? msg.slice(msg.indexOf(':') + 2) : msg}`);
+  return new ModelFormatError(
+    `${where}: ${msg.startsWith(`${name} (`) || msg.startsWith(`${name}:`) ? msg.slice(msg.indexOf(':') + 2) : msg}`,
+  );
 }
 
 /** The layers of a Sequential topology (old Keras: the config is the list itself), shapes checked. */
@@ -163,7 +182,8 @@ function callRefs(call: unknown, where: string): [string, number, number][] {
   const refs: [string, number, number][] = [];
   const ref = (r: unknown) => {
     const a = r as unknown[];
-    if (!Array.isArray(a) || typeof a[0] !== 'string' || !Number.isInteger(a[1]) || !Number.isInteger(a[2])) fail(where, `bad inbound node reference ${quote(r)}`);
+    if (!Array.isArray(a) || typeof a[0] !== 'string' || !Number.isInteger(a[1]) || !Number.isInteger(a[2]))
+      fail(where, `bad inbound node reference ${quote(r)}`);
     refs.push([a[0] as string, a[1] as number, a[2] as number]);
   };
   const walk = (v: unknown): void => {
@@ -172,7 +192,11 @@ function callRefs(call: unknown, where: string): [string, number, number][] {
     else if (isObj(v) && Array.isArray(v.args)) walk(v.args);
   };
   if (isObj(call)) walk(call);
-  else if (Array.isArray(call)) for (const r of call) { if (Array.isArray(r) && typeof r[0] === 'string') ref(r); else walk(r); }
+  else if (Array.isArray(call))
+    for (const r of call) {
+      if (Array.isArray(r) && typeof r[0] === 'string') ref(r);
+      else walk(r);
+    }
   else fail(where, `bad inbound node ${quote(call)}`);
   return refs;
 }
@@ -186,7 +210,10 @@ function functionalFrom(cfg: Record<string, unknown>, source: string): ModelDesc
     if (e.class_name !== 'InputLayer' && !Array.isArray(e.inbound_nodes)) fail(whereOf(e), 'inbound_nodes is missing');
     const layer = layerFrom(e, whereOf(e), e.class_name === 'InputLayer' ? inputShapeOf(e.config, whereOf(e)) : undefined);
     made.set(layer.name, layer);
-    pending.set(layer.name, ((e.inbound_nodes as unknown[]) ?? []).map((n) => callRefs(n, whereOf(e))));
+    pending.set(
+      layer.name,
+      ((e.inbound_nodes as unknown[]) ?? []).map((n) => callRefs(n, whereOf(e))),
+    );
   }
   const tensor = (r: [string, number, number], where: string): SymbolicTensor | undefined => {
     const l = made.get(r[0]);
@@ -217,7 +244,11 @@ function functionalFrom(cfg: Record<string, unknown>, source: string): ModelDesc
     const v = cfg[key];
     const refs = Array.isArray(v) && typeof v[0] === 'string' ? [v] : v;
     if (!Array.isArray(refs) || refs.length === 0) return fail(source, `config.${key} is missing`);
-    return (refs as unknown[]).map((r) => callRefs([r], `${source}: ${key}`)[0]).map((r: [string, number, number]) => tensor(r, `${source}: ${key}`) ?? fail(source, `${key}: node ${r[1]} of '${r[0]}' does not exist`));
+    return (refs as unknown[])
+      .map((r) => callRefs([r], `${source}: ${key}`)[0])
+      .map(
+        (r: [string, number, number]) => tensor(r, `${source}: ${key}`) ?? fail(source, `${key}: node ${r[1]} of '${r[0]}' does not exist`),
+      );
   };
   return { name: typeof cfg.name === 'string' ? cfg.name : 'model', inputs: ends('input_layers'), outputs: ends('output_layers') };
 }

@@ -1,6 +1,16 @@
 import { ShapeError, ValueError } from '../errors.js';
 import { shapeSize } from '../tensor.js';
-import { type ActivationName, checkActivation, copyFloats, Layer, type LayerArgs, type Need, type NodeIO, quote, type RunContext } from './layer.js';
+import {
+  type ActivationName,
+  checkActivation,
+  copyFloats,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  quote,
+  type RunContext,
+} from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 /** max(x, 0). */
@@ -32,7 +42,8 @@ function softmaxForward(io: NodeIO, n: number, be: RunContext['be']): void {
 }
 /** Softmax's Jacobian on dy, or dy itself when the loss already gave the gradient before the softmax. */
 function softmaxBackward(io: NodeIO, n: number, be: RunContext['be']): void {
-  const count = n * shapeSize(io.shapes.out), C = io.shapes.out[io.shapes.out.length - 1];
+  const count = n * shapeSize(io.shapes.out),
+    C = io.shapes.out[io.shapes.out.length - 1];
   if (io.preActivationGrad) copyFloats(be, io.dx[0], io.dy, count);
   else be.k.softmax_backward(io.y, io.dy, io.dx[0], count / C, C);
 }
@@ -52,13 +63,14 @@ class SoftmaxLayer extends Layer {
   readonly axis: number;
   constructor(args: SoftmaxArgs = {}) {
     super(args, 'softmax');
-    const a = Array.isArray(args.axis) && args.axis.length === 1 ? args.axis[0] : args.axis ?? -1;
+    const a = Array.isArray(args.axis) && args.axis.length === 1 ? args.axis[0] : (args.axis ?? -1);
     if (!Number.isInteger(a)) throw new ValueError(`${this.name}: axis ${quote(args.axis)} is not supported (only the last axis)`);
     this.axis = a as number;
   }
   computeOutputShape(inputShapes: number[][]): number[] {
     const rank = inputShapes[0].length;
-    if (this.axis !== -1 && this.axis !== rank) throw new ShapeError(`${this.name} (Softmax): axis ${this.axis} is not supported (only the last axis, -1 or ${rank} here)`);
+    if (this.axis !== -1 && this.axis !== rank)
+      throw new ShapeError(`${this.name} (Softmax): axis ${this.axis} is not supported (only the last axis, -1 or ${rank} here)`);
     return inputShapes[0].slice();
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {

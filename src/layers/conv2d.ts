@@ -3,8 +3,18 @@ import { checkInitializer, initializerConfig, type InitializerConfig, type Initi
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
-  type ActivationName, activationBackward, checkActivation, checkPadding, checkPositiveInt, Layer, type LayerArgs, type Need, type NodeIO,
-  type NodeShapes, type RunContext, type WeightSpec,
+  type ActivationName,
+  activationBackward,
+  checkActivation,
+  checkPadding,
+  checkPositiveInt,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type NodeShapes,
+  type RunContext,
+  type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
@@ -25,10 +35,25 @@ export interface Conv2DArgs extends LayerArgs {
  */
 class Conv2DLayer extends Layer {
   static readonly className = 'Conv2D';
-  static readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'useBias', 'activation', 'kernelInitializer', 'biasInitializer'];
+  static readonly options = [
+    'filters',
+    'kernelSize',
+    'strides',
+    'padding',
+    'useBias',
+    'activation',
+    'kernelInitializer',
+    'biasInitializer',
+  ];
   static readonly fixedOptions = {
-    dataFormat: 'channelsLast', dilationRate: [1, 1], groups: 1,
-    kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null, kernelConstraint: null, biasConstraint: null,
+    dataFormat: 'channelsLast',
+    dilationRate: [1, 1],
+    groups: 1,
+    kernelRegularizer: null,
+    biasRegularizer: null,
+    activityRegularizer: null,
+    kernelConstraint: null,
+    biasConstraint: null,
   };
   readonly filters: number;
   readonly kernelSize: [number, number];
@@ -64,9 +89,17 @@ class Conv2DLayer extends Layer {
     const [kh, kw] = this.kernelSize;
     const inC = inputShapes[0][2];
     const w: WeightSpec[] = [
-      { name: 'kernel', shape: [kh, kw, inC, this.filters], initializer: this.kernelInitializer, fanIn: kh * kw * inC, fanOut: kh * kw * this.filters, trainable: true },
+      {
+        name: 'kernel',
+        shape: [kh, kw, inC, this.filters],
+        initializer: this.kernelInitializer,
+        fanIn: kh * kw * inC,
+        fanOut: kh * kw * this.filters,
+        trainable: true,
+      },
     ];
-    if (this.useBias) w.push({ name: 'bias', shape: [this.filters], initializer: this.biasInitializer, fanIn: 1, fanOut: this.filters, trainable: true });
+    if (this.useBias)
+      w.push({ name: 'bias', shape: [this.filters], initializer: this.biasInitializer, fanIn: 1, fanOut: this.filters, trainable: true });
     return w;
   }
 
@@ -84,16 +117,40 @@ class Conv2DLayer extends Layer {
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]);
     activationBackward(this.activation, io, n * g.OH * g.OW * this.filters, this.filters, be);
-    if (need.dw) conv2dBackwardFilter(be, io.x[0], io.dy, io.grads[0], this.useBias ? io.grads[1] : 0, io.scratch, g, n, this.filters, this.useBias ? FLAG_BIAS : 0);
+    if (need.dw)
+      conv2dBackwardFilter(
+        be,
+        io.x[0],
+        io.dy,
+        io.grads[0],
+        this.useBias ? io.grads[1] : 0,
+        io.scratch,
+        g,
+        n,
+        this.filters,
+        this.useBias ? FLAG_BIAS : 0,
+      );
     if (need.dx[0]) conv2dBackwardInput(be, io.dy, io.params[0], io.dx[0], io.scratch, g, n, this.filters);
   }
 
   getConfig(): Record<string, unknown> {
     return {
-      filters: this.filters, kernelInitializer: initializerConfig(this.kernelInitializer), kernelRegularizer: null, kernelConstraint: null,
-      kernelSize: this.kernelSize, strides: this.strides, padding: this.padding, dataFormat: 'channelsLast', dilationRate: [1, 1],
-      activation: this.activation, useBias: this.useBias, biasInitializer: initializerConfig(this.biasInitializer), biasRegularizer: null,
-      activityRegularizer: null, biasConstraint: null, ...super.getConfig(),
+      filters: this.filters,
+      kernelInitializer: initializerConfig(this.kernelInitializer),
+      kernelRegularizer: null,
+      kernelConstraint: null,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      dataFormat: 'channelsLast',
+      dilationRate: [1, 1],
+      activation: this.activation,
+      useBias: this.useBias,
+      biasInitializer: initializerConfig(this.biasInitializer),
+      biasRegularizer: null,
+      activityRegularizer: null,
+      biasConstraint: null,
+      ...super.getConfig(),
     };
   }
 }

@@ -43,14 +43,16 @@ class DropoutLayer extends Layer {
   readonly rate: number;
   constructor(args: DropoutArgs) {
     super(args, 'dropout');
-    if (typeof args.rate !== 'number' || !(args.rate >= 0 && args.rate < 1)) throw new ValueError(`${this.name}: rate must be in [0, 1), received ${args.rate}`);
+    if (typeof args.rate !== 'number' || !(args.rate >= 0 && args.rate < 1))
+      throw new ValueError(`${this.name}: rate must be in [0, 1), received ${args.rate}`);
     this.rate = args.rate;
   }
   computeOutputShape(inputShapes: number[][]): number[] {
     return inputShapes[0].slice();
   }
   trainingBlocker(): string | undefined {
-    if (this.rate > 0) return `layer '${this.name}' is Dropout with rate ${this.rate}; simdcnn runs Dropout at inference only, so training would silently differ. Remove it (or use rate 0) to train`;
+    if (this.rate > 0)
+      return `layer '${this.name}' is Dropout with rate ${this.rate}; simdcnn runs Dropout at inference only, so training would silently differ. Remove it (or use rate 0) to train`;
     return undefined;
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {

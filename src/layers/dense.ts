@@ -2,8 +2,17 @@ import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js'
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
 import {
-  type ActivationName, activationBackward, checkActivation, checkPositiveInt, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes,
-  type RunContext, type WeightSpec,
+  type ActivationName,
+  activationBackward,
+  checkActivation,
+  checkPositiveInt,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type NodeShapes,
+  type RunContext,
+  type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
@@ -20,7 +29,12 @@ class DenseLayer extends Layer {
   static readonly className = 'Dense';
   static readonly options = ['units', 'useBias', 'activation', 'kernelInitializer', 'biasInitializer'];
   static readonly fixedOptions = {
-    kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null, kernelConstraint: null, biasConstraint: null, loraRank: null,
+    kernelRegularizer: null,
+    biasRegularizer: null,
+    activityRegularizer: null,
+    kernelConstraint: null,
+    biasConstraint: null,
+    loraRank: null,
   };
   readonly units: number;
   readonly useBias: boolean;
@@ -46,8 +60,18 @@ class DenseLayer extends Layer {
 
   protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const inUnits = inputShapes[0][0];
-    const w: WeightSpec[] = [{ name: 'kernel', shape: [inUnits, this.units], initializer: this.kernelInitializer, fanIn: inUnits, fanOut: this.units, trainable: true }];
-    if (this.useBias) w.push({ name: 'bias', shape: [this.units], initializer: this.biasInitializer, fanIn: 1, fanOut: this.units, trainable: true });
+    const w: WeightSpec[] = [
+      {
+        name: 'kernel',
+        shape: [inUnits, this.units],
+        initializer: this.kernelInitializer,
+        fanIn: inUnits,
+        fanOut: this.units,
+        trainable: true,
+      },
+    ];
+    if (this.useBias)
+      w.push({ name: 'bias', shape: [this.units], initializer: this.biasInitializer, fanIn: 1, fanOut: this.units, trainable: true });
     return w;
   }
 
@@ -64,14 +88,35 @@ class DenseLayer extends Layer {
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
     activationBackward(this.activation, io, n * this.units, this.units, be);
     const flags = (this.useBias ? FLAG_BIAS : 0) | (need.dx[0] ? FLAG_NEED_DX : 0) | (need.dw ? 0 : FLAG_SKIP_DW);
-    denseBackward(be, io.x[0], io.params[0], io.dy, io.dx[0], io.grads[0] ?? 0, this.useBias ? io.grads[1] ?? 0 : 0, io.scratch, n, io.shapes.in[0][0], this.units, flags);
+    denseBackward(
+      be,
+      io.x[0],
+      io.params[0],
+      io.dy,
+      io.dx[0],
+      io.grads[0] ?? 0,
+      this.useBias ? (io.grads[1] ?? 0) : 0,
+      io.scratch,
+      n,
+      io.shapes.in[0][0],
+      this.units,
+      flags,
+    );
   }
 
   getConfig(): Record<string, unknown> {
     return {
-      units: this.units, activation: this.activation, useBias: this.useBias, kernelInitializer: initializerConfig(this.kernelInitializer),
-      biasInitializer: initializerConfig(this.biasInitializer), kernelRegularizer: null, biasRegularizer: null, activityRegularizer: null,
-      kernelConstraint: null, biasConstraint: null, ...super.getConfig(),
+      units: this.units,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: initializerConfig(this.kernelInitializer),
+      biasInitializer: initializerConfig(this.biasInitializer),
+      kernelRegularizer: null,
+      biasRegularizer: null,
+      activityRegularizer: null,
+      kernelConstraint: null,
+      biasConstraint: null,
+      ...super.getConfig(),
     };
   }
 }

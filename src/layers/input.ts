@@ -20,7 +20,14 @@ class InputLayerImpl extends Layer {
   constructor(args: InputLayerArgs) {
     const { batchShape, ...rest } = args ?? {};
     // As in TF.js, an input has nothing to train.
-    super({ ...rest, ...(batchShape !== undefined && rest.batchInputShape === undefined ? { batchInputShape: batchShape } : {}), trainable: false }, 'input');
+    super(
+      {
+        ...rest,
+        ...(batchShape !== undefined && rest.batchInputShape === undefined ? { batchInputShape: batchShape } : {}),
+        trainable: false,
+      },
+      'input',
+    );
     if (!this.declaredInputShape) throw new ValueError(`${this.name} (InputLayer): needs a shape (input({ shape: [28, 28, 1] }))`);
     this.build([]);
     this.inboundNodes.push(new Node(this, [], this.declaredInputShape, 0));
@@ -41,6 +48,7 @@ export type InputLayer = InputLayerImpl;
 
 /** A model input of the given shape (without the batch axis), as TF.js's tf.input({ shape }). */
 export function input(args: { shape: number[]; name?: string; dtype?: 'float32' }): SymbolicTensor {
-  if (!args || !Array.isArray(args.shape)) throw new ValueError(`input: expected { shape: [...] } (without the batch axis), received ${JSON.stringify(args)}`);
+  if (!args || !Array.isArray(args.shape))
+    throw new ValueError(`input: expected { shape: [...] } (without the batch axis), received ${JSON.stringify(args)}`);
   return new InputLayerImpl({ inputShape: args.shape, name: args.name, dtype: args.dtype }).inboundNodes[0].output;
 }

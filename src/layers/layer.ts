@@ -125,14 +125,18 @@ export abstract class Layer {
 
   constructor(args: LayerArgs, base: string) {
     this.name = args.name ?? autoName(base);
-    if (typeof this.name !== 'string' || !this.name) throw new ValueError(`${base}: name must be a non-empty string, received ${JSON.stringify(args.name)}`);
+    if (typeof this.name !== 'string' || !this.name)
+      throw new ValueError(`${base}: name must be a non-empty string, received ${JSON.stringify(args.name)}`);
     checkOptions(this.constructor as unknown as LayerClass, args as Record<string, unknown>, this.name);
     this._trainable = args.trainable ?? true;
-    if (args.dtype !== undefined && args.dtype !== 'float32') throw new ValueError(`${this.name}: dtype '${String(args.dtype)}' is not supported (only float32)`);
+    if (args.dtype !== undefined && args.dtype !== 'float32')
+      throw new ValueError(`${this.name}: dtype '${String(args.dtype)}' is not supported (only float32)`);
     if (args.inputShape !== undefined || args.batchInputShape !== undefined) {
       const s = args.inputShape ?? args.batchInputShape!.slice(1);
       if (!Array.isArray(s) || s.length === 0 || !s.every((d) => Number.isInteger(d) && (d as number) > 0)) {
-        throw new ShapeError(`${this.name}: inputShape must be an array of positive integers (without the batch axis), received ${JSON.stringify(s)}`);
+        throw new ShapeError(
+          `${this.name}: inputShape must be an array of positive integers (without the batch axis), received ${JSON.stringify(s)}`,
+        );
       }
       this.declaredInputShape = s as number[];
     }
@@ -166,7 +170,9 @@ export abstract class Layer {
     const weights = this.declareWeights(inputShapes);
     const key = JSON.stringify(weights.map((w) => w.shape));
     if (this.built && key !== this.builtFor) {
-      throw new ShapeError(`${this.name} (${this.className}): its weights were built for input ${formatShape([null, ...this.inputShapes[0]])}; it cannot also take ${formatShape([null, ...inputShapes[0]])}`);
+      throw new ShapeError(
+        `${this.name} (${this.className}): its weights were built for input ${formatShape([null, ...this.inputShapes[0]])}; it cannot also take ${formatShape([null, ...inputShapes[0]])}`,
+      );
     }
     if (!this.built) {
       this.weights = weights;
@@ -223,7 +229,10 @@ export abstract class Layer {
   }
   private onlyNode(what: string): Node {
     if (this.inboundNodes.length === 0) throw new ValueError(`${this.name}: not connected yet, so it has no ${what}; apply() it first`);
-    if (this.inboundNodes.length > 1) throw new ValueError(`${this.name}: is used ${this.inboundNodes.length} times, so its ${what} is ambiguous; use getOutputAt(nodeIndex)`);
+    if (this.inboundNodes.length > 1)
+      throw new ValueError(
+        `${this.name}: is used ${this.inboundNodes.length} times, so its ${what} is ambiguous; use getOutputAt(nodeIndex)`,
+      );
     return this.inboundNodes[0];
   }
 
@@ -248,7 +257,9 @@ export abstract class Layer {
   protected expectRank(inputShapes: number[][], rank: number, hint = ''): number[] {
     const s = inputShapes[0];
     if (s.length !== rank) {
-      throw new ShapeError(`${this.name} (${this.className}): expected input of rank ${rank + 1} ${formatShape([null, ...Array(rank).fill(null)]).replace(/null/g, '?')}, received ${formatShape([null, ...s])}${hint}`);
+      throw new ShapeError(
+        `${this.name} (${this.className}): expected input of rank ${rank + 1} ${formatShape([null, ...Array(rank).fill(null)]).replace(/null/g, '?')}, received ${formatShape([null, ...s])}${hint}`,
+      );
     }
     return s;
   }
@@ -268,10 +279,14 @@ export function checkOptions(cls: LayerClass, args: Record<string, unknown>, lay
     if (v === undefined || v === null) continue;
     if (k in cls.fixedOptions) {
       if (JSON.stringify(v) !== JSON.stringify(cls.fixedOptions[k])) {
-        throw new ValueError(`${layer} (${cls.className}): option ${names.key(k)}=${quote(names.value(k, v))} is not supported (only ${quote(names.fixed(cls.fixedOptions[k]))})`);
+        throw new ValueError(
+          `${layer} (${cls.className}): option ${names.key(k)}=${quote(names.value(k, v))} is not supported (only ${quote(names.fixed(cls.fixedOptions[k]))})`,
+        );
       }
     } else if (!BASE_OPTIONS.includes(k) && !cls.options.includes(k)) {
-      throw new ValueError(`${layer} (${cls.className}): unknown option '${names.key(k)}' (options: ${[...cls.options].join(', ') || 'none'})`);
+      throw new ValueError(
+        `${layer} (${cls.className}): unknown option '${names.key(k)}' (options: ${[...cls.options].join(', ') || 'none'})`,
+      );
     }
   }
 }
@@ -282,7 +297,9 @@ export const quote = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.st
 export function checkActivation(a: string | undefined, layer: string): ActivationName {
   const v = a ?? 'linear';
   if (!ACTIVATIONS.includes(v)) {
-    throw new ValueError(`${layer}: activation ${quote(v)} is not supported; expected one of ${ACTIVATIONS.join(', ')} (or add a ReLU/Softmax layer)`);
+    throw new ValueError(
+      `${layer}: activation ${quote(v)} is not supported; expected one of ${ACTIVATIONS.join(', ')} (or add a ReLU/Softmax layer)`,
+    );
   }
   return v as ActivationName;
 }

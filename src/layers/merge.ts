@@ -17,7 +17,10 @@ abstract class ElementwiseMerge extends Layer {
   computeOutputShape(inputShapes: number[][]): number[] {
     const [first, ...rest] = inputShapes;
     const bad = rest.find((s) => formatShape(s) !== formatShape(first));
-    if (bad) throw new ShapeError(`${this.name} (${this.className}): expected inputs of one shape, received ${inputShapes.map((s) => formatShape([null, ...s])).join(' and ')}`);
+    if (bad)
+      throw new ShapeError(
+        `${this.name} (${this.className}): expected inputs of one shape, received ${inputShapes.map((s) => formatShape([null, ...s])).join(' and ')}`,
+      );
     return first.slice();
   }
 }
@@ -102,15 +105,22 @@ class ConcatenateLayer extends Layer {
     if (!Number.isInteger(this.axis)) throw new ValueError(`${this.name}: axis ${quote(args.axis)} must be an integer`);
   }
   computeOutputShape(inputShapes: number[][]): number[] {
-    const [first] = inputShapes, rank = first.length;
-    if (this.axis !== -1 && this.axis !== rank) throw new ShapeError(`${this.name} (Concatenate): axis ${this.axis} is not supported (only the last axis, -1 or ${rank} here)`);
+    const [first] = inputShapes,
+      rank = first.length;
+    if (this.axis !== -1 && this.axis !== rank)
+      throw new ShapeError(`${this.name} (Concatenate): axis ${this.axis} is not supported (only the last axis, -1 or ${rank} here)`);
     const lead = formatShape(first.slice(0, -1));
     const bad = inputShapes.find((s) => s.length !== rank || formatShape(s.slice(0, -1)) !== lead);
-    if (bad) throw new ShapeError(`${this.name} (Concatenate): inputs must agree in all but the last axis, received ${inputShapes.map((s) => formatShape([null, ...s])).join(' and ')}`);
+    if (bad)
+      throw new ShapeError(
+        `${this.name} (Concatenate): inputs must agree in all but the last axis, received ${inputShapes.map((s) => formatShape([null, ...s])).join(' and ')}`,
+      );
     return [...first.slice(0, -1), inputShapes.reduce((c, s) => c + s[rank - 1], 0)];
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {
-    const out = io.shapes.out, C = out[out.length - 1], rows = (n * shapeSize(out)) / C;
+    const out = io.shapes.out,
+      C = out[out.length - 1],
+      rows = (n * shapeSize(out)) / C;
     let off = 0;
     io.x.forEach((x, i) => {
       const c = io.shapes.in[i][out.length - 1];
@@ -119,7 +129,9 @@ class ConcatenateLayer extends Layer {
     });
   }
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
-    const out = io.shapes.out, C = out[out.length - 1], rows = (n * shapeSize(out)) / C;
+    const out = io.shapes.out,
+      C = out[out.length - 1],
+      rows = (n * shapeSize(out)) / C;
     let off = 0;
     io.dx.forEach((dx, i) => {
       const c = io.shapes.in[i][out.length - 1];

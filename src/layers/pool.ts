@@ -25,7 +25,6 @@ abstract class Pool2D extends Layer {
     this.geometry = windowsOf(this.name, this.poolSize, this.strides, this.padding);
   }
 
-
   computeOutputShape(inputShapes: number[][]): number[] {
     const g = this.geometry(this.expectRank(inputShapes, 3, ' [batch, height, width, channels]'));
     return [g.OH, g.OW, g.C];

@@ -19,7 +19,11 @@ let nextId = 0;
 export class SymbolicTensor {
   /** Shape without the batch axis. */
   readonly dims: number[];
-  constructor(dims: number[], readonly node: Node, readonly index = 0) {
+  constructor(
+    dims: number[],
+    readonly node: Node,
+    readonly index = 0,
+  ) {
     this.dims = dims.slice();
   }
   /** Shape with the batch axis as null, as TF.js prints it: [null, 28, 28, 1]. */
@@ -42,7 +46,12 @@ export class Node {
   /** Creation order over all layers (TF.js orders nodes of equal depth by it). */
   readonly id = nextId++;
   readonly output: SymbolicTensor;
-  constructor(readonly layer: GraphLayer, readonly inputs: SymbolicTensor[], outDims: number[], readonly index: number) {
+  constructor(
+    readonly layer: GraphLayer,
+    readonly inputs: SymbolicTensor[],
+    outDims: number[],
+    readonly index: number,
+  ) {
     this.output = new SymbolicTensor(outDims, this);
   }
 }
@@ -55,12 +64,16 @@ export function applyLayer(layer: GraphLayer, inputs: SymbolicTensor | SymbolicT
   list.forEach((t, i) => {
     if (!isSymbolic(t)) {
       const what = t && typeof t === 'object' && 'data' in t ? 'a Tensor with data' : String(t);
-      throw new ValueError(`${layer.name}.apply: input ${i} is ${what}; apply() connects symbolic tensors (from input() or another layer's apply()). To run layers on data, make a model: model({ inputs, outputs }).predict(x)`);
+      throw new ValueError(
+        `${layer.name}.apply: input ${i} is ${what}; apply() connects symbolic tensors (from input() or another layer's apply()). To run layers on data, make a model: model({ inputs, outputs }).predict(x)`,
+      );
     }
   });
   const want = layer.arity;
   if (want === 'many' ? list.length < 2 : list.length !== want) {
-    throw new ValueError(`${layer.name} (${layer.className}): expected ${want === 'many' ? 'a list of at least 2' : want} input(s), received ${list.length}`);
+    throw new ValueError(
+      `${layer.name} (${layer.className}): expected ${want === 'many' ? 'a list of at least 2' : want} input(s), received ${list.length}`,
+    );
   }
   const shapes = list.map((t) => t.dims);
   layer.build(shapes);

@@ -1,6 +1,16 @@
 // The demo page: train in a Worker with live charts, draw a digit, look inside the network, save/load.
 // URL options: ?build=simd|relaxed picks the wasm build (the page and its worker use the same one).
-import { currentBackend, type Layer, loadModel, type Model, model as graphModel, relaxedSupported, setBackend, simdSupported, tensor } from '../../src/index.js';
+import {
+  currentBackend,
+  type Layer,
+  loadModel,
+  type Model,
+  model as graphModel,
+  relaxedSupported,
+  setBackend,
+  simdSupported,
+  tensor,
+} from '../../src/index.js';
 import type { TrainProgress, TrainResult } from '../../src/browser/protocol.js';
 import { type TrainJob, trainInWorker } from '../../src/browser/train-in-worker.js';
 import { LineChart } from './charts.js';
@@ -28,7 +38,12 @@ let data: Mnist | undefined;
 let job: TrainJob | undefined;
 let model: Model | undefined;
 let meta: DemoMeta | undefined;
-interface Probe { model: Model; layer: Layer; index: number; canvas: HTMLCanvasElement }
+interface Probe {
+  model: Model;
+  layer: Layer;
+  index: number;
+  canvas: HTMLCanvasElement;
+}
 let probes: Probe[] = [];
 let sobelView: { update(x: Float32Array): void } | undefined;
 const narrowQuery = window.matchMedia('(max-width: 640px)');
@@ -45,8 +60,18 @@ const hook = {
 (window as unknown as { simdcnnDemo: typeof hook }).simdcnnDemo = hook;
 
 // ---------- charts ----------
-const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), { color: '#ff8a65', dotsColor: '#ffd1a8', format: (v) => String(Math.round(v * 100) / 100) });
-const accChart = new LineChart($<HTMLCanvasElement>('acc-chart'), { color: '#4fd1a5', dotsColor: '#e6f27a', yMin: 0, yMax: 1, format: (v) => `${Math.round(v * 100)}%` });
+const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), {
+  color: '#ff8a65',
+  dotsColor: '#ffd1a8',
+  format: (v) => String(Math.round(v * 100) / 100),
+});
+const accChart = new LineChart($<HTMLCanvasElement>('acc-chart'), {
+  color: '#4fd1a5',
+  dotsColor: '#e6f27a',
+  yMin: 0,
+  yMax: 1,
+  format: (v) => `${Math.round(v * 100)}%`,
+});
 
 // ---------- probability bars ----------
 const bars: { row: HTMLElement; fill: HTMLElement; p: HTMLElement }[] = [];
@@ -78,7 +103,10 @@ const seen = $<HTMLCanvasElement>('input28');
 let frame = 0;
 pad.onChange = () => {
   if (frame) return;
-  frame = requestAnimationFrame(() => { frame = 0; updateDrawing(); });
+  frame = requestAnimationFrame(() => {
+    frame = 0;
+    updateDrawing();
+  });
 };
 $('clear').addEventListener('click', () => pad.clear());
 $('sample').addEventListener('click', () => {
@@ -99,7 +127,13 @@ function updateDrawing(): void {
   drawTiles(seen, [{ data: img ?? new Float32Array(784), w: 28, h: 28 }], { cols: 1, scale: 1, gap: 0, map: gray, norm: () => 1 });
   if (!img) {
     showProbabilities(null);
-    say('draw-msg', model ? 'The pad is empty: draw a digit (0–9) in the black square with the mouse, a pen or a finger.' : 'Draw a digit in the black square. Train or load a model first to see what it thinks.', model ? 'warn' : '');
+    say(
+      'draw-msg',
+      model
+        ? 'The pad is empty: draw a digit (0–9) in the black square with the mouse, a pen or a finger.'
+        : 'Draw a digit in the black square. Train or load a model first to see what it thinks.',
+      model ? 'warn' : '',
+    );
     for (const p of probes) p.canvas.getContext('2d')!.clearRect(0, 0, p.canvas.width, p.canvas.height);
     return;
   }
@@ -121,8 +155,10 @@ function updateDrawing(): void {
 function describe(l: Layer): string {
   const s = l.outputShape.join('×');
   const c = l.getConfig() as Record<string, unknown>;
-  if (l.className === 'Conv2D') return `${s} · ${(c.kernelSize as number[]).join('×')} kernels, ${c.padding}${c.activation !== 'linear' ? `, ${c.activation}` : ''}`;
-  if (l.className === 'MaxPooling2D' || l.className === 'AveragePooling2D') return `${s} · ${(c.poolSize as number[]).join('×')} ${l.className === 'MaxPooling2D' ? 'max' : 'average'} pooling`;
+  if (l.className === 'Conv2D')
+    return `${s} · ${(c.kernelSize as number[]).join('×')} kernels, ${c.padding}${c.activation !== 'linear' ? `, ${c.activation}` : ''}`;
+  if (l.className === 'MaxPooling2D' || l.className === 'AveragePooling2D')
+    return `${s} · ${(c.poolSize as number[]).join('×')} ${l.className === 'MaxPooling2D' ? 'max' : 'average'} pooling`;
   if (l.className === 'Dense') return `${s} units${c.activation !== 'linear' ? `, ${c.activation}` : ''} · one square per unit`;
   return s;
 }
@@ -149,11 +185,13 @@ function renderFilters(): void {
   for (const l of model.layers) {
     if (l.className !== 'Conv2D') continue;
     const k = specs.findIndex((s) => s.name === `${l.name}/kernel`);
-    const kernel = weights[k], shape = specs[k].shape;
+    const kernel = weights[k],
+      shape = specs[k].shape;
     const [kh, kw, inC, F] = shape;
-    const sub = inC === 1
-      ? `${F} filters of ${kh}×${kw}×1: one slice each, since the input has one channel.`
-      : `${F} filters of ${kh}×${kw}×${inC}: each drawn as its ${inC} slices (one per input channel); the ${inC} responses are summed into one output map.`;
+    const sub =
+      inC === 1
+        ? `${F} filters of ${kh}×${kw}×1: one slice each, since the input has one channel.`
+        : `${F} filters of ${kh}×${kw}×${inC}: each drawn as its ${inC} slices (one per input channel); the ${inC} responses are summed into one output map.`;
     drawFilters(panel(box, `${l.name} · ${F} filters`, sub), kernel, shape, narrowQuery.matches);
     convs++;
   }
@@ -215,7 +253,10 @@ function buildSobel(): void {
   const box = $('sobel');
   box.replaceChildren();
   sobelView = undefined;
-  if (!model) { box.innerHTML = '<p class="placeholder">Train or load a model, then draw a digit.</p>'; return; }
+  if (!model) {
+    box.innerHTML = '<p class="placeholder">Train or load a model, then draw a digit.</p>';
+    return;
+  }
   const first = model.layers[0];
   const c = first.getConfig() as Record<string, unknown>;
   const ks = c.kernelSize as number[] | undefined;
@@ -224,13 +265,23 @@ function buildSobel(): void {
     return;
   }
   const kernel = model.getWeights()[0];
-  const F = (c.filters as number);
+  const F = c.filters as number;
   const learned = Array.from({ length: F }, (_, f) => Float32Array.from({ length: 9 }, (_, i) => kernel[i * F + f]));
   const padding = c.padding as 'same' | 'valid';
   const rows: { canvases: HTMLCanvasElement[]; kernels: Float32Array[] }[] = [];
-  for (const [name, sobel] of [['Vertical edges', SOBEL_V], ['Horizontal edges', SOBEL_H]] as const) {
-    let best = 0, bestCos = 0;
-    learned.forEach((k, f) => { const s = cosine(k, sobel); if (Math.abs(s) > Math.abs(bestCos)) { best = f; bestCos = s; } });
+  for (const [name, sobel] of [
+    ['Vertical edges', SOBEL_V],
+    ['Horizontal edges', SOBEL_H],
+  ] as const) {
+    let best = 0,
+      bestCos = 0;
+    learned.forEach((k, f) => {
+      const s = cosine(k, sobel);
+      if (Math.abs(s) > Math.abs(bestCos)) {
+        best = f;
+        bestCos = s;
+      }
+    });
     // A filter that matches with the opposite sign finds the same edges with the opposite polarity.
     const shown = bestCos < 0 ? learned[best].map((v) => -v) : learned[best];
     const row = document.createElement('div');
@@ -248,10 +299,11 @@ function buildSobel(): void {
   }
   sobelView = {
     update(x) {
-      for (const r of rows) r.kernels.forEach((k, i) => {
-        const t = conv3x3(x, 28, 28, k, padding);
-        drawTiles(r.canvases[i], [t], { cols: 1, scale: 1, gap: 0, map: diverging });
-      });
+      for (const r of rows)
+        r.kernels.forEach((k, i) => {
+          const t = conv3x3(x, 28, 28, k, padding);
+          drawTiles(r.canvases[i], [t], { cols: 1, scale: 1, gap: 0, map: diverging });
+        });
     },
   };
 }
@@ -278,7 +330,10 @@ function useModel(m: Model, md: DemoMeta): void {
   updateDrawing();
 }
 
-narrowQuery.addEventListener('change', () => { renderFilters(); updateDrawing(); });
+narrowQuery.addEventListener('change', () => {
+  renderFilters();
+  updateDrawing();
+});
 
 // ---------- training ----------
 function selectNet(id: NetDef['id']): void {
@@ -294,7 +349,10 @@ $('blurb-lenet').textContent = NETS.lenet.blurb;
 function setTraining(on: boolean): void {
   ($('train') as HTMLButtonElement).disabled = on || !data;
   ($('cancel') as HTMLButtonElement).disabled = !on;
-  for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input[name=net], #epochs, #train-n, #load-idb, #load-file')) el.disabled = on;
+  for (const el of document.querySelectorAll<HTMLInputElement | HTMLSelectElement>(
+    'input[name=net], #epochs, #train-n, #load-idb, #load-file',
+  ))
+    el.disabled = on;
   $('load-file-label').style.opacity = on ? '0.45' : '';
 }
 
@@ -328,9 +386,15 @@ async function train(): Promise<void> {
       accChart.push(p.images, p.acc);
       for (const e of p.epochsDone) {
         const at = Math.min(total, (e.epoch + 1) * n, p.images);
-        if (e.epoch + 1 < epochs) { lossChart.epochMark(at); accChart.epochMark(at); }
+        if (e.epoch + 1 < epochs) {
+          lossChart.epochMark(at);
+          accChart.epochMark(at);
+        }
         if (e.val_loss !== undefined) lossChart.dot(at, e.val_loss);
-        if (e.val_acc !== undefined) { accChart.dot(at, e.val_acc); $('s-test').textContent = pct(e.val_acc); }
+        if (e.val_acc !== undefined) {
+          accChart.dot(at, e.val_acc);
+          $('s-test').textContent = pct(e.val_acc);
+        }
       }
       $('s-epoch').textContent = `${p.epoch + 1} / ${p.epochs}`;
       $('s-ips').textContent = int(p.imagesPerSec);
@@ -350,9 +414,13 @@ async function train(): Promise<void> {
     if (testAcc !== undefined) $('s-test').textContent = pct(testAcc);
     const secs = (performance.now() - t0) / 1000;
     const acc = testAcc !== undefined ? ` Test accuracy ${pct(testAcc)} on ${int(data.test.count)} held-out images.` : '';
-    say('train-msg', r.cancelled
-      ? `Stopped after ${int(r.images)} images (${secs.toFixed(1)} s); the model keeps what it learned so far.${acc} Draw a digit below!`
-      : `Done: ${int(r.images)} images in ${secs.toFixed(1)} s.${acc} Draw a digit!`, 'ok');
+    say(
+      'train-msg',
+      r.cancelled
+        ? `Stopped after ${int(r.images)} images (${secs.toFixed(1)} s); the model keeps what it learned so far.${acc} Draw a digit below!`
+        : `Done: ${int(r.images)} images in ${secs.toFixed(1)} s.${acc} Draw a digit!`,
+      'ok',
+    );
     ($('progress-bar') as HTMLElement).style.width = r.cancelled ? ($('progress-bar') as HTMLElement).style.width : '100%';
   } catch (e) {
     hook.state = model ? 'ready' : 'idle';
@@ -363,7 +431,9 @@ async function train(): Promise<void> {
     setTraining(false);
   }
 }
-$('train').addEventListener('click', () => { void train(); });
+$('train').addEventListener('click', () => {
+  void train();
+});
 $('cancel').addEventListener('click', () => {
   if (!job) return;
   job.cancel();
@@ -381,21 +451,27 @@ async function io(action: () => Promise<string>): Promise<void> {
     say('io-msg', msg, e instanceof UserError ? 'warn' : 'err');
   }
 }
-$('save-file').addEventListener('click', () => io(async () => {
-  if (!model || !meta) throw new UserError('Train or load a model first.');
-  const names = await saveToDownloads(model, meta);
-  return `Downloaded ${names.map((n) => `“${n}”`).join(', ')}. To load it again, choose these files together.`;
-}));
-$('save-idb').addEventListener('click', () => io(async () => {
-  if (!model || !meta) throw new UserError('Train or load a model first.');
-  await saveToBrowser(model, meta);
-  return 'Saved in this browser (IndexedDB). “Load from browser” brings it back, also after a reload.';
-}));
-$('load-idb').addEventListener('click', () => io(async () => {
-  const { model: m, meta: md } = await loadFromBrowser();
-  useModel(m, md);
-  return `Loaded the ${md.net} model saved in this browser.`;
-}));
+$('save-file').addEventListener('click', () =>
+  io(async () => {
+    if (!model || !meta) throw new UserError('Train or load a model first.');
+    const names = await saveToDownloads(model, meta);
+    return `Downloaded ${names.map((n) => `“${n}”`).join(', ')}. To load it again, choose these files together.`;
+  }),
+);
+$('save-idb').addEventListener('click', () =>
+  io(async () => {
+    if (!model || !meta) throw new UserError('Train or load a model first.');
+    await saveToBrowser(model, meta);
+    return 'Saved in this browser (IndexedDB). “Load from browser” brings it back, also after a reload.';
+  }),
+);
+$('load-idb').addEventListener('click', () =>
+  io(async () => {
+    const { model: m, meta: md } = await loadFromBrowser();
+    useModel(m, md);
+    return `Loaded the ${md.net} model saved in this browser.`;
+  }),
+);
 $('load-file').addEventListener('change', (e) => {
   const input = e.target as HTMLInputElement;
   const files = Array.from(input.files ?? []);
@@ -414,7 +490,8 @@ async function start(): Promise<void> {
   try {
     if (!simdSupported()) throw new Error('This browser has no WebAssembly SIMD (needs Chrome 91+, Firefox 89+, Safari 16.4+).');
     if (want === 'simd' || want === 'relaxed') {
-      if (want === 'relaxed' && !relaxedSupported()) throw new Error('?build=relaxed: this browser has no relaxed SIMD; remove the option to use plain SIMD.');
+      if (want === 'relaxed' && !relaxedSupported())
+        throw new Error('?build=relaxed: this browser has no relaxed SIMD; remove the option to use plain SIMD.');
       if (currentBackend().build !== want) await setBackend({ build: want });
     }
   } catch (e) {
@@ -443,6 +520,9 @@ async function start(): Promise<void> {
   ($('sample') as HTMLButtonElement).disabled = false;
   setTraining(false);
   hook.state = 'idle';
-  say('train-msg', 'Pick a network and press Train. The tutorial net trains in a few seconds; LeNet is 30 times bigger and takes about 10–20 s per 10,000 images.');
+  say(
+    'train-msg',
+    'Pick a network and press Train. The tutorial net trains in a few seconds; LeNet is 30 times bigger and takes about 10–20 s per 10,000 images.',
+  );
 }
 void start();

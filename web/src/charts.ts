@@ -20,20 +20,27 @@ export class LineChart {
   private xMax = 1;
   private pending = false;
 
-  constructor(readonly canvas: HTMLCanvasElement, readonly opts: ChartOptions) {
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    readonly opts: ChartOptions,
+  ) {
     this.ctx = canvas.getContext('2d')!;
     new ResizeObserver(() => this.schedule()).observe(canvas);
     this.schedule();
   }
 
   reset(xMax: number): void {
-    this.xs = []; this.ys = []; this.dots = []; this.epochs = [];
+    this.xs = [];
+    this.ys = [];
+    this.dots = [];
+    this.epochs = [];
     this.xMax = Math.max(1, xMax);
     this.schedule();
   }
   push(x: number, y: number): void {
     if (!Number.isFinite(y)) return;
-    this.xs.push(x); this.ys.push(y);
+    this.xs.push(x);
+    this.ys.push(y);
     this.schedule();
   }
   dot(x: number, y: number): void {
@@ -51,19 +58,32 @@ export class LineChart {
   private schedule(): void {
     if (this.pending) return;
     this.pending = true;
-    requestAnimationFrame(() => { this.pending = false; this.draw(); });
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
   }
 
   private draw(): void {
-    const c = this.canvas, dpr = window.devicePixelRatio || 1;
-    const W = Math.max(1, Math.round(c.clientWidth * dpr)), H = Math.max(1, Math.round(c.clientHeight * dpr));
-    if (c.width !== W || c.height !== H) { c.width = W; c.height = H; }
+    const c = this.canvas,
+      dpr = window.devicePixelRatio || 1;
+    const W = Math.max(1, Math.round(c.clientWidth * dpr)),
+      H = Math.max(1, Math.round(c.clientHeight * dpr));
+    if (c.width !== W || c.height !== H) {
+      c.width = W;
+      c.height = H;
+    }
     const g = this.ctx;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const w = W / dpr, h = H / dpr;
+    const w = W / dpr,
+      h = H / dpr;
     g.clearRect(0, 0, w, h);
-    const padL = 40, padR = 10, padT = 10, padB = 22;
-    const pw = w - padL - padR, ph = h - padT - padB;
+    const padL = 40,
+      padR = 10,
+      padT = 10,
+      padB = 22;
+    const pw = w - padL - padR,
+      ph = h - padT - padB;
     if (pw < 20 || ph < 20) return;
     const all = this.ys.concat(this.dots.map((d) => d[1]));
     const yMin = this.opts.yMin ?? 0;
@@ -78,8 +98,12 @@ export class LineChart {
     g.textAlign = 'right';
     g.textBaseline = 'middle';
     for (let i = 0; i <= 4; i++) {
-      const v = yMin + ((yMax - yMin) * i) / 4, y = Y(v);
-      g.beginPath(); g.moveTo(padL, Math.round(y) + 0.5); g.lineTo(padL + pw, Math.round(y) + 0.5); g.stroke();
+      const v = yMin + ((yMax - yMin) * i) / 4,
+        y = Y(v);
+      g.beginPath();
+      g.moveTo(padL, Math.round(y) + 0.5);
+      g.lineTo(padL + pw, Math.round(y) + 0.5);
+      g.stroke();
       g.fillText(this.opts.format(v), padL - 6, y);
     }
     g.textAlign = 'center';
@@ -95,11 +119,19 @@ export class LineChart {
     }
     g.strokeStyle = 'rgba(255,255,255,0.18)';
     g.setLineDash([3, 4]);
-    for (const e of this.epochs) { g.beginPath(); g.moveTo(Math.round(X(e)) + 0.5, padT); g.lineTo(Math.round(X(e)) + 0.5, padT + ph); g.stroke(); }
+    for (const e of this.epochs) {
+      g.beginPath();
+      g.moveTo(Math.round(X(e)) + 0.5, padT);
+      g.lineTo(Math.round(X(e)) + 0.5, padT + ph);
+      g.stroke();
+    }
     g.setLineDash([]);
     if (this.ys.length) {
       // Each point is already a mean over ~100 ms of batches: drawn as is, with a soft fill below.
-      const path = () => { g.beginPath(); this.ys.forEach((y, i) => (i ? g.lineTo(X(this.xs[i]), Y(y)) : g.moveTo(X(this.xs[i]), Y(y)))); };
+      const path = () => {
+        g.beginPath();
+        this.ys.forEach((y, i) => (i ? g.lineTo(X(this.xs[i]), Y(y)) : g.moveTo(X(this.xs[i]), Y(y))));
+      };
       path();
       g.lineTo(X(this.xs[this.xs.length - 1]), padT + ph);
       g.lineTo(X(this.xs[0]), padT + ph);
@@ -113,15 +145,23 @@ export class LineChart {
       g.lineJoin = 'round';
       path();
       g.stroke();
-      const lx = X(this.xs[this.xs.length - 1]), ly = Y(this.ys[this.ys.length - 1]);
+      const lx = X(this.xs[this.xs.length - 1]),
+        ly = Y(this.ys[this.ys.length - 1]);
       g.fillStyle = this.opts.color;
-      g.beginPath(); g.arc(lx, ly, 3.5, 0, Math.PI * 2); g.fill();
+      g.beginPath();
+      g.arc(lx, ly, 3.5, 0, Math.PI * 2);
+      g.fill();
     }
     if (this.dots.length && this.opts.dotsColor) {
       g.fillStyle = this.opts.dotsColor;
       g.strokeStyle = '#11141b';
       g.lineWidth = 2;
-      for (const [x, y] of this.dots) { g.beginPath(); g.arc(X(x), Y(y), 4.5, 0, Math.PI * 2); g.stroke(); g.fill(); }
+      for (const [x, y] of this.dots) {
+        g.beginPath();
+        g.arc(X(x), Y(y), 4.5, 0, Math.PI * 2);
+        g.stroke();
+        g.fill();
+      }
     }
   }
 }

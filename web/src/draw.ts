@@ -12,7 +12,11 @@ export class DrawPad {
   strokes = 0;
   onChange: (final: boolean) => void = () => {};
 
-  constructor(canvas: HTMLCanvasElement, readonly size = 280, readonly lineWidth = 22) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    readonly size = 280,
+    readonly lineWidth = 22,
+  ) {
     this.canvas = canvas;
     canvas.width = size;
     canvas.height = size;
@@ -36,7 +40,11 @@ export class DrawPad {
     e.preventDefault();
     this.drawing = true;
     this.pointer = e.pointerId;
-    try { this.canvas.setPointerCapture(e.pointerId); } catch { /* synthetic events have no capture */ }
+    try {
+      this.canvas.setPointerCapture(e.pointerId);
+    } catch {
+      /* synthetic events have no capture */
+    }
     this.last = this.pos(e);
     this.dot(this.last);
     this.strokes++;
@@ -100,11 +108,12 @@ export class DrawPad {
   /** Paints a 28x28 image (values in [0, 1]) onto the pad, scaled up; for tests and the "show a test digit" button. */
   paint(img: ArrayLike<number>, side = 28): void {
     const s = this.size / side;
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
-      const v = Math.round(255 * img[y * side + x]);
-      this.ctx.fillStyle = `rgb(${v},${v},${v})`;
-      this.ctx.fillRect(x * s, y * s, Math.ceil(s), Math.ceil(s));
-    }
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) {
+        const v = Math.round(255 * img[y * side + x]);
+        this.ctx.fillStyle = `rgb(${v},${v},${v})`;
+        this.ctx.fillRect(x * s, y * s, Math.ceil(s), Math.ceil(s));
+      }
     this.strokes = 1;
     this.onChange(true);
   }
@@ -116,27 +125,37 @@ export class DrawPad {
  * centre of mass falls on the centre of the 28x28 field (kept inside it).
  */
 export function toMnist(ink: Float32Array, w: number, h: number, threshold = 0.05): Float32Array | null {
-  let x0 = w, y0 = h, x1 = -1, y1 = -1;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    if (ink[y * w + x] > threshold) {
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
+  let x0 = w,
+    y0 = h,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      if (ink[y * w + x] > threshold) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
     }
-  }
   if (x1 < 0) return null;
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const bw = x1 - x0 + 1,
+    bh = y1 - y0 + 1;
   const scale = 20 / Math.max(bw, bh);
-  const tw = Math.max(1, Math.round(bw * scale)), th = Math.max(1, Math.round(bh * scale));
+  const tw = Math.max(1, Math.round(bw * scale)),
+    th = Math.max(1, Math.round(bh * scale));
   // Area averaging: each target pixel is the mean of the source rectangle it covers (fractional edges weighted).
   const small = new Float32Array(tw * th);
-  const sx = bw / tw, sy = bh / th;
+  const sx = bw / tw,
+    sy = bh / th;
   for (let ty = 0; ty < th; ty++) {
-    const ya = y0 + ty * sy, yb = ya + sy;
+    const ya = y0 + ty * sy,
+      yb = ya + sy;
     for (let tx = 0; tx < tw; tx++) {
-      const xa = x0 + tx * sx, xb = xa + sx;
-      let sum = 0, area = 0;
+      const xa = x0 + tx * sx,
+        xb = xa + sx;
+      let sum = 0,
+        area = 0;
       for (let y = Math.floor(ya); y < Math.ceil(yb); y++) {
         const wy = Math.min(yb, y + 1) - Math.max(ya, y);
         for (let x = Math.floor(xa); x < Math.ceil(xb); x++) {
@@ -148,12 +167,18 @@ export function toMnist(ink: Float32Array, w: number, h: number, threshold = 0.0
       small[ty * tw + tx] = area > 0 ? sum / area : 0;
     }
   }
-  let m = 0, cx = 0, cy = 0;
-  for (let y = 0; y < th; y++) for (let x = 0; x < tw; x++) {
-    const v = small[y * tw + x];
-    m += v; cx += v * (x + 0.5); cy += v * (y + 0.5);
-  }
-  cx /= m; cy /= m;
+  let m = 0,
+    cx = 0,
+    cy = 0;
+  for (let y = 0; y < th; y++)
+    for (let x = 0; x < tw; x++) {
+      const v = small[y * tw + x];
+      m += v;
+      cx += v * (x + 0.5);
+      cy += v * (y + 0.5);
+    }
+  cx /= m;
+  cy /= m;
   const ox = Math.min(28 - tw, Math.max(0, Math.round(14 - cx)));
   const oy = Math.min(28 - th, Math.max(0, Math.round(14 - cy)));
   const out = new Float32Array(784);

@@ -5,7 +5,11 @@
 import { loadModel, type Model, type ModelJson } from '../../src/index.js';
 import { OPT_KEY } from '../../src/io/format.js';
 
-export interface DemoMeta { net: string; range: [number, number]; testAccuracy?: number }
+export interface DemoMeta {
+  net: string;
+  range: [number, number];
+  testAccuracy?: number;
+}
 const META_KEY = 'simdcnnDemo';
 const IDB_KEY = 'indexeddb://simdcnn-demo';
 const LS_KEY = 'simdcnn-demo-meta';
@@ -28,7 +32,9 @@ export async function saveToBrowser(model: Model, meta: DemoMeta): Promise<void>
 export async function loadFromBrowser(): Promise<{ model: Model; meta: DemoMeta }> {
   const raw = localStorage.getItem(LS_KEY);
   if (!raw) throw new UserError('Nothing saved in this browser yet: train a model and press “Save in browser” first.');
-  const model = await loadModel(IDB_KEY).catch((e: Error) => { throw new UserError(`Could not read the model saved in this browser (${e.message}).`); });
+  const model = await loadModel(IDB_KEY).catch((e: Error) => {
+    throw new UserError(`Could not read the model saved in this browser (${e.message}).`);
+  });
   return { model, meta: JSON.parse(raw) as DemoMeta };
 }
 
@@ -48,12 +54,16 @@ export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta
   if (!files.length) throw new UserError('No file chosen.');
   const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
   if (jsons.length === 0) {
-    throw new UserError(`${files.map((f) => `“${f.name}”`).join(', ')}: no model .json among the chosen files. A saved model is a .json file plus its .weights.bin; pick both.`);
+    throw new UserError(
+      `${files.map((f) => `“${f.name}”`).join(', ')}: no model .json among the chosen files. A saved model is a .json file plus its .weights.bin; pick both.`,
+    );
   }
   if (jsons.length > 1) throw new UserError('Several .json files chosen; pick one model .json and its .bin file(s).');
-  const json = await readJson(jsons[0]) as Partial<ModelJson> | null;
+  const json = (await readJson(jsons[0])) as Partial<ModelJson> | null;
   if (!json || typeof json !== 'object' || !('modelTopology' in json) || !Array.isArray(json.weightsManifest)) {
-    throw new UserError(`“${jsons[0].name}” is JSON but not a model: a model file has “modelTopology” and “weightsManifest” (TensorFlow.js layers format).`);
+    throw new UserError(
+      `“${jsons[0].name}” is JSON but not a model: a model file has “modelTopology” and “weightsManifest” (TensorFlow.js layers format).`,
+    );
   }
   const byName = new Map(files.map((f) => [f.name, f]));
   // Browsers may rename repeated downloads ("x.weights (1).bin"): fall back to the only .bin of each kind.
@@ -67,7 +77,10 @@ export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta
   };
   const paths = json.weightsManifest.flatMap((g) => (Array.isArray(g?.paths) ? g.paths : []));
   const missing = paths.filter((p) => !find(p, /weights/i) && !(paths.length === 1 && bins.length === 1));
-  if (missing.length) throw new UserError(`“${jsons[0].name}” needs its weight file${missing.length > 1 ? 's' : ''} ${missing.map((p) => `“${p}”`).join(', ')}: choose ${missing.length > 1 ? 'them' : 'it'} together with the .json.`);
+  if (missing.length)
+    throw new UserError(
+      `“${jsons[0].name}” needs its weight file${missing.length > 1 ? 's' : ''} ${missing.map((p) => `“${p}”`).join(', ')}: choose ${missing.length > 1 ? 'them' : 'it'} together with the .json.`,
+    );
   const weights = await Promise.all(paths.map((p) => (find(p, /weights/i) ?? bins[0]).arrayBuffer()));
   const optPath = (json.userDefinedMetadata?.[OPT_KEY] as { path?: string } | undefined)?.path;
   const optFile = optPath ? find(optPath, /optimizer/i) : undefined;

@@ -5,7 +5,8 @@ import { trainInWorker } from 'simdcnn/worker-client';
 
 /** n images 28x28x1; class k is a bright square at one of four places. */
 function data(n) {
-  const x = new Float32Array(n * 784), y = new Uint8Array(n);
+  const x = new Float32Array(n * 784),
+    y = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     const k = i % 4;
     y[i] = k;
@@ -15,10 +16,15 @@ function data(n) {
 }
 
 function net() {
-  return new Sequential([
-    Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }), MaxPool2D({ poolSize: 2 }), Flatten(),
-    Dense({ units: 4, activation: 'softmax' }),
-  ], { seed: 1 });
+  return new Sequential(
+    [
+      Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }),
+      MaxPool2D({ poolSize: 2 }),
+      Flatten(),
+      Dense({ units: 4, activation: 'softmax' }),
+    ],
+    { seed: 1 },
+  );
 }
 
 async function run() {
@@ -28,15 +34,25 @@ async function run() {
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
   const page = await model.fit(tensor(d.x, d.shape), d.y, { epochs: 4, batchSize: 16 });
   // The worker takes the model as TF.js layers JSON.
-  const job = trainInWorker({ modelTopology: model.toJSON(), seed: 1, compile: { optimizer: 'adam' } }, data(64), { epochs: 4, batchSize: 16 });
+  const job = trainInWorker({ modelTopology: model.toJSON(), seed: 1, compile: { optimizer: 'adam' } }, data(64), {
+    epochs: 4,
+    batchSize: 16,
+  });
   const worker = await job.promise;
   return {
-    pageLoss: page.history.loss, pageBuild: model.backend.build,
-    workerLoss: worker.history.history.loss, workerBuild: worker.build, isolated: self.crossOriginIsolated,
+    pageLoss: page.history.loss,
+    pageBuild: model.backend.build,
+    workerLoss: worker.history.history.loss,
+    workerBuild: worker.build,
+    isolated: self.crossOriginIsolated,
   };
 }
 
 run().then(
-  (r) => { window.__result = r; },
-  (e) => { window.__result = { error: String((e && e.stack) || e) }; },
+  (r) => {
+    window.__result = r;
+  },
+  (e) => {
+    window.__result = { error: String((e && e.stack) || e) };
+  },
 );
