@@ -8,8 +8,8 @@
 // filter gradient is the transposed algorithm, dw = G^T [sum over tiles of (A dy A^T) * (B^T d B)] G, whose
 // GEMMs reduce over tiles. Tiles go in blocks of TB (chosen by the host) so one block's V and M stay in L2.
 // The transforms run on four channels at a time (T = v128) or, as the scalar sibling, one (T = f32), from
-// the same generic code; the GEMMs are gemm.ts's 4x8 tiles. Filter-side transforms (once per weight version
-// or per call, never per tile) run in float64.
+// the same generic code; the GEMMs are gemm.ts's 4x8 tiles. The filter transform (once per weight version)
+// runs in float64.
 import { madd, scalarMode } from './common';
 import { gemm_packed_4x8_f32x4, gemm_tn, tile_scalar } from './gemm';
 import { bias_grad, FLAG_BIAS, FLAG_RELU } from './activation';
@@ -89,6 +89,7 @@ import { bias_grad, FLAG_BIAS, FLAG_RELU } from './activation';
 const BT: i32 = 0; // B^T: alpha inputs -> alpha (input patches)
 const AT: i32 = 1; // A^T: alpha -> m (products back to outputs)
 const AD: i32 = 2; // A: m -> alpha (output gradients, for the filter gradient)
+const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
 
 // @ts-ignore: decorator
 @inline function bt2<T>(s: usize, ss: usize, d: usize, ds: usize): void {
@@ -149,10 +150,29 @@ const AD: i32 = 2; // A: m -> alpha (output gradients, for the filter gradient)
 }
 
 // @ts-ignore: decorator
+@inline function gt2<T>(s: usize, ss: usize, d: usize, ds: usize): void {
+  const v0 = load<T>(s), v1 = load<T>(s + ss), v2 = load<T>(s + 2 * ss), v3 = load<T>(s + 3 * ss);
+  const a = add<T>(v1, v2);
+  store<T>(d, muladd<T>(a, 0.5, v0));
+  store<T>(d + ds, scale<T>(sub<T>(v1, v2), 0.5));
+  store<T>(d + 2 * ds, muladd<T>(a, 0.5, v3));
+}
+// @ts-ignore: decorator
+@inline function gt4<T>(s: usize, ss: usize, d: usize, ds: usize): void {
+  const v0 = load<T>(s), v1 = load<T>(s + ss), v2 = load<T>(s + 2 * ss);
+  const v3 = load<T>(s + 3 * ss), v4 = load<T>(s + 4 * ss), v5 = load<T>(s + 5 * ss);
+  const a = add<T>(v1, v2), b = sub<T>(v1, v2), c = add<T>(v3, v4), e = sub<T>(v3, v4);
+  store<T>(d, muladd<T>(c, 1.0 / 24, muladd<T>(a, -1.0 / 6, scale<T>(v0, 0.25))));
+  store<T>(d + ds, muladd<T>(e, 1.0 / 12, scale<T>(b, -1.0 / 6)));
+  store<T>(d + 2 * ds, muladd<T>(sub<T>(c, a), 1.0 / 6, v5));
+}
+
+// @ts-ignore: decorator
 @inline function t1d<T>(kind: i32, m: i32, s: usize, ss: usize, d: usize, ds: usize): void {
   if (kind == BT) { if (m == 4) bt4<T>(s, ss, d, ds); else bt2<T>(s, ss, d, ds); }
   else if (kind == AT) { if (m == 4) at4<T>(s, ss, d, ds); else at2<T>(s, ss, d, ds); }
-  else { if (m == 4) ad4<T>(s, ss, d, ds); else ad2<T>(s, ss, d, ds); }
+  else if (kind == AD) { if (m == 4) ad4<T>(s, ss, d, ds); else ad2<T>(s, ss, d, ds); }
+  else { if (m == 4) gt4<T>(s, ss, d, ds); else gt2<T>(s, ss, d, ds); }
 }
 
 /**
@@ -162,7 +182,7 @@ const AD: i32 = 2; // A: m -> alpha (output gradients, for the filter gradient)
 // @ts-ignore: decorator
 @inline function t2d<T>(kind: i32, m: i32, s: usize, rs: usize, cs: usize, tmp: usize, d: usize, drs: usize, dcs: usize): void {
   const es = sizeof<T>(), alpha = m + 2;
-  const nin = kind == AD ? m : alpha, nout = kind == AT ? m : alpha;
+  const nin = kind == AD ? m : alpha, nout = kind == AT ? m : kind == GT ? 3 : alpha;
   const tr = <usize>nin * es;
   for (let j = 0; j < nin; j++) t1d<T>(kind, m, s + <usize>j * cs, rs, tmp + <usize>j * es, tr);
   for (let i = 0; i < nout; i++) t1d<T>(kind, m, tmp + <usize>i * tr, es, d + <usize>i * drs, dcs);
@@ -352,11 +372,11 @@ export function winograd_backward_filter(x: usize, dy: usize, dw: usize, db: usi
       gemm_tn(Cp, OCp, tb, v + <usize>xi * vMat, Cp, yh + <usize>xi * yMat, OCp, dd + <usize>xi * dMat, OCp, t0 == 0 ? 0 : 1);
     }
   }
-  filter_gradient_output(dd, dw, C, OC, Cp, OCp, m);
+  filter_gradient_output(dd, dw, C, OC, Cp, OCp, m, tmp);
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Filter-side transforms, in float64 (once per weight version or per call: the precision is free here).
+// The filter transform, in float64 (once per weight version: the precision is free there).
 
 const SIXTH: f64 = 1.0 / 6;
 
@@ -438,50 +458,25 @@ export function winograd_filter_transform(w: usize, u: usize, C: i32, OC: i32, m
   }
 }
 
-/** G^T v for an alpha-vector at s, s + ss, ...: three float64 values into r[0..3). */
-// @ts-ignore: decorator
-@inline function gtRow(m: i32, k: i32, s: usize, ss: usize): f64 {
-  const v0 = <f64>load<f32>(s), v1 = <f64>load<f32>(s + ss), v2 = <f64>load<f32>(s + 2 * ss), v3 = <f64>load<f32>(s + 3 * ss);
-  if (m == 4) {
-    const v4 = <f64>load<f32>(s + 4 * ss), v5 = <f64>load<f32>(s + 5 * ss);
-    if (k == 0) return v0 * 0.25 - (v1 + v2) * SIXTH + (v3 + v4) * (1.0 / 24);
-    if (k == 1) return (v2 - v1) * SIXTH + (v3 - v4) * (1.0 / 12);
-    return (v3 + v4 - v1 - v2) * SIXTH + v5;
-  }
-  if (k == 0) return v0 + (v1 + v2) * 0.5;
-  if (k == 1) return (v1 - v2) * 0.5;
-  return (v1 + v2) * 0.5 + v3;
-}
-
-/** dw [3, 3, C, OC] = G^T D G from the transformed-domain sums D [alpha^2][Cp][OCp], in float64. */
-function filter_gradient_output(dd: usize, dw: usize, C: i32, OC: i32, Cp: i32, OCp: i32, m: i32): void {
-  if (m == 4) gradient_output(4, dd, dw, C, OC, Cp, OCp);
-  else gradient_output(2, dd, dw, C, OC, Cp, OCp);
+/** dw [3, 3, C, OC] = G^T D G from the transformed-domain sums D [alpha^2][Cp][OCp], four output channels at a time. */
+function filter_gradient_output(dd: usize, dw: usize, C: i32, OC: i32, Cp: i32, OCp: i32, m: i32, tmp: usize): void {
+  if (scalarMode) {
+    if (m == 4) gradient_output<f32>(4, dd, dw, C, OC, OCp, matBytes(Cp * OCp), tmp);
+    else gradient_output<f32>(2, dd, dw, C, OC, OCp, matBytes(Cp * OCp), tmp);
+  } else if (m == 4) gradient_output<v128>(4, dd, dw, C, OC, OCp, matBytes(Cp * OCp), tmp);
+  else gradient_output<v128>(2, dd, dw, C, OC, OCp, matBytes(Cp * OCp), tmp);
 }
 
 // @ts-ignore: decorator
-@inline function gradient_output(m: i32, dd: usize, dw: usize, C: i32, OC: i32, Cp: i32, OCp: i32): void {
-  const alpha = m + 2;
-  const mat = matBytes(Cp * OCp), tapB = <usize>(C * OC) << 2, rowB = <usize>alpha * mat;
+@inline function gradient_output<T>(m: i32, dd: usize, dw: usize, C: i32, OC: i32, OCp: i32, mat: usize, tmp: usize): void {
+  const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
+  const out = tmp + (<usize>(alpha * alpha) << 4);
+  const tapB = <usize>(C * OC) << 2;
   for (let c = 0; c < C; c++) {
-    for (let oc = 0; oc < OC; oc++) {
-      const src = dd + (<usize>(c * OCp + oc) << 2), dst = dw + (<usize>(c * OC + oc) << 2);
-      // columns of G^T D are G^T times the columns of D (alpha apart); rows of the result times G
-      for (let ky = 0; ky < 3; ky++) {
-        const r0 = gtRow(m, ky, src, rowB), r1 = gtRow(m, ky, src + mat, rowB), r2 = gtRow(m, ky, src + 2 * mat, rowB), r3 = gtRow(m, ky, src + 3 * mat, rowB);
-        let r4: f64 = 0, r5: f64 = 0;
-        if (m == 4) { r4 = gtRow(m, ky, src + 4 * mat, rowB); r5 = gtRow(m, ky, src + 5 * mat, rowB); }
-        const d = dst + <usize>(ky * 3) * tapB;
-        if (m == 4) {
-          store<f32>(d, <f32>(r0 * 0.25 - (r1 + r2) * SIXTH + (r3 + r4) * (1.0 / 24)));
-          store<f32>(d + tapB, <f32>((r2 - r1) * SIXTH + (r3 - r4) * (1.0 / 12)));
-          store<f32>(d + 2 * tapB, <f32>((r3 + r4 - r1 - r2) * SIXTH + r5));
-        } else {
-          store<f32>(d, <f32>(r0 + (r1 + r2) * 0.5));
-          store<f32>(d + tapB, <f32>((r1 - r2) * 0.5));
-          store<f32>(d + 2 * tapB, <f32>((r1 + r2) * 0.5 + r3));
-        }
-      }
+    for (let oc = 0; oc < OC; oc += lanes) {
+      t2d<T>(GT, m, dd + (<usize>(c * OCp + oc) << 2), <usize>alpha * mat, mat, tmp, out, 3 * es, es);
+      const d = dw + (<usize>(c * OC + oc) << 2), nl = OC - oc;
+      for (let t = 0; t < 9; t++) storeLanes<T>(d + <usize>t * tapB, load<T>(out + <usize>t * es), nl);
     }
   }
 }
