@@ -4,8 +4,17 @@ import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratch
 import { denseBackward, denseForward, denseScratchFloats } from '../src/kernels/dense.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
 import { maxPoolBackward, maxPoolForward } from '../src/kernels/pool.js';
+import {
+  winogradBackwardFilter,
+  winogradBackwardInput,
+  winogradBlocks,
+  winogradFilterFloats,
+  winogradForward,
+  winogradScratchFloats,
+  winogradTransformFilter,
+} from '../src/kernels/winograd.js';
 import { tf } from './peers.js';
-import { timePair } from './util.js';
+import { timeInterleaved } from './util.js';
 
 export interface KernelRow {
   name: string;
@@ -31,11 +40,14 @@ export async function kernelRows(reps: number): Promise<KernelRow[]> {
       x.dispose();
     }
   };
-  // Calls per timed round: sub-10 ms kernels are repeated so timer and GC noise average out.
-  const row = async (name: string, flops: number, ours: () => unknown, tfjs: () => unknown, inner: number, note?: string) => {
-    const [a, b] = await timePair(ours, tfjs, { reps, inner });
-    rows.push({ name, flops, ours: a, tfjs: b, note });
+  // Calls per timed round: sub-10 ms kernels are repeated so timer and GC noise average out. Variants of
+  // simdcnn (direct and Winograd convolution) are timed in the same interleaved rounds as TF.js.
+  const rowsOf = async (names: string[], flops: number, ours: (() => unknown)[], tfjs: () => unknown, inner: number, note?: string) => {
+    const t = await timeInterleaved([...ours, tfjs], { reps, inner });
+    names.forEach((name, i) => rows.push({ name, flops, ours: t[i], tfjs: t[ours.length], note }));
   };
+  const row = (name: string, flops: number, ours: () => unknown, tfjs: () => unknown, inner: number, note?: string) =>
+    rowsOf([name], flops, [ours], tfjs, inner, note);
 
   // conv2d [64,28,28,32] * [3,3,32,64], 'same'
   const N = 64,
@@ -70,23 +82,79 @@ export async function kernelRows(reps: number): Promise<KernelRow[]> {
     1,
   );
   // The kernel alone, as TF.js's conv2d gradient calls it (on wasm: the harness's stand-in, see peers.ts).
+  const tfGradFilter = (tx: tf.Tensor4D, tdy: tf.Tensor4D, C: number, OC: number) => () =>
+    tsync(
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x: tx, dy: tdy },
+          { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, C, OC] },
+        ) as tf.Tensor,
+    );
   await row(
     'conv2d grad-filter (same shapes)',
     convFlops,
     () => conv2dBackwardFilter(be, x, y, dw, db, s, g, N, OC, FLAG_BIAS),
-    () =>
-      tsync(
-        tf
-          .engine()
-          .runKernel(
-            'Conv2DBackpropFilter',
-            { x: tx, dy: tdy },
-            { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, C, OC] },
-          ) as tf.Tensor,
-      ),
+    tfGradFilter(tx, tdy, C, OC),
     1,
     'harness stand-in: TF.js wasm has none',
   );
+
+  // LeNet's second convolution at batch 64, [64,14,14,32] * [3,3,32,64] 'same': direct and Winograd F(4x4,3x3)
+  // (the filter transforms happen once per weight update, outside these calls; see the profile).
+  {
+    const g2 = computeWindow2D('bench', [14, 14, C], [3, 3], [1, 1], 'same', N);
+    const x2 = fill(N * 14 * 14 * C),
+      y2 = fill(N * 14 * 14 * OC),
+      dx2 = fill(N * 14 * 14 * C);
+    const blocks = winogradBlocks(g2, OC, 4);
+    const s2 = fill(Math.max(conv2dScratchFloats(g2, OC), winogradScratchFloats(g2, OC, 4, blocks)));
+    const u = fill(winogradFilterFloats(C, OC, 4)),
+      uf = fill(winogradFilterFloats(OC, C, 4));
+    winogradTransformFilter(be, w, u, C, OC, 4, false);
+    winogradTransformFilter(be, w, uf, C, OC, 4, true);
+    const flops2 = 2 * N * 14 * 14 * 9 * C * OC;
+    const tx2 = tf.randomNormal([N, 14, 14, C]) as tf.Tensor4D,
+      tdy2 = tf.randomNormal([N, 14, 14, OC]) as tf.Tensor4D;
+    const name = (what: string) => [
+      `conv2d ${what} [64,14,14,32]*[3,3,32,64] same (LeNet conv2), direct`,
+      `conv2d ${what} (LeNet conv2), Winograd F(4x4,3x3)`,
+    ];
+    await rowsOf(
+      name('forward'),
+      flops2,
+      [
+        () => conv2dForward(be, x2, w, 0, y2, s2, g2, N, OC, 0),
+        () => winogradForward(be, x2, u, 0, y2, s2, g2, N, OC, 4, 0, blocks.forward),
+      ],
+      () => tsync(tf.conv2d(tx2, tw, 1, 'same')),
+      2,
+    );
+    await rowsOf(
+      name('grad-input'),
+      flops2,
+      [
+        () => conv2dBackwardInput(be, y2, w, dx2, s2, g2, N, OC),
+        () => winogradBackwardInput(be, y2, uf, dx2, s2, g2, N, OC, 4, blocks.input),
+      ],
+      () => tsync(tf.conv2dTranspose(tdy2, tw, [N, 14, 14, C], 1, 'same')),
+      2,
+    );
+    await rowsOf(
+      name('grad-filter'),
+      flops2,
+      [
+        () => conv2dBackwardFilter(be, x2, y2, dw, db, s2, g2, N, OC, FLAG_BIAS),
+        () => winogradBackwardFilter(be, x2, y2, dw, db, s2, g2, N, OC, 4, FLAG_BIAS, blocks.filter),
+      ],
+      tfGradFilter(tx2, tdy2, C, OC),
+      2,
+      'harness stand-in',
+    );
+    tx2.dispose();
+    tdy2.dispose();
+  }
 
   // dense [64,3136] x [3136,128]: LeNet's big fully connected layer at batch 64
   const M = 64,

@@ -334,7 +334,9 @@ if (!only || only === 'kernels') {
   const kreps = quick ? 3 : 7;
   log('## Kernels (ms per call, GFLOP/s, share of the 57 GFLOP/s single-core 128-bit SIMD ceiling)');
   log();
-  log(`Medians of ${kreps} rounds alternating simdcnn and TF.js wasm (kernels under 10 ms: 10-20 calls a round).`);
+  log(
+    `Medians of ${kreps} rounds alternating simdcnn and TF.js wasm (kernels under 10 ms: 2-20 calls a round). Winograd rows count the direct convolution's multiply-adds (effective GFLOP/s): above 100% of the ceiling means it does fewer multiplications, not that it beats the hardware.`,
+  );
   log();
   log('| kernel | simdcnn ms | simdcnn GFLOP/s | % of ceiling | TF.js wasm ms | TF.js wasm GFLOP/s | simdcnn / TF.js |');
   log('|---|---|---|---|---|---|---|');

@@ -27,31 +27,23 @@ export const median = (xs: number[]) => {
 };
 
 /**
- * Median seconds per call of a and of b, timed in alternating rounds of `inner` calls each after `warm`
- * untimed calls, so a slow spell on a shared core hits both sides alike.
+ * Median seconds per call of each function, timed in alternating rounds of `inner` calls each after `warm`
+ * untimed rounds, so a slow spell on a shared core hits every side alike.
  */
-export async function timePair(
-  a: () => unknown,
-  b: () => unknown,
+export async function timeInterleaved(
+  fns: (() => unknown)[],
   opts: { warm?: number; reps?: number; inner?: number } = {},
-): Promise<[number, number]> {
+): Promise<number[]> {
   const { warm = 1, reps = 5, inner = 1 } = opts;
   const round = async (f: () => unknown) => {
     const t = performance.now();
     for (let i = 0; i < inner; i++) await f();
     return (performance.now() - t) / 1000 / inner;
   };
-  for (let i = 0; i < warm; i++) {
-    await round(a);
-    await round(b);
-  }
-  const ta: number[] = [],
-    tb: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    ta.push(await round(a));
-    tb.push(await round(b));
-  }
-  return [median(ta), median(tb)];
+  for (let i = 0; i < warm; i++) for (const f of fns) await round(f);
+  const times: number[][] = fns.map(() => []);
+  for (let r = 0; r < reps; r++) for (let i = 0; i < fns.length; i++) times[i].push(await round(fns[i]));
+  return times.map(median);
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
