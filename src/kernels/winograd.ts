@@ -24,10 +24,11 @@ export function winogradFilterFloats(K: number, N: number, m: WinogradTile): num
 
 /**
  * Tiles per block: as many as keep the block's transformed inputs and products (alpha^2 (C + OC) floats
- * per tile) within a budget sized to this core's L2 (measured in docs/performance.md).
+ * per tile) within `budget` bytes. Forward and input gradient run as fast with 4 tiles as with 56 (LeNet's
+ * second conv, bench:conv-rule shapes); the filter gradient reduces over the tiles of a block, so it wants
+ * long blocks (3x fewer stores of its sums at 28 tiles than at 4): it gets at least 32.
  */
-export const BLOCK_BYTES = 384 * 1024;
-export function winogradBlock(C: number, OC: number, m: WinogradTile, budget = BLOCK_BYTES): number {
+export function winogradBlock(C: number, OC: number, m: WinogradTile, budget = 256 * 1024): number {
   const perTile = alpha2(m) * (roundUp(C, 4) + roundUp(OC, 8)) * 4;
   return Math.max(4, Math.floor(budget / perTile / 4) * 4);
 }
@@ -55,7 +56,11 @@ export interface WinogradBlocks {
   filter: number;
 }
 export function winogradBlocks(g: Window2D, OC: number, m: WinogradTile): WinogradBlocks {
-  return { forward: winogradBlock(g.C, OC, m), input: winogradBlock(OC, g.C, m), filter: winogradBlock(g.C, OC, m) };
+  return {
+    forward: winogradBlock(g.C, OC, m),
+    input: winogradBlock(OC, g.C, m),
+    filter: Math.max(32, winogradBlock(g.C, OC, m, 768 * 1024)),
+  };
 }
 
 /** u = the forward transform of w [3, 3, C, OC] (flip false) or the input gradient's (flip true). */
@@ -109,7 +114,7 @@ export function winogradBackwardFilter(
   OC: number,
   m: WinogradTile,
   flags: number,
-  TB = winogradBlock(g.C, OC, m),
+  TB = winogradBlocks(g, OC, m).filter,
 ): void {
   be.k.winograd_backward_filter(x, dy, dw, db, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.PT, g.PL, m, TB, flags);
 }
