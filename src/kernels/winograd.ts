@@ -1,10 +1,48 @@
-// Host side of the Winograd family (assembly/winograd.ts): which convolutions it serves, how big its
-// transformed filters and scratch are, the tile-block size, and the calls in the kernels' argument order.
+// Host side of the Winograd family (assembly/winograd.ts): which convolutions it serves and when it is
+// worth it (the measured rule and the switch that overrides it), how big its transformed filters and
+// scratch are, the tile-block size, and the calls in the kernels' argument order.
 import type { Backend } from '../backend.js';
+import { ValueError } from '../errors.js';
 import type { Window2D } from './geometry.js';
 
 /** Output tile edge m of F(m x m, 3 x 3). */
 export type WinogradTile = 2 | 4;
+
+/**
+ * How Conv2D computes 3x3 stride-1 convolutions: 'auto' picks per shape by the rule below; 'direct'
+ * never uses Winograd; 'winograd' uses F(4x4,3x3) wherever it applies; 'winograd2x2' uses F(2x2,3x3)
+ * (about 10x more accurate than F(4x4), slower; docs/performance.md has both bounds).
+ */
+export type ConvAlgorithm = 'auto' | 'direct' | 'winograd' | 'winograd2x2';
+const ALGORITHMS: readonly ConvAlgorithm[] = ['auto', 'direct', 'winograd', 'winograd2x2'];
+export type ConvOp = 'forward' | 'grad-input' | 'grad-filter';
+
+let algorithm: ConvAlgorithm = 'auto';
+/** Sets how every Conv2D computes 3x3 stride-1 convolutions from its next call on (see ConvAlgorithm). */
+export function setConvAlgorithm(a: ConvAlgorithm): void {
+  if (!ALGORITHMS.includes(a))
+    throw new ValueError(`setConvAlgorithm: expected one of ${ALGORITHMS.map((v) => `'${v}'`).join(', ')}, received ${JSON.stringify(a)}`);
+  algorithm = a;
+}
+export function getConvAlgorithm(): ConvAlgorithm {
+  return algorithm;
+}
+
+/**
+ * The Winograd tile one conv call uses, or 0 for direct convolution. The 'auto' rule, from bench:conv-rule
+ * (docs/performance.md): F(4x4) beat direct by 1.1-3.4x wherever these hold, and direct won or tied
+ * outside them. The forward pass needs C >= 8 and OC >= 16; the input gradient (a convolution of OC
+ * channels into C) C >= 8 and OC >= 8; the filter gradient the forward's channels and at least 16 tiles
+ * in the batch, since its fixed cost (transforming alpha^2 C OC sums back) outweighs few tiles.
+ */
+export function winogradTileFor(g: Window2D, OC: number, op: ConvOp, N: number, mode: ConvAlgorithm = algorithm): 0 | WinogradTile {
+  if (!winogradApplies(g) || mode === 'direct') return 0;
+  if (mode === 'winograd2x2') return 2;
+  if (mode === 'winograd') return 4;
+  if (g.C < 8 || OC < (op === 'grad-input' ? 8 : 16)) return 0;
+  if (op === 'grad-filter' && N * Math.ceil(g.OH / 4) * Math.ceil(g.OW / 4) < 16) return 0;
+  return 4;
+}
 
 const roundUp = (v: number, k: number) => Math.ceil(v / k) * k;
 const alpha2 = (m: WinogradTile) => (m + 2) * (m + 2);
@@ -61,6 +99,43 @@ export function winogradBlocks(g: Window2D, OC: number, m: WinogradTile): Winogr
     input: winogradBlock(OC, g.C, m),
     filter: Math.max(32, winogradBlock(g.C, OC, m, 768 * 1024)),
   };
+}
+
+/**
+ * Floats a conv layer keeps between calls for Winograd: a 16-float header, then room for the forward and the
+ * input gradient's transformed filters at the larger tile. Header (int32): for each of the two, the weights
+ * version it was made from and its tile. Zeroed memory (version 0) is stale, so the first use transforms.
+ */
+export function winogradCacheFloats(C: number, OC: number): number {
+  return 16 + align16(winogradFilterFloats(C, OC, 4)) + winogradFilterFloats(OC, C, 4);
+}
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
+
+/**
+ * The transformed filter (flip false: forward; true: input gradient) for weights w at `version`, made by
+ * transforming w only if the cache holds another version or tile: once per weight update, however many
+ * calls use it.
+ */
+export function winogradFilters(
+  be: Backend,
+  cache: number,
+  w: number,
+  C: number,
+  OC: number,
+  m: WinogradTile,
+  flip: boolean,
+  version: number,
+): number {
+  const h = (cache >> 2) + (flip ? 2 : 0);
+  const u = cache + (flip ? 16 + align16(winogradFilterFloats(C, OC, 4)) : 16) * 4;
+  const stamp = version | 0,
+    i32 = be.i32;
+  if (i32[h] !== stamp || i32[h + 1] !== m) {
+    winogradTransformFilter(be, w, u, C, OC, m, flip);
+    be.i32[h] = stamp;
+    be.i32[h + 1] = m;
+  }
+  return u;
 }
 
 /** u = the forward transform of w [3, 3, C, OC] (flip false) or the input gradient's (flip true). */
