@@ -13,14 +13,20 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_BIAS, FLAG_RELU } from '../src/backend.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
+import { ValueError } from '../src/errors.js';
 import {
+  getConvAlgorithm,
+  setConvAlgorithm,
   type WinogradTile,
   winogradBackwardFilter,
   winogradBackwardInput,
   winogradBlock,
+  winogradCacheFloats,
   winogradFilterFloats,
+  winogradFilters,
   winogradForward,
   winogradScratchFloats,
+  winogradTileFor,
   winogradTransformFilter,
 } from '../src/kernels/winograd.js';
 import {
@@ -238,6 +244,109 @@ describe('winograd accuracy on LeNet shapes', () => {
           expect(err / maxAbs(ref[k]), `${name} F(${m}x${m}) ${k}: max error / max |ref|`).toBeLessThanOrEqual(BOUND[m]);
         }
       }
+    }
+  });
+});
+
+describe('winograd transformed-filter cache', () => {
+  it('winograd k=[3,3,5,11]: transforms on the first use, then only when the weights version or the tile changes', () => {
+    const C = 5,
+      OC = 11,
+      rnd = mulberry32(77);
+    const w1 = randomArray(9 * C * OC, rnd),
+      w2 = randomArray(9 * C * OC, rnd);
+    for (const { name, be } of vs) {
+      withArena(be, (ar) => {
+        const w = ar.f32('w', w1),
+          cache = ar.f32('cache', new Float32Array(winogradCacheFloats(C, OC)));
+        const expected = (data: Float32Array, m: WinogradTile, flip: boolean) =>
+          withArena(be, (ar2) => {
+            const wp = ar2.f32('w', data),
+              u = ar2.out('u', winogradFilterFloats(flip ? OC : C, flip ? C : OC, m));
+            winogradTransformFilter(be, wp, u, C, OC, m, flip);
+            return matricesOf(ar2.read(u), m, flip);
+          });
+        const got = (m: WinogradTile, flip: boolean, version: number) => {
+          const u = ar.run(`${name} cache m=${m} flip=${flip} v=${version}`, [cache], () =>
+            winogradFilters(be, cache, w, C, OC, m, flip, version),
+          );
+          return matricesOf(be.f32.slice(u / 4, u / 4 + winogradFilterFloats(flip ? OC : C, flip ? C : OC, m)), m, flip);
+        };
+        // The alpha^2 matrices without the skew floats between them (never written).
+        const matricesOf = (u: Float32Array, m: WinogradTile, flip: boolean) => {
+          const mat = (flip ? OC : C) * Math.ceil((flip ? C : OC) / 8) * 8;
+          return Float32Array.from({ length: (m + 2) ** 2 * mat }, (_, i) => u[Math.floor(i / mat) * (mat + 16) + (i % mat)]);
+        };
+        for (const flip of [false, true]) {
+          ar.refill(w, w1);
+          expectBitwise(got(4, flip, 1), expected(w1, 4, flip), `${name} flip=${flip}: first use (zeroed cache) transforms`);
+          ar.refill(w, w2);
+          expectBitwise(
+            got(4, flip, 1),
+            expected(w1, 4, flip),
+            `${name} flip=${flip}: same version, new weights: still the cached transform`,
+          );
+          expectBitwise(got(4, flip, 2), expected(w2, 4, flip), `${name} flip=${flip}: new version: transformed again`);
+          expectBitwise(got(2, flip, 2), expected(w2, 2, flip), `${name} flip=${flip}: other tile: transformed again`);
+        }
+        // The two transforms have their own stamps: the forward one is still F(2x2) of w2 at version 2.
+        expectBitwise(got(2, false, 2), expected(w2, 2, false), `${name}: forward entry kept apart from the flipped one`);
+      });
+    }
+  });
+});
+
+describe('convolution algorithm rule and switch', () => {
+  const geom = (N: number, H: number, C: number, k = 3, s = 1, pad: 'same' | 'valid' = 'same') =>
+    computeWindow2D('t', [H, H, C], [k, k], [s, s], pad, N);
+  const ops = ['forward', 'grad-input', 'grad-filter'] as const;
+  const tiles = (N: number, H: number, C: number, OC: number, k = 3, s = 1) =>
+    ops.map((op) => winogradTileFor(geom(N, H, C, k, s), OC, op, N));
+
+  it('auto: LeNet conv1 x=[64,28,28,1] k=[3,3,1,32] and the tutorial conv x=[1,28,28,1] k=[3,3,1,8] stay direct', () => {
+    expect(tiles(64, 28, 1, 32)).toEqual([0, 0, 0]);
+    expect(tiles(1, 28, 1, 8)).toEqual([0, 0, 0]);
+  });
+  it('auto: LeNet conv2 x=[64,14,14,32] k=[3,3,32,64] and x=[1,14,14,32] use F(4x4) for all three (16 tiles at batch 1)', () => {
+    expect(tiles(64, 14, 32, 64)).toEqual([4, 4, 4]);
+    expect(tiles(1, 14, 32, 64)).toEqual([4, 4, 4]);
+  });
+  it('auto: the channel thresholds x=[8,14,14,C] k=[3,3,C,OC]: forward C >= 8 and OC >= 16, input gradient C, OC >= 8', () => {
+    expect(tiles(8, 14, 8, 8)).toEqual([0, 4, 0]);
+    expect(tiles(8, 14, 8, 16)).toEqual([4, 4, 4]);
+    expect(tiles(8, 14, 7, 64)).toEqual([0, 0, 0]);
+    expect(tiles(8, 14, 64, 7)).toEqual([0, 0, 0]);
+  });
+  it('auto: the filter gradient wants 16 tiles: x=[1,7,7,64] (4 tiles) direct, x=[4,7,7,64] (16) Winograd', () => {
+    expect(tiles(1, 7, 64, 64)).toEqual([4, 4, 0]);
+    expect(tiles(4, 7, 64, 64)).toEqual([4, 4, 4]);
+  });
+  it('no mode uses Winograd beyond 3x3 stride 1: k=[5,5] stride 1, k=[3,3] stride 2, k=[1,1]', () => {
+    try {
+      for (const mode of ['auto', 'winograd', 'winograd2x2', 'direct'] as const) {
+        setConvAlgorithm(mode);
+        expect(tiles(8, 14, 32, 64, 5), mode).toEqual([0, 0, 0]);
+        expect(tiles(8, 14, 32, 64, 3, 2), mode).toEqual([0, 0, 0]);
+        expect(tiles(8, 14, 32, 64, 1), mode).toEqual([0, 0, 0]);
+      }
+    } finally {
+      setConvAlgorithm('auto');
+    }
+  });
+  it("setConvAlgorithm forces: 'direct' everywhere, 'winograd' F(4x4) and 'winograd2x2' F(2x2) even for one channel; bad names throw", () => {
+    try {
+      setConvAlgorithm('direct');
+      expect(getConvAlgorithm()).toBe('direct');
+      expect(tiles(64, 14, 32, 64)).toEqual([0, 0, 0]);
+      setConvAlgorithm('winograd');
+      expect(tiles(1, 7, 1, 1)).toEqual([4, 4, 4]);
+      setConvAlgorithm('winograd2x2');
+      expect(tiles(1, 7, 1, 1)).toEqual([2, 2, 2]);
+      expect(() => setConvAlgorithm('fast' as never)).toThrow(ValueError);
+      expect(() => setConvAlgorithm('fast' as never)).toThrow(/'auto', 'direct', 'winograd', 'winograd2x2'.*"fast"/);
+      expect(getConvAlgorithm()).toBe('winograd2x2');
+    } finally {
+      setConvAlgorithm('auto');
     }
   });
 });

@@ -126,7 +126,7 @@ export function winogradFilters(
   flip: boolean,
   version: number,
 ): number {
-  const h = (cache >> 2) + (flip ? 2 : 0);
+  const h = cache / 4 + (flip ? 2 : 0);
   const u = cache + (flip ? 16 + align16(winogradFilterFloats(C, OC, 4)) : 16) * 4;
   const stamp = version | 0,
     i32 = be.i32;
