@@ -1,7 +1,8 @@
-// The measurement behind the convolution-algorithm rule (src/kernels/winograd.ts, chooseConvAlgorithm):
+// The measurements behind the convolution-algorithm rule (src/kernels/winograd.ts, winogradTileFor):
 // direct vs Winograd F(2x2,3x3) vs F(4x4,3x3) on 3x3 stride-1 'same' convolutions over a grid of
 // image sizes and channel counts, forward, input gradient and filter gradient, each timed in interleaved
-// rounds (medians) in one pinned process. npm run bench:conv-rule [-- --quick]
+// rounds (medians) in one pinned process; then the accuracy of each against the float64 reference.
+// npm run bench:conv-rule [-- --quick]
 import { currentBackend } from '../src/node.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../src/kernels/conv2d.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
@@ -118,5 +119,81 @@ for (const H of sizes) {
         );
       }
     }
+  }
+}
+
+// Accuracy against the float64 reference on LeNet's convolutions (batch 16), with inputs as they arrive
+// there (pixels in [0, 1]; post-ReLU activations) and Glorot-uniform weights: max |error| / max |reference|.
+const { conv2dForwardRef, conv2dGradFilterRef, conv2dGradInputRef, mulberry32 } = await import('../test/reference.js');
+const { createBackend } = await import('../src/backend.js');
+console.log();
+console.log('Accuracy: max |error| / max |float64 reference| over each output, LeNet shapes at batch 16, both builds.');
+console.log();
+console.log('| convolution | build | op | direct | F(2x2) | F(4x4) |');
+console.log('|---|---|---|---|---|---|');
+for (const [H, C, OC] of [
+  [28, 1, 32],
+  [14, 32, 64],
+]) {
+  const N = 16,
+    c = { N, H, W: H, C, KH: 3, KW: 3, OC, SH: 1, SW: 1, pad: 'same' as const };
+  const rnd = mulberry32(5),
+    limit = Math.sqrt(6 / (9 * C + 9 * OC));
+  const x = Float32Array.from({ length: N * H * H * C }, () => rnd());
+  const w = Float32Array.from({ length: 9 * C * OC }, () => (rnd() * 2 - 1) * limit);
+  const dy = Float32Array.from({ length: N * H * H * OC }, () => (rnd() * 2 - 1) * 1e-3);
+  const ref = {
+    forward: conv2dForwardRef(c, x, w, null, false),
+    'grad-input': conv2dGradInputRef(c, w, dy),
+    'grad-filter': conv2dGradFilterRef(c, x, dy),
+  };
+  for (const build of ['relaxed', 'simd'] as const) {
+    const b = await createBackend({ build });
+    const g = computeWindow2D('acc', [H, H, C], [3, 3], [1, 1], 'same', N);
+    const put = (d: Float32Array | number) => {
+      const n = typeof d === 'number' ? d : d.length;
+      const p = b.alloc(n * 4);
+      if (typeof d !== 'number') b.write(p, d);
+      return p;
+    };
+    const px = put(x),
+      pw = put(w),
+      pdy = put(dy),
+      py = put(dy.length),
+      pdx = put(x.length),
+      pdw = put(w.length);
+    const err = (p: number, r: Float64Array) => {
+      const v = b.view(p, r.length);
+      let e = 0,
+        m = 0;
+      for (let i = 0; i < r.length; i++) {
+        e = Math.max(e, Math.abs(v[i] - r[i]));
+        m = Math.max(m, Math.abs(r[i]));
+      }
+      return e / m;
+    };
+    const res: Record<string, string[]> = { forward: [], 'grad-input': [], 'grad-filter': [] };
+    const record = () => {
+      res.forward.push(err(py, ref.forward).toExponential(1));
+      res['grad-input'].push(err(pdx, ref['grad-input']).toExponential(1));
+      res['grad-filter'].push(err(pdw, ref['grad-filter']).toExponential(1));
+    };
+    const sd = put(conv2dScratchFloats(g, OC));
+    conv2dForward(b, px, pw, 0, py, sd, g, N, OC, 0);
+    conv2dBackwardInput(b, pdy, pw, pdx, sd, g, N, OC);
+    conv2dBackwardFilter(b, px, pdy, pdw, 0, sd, g, N, OC, 0);
+    record();
+    for (const m of [2, 4] as WinogradTile[]) {
+      const s = put(winogradScratchFloats(g, OC, m)),
+        u = put(winogradFilterFloats(C, OC, m)),
+        uf = put(winogradFilterFloats(OC, C, m));
+      winogradTransformFilter(b, pw, u, C, OC, m, false);
+      winogradTransformFilter(b, pw, uf, C, OC, m, true);
+      winogradForward(b, px, u, 0, py, s, g, N, OC, m, 0);
+      winogradBackwardInput(b, pdy, uf, pdx, s, g, N, OC, m);
+      winogradBackwardFilter(b, px, pdy, pdw, 0, s, g, N, OC, m, 0);
+      record();
+    }
+    for (const op of OPS) console.log(`| [${N},${H},${H},${C}]*[3,3,${C},${OC}] | ${build} | ${op} | ${res[op].join(' | ')} |`);
   }
 }
