@@ -14,6 +14,9 @@ import { madd, scalarMode } from './common';
 import { gemm_packed_4x8_f32x4, gemm_tn, tile_scalar } from './gemm';
 import { bias_grad, FLAG_BIAS, FLAG_RELU } from './activation';
 
+/** winograd_forward: make outputs whose window reads only zeros exactly 0 (before the bias), as direct convolution does. */
+export const FLAG_ZERO_WINDOWS: i32 = 16;
+
 // ---------------------------------------------------------------------------------------------------
 // Lane-generic arithmetic: T is v128 (four channels) or f32 (one channel, the scalar sibling).
 
@@ -234,10 +237,13 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
   }
 }
 
-/** y tiles (+bias, relu) = A^T M A from M[xi][tt][oc] of tiles t0..t0+tb, only where they lie inside [OH, OW]. */
+/**
+ * y tiles (+bias, relu) = A^T M A from M[xi][tt][oc] of tiles t0..t0+tb, only where they lie inside [OH, OW].
+ * Outputs whose window is all zeros (bits of dead[tt]) are exactly 0 before the bias, as direct convolution makes them.
+ */
 // @ts-ignore: decorator
 @inline function output_block<T>(m: i32, mb: usize, mMat: usize, OCp: i32, y: usize, bias: usize, flags: i32,
-  t0: i32, tb: i32, OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, tmp: usize): void {
+  t0: i32, tb: i32, OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, dead: usize, tmp: usize): void {
   const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
   const hasBias = (flags & FLAG_BIAS) != 0, act = (flags & FLAG_RELU) != 0;
   const out = tmp + (<usize>(alpha * alpha) << 4);
@@ -247,6 +253,7 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
     const oy0 = ty * m, ox0 = tx * m;
     const rows = min(m, OH - oy0), cols = min(m, OW - ox0);
     const base = y + (<usize>(((n * OH + oy0) * OW + ox0) * OC) << 2);
+    const deadBits = load<u32>(dead + (<usize>tt << 2));
     for (let oc = 0; oc < OC; oc += lanes) {
       t2d<T>(AT, m, mb + (<usize>(tt * OCp + oc) << 2), <usize>alpha * mMat, mMat, tmp, out, <usize>m * es, es);
       const nl = OC - oc;
@@ -254,6 +261,7 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < cols; j++) {
           let val = load<T>(out + <usize>(i * m + j) * es);
+          if ((deadBits >> (i * m + j)) & 1) val = zero<T>();
           if (hasBias) val = add<T>(val, b);
           if (act) val = relu<T>(val);
           storeLanes<T>(base + (<usize>((i * OW + j) * OC + oc) << 2), val, nl);
@@ -261,6 +269,47 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
       }
     }
   }
+}
+
+/**
+ * dead[tt] = bit i*m + j set when output (i, j) of tile t0 + tt reads only zeros (in every channel, NaN is
+ * not zero). Winograd computes such an output as a sum of terms that cancel to within rounding, not to
+ * exactly 0 as direct convolution does; a ReLU or max-pool after it would then decide at random where the
+ * direct result sits exactly on the kink (dead units over MNIST's zero background while biases are 0).
+ */
+function dead_windows(m: i32, x: usize, dead: usize, t0: i32, tb: i32, H: i32, W: i32, C: i32, TH: i32, TW: i32, PT: i32, PL: i32): void {
+  const alpha = m + 2, per = TH * TW;
+  const row: u64 = 7, window = row | (row << <u64>alpha) | (row << <u64>(2 * alpha));
+  const full = ((<u64>1) << <u64>(alpha * alpha)) - 1;
+  for (let tt = 0; tt < tb; tt++) {
+    const t = t0 + tt, n = t / per, r = t - n * per, ty = r / TW, tx = r - ty * TW;
+    const y0 = ty * m - PT, x0 = tx * m - PL;
+    const img = x + (<usize>(n * H * W * C) << 2);
+    let nz: u64 = 0;
+    for (let i = 0; i < alpha; i++) {
+      const yy = y0 + i;
+      if (yy < 0 || yy >= H) continue;
+      for (let j = 0; j < alpha; j++) {
+        const xx = x0 + j;
+        if (xx >= 0 && xx < W && !pixel_zero(img + (<usize>((yy * W + xx) * C) << 2), C)) nz |= (<u64>1) << <u64>(i * alpha + j);
+      }
+    }
+    let bits: u32 = 0;
+    if (nz != full) for (let i = 0; i < m; i++) for (let j = 0; j < m; j++) if ((nz & (window << <u64>(i * alpha + j))) == 0) bits |= 1 << (i * m + j);
+    store<u32>(dead + (<usize>tt << 2), bits);
+  }
+}
+
+/** Whether all C channels at p are 0 (or -0). */
+// @ts-ignore: decorator
+@inline function pixel_zero(p: usize, C: i32): bool {
+  let c = 0;
+  if (!scalarMode) {
+    const z = f32x4.splat(0);
+    for (; c + 4 <= C; c += 4) if (v128.any_true(f32x4.ne(v128.load(p + (<usize>c << 2)), z))) return false;
+  }
+  for (; c < C; c++) if (load<f32>(p + (<usize>c << 2)) != 0) return false;
+  return true;
 }
 
 /** Yh[xi][tt][oc] = (A dy A^T)[xi] for tiles t0..t0+tb of dy [N, OH, OW, OC]; oc in OC..OCp are zeros. */
@@ -312,9 +361,10 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
 /**
  * y = act(conv3x3(x, w) + bias), stride 1, padding PT/PL before (the host makes OH, OW and the padding
  * after consistent); u = the filter transformed by winograd_filter_transform(w, u, C, OC, m, 0).
- * Also the input gradient: x = dy, u = the flipped transform, sizes swapped, padding 2 - PT, 2 - PL.
+ * Also the input gradient: x = dy, u = the flipped transform, sizes swapped, padding 2 - PT, 2 - PL (no
+ * FLAG_ZERO_WINDOWS there: no ReLU or max-pool decides on its values).
  * scratch: alpha^2 matrices of TB roundUp4(C) floats (V), alpha^2 of TB roundUp8(OC) (M), each with its
- * skew (matBytes), then 8 alpha^2 floats.
+ * skew (matBytes), then 8 alpha^2 floats, then TB int32 (which outputs read only zeros).
  */
 export function winograd_forward(x: usize, u: usize, bias: usize, y: usize, scratch: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, OC: i32, PT: i32, PL: i32, m: i32, TB: i32, flags: i32): void {
@@ -322,9 +372,11 @@ export function winograd_forward(x: usize, u: usize, bias: usize, y: usize, scra
   const Cp = roundUp4(C), OCp = roundUp8(OC);
   const TH = (OH + m - 1) / m, TW = (OW + m - 1) / m, T = N * TH * TW;
   const vMat = matBytes(TB * Cp), mMat = matBytes(TB * OCp), uMat = matBytes(C * OCp);
-  const v = scratch, mb = v + <usize>A2 * vMat, tmp = mb + <usize>A2 * mMat;
+  const v = scratch, mb = v + <usize>A2 * vMat, tmp = mb + <usize>A2 * mMat, dead = tmp + (<usize>A2 << 5);
   for (let t0 = 0; t0 < T; t0 += TB) {
     const tb = min(TB, T - t0);
+    if ((flags & FLAG_ZERO_WINDOWS) != 0) dead_windows(m, x, dead, t0, tb, H, W, C, TH, TW, PT, PL);
+    else memory.fill(dead, 0, <usize>tb << 2);
     if (scalarMode) {
       if (m == 4) input_block<f32>(4, x, v, vMat, t0, tb, H, W, C, Cp, TH, TW, PT, PL, tmp);
       else input_block<f32>(2, x, v, vMat, t0, tb, H, W, C, Cp, TH, TW, PT, PL, tmp);
@@ -334,14 +386,14 @@ export function winograd_forward(x: usize, u: usize, bias: usize, y: usize, scra
             mb + <usize>xi * mMat + (<usize>p << 2), <usize>OCp << 2, 8, false);
         }
       }
-      if (m == 4) output_block<f32>(4, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, tmp);
-      else output_block<f32>(2, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, tmp);
+      if (m == 4) output_block<f32>(4, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, dead, tmp);
+      else output_block<f32>(2, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, dead, tmp);
     } else {
       if (m == 4) input_block<v128>(4, x, v, vMat, t0, tb, H, W, C, Cp, TH, TW, PT, PL, tmp);
       else input_block<v128>(2, x, v, vMat, t0, tb, H, W, C, Cp, TH, TW, PT, PL, tmp);
       for (let xi = 0; xi < A2; xi++) gemm_packed_4x8_f32x4(tb, OCp, C, v + <usize>xi * vMat, Cp, u + <usize>xi * uMat, mb + <usize>xi * mMat, OCp, 0);
-      if (m == 4) output_block<v128>(4, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, tmp);
-      else output_block<v128>(2, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, tmp);
+      if (m == 4) output_block<v128>(4, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, dead, tmp);
+      else output_block<v128>(2, mb, mMat, OCp, y, bias, flags, t0, tb, OH, OW, OC, TH, TW, dead, tmp);
     }
   }
 }

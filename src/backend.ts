@@ -76,14 +76,6 @@ export class Backend {
   private lastRegion: [number, number] = [-1, 0];
   /** Bytes currently handed out; tests use it to prove disposal returns memory. */
   allocatedBytes = 0;
-  /**
-   * Bumped whenever weights in this memory are written (initialisation, setWeights, loading, an optimizer
-   * step), so what is derived from them (Winograd's transformed filters) knows when it is stale.
-   */
-  weightsVersion = 1;
-  weightsChanged(): void {
-    this.weightsVersion++;
-  }
 
   constructor(instance: WebAssembly.Instance, build: BuildName, scalar: boolean) {
     this.k = instance.exports as unknown as Kernels;

@@ -5,6 +5,9 @@ import type { Backend } from '../backend.js';
 import { ValueError } from '../errors.js';
 import type { Window2D } from './geometry.js';
 
+/** winograd_forward: outputs whose window reads only zeros are exactly 0 before the bias (assembly/winograd.ts). */
+const FLAG_ZERO_WINDOWS = 16;
+
 /** Output tile edge m of F(m x m, 3 x 3). */
 export type WinogradTile = 2 | 4;
 
@@ -80,7 +83,7 @@ function gradInputGeometry(
 }
 
 const forwardFloats = (C: number, OC: number, m: WinogradTile, TB: number) =>
-  matrices(m, TB * roundUp(C, 4)) + matrices(m, TB * roundUp(OC, 8)) + 8 * alpha2(m);
+  matrices(m, TB * roundUp(C, 4)) + matrices(m, TB * roundUp(OC, 8)) + 8 * alpha2(m) + TB;
 
 /** Floats of scratch the three Winograd kernels need for one call with these block sizes. */
 export function winogradScratchFloats(g: Window2D, OC: number, m: WinogradTile, blocks = winogradBlocks(g, OC, m)): number {
@@ -103,8 +106,8 @@ export function winogradBlocks(g: Window2D, OC: number, m: WinogradTile): Winogr
 
 /**
  * Floats a conv layer keeps between calls for Winograd: a 16-float header, then room for the forward and the
- * input gradient's transformed filters at the larger tile. Header (int32): for each of the two, the weights
- * version it was made from and its tile. Zeroed memory (version 0) is stale, so the first use transforms.
+ * input gradient's transformed filters at the larger tile. Header (int32): for each of the two, 1 + the
+ * weights version it was made from, and its tile. Zeroed memory matches no version, so the first use transforms.
  */
 export function winogradCacheFloats(C: number, OC: number): number {
   return 16 + align16(winogradFilterFloats(C, OC, 4)) + winogradFilterFloats(OC, C, 4);
@@ -128,7 +131,7 @@ export function winogradFilters(
 ): number {
   const h = cache / 4 + (flip ? 2 : 0);
   const u = cache + (flip ? 16 + align16(winogradFilterFloats(C, OC, 4)) : 16) * 4;
-  const stamp = version | 0,
+  const stamp = (version + 1) | 0,
     i32 = be.i32;
   if (i32[h] !== stamp || i32[h + 1] !== m) {
     winogradTransformFilter(be, w, u, C, OC, m, flip);
@@ -157,7 +160,7 @@ export function winogradForward(
   flags: number,
   TB = winogradBlock(g.C, OC, m),
 ): void {
-  be.k.winograd_forward(x, u, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.PT, g.PL, m, TB, flags);
+  be.k.winograd_forward(x, u, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.PT, g.PL, m, TB, flags | FLAG_ZERO_WINDOWS);
 }
 
 /** dx = conv(dy, flipped w^T) with uFlipped from winogradTransformFilter(..., flip = true). */
