@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { createRequire } from 'node:module';
-import { currentBackend, SGD, tensor, type Sequential, type Tensor } from '../src/node.js';
+import { currentBackend, getConvAlgorithm, SGD, setConvAlgorithm, tensor, type Sequential, type Tensor } from '../src/node.js';
 import { loadMnist } from '../src/mnist.js';
 import { lenet, tutorialNet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
@@ -21,8 +21,10 @@ if (only !== undefined && !['kernels', 'tutorial', 'lenet'].includes(only)) {
   process.exit(2);
 }
 const REPS = quick ? 3 : 5;
-const LIBS = ['simdcnn', 'tfjs-wasm', 'tfjs-cpu', 'convnetjs'] as const;
+// 'simdcnn-direct': the same model with setConvAlgorithm('direct'), so Winograd's gain is a ratio of one run.
+const LIBS = ['simdcnn', 'simdcnn-direct', 'tfjs-wasm', 'tfjs-cpu', 'convnetjs'] as const;
 type Lib = (typeof LIBS)[number];
+const CONV = getConvAlgorithm();
 
 const notes = await initTfWasm();
 const maxPoolProbe = await probeWasmMaxPoolGrad();
@@ -62,16 +64,20 @@ async function onBackend<T>(name: 'wasm' | 'cpu', f: () => Promise<T> | T): Prom
 
 interface Peers {
   ours: Sequential;
+  direct: Sequential;
   tfw: tf.Sequential;
   tfc: tf.Sequential;
   cn: ReturnType<typeof convnet>;
 }
 async function makePeers(net: NetName, batchSize: number): Promise<Peers> {
-  const ours = net === 'tutorial' ? tutorialNet(1) : lenet(1);
-  ours.compile({ optimizer: new SGD({ learningRate: lrOf(net) }), loss: 'sparseCategoricalCrossentropy' });
+  const [ours, direct] = [1, 1].map((seed) => {
+    const m = net === 'tutorial' ? tutorialNet(seed) : lenet(seed);
+    m.compile({ optimizer: new SGD({ learningRate: lrOf(net) }), loss: 'sparseCategoricalCrossentropy' });
+    return m;
+  });
   const tfw = await onBackend('wasm', () => tfModel(net, ours, lrOf(net)));
   const tfc = await onBackend('cpu', () => tfModel(net, ours, lrOf(net)));
-  return { ours, tfw, tfc, cn: convnet(net, ours, lrOf(net), batchSize) };
+  return { ours, direct, tfw, tfc, cn: convnet(net, ours, lrOf(net), batchSize) };
 }
 
 /** Same predictions and the same SGD step from the same weights, before any race. */
@@ -129,7 +135,14 @@ async function fairness(net: NetName): Promise<string[]> {
 }
 
 /** counts: images per timed run for each library (null: skipped as too slow); slow peers run fewer. */
-type Case = { what: string; net: NetName; mode: 'train' | 'infer'; batch: number; counts: Record<Lib, number | null> };
+type Case = {
+  what: string;
+  net: NetName;
+  mode: 'train' | 'infer';
+  batch: number;
+  counts: Record<Exclude<Lib, 'simdcnn-direct'>, number | null>;
+};
+const countOf = (c: Case, lib: Lib) => c.counts[lib === 'simdcnn-direct' ? 'simdcnn' : lib];
 
 async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
   const p = await makePeers(c.net, c.batch);
@@ -137,14 +150,17 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
   const x = images(c.net, n),
     y = labels(n);
   const xs: Record<string, Tensor> = {};
-  for (const lib of LIBS) if (c.counts[lib]) xs[lib] = x.slice(0, c.counts[lib]!);
+  for (const lib of LIBS) if (countOf(c, lib)) xs[lib] = x.slice(0, countOf(c, lib)!);
   const tfx = (k: number) => tf.tensor4d(x.data.subarray(0, k * 784), [k, 28, 28, 1]);
   const run: Record<Lib, () => Promise<void>> = {
-    simdcnn: async () => {
-      const k = c.counts.simdcnn!;
-      if (c.mode === 'train')
-        await p.ours.fit(xs.simdcnn, y.subarray(0, k), { batchSize: c.batch, shuffle: false, epochs: 1, checkFinite: true });
-      else for (let i = 0; i < k; i += c.batch) p.ours.predict(xs.simdcnn.slice(i, Math.min(k, i + c.batch)), { batchSize: c.batch }); // slice is a view
+    simdcnn: () => ours(p.ours, xs.simdcnn),
+    'simdcnn-direct': async () => {
+      setConvAlgorithm('direct');
+      try {
+        await ours(p.direct, xs['simdcnn-direct']);
+      } finally {
+        setConvAlgorithm(CONV);
+      }
     },
     'tfjs-wasm': () => tfRun(p.tfw, 'wasm', c.counts['tfjs-wasm']!),
     'tfjs-cpu': () => tfRun(p.tfc, 'cpu', c.counts['tfjs-cpu']!),
@@ -157,6 +173,11 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
       }
     },
   };
+  async function ours(m: Sequential, xk: Tensor) {
+    const k = xk.shape[0];
+    if (c.mode === 'train') await m.fit(xk, y.subarray(0, k), { batchSize: c.batch, shuffle: false, epochs: 1, checkFinite: true });
+    else for (let i = 0; i < k; i += c.batch) m.predict(xk.slice(i, Math.min(k, i + c.batch)), { batchSize: c.batch }); // slice is a view
+  }
   // Inputs are cut into batches before timing, and batch-1 training uses trainOnBatch (fit's per-batch
   // bookkeeping would dominate), so TF.js is timed at its best.
   const tfBatches: Record<string, [tf.Tensor, tf.Tensor][]> = {};
@@ -183,7 +204,7 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
     });
   }
   const times: Record<string, number[]> = {};
-  const libs = LIBS.filter((l) => c.counts[l]);
+  const libs = LIBS.filter((l) => countOf(c, l));
   for (const lib of libs) await run[lib](); // warm-up (and V8 tier-up) of every library first
   for (let r = 0; r < REPS; r++) {
     for (const lib of libs) {
@@ -193,6 +214,7 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
     }
   }
   p.ours.dispose();
+  p.direct.dispose();
   p.tfw.dispose();
   p.tfc.dispose();
   for (const bs of Object.values(tfBatches))
@@ -201,7 +223,7 @@ async function runCase(c: Case): Promise<Record<Lib, number | undefined>> {
       by.dispose();
     }
   const out = {} as Record<Lib, number | undefined>;
-  for (const lib of LIBS) out[lib] = c.counts[lib] ? c.counts[lib]! / median(times[lib]) : undefined;
+  for (const lib of LIBS) out[lib] = countOf(c, lib) ? countOf(c, lib)! / median(times[lib]) : undefined;
   return out;
 }
 
@@ -282,6 +304,9 @@ log(
 log(
   `Command: npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}. Medians of ${REPS} interleaved runs after a warm-up run of each library. Images/s (higher is better).`,
 );
+log(
+  `simdcnn's convolution algorithm: '${CONV}' (Winograd F(4x4,3x3) where the rule picks it; the 'direct conv' column is the same model with setConvAlgorithm('direct')).`,
+);
 log();
 for (const n of notes) log(`- ${n}`);
 const json: Record<string, unknown> = {
@@ -313,14 +338,16 @@ if (only !== 'kernels') {
   log();
   log('## Networks (images/s)');
   log();
-  log('| case | simdcnn | TF.js wasm | TF.js cpu | ConvNetJS | simdcnn / TF.js wasm | simdcnn / TF.js cpu | simdcnn / ConvNetJS |');
-  log('|---|---|---|---|---|---|---|---|');
+  log(
+    '| case | simdcnn | simdcnn, direct conv | TF.js wasm | TF.js cpu | ConvNetJS | simdcnn / direct conv | simdcnn / TF.js wasm | simdcnn / TF.js cpu | simdcnn / ConvNetJS |',
+  );
+  log('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of cases) {
     if (only && only !== c.net) continue;
     const r = await runCase(c);
     const ratio = (l: Lib) => (r[l] ? `${fmt(r.simdcnn! / r[l]!, 1)}x` : 'skipped (too slow)');
     log(
-      `| ${c.what} | ${fmt(r.simdcnn)} | ${fmt(r['tfjs-wasm'])} | ${r['tfjs-cpu'] ? fmt(r['tfjs-cpu'], 1) : 'skipped (too slow)'} | ${r.convnetjs ? fmt(r.convnetjs, 1) : 'skipped (too slow)'} | ${ratio('tfjs-wasm')} | ${ratio('tfjs-cpu')} | ${ratio('convnetjs')} |`,
+      `| ${c.what} | ${fmt(r.simdcnn)} | ${fmt(r['simdcnn-direct'])} | ${fmt(r['tfjs-wasm'])} | ${r['tfjs-cpu'] ? fmt(r['tfjs-cpu'], 1) : 'skipped (too slow)'} | ${r.convnetjs ? fmt(r.convnetjs, 1) : 'skipped (too slow)'} | ${ratio('simdcnn-direct')} | ${ratio('tfjs-wasm')} | ${ratio('tfjs-cpu')} | ${ratio('convnetjs')} |`,
     );
     (json.cases as unknown[]).push({ case: c.what, imagesPerSecond: r, imagesPerRun: c.counts });
   }

@@ -41,6 +41,7 @@ export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
+export { setConvAlgorithm, getConvAlgorithm, type ConvAlgorithm } from './kernels/winograd.js';
 export {
   registerIOHandler,
   type IOHandler,

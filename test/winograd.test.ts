@@ -18,9 +18,10 @@ import {
   getConvAlgorithm,
   setConvAlgorithm,
   type WinogradTile,
+  winogradPlanned,
   winogradBackwardFilter,
   winogradBackwardInput,
-  winogradBlock,
+  winogradBlocks,
   winogradCacheFloats,
   winogradFilterFloats,
   winogradFilters,
@@ -158,7 +159,7 @@ describe('winograd kernels vs float64 reference', () => {
     for (const m of [2, 4] as WinogradTile[]) {
       const flags = FLAGS[(idx + m) % FLAGS.length];
       // Blocks of 1 tile, an odd count, and the host's choice: remainders of the 4-row GEMM tiles and of the blocks.
-      const TBs = [idx % 2 === 0 ? 1 : 5, winogradBlock(c.C, c.OC, m)];
+      const TBs = [idx % 2 === 0 ? 1 : 5, winogradBlocks(caseData(c, 0).g, c.OC, m).forward];
       it(`${caseName(c, m)} (${flagName(flags)}; blocks of ${TBs.join(' and ')} tiles)`, () => {
         const d = caseData(c, 300 + idx);
         const ref = references(c, d, flags);
@@ -273,7 +274,7 @@ describe('winograd accuracy on LeNet shapes', () => {
     const ref = references(c, d, FLAG_BIAS);
     for (const m of [2, 4] as WinogradTile[]) {
       for (const { name, be } of vs) {
-        const r = withArena(be, (ar) => runWinograd(ar, c, d, m, winogradBlock(c.C, c.OC, m), FLAG_BIAS));
+        const r = withArena(be, (ar) => runWinograd(ar, c, d, m, winogradBlocks(d.g, c.OC, m).forward, FLAG_BIAS));
         for (const k of ['y', 'dx', 'dw'] as const) {
           let err = 0;
           for (let i = 0; i < ref[k].length; i++) err = Math.max(err, Math.abs(r[k][i] - ref[k][i]));
@@ -360,6 +361,22 @@ describe('convolution algorithm rule and switch', () => {
   it('auto: the filter gradient wants 16 tiles: x=[1,7,7,64] (4 tiles) direct, x=[4,7,7,64] (16) Winograd', () => {
     expect(tiles(1, 7, 64, 64)).toEqual([4, 4, 0]);
     expect(tiles(4, 7, 64, 64)).toEqual([4, 4, 4]);
+  });
+  it("memory is planned where 'auto' runs the forward pass or input gradient with Winograd, everywhere it applies when forced, nowhere under 'direct'", () => {
+    const planned = (C: number, OC: number, mode: 'auto' | 'direct' | 'winograd' | 'winograd2x2', k = 3) =>
+      winogradPlanned(geom(1, 14, C, k), OC, mode);
+    expect([planned(32, 64, 'auto'), planned(8, 8, 'auto'), planned(1, 32, 'auto'), planned(64, 7, 'auto')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+    expect([planned(1, 32, 'winograd'), planned(1, 1, 'winograd2x2'), planned(32, 64, 'direct'), planned(32, 64, 'winograd', 5)]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
   });
   it('no mode uses Winograd beyond 3x3 stride 1: k=[5,5] stride 1, k=[3,3] stride 2, k=[1,1]', () => {
     try {

@@ -163,7 +163,9 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     );
   }
   // State kept from forward to backward, and what lives throughout.
-  const saved = new Map<Node, Buf>();
+  const always = (floats: number) => add(buf(floats, -1, 2 * K + 1));
+  const saved = new Map<Node, Buf>(),
+    caches = new Map<Node, Buf>();
   let scratchFloats = 0;
   for (const n of nodes) {
     if (n.inputs.length === 0) continue;
@@ -172,8 +174,9 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     scratchFloats = Math.max(scratchFloats, l.scratchFloats(shapes));
     const s = l.savedFloatsPerSample(shapes);
     if (s > 0 && runsBackward(n)) saved.set(n, add(buf(capacity * s, step.get(n)!, back(n))));
+    const c = l.cacheFloats(shapes, mode.training);
+    if (c > 0) caches.set(n, always(c));
   }
-  const always = (floats: number) => add(buf(floats, -1, 2 * K + 1));
   const scratch = always(scratchFloats),
     labels = always(capacity),
     targets = always(capacity * shapeSize(output.dims));
@@ -217,6 +220,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
         params: l.weights.length ? weightPtrs(l) : [],
         grads,
         scratch: p(scratch),
+        cache: p(caches.get(n)),
         shapes: { in: n.inputs.map((t) => t.dims), out: n.output.dims },
         preActivationGrad: false,
       };

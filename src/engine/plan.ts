@@ -25,7 +25,10 @@ const storage = new WeakMap<Layer, { block: Block; ptrs: number[] }>();
 const freed = new WeakSet<Layer>();
 
 let weightWrites = 0;
-/** Changes whenever any weights are written (an update, setWeights): bounds on |w| kept by models expire. */
+/**
+ * Changes whenever any weights are written (initialised, setWeights, an update): bounds on |w| kept by models
+ * expire, and so do caches derived from weights (a conv's transformed filters, compared at their next use).
+ */
 export const weightsVersion = () => weightWrites;
 export const noteWeightsWritten = () => void weightWrites++;
 
@@ -57,6 +60,7 @@ export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: st
       be.write(ptr + offsets[i][j] * 4, v);
     });
   });
+  noteWeightsWritten();
   return {
     undo() {
       be.release(ptr);

@@ -29,7 +29,7 @@ export class Runtime {
     rng: Rng,
     readonly name: string,
   ) {
-    this.ctx = { be, training: false, rng };
+    this.ctx = { be, training: false, rng, weightsVersion: weightsVersion() };
     this.gradBlock = be.alloc(params.floats * 4, `${name} gradients`);
   }
 
@@ -100,6 +100,7 @@ export class Runtime {
 
   forward(n: number, training: boolean): void {
     this.ctx.training = training;
+    this.ctx.weightsVersion = weightsVersion();
     for (const s of this.arena!.steps) s.layer.forward(s.io, n, this.ctx);
   }
 
@@ -108,6 +109,7 @@ export class Runtime {
     const { steps } = this.arena!,
       k = this.be.k;
     this.ctx.training = true;
+    this.ctx.weightsVersion = weightsVersion();
     steps[steps.length - 1].io.preActivationGrad = fused;
     for (let i = steps.length - 1; i >= 0; i--) {
       const s = steps[i];

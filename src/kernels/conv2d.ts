@@ -1,10 +1,22 @@
 // Host side of the conv2d family: scratch sizing and the calls, in the kernels' fixed argument order.
+// 3x3 stride-1 convolutions go to Winograd (kernels/winograd.ts) when the caller passes the layer's cache
+// and the rule (or setConvAlgorithm) picks it for this call; everything else to the direct kernels.
 import type { Backend } from '../backend.js';
 import type { Window2D } from './geometry.js';
+import {
+  winogradBackwardFilter,
+  winogradBackwardInput,
+  winogradCacheFloats,
+  winogradFilters,
+  winogradForward,
+  winogradPlanned,
+  winogradScratchFloats,
+  winogradTileFor,
+} from './winograd.js';
 
 const roundUp8 = (v: number) => Math.ceil(v / 8) * 8;
 
-/** Floats of scratch the three conv kernels need for one call (independent of the batch size). */
+/** Floats of scratch the conv kernels need for one call (independent of the batch size), Winograd's where planned. */
 export function conv2dScratchFloats(g: Window2D, OC: number): number {
   const run = g.KW * g.C,
     K = g.KH * run;
@@ -13,9 +25,19 @@ export function conv2dScratchFloats(g: Window2D, OC: number): number {
   const forward = roundUp8(OC) * K + padded + offsets;
   const backwardInput = g.KH * roundUp8(run) * OC + padded + offsets;
   const pointwise = Math.max(roundUp8(OC) * g.C, roundUp8(g.C) * OC); // 1x1 kernels pack B for the GEMM
-  return Math.max(forward, backwardInput, pointwise, 16);
+  const winograd = winogradPlanned(g, OC) ? Math.max(winogradScratchFloats(g, OC, 2), winogradScratchFloats(g, OC, 4)) : 0;
+  return Math.max(forward, backwardInput, pointwise, winograd, 16);
 }
 
+/** Floats a conv layer keeps across calls: Winograd's transformed filters (the input gradient's only for training), where planned. */
+export function conv2dCacheFloats(g: Window2D, OC: number, training: boolean): number {
+  return winogradPlanned(g, OC) ? winogradCacheFloats(g.C, OC, training) : 0;
+}
+
+/**
+ * With `cache` (conv2dCacheFloats floats of the layer's) and the weights `version` they must match, a call
+ * may run Winograd; without, it runs the direct kernels.
+ */
 export function conv2dForward(
   be: Backend,
   x: number,
@@ -27,8 +49,12 @@ export function conv2dForward(
   N: number,
   OC: number,
   flags: number,
+  cache = 0,
+  version = 0,
 ): void {
-  be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR, flags);
+  const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
+  if (m) winogradForward(be, x, winogradFilters(be, cache, w, g.C, OC, m, false, version), bias, y, scratch, g, N, OC, m, flags);
+  else be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR, flags);
 }
 
 export function conv2dBackwardInput(
@@ -40,8 +66,12 @@ export function conv2dBackwardInput(
   g: Window2D,
   N: number,
   OC: number,
+  cache = 0,
+  version = 0,
 ): void {
-  be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR);
+  const m = cache ? winogradTileFor(g, OC, 'grad-input', N) : 0;
+  if (m) winogradBackwardInput(be, dy, winogradFilters(be, cache, w, g.C, OC, m, true, version), dx, scratch, g, N, OC, m);
+  else be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR);
 }
 
 export function conv2dBackwardFilter(
@@ -55,28 +85,32 @@ export function conv2dBackwardFilter(
   N: number,
   OC: number,
   flags: number,
+  cache = 0,
 ): void {
-  be.k.conv2d_backward_filter(
-    x,
-    dy,
-    dw,
-    db,
-    scratch,
-    N,
-    g.H,
-    g.W,
-    g.C,
-    g.OH,
-    g.OW,
-    OC,
-    g.KH,
-    g.KW,
-    g.SH,
-    g.SW,
-    g.PT,
-    g.PL,
-    g.PB,
-    g.PR,
-    flags,
-  );
+  const m = cache ? winogradTileFor(g, OC, 'grad-filter', N) : 0;
+  if (m) winogradBackwardFilter(be, x, dy, dw, db, scratch, g, N, OC, m, flags);
+  else
+    be.k.conv2d_backward_filter(
+      x,
+      dy,
+      dw,
+      db,
+      scratch,
+      N,
+      g.H,
+      g.W,
+      g.C,
+      g.OH,
+      g.OW,
+      OC,
+      g.KH,
+      g.KW,
+      g.SH,
+      g.SW,
+      g.PT,
+      g.PL,
+      g.PB,
+      g.PR,
+      flags,
+    );
 }

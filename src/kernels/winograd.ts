@@ -64,14 +64,12 @@ export function winogradFilterFloats(K: number, N: number, m: WinogradTile): num
 }
 
 /**
- * Tiles per block: as many as keep the block's transformed inputs and products (alpha^2 (C + OC) floats
- * per tile) within `budget` bytes. Forward and input gradient run as fast with 4 tiles as with 56 (LeNet's
- * second conv, bench:conv-rule shapes); the filter gradient reduces over the tiles of a block, so it wants
- * long blocks (3x fewer stores of its sums at 28 tiles than at 4): it gets at least 32.
+ * Tiles per block: as many as keep a block's transformed inputs and products (alpha^2 (C + OC) floats per
+ * tile) within `budget` bytes, a multiple of 4 in [lo, hi].
  */
-export function winogradBlock(C: number, OC: number, m: WinogradTile, budget = 256 * 1024): number {
+function blockOf(C: number, OC: number, m: WinogradTile, budget: number, lo: number, hi: number): number {
   const perTile = alpha2(m) * (roundUp(C, 4) + roundUp(OC, 8)) * 4;
-  return Math.max(4, Math.floor(budget / perTile / 4) * 4);
+  return Math.min(hi, Math.max(lo, Math.floor(budget / perTile / 4) * 4));
 }
 
 /** The geometry of the input gradient as a forward convolution of dy (x <-> dy, C <-> OC, padding 2 - P). */
@@ -91,26 +89,43 @@ export function winogradScratchFloats(g: Window2D, OC: number, m: WinogradTile, 
   return Math.max(forwardFloats(g.C, OC, m, blocks.forward), forwardFloats(OC, g.C, m, blocks.input), filter);
 }
 
+/**
+ * Tiles per block of each kernel. Forward and input gradient ran alike from 4 to 56 tiles (LeNet's second
+ * conv, 128 channels, bench:conv-rule shapes), so they take few and keep their scratch small; the filter
+ * gradient reduces over a block's tiles and wants long blocks (1.6x faster at 28 tiles than at 4).
+ */
 export interface WinogradBlocks {
   forward: number;
   input: number;
   filter: number;
 }
 export function winogradBlocks(g: Window2D, OC: number, m: WinogradTile): WinogradBlocks {
+  const k = 1024;
   return {
-    forward: winogradBlock(g.C, OC, m),
-    input: winogradBlock(OC, g.C, m),
-    filter: Math.max(32, winogradBlock(g.C, OC, m, 768 * 1024)),
+    forward: blockOf(g.C, OC, m, 128 * k, 4, 32),
+    input: blockOf(OC, g.C, m, 128 * k, 4, 32),
+    filter: blockOf(g.C, OC, m, 768 * k, 32, 64),
   };
 }
 
 /**
- * Floats a conv layer keeps between calls for Winograd: a 16-float header, then room for the forward and the
- * input gradient's transformed filters at the larger tile. Header (int32): for each of the two, 1 + the
- * weights version it was made from, and its tile. Zeroed memory matches no version, so the first use transforms.
+ * Whether a plan made now gives this convolution Winograd's memory (scratch and transformed filters): where
+ * 'auto' would run its forward pass or input gradient with Winograd, or everywhere Winograd applies when
+ * forced, nowhere under 'direct'. A convolution planned without it runs direct whatever the switch says later.
  */
-export function winogradCacheFloats(C: number, OC: number): number {
-  return 16 + align16(winogradFilterFloats(C, OC, 4)) + winogradFilterFloats(OC, C, 4);
+export function winogradPlanned(g: Window2D, OC: number, mode: ConvAlgorithm = algorithm): boolean {
+  if (!winogradApplies(g) || mode === 'direct') return false;
+  return mode !== 'auto' || winogradTileFor(g, OC, 'forward', 1, mode) !== 0 || winogradTileFor(g, OC, 'grad-input', 1, mode) !== 0;
+}
+
+/**
+ * Floats a conv layer keeps between calls for Winograd: a 16-float header, then room for the forward
+ * and (training) the input gradient's transformed filters at the larger tile. Header (int32): for each of
+ * the two, 1 + the weights version it was made from, and its tile. Zeroed memory matches no version, so
+ * the first use transforms.
+ */
+export function winogradCacheFloats(C: number, OC: number, training = true): number {
+  return 16 + align16(winogradFilterFloats(C, OC, 4)) + (training ? winogradFilterFloats(OC, C, 4) : 0);
 }
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
@@ -158,7 +173,7 @@ export function winogradForward(
   OC: number,
   m: WinogradTile,
   flags: number,
-  TB = winogradBlock(g.C, OC, m),
+  TB = winogradBlocks(g, OC, m).forward,
 ): void {
   be.k.winograd_forward(x, u, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.PT, g.PL, m, TB, flags | FLAG_ZERO_WINDOWS);
 }
@@ -174,7 +189,7 @@ export function winogradBackwardInput(
   N: number,
   OC: number,
   m: WinogradTile,
-  TB = winogradBlock(OC, g.C, m),
+  TB = winogradBlocks(g, OC, m).input,
 ): void {
   const b = gradInputGeometry(g, OC);
   be.k.winograd_forward(dy, uFlipped, 0, dx, scratch, N, b.H, b.W, b.C, b.OH, b.OW, b.OC, b.PT, b.PL, m, TB, 0);

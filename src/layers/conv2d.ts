@@ -1,6 +1,6 @@
 import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
+import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   type ActivationName,
@@ -107,14 +107,32 @@ class Conv2DLayer extends Layer {
     return conv2dScratchFloats(this.geometry(s.in[0]), this.filters);
   }
 
-  forward(io: NodeIO, n: number, { be }: RunContext): void {
+  /** Winograd's transformed filters (3x3 stride-1 only), made once per weight update. */
+  cacheFloats(s: NodeShapes, training: boolean): number {
+    return conv2dCacheFloats(this.geometry(s.in[0]), this.filters, training);
+  }
+
+  forward(io: NodeIO, n: number, { be, weightsVersion }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]);
     const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
-    conv2dForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, g, n, this.filters, flags);
+    conv2dForward(
+      be,
+      io.x[0],
+      io.params[0],
+      this.useBias ? io.params[1] : 0,
+      io.y,
+      io.scratch,
+      g,
+      n,
+      this.filters,
+      flags,
+      io.cache,
+      weightsVersion,
+    );
     if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.OH * g.OW, this.filters);
   }
 
-  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+  backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]);
     activationBackward(this.activation, io, n * g.OH * g.OW * this.filters, this.filters, be);
     if (need.dw)
@@ -129,8 +147,9 @@ class Conv2DLayer extends Layer {
         n,
         this.filters,
         this.useBias ? FLAG_BIAS : 0,
+        io.cache,
       );
-    if (need.dx[0]) conv2dBackwardInput(be, io.dy, io.params[0], io.dx[0], io.scratch, g, n, this.filters);
+    if (need.dx[0]) conv2dBackwardInput(be, io.dy, io.params[0], io.dx[0], io.scratch, g, n, this.filters, io.cache, weightsVersion);
   }
 
   getConfig(): Record<string, unknown> {

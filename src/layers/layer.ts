@@ -42,6 +42,8 @@ export interface NodeIO {
   grads: number[];
   /** Shared scratch of at least scratchFloats() floats. */
   scratch: number;
+  /** This node's cacheFloats() floats, kept across calls and zeroed when planned; 0 when it has none. */
+  cache: number;
   shapes: NodeShapes;
   /** dy already is the gradient before this layer's final activation (the loss fused with it). */
   preActivationGrad: boolean;
@@ -56,6 +58,8 @@ export interface RunContext {
   be: Backend;
   training: boolean;
   rng: Rng;
+  /** Changes whenever any weights are written: what a cache derives from weights is stale when it does. */
+  weightsVersion: number;
 }
 
 /** Constructor options every layer takes. */
@@ -188,6 +192,13 @@ export abstract class Layer {
   }
   /** Floats of scratch one call needs (shared by all nodes of a model). */
   scratchFloats(_s: NodeShapes): number {
+    return 0;
+  }
+  /**
+   * Floats kept across calls (io.cache) for what the layer derives from its weights (Winograd's transformed
+   * filters), valid while ctx.weightsVersion stays the same; `training`: the plan also runs backward.
+   */
+  cacheFloats(_s: NodeShapes, _training: boolean): number {
     return 0;
   }
   /** Floats per sample kept from forward to backward (max-pool winners). */
