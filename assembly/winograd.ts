@@ -210,31 +210,46 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
 }
 
 /**
- * V[xi][tt][c] = (B^T d B)[xi] for tiles t0..t0+tb of the [N, TH, TW] grid over an [N, H, W, C] input
- * padded by PT, PL (and zeros past H, W). Channels C..Cp are written as zeros. tmp: 2 alpha^2 v128.
+ * dst[xi][tt][c] = (T1 p T1^T)[xi] for the size x size patch p at (ty m - PT, tx m - PL) of each tile t0..t0+tb
+ * of the [N, TH, TW] grid over an [N, H, W, C] image, zeros outside it and for channels C..Cp: the input
+ * transform (kind BT, size alpha, V) and the output gradient's (AD, size m, padding 0). tmp: 2 alpha^2 v128.
  */
 // @ts-ignore: decorator
-@inline function input_block<T>(m: i32, x: usize, v: usize, vMat: usize, t0: i32, tb: i32,
+@inline function patch_block<T>(kind: i32, m: i32, x: usize, dst: usize, mat: usize, t0: i32, tb: i32,
   H: i32, W: i32, C: i32, Cp: i32, TH: i32, TW: i32, PT: i32, PL: i32, tmp: usize): void {
-  const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
+  const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2, size = kind == AD ? m : alpha;
   const patch = tmp + (<usize>(alpha * alpha) << 4);
   const rowB = <usize>(W * C) << 2, colB = <usize>C << 2, per = TH * TW;
   for (let tt = 0; tt < tb; tt++) {
     const t = t0 + tt, n = t / per, r = t - n * per, ty = r / TW, tx = r - ty * TW;
     const y0 = ty * m - PT, x0 = tx * m - PL;
-    const inside = y0 >= 0 && x0 >= 0 && y0 + alpha <= H && x0 + alpha <= W;
+    const inside = y0 >= 0 && x0 >= 0 && y0 + size <= H && x0 + size <= W;
     const img = x + (<usize>(n * H * W * C) << 2);
-    const dst = v + (<usize>(tt * Cp) << 2);
+    const row = dst + (<usize>(tt * Cp) << 2);
     for (let c = 0; c < Cp; c += lanes) {
-      const d = dst + (<usize>c << 2);
+      const d = row + (<usize>c << 2);
       if (inside && c + lanes <= C) {
-        t2d<T>(BT, m, img + (<usize>((y0 * W + x0) * C + c) << 2), rowB, colB, tmp, d, <usize>alpha * vMat, vMat);
+        t2d<T>(kind, m, img + (<usize>((y0 * W + x0) * C + c) << 2), rowB, colB, tmp, d, <usize>alpha * mat, mat);
       } else {
-        gather<T>(img, y0, x0, alpha, H, W, C, c, patch);
-        t2d<T>(BT, m, patch, <usize>alpha * es, es, tmp, d, <usize>alpha * vMat, vMat);
+        gather<T>(img, y0, x0, size, H, W, C, c, patch);
+        t2d<T>(kind, m, patch, <usize>size * es, es, tmp, d, <usize>alpha * mat, mat);
       }
     }
   }
+}
+
+/** V[xi][tt][c] = (B^T d B)[xi] for the input patches d of tiles t0..t0+tb (see patch_block). */
+// @ts-ignore: decorator
+@inline function input_block<T>(m: i32, x: usize, v: usize, vMat: usize, t0: i32, tb: i32,
+  H: i32, W: i32, C: i32, Cp: i32, TH: i32, TW: i32, PT: i32, PL: i32, tmp: usize): void {
+  patch_block<T>(BT, m, x, v, vMat, t0, tb, H, W, C, Cp, TH, TW, PT, PL, tmp);
+}
+
+/** Yh[xi][tt][oc] = (A dy A^T)[xi] for the m x m tiles of dy [N, OH, OW, OC] (see patch_block). */
+// @ts-ignore: decorator
+@inline function dy_block<T>(m: i32, dy: usize, yh: usize, yMat: usize, OCp: i32, t0: i32, tb: i32,
+  OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, tmp: usize): void {
+  patch_block<T>(AD, m, dy, yh, yMat, t0, tb, OH, OW, OC, OCp, TH, TW, 0, 0, tmp);
 }
 
 /**
@@ -310,31 +325,6 @@ function dead_windows(m: i32, x: usize, dead: usize, t0: i32, tb: i32, H: i32, W
   }
   for (; c < C; c++) if (load<f32>(p + (<usize>c << 2)) != 0) return false;
   return true;
-}
-
-/** Yh[xi][tt][oc] = (A dy A^T)[xi] for tiles t0..t0+tb of dy [N, OH, OW, OC]; oc in OC..OCp are zeros. */
-// @ts-ignore: decorator
-@inline function dy_block<T>(m: i32, dy: usize, yh: usize, yMat: usize, OCp: i32, t0: i32, tb: i32,
-  OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, tmp: usize): void {
-  const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
-  const patch = tmp + (<usize>(alpha * alpha) << 4);
-  const rowB = <usize>(OW * OC) << 2, colB = <usize>OC << 2, per = TH * TW;
-  for (let tt = 0; tt < tb; tt++) {
-    const t = t0 + tt, n = t / per, r = t - n * per, ty = r / TW, tx = r - ty * TW;
-    const oy0 = ty * m, ox0 = tx * m;
-    const inside = oy0 + m <= OH && ox0 + m <= OW;
-    const img = dy + (<usize>(n * OH * OW * OC) << 2);
-    const dst = yh + (<usize>(tt * OCp) << 2);
-    for (let oc = 0; oc < OCp; oc += lanes) {
-      const d = dst + (<usize>oc << 2);
-      if (inside && oc + lanes <= OC) {
-        t2d<T>(AD, m, img + (<usize>((oy0 * OW + ox0) * OC + oc) << 2), rowB, colB, tmp, d, <usize>alpha * yMat, yMat);
-      } else {
-        gather<T>(img, oy0, ox0, m, OH, OW, OC, oc, patch);
-        t2d<T>(AD, m, patch, <usize>m * es, es, tmp, d, <usize>alpha * yMat, yMat);
-      }
-    }
-  }
 }
 
 /**

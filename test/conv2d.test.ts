@@ -14,16 +14,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_BIAS, FLAG_RELU } from '../src/backend.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../src/kernels/conv2d.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
-import {
-  type ConvCase,
-  conv2dForwardRef,
-  conv2dGradBiasRef,
-  conv2dGradFilterRef,
-  conv2dGradInputRef,
-  convGeometry,
-  mulberry32,
-  randomArray,
-} from './reference.js';
+import { conv2dAllRef, type ConvCase, conv2dForwardRef, convGeometry, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
@@ -116,13 +107,7 @@ function runConv(ar: Arena, c: ConvCase, d: Data, fwdFlags: number, bwdFlags: nu
     db: c.OC,
     scratch: conv2dScratchFloats(g, c.OC),
   };
-  const ptr = {} as Record<Which, number>;
-  for (const k of Object.keys(sizes) as Which[]) {
-    if (k === last) continue;
-    const v = sizes[k];
-    ptr[k] = typeof v === 'number' ? ar.out(k, v) : ar.f32(k, v);
-  }
-  if (last) ptr[last] = ar.atEnd(last, sizes[last]);
+  const ptr = ar.place(sizes, last);
   const bias = fwdFlags & FLAG_BIAS ? ptr.b : 0; // no bias: a null pointer the kernel must not touch
   const db = bwdFlags & FLAG_BIAS ? ptr.db : 0;
   const label = caseName(c);
@@ -139,14 +124,8 @@ function runConv(ar: Arena, c: ConvCase, d: Data, fwdFlags: number, bwdFlags: nu
   return { y: ar.read(ptr.y), dx: ar.read(ptr.dx), dw: ar.read(ptr.dw), db: db ? ar.read(ptr.db) : null, g };
 }
 
-function references(c: ConvCase, d: Data, fwdFlags: number) {
-  return {
-    y: conv2dForwardRef(c, d.x, d.w, fwdFlags & FLAG_BIAS ? d.b : null, (fwdFlags & FLAG_RELU) !== 0),
-    dx: conv2dGradInputRef(c, d.w, d.dy),
-    dw: conv2dGradFilterRef(c, d.x, d.dy),
-    db: conv2dGradBiasRef(c, d.dy),
-  };
-}
+const references = (c: ConvCase, d: Data, fwdFlags: number) =>
+  conv2dAllRef(c, d, (fwdFlags & FLAG_BIAS) !== 0, (fwdFlags & FLAG_RELU) !== 0);
 
 const FWD_FLAGS = [FLAG_BIAS | FLAG_RELU, FLAG_BIAS, FLAG_RELU, 0];
 

@@ -64,13 +64,7 @@ function runDense(ar: Arena, N: number, IN: number, OUT: number, d: Data, fwd: n
     db: OUT,
     scratch: denseScratchFloats(IN, OUT),
   };
-  const p = {} as Record<Which, number>;
-  for (const k of Object.keys(sizes) as Which[]) {
-    if (k === last) continue;
-    const v = sizes[k];
-    p[k] = typeof v === 'number' ? ar.out(k, v) : ar.f32(k, v);
-  }
-  if (last) p[last] = ar.atEnd(last, sizes[last]);
+  const p = ar.place(sizes, last);
   // Null pointers for what the flags say is absent: the kernels must not touch them.
   const bias = fwd & FLAG_BIAS ? p.b : 0,
     dx = bwd & FLAG_NEED_DX ? p.dx : 0,

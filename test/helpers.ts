@@ -87,6 +87,21 @@ export class Arena {
   }
 
   /**
+   * Every buffer of a kernel call: arrays hold data, numbers are outputs of that many floats (NaN garbage);
+   * `last` is placed flush against the end of memory (atEnd), so do this just before `run`.
+   */
+  place<K extends string>(sizes: Record<K, number | ArrayLike<number>>, last: K | null = null): Record<K, number> {
+    const ptr = {} as Record<K, number>;
+    for (const k of Object.keys(sizes) as K[]) {
+      if (k === last) continue;
+      const v = sizes[k];
+      ptr[k] = typeof v === 'number' ? this.out(k, v) : this.f32(k, v);
+    }
+    if (last) ptr[last] = this.atEnd(last, sizes[last]);
+    return ptr;
+  }
+
+  /**
    * A buffer that ends exactly at the end of wasm memory, so any read or write past it traps. Grows
    * memory by fresh pages the allocator does not know of yet: make it the last buffer before `run`.
    */

@@ -173,6 +173,11 @@ export function conv2dBackwardRef(c: ConvCase, x: Arr, w: Arr, dy: Arr) {
   return { dx: conv2dGradInputRef(c, w, dy), dw: conv2dGradFilterRef(c, x, dy), db: conv2dGradBiasRef(c, dy) };
 }
 
+/** The forward output (with or without bias and ReLU) and the three gradients, for one case's data. */
+export function conv2dAllRef(c: ConvCase, d: { x: Arr; w: Arr; b: Arr; dy: Arr }, bias: boolean, relu: boolean) {
+  return { y: conv2dForwardRef(c, d.x, d.w, bias ? d.b : null, relu), ...conv2dBackwardRef(c, d.x, d.w, d.dy) };
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Pooling
 

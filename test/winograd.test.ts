@@ -30,15 +30,7 @@ import {
   winogradTileFor,
   winogradTransformFilter,
 } from '../src/kernels/winograd.js';
-import {
-  type ConvCase,
-  conv2dForwardRef,
-  conv2dGradBiasRef,
-  conv2dGradFilterRef,
-  conv2dGradInputRef,
-  mulberry32,
-  randomArray,
-} from './reference.js';
+import { conv2dAllRef, type ConvCase, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
 let vs: Variant[];
@@ -108,13 +100,7 @@ function runWinograd(ar: Arena, c: ConvCase, d: Data, m: WinogradTile, TB: numbe
     db: c.OC,
     scratch: winogradScratchFloats(g, c.OC, m, blocks),
   };
-  const ptr = {} as Record<Which, number>;
-  for (const k of Object.keys(sizes) as Which[]) {
-    if (k === last) continue;
-    const v = sizes[k];
-    ptr[k] = typeof v === 'number' ? ar.out(k, v) : ar.f32(k, v);
-  }
-  if (last) ptr[last] = ar.atEnd(last, sizes[last]);
+  const ptr = ar.place(sizes, last);
   const label = `${caseName(c, m)} TB=${TB}`;
   ar.run(`${label} filter transform`, [ptr.u], () => winogradTransformFilter(ar.be, ptr.w, ptr.u, c.C, c.OC, m, false));
   ar.run(`${label} flipped filter transform`, [ptr.uf], () => winogradTransformFilter(ar.be, ptr.w, ptr.uf, c.C, c.OC, m, true));
@@ -134,14 +120,7 @@ function runWinograd(ar: Arena, c: ConvCase, d: Data, m: WinogradTile, TB: numbe
   return { y: ar.read(ptr.y), dx: ar.read(ptr.dx), dw: ar.read(ptr.dw), db: db ? ar.read(ptr.db) : null };
 }
 
-function references(c: ConvCase, d: Data, flags: number) {
-  return {
-    y: conv2dForwardRef(c, d.x, d.w, flags & FLAG_BIAS ? d.b : null, (flags & FLAG_RELU) !== 0),
-    dx: conv2dGradInputRef(c, d.w, d.dy),
-    dw: conv2dGradFilterRef(c, d.x, d.dy),
-    db: conv2dGradBiasRef(c, d.dy),
-  };
-}
+const references = (c: ConvCase, d: Data, flags: number) => conv2dAllRef(c, d, (flags & FLAG_BIAS) !== 0, (flags & FLAG_RELU) !== 0);
 
 const maxAbs = (a: ArrayLike<number>) => {
   let s = 0;
