@@ -299,7 +299,7 @@ const versions = {
   convnetjs: require('convnetjs/package.json').version,
 };
 log(
-  `${cpus()[0].model}, ${platform()} ${release()}, Node ${process.version}, pinned to one core: ${process.env.BENCH_PINNED ? 'yes (taskset -c 0)' : 'no'}; simdcnn wasm build '${build}'; TF.js ${versions.tfjs}, ConvNetJS ${versions.convnetjs}; ${new Date().toISOString()}`,
+  `${cpus()[0].model}, ${platform()} ${release()}, Node ${process.version}, pinned to one core: ${process.env.BENCH_PINNED ? `yes (taskset -c ${process.env.BENCH_PINNED})` : 'no'}; simdcnn wasm build '${build}'; TF.js ${versions.tfjs}, ConvNetJS ${versions.convnetjs}; ${new Date().toISOString()}`,
 );
 log(
   `Command: npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}. Medians of ${REPS} interleaved runs after a warm-up run of each library. Images/s (higher is better).`,

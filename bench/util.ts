@@ -1,8 +1,10 @@
 // Timing helpers: warm up, repeat, take the median; pin to one core by re-executing under taskset.
 import { execFileSync, spawnSync } from 'node:child_process';
 
+/** Re-runs this process under `taskset -c N` (N = BENCH_CORE, default 0: another core when someone else's runs hold core 0). */
 export function pinToOneCore(): void {
   if (process.env.BENCH_PINNED) return;
+  const core = process.env.BENCH_CORE ?? '0';
   let hasTaskset = false;
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
@@ -14,9 +16,9 @@ export function pinToOneCore(): void {
     console.log('(taskset not found: running unpinned)');
     return;
   }
-  const r = spawnSync('taskset', ['-c', '0', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+  const r = spawnSync('taskset', ['-c', core, process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
-    env: { ...process.env, BENCH_PINNED: '1' },
+    env: { ...process.env, BENCH_PINNED: core },
   });
   process.exit(r.status ?? 1);
 }
