@@ -90,9 +90,10 @@ export function winogradScratchFloats(g: Window2D, OC: number, m: WinogradTile, 
 }
 
 /**
- * Tiles per block of each kernel. Forward and input gradient ran alike from 4 to 56 tiles (LeNet's second
- * conv, 128 channels, bench:conv-rule shapes), so they take few and keep their scratch small; the filter
- * gradient reduces over a block's tiles and wants long blocks (1.6x faster at 28 tiles than at 4).
+ * Tiles per block of each kernel. Forward and input gradient ran within 5-10% from 4 to 64 tiles (LeNet's
+ * second conv, 128 channels, bench:conv-rule shapes; 16-32 best on a busy machine), so they take few and
+ * keep their scratch small; the filter gradient reduces over a block's tiles and wants long blocks (1.6x
+ * faster at 28 tiles than at 4).
  */
 export interface WinogradBlocks {
   forward: number;
@@ -102,8 +103,8 @@ export interface WinogradBlocks {
 export function winogradBlocks(g: Window2D, OC: number, m: WinogradTile): WinogradBlocks {
   const k = 1024;
   return {
-    forward: blockOf(g.C, OC, m, 128 * k, 4, 32),
-    input: blockOf(OC, g.C, m, 128 * k, 4, 32),
+    forward: blockOf(g.C, OC, m, 256 * k, 8, 32),
+    input: blockOf(OC, g.C, m, 256 * k, 8, 32),
     filter: blockOf(g.C, OC, m, 768 * k, 32, 64),
   };
 }
