@@ -53,3 +53,13 @@ export {
 } from './io/registry.js';
 export { modelToArtifacts, artifactsToModel, type ModelArtifacts, type OptimizerState, type WeightsManifestEntry } from './io/format.js';
 export type { ModelSpec, OptimizerSpec } from './browser/protocol.js';
+export { Dataset, type Batch, type Batched, type TensorDatasetOptions } from './data/dataset.js';
+export { data } from './data/namespace.js';
+export { LabeledImages, type ImageBatchOptions, type PixelRange } from './data/labeled-images.js';
+export { loadCifar10, parseCifar10, CIFAR10_CLASSES, type Cifar10Options } from './data/cifar.js';
+export { loadIdxDataset, IDX_DATASETS, type IdxDatasetName, type IdxDatasetOptions, type EmnistSplit } from './data/idx-datasets.js';
+export { readIdx, parseIdx, type Idx } from './idx.js';
+export { fitPixels, type Fit, type PixelShape, type RgbaImage } from './data/pixels.js';
+export { imagePixels, imageToTensor, captureFrame, decodeBlob, blobToTensor, type Picture, type PictureOptions } from './data/browser.js';
+export { imageInfo, type ImageInfo, type ImageLimit } from './image.js';
+export type { DataSource } from './data/source.js';

@@ -15,6 +15,7 @@ const ARGS = [
 export const MISSING = `Chromium is not installed at ${CHROMIUM}. The browser tests drive Debian's chromium: apt-get update && apt-get install -y chromium (.ci/run does this)`;
 
 export const hasChromium = () => existsSync(CHROMIUM);
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/** `extraArgs` e.g. the fake camera: --use-fake-device-for-media-stream --use-fake-ui-for-media-stream. */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
 }

@@ -6,33 +6,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, optional } from '../src/data/decode.js';
 import { imageFolder, suggestInput } from '../src/data/folder.js';
 import { fitPixels } from '../src/data/pixels.js';
 import { DataError, FileError, StateError } from '../src/errors.js';
-import { Rng } from '../src/random.js';
+import { jpegBytes, pngBytes } from './data-helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-folder-'));
-
-/** A seeded RGB picture as PNG bytes (grey: colour type 0). */
-export function pngBytes(w: number, h: number, seed: number, grey = false): Buffer {
-  const png = new PNG({ width: w, height: h });
-  const rng = new Rng(seed);
-  for (let i = 0; i < w * h; i++) {
-    const v = rng.int(256);
-    png.data.set(grey ? [v, v, v, 255] : [v, rng.int(256), rng.int(256), 255], i * 4);
-  }
-  return PNG.sync.write(png, grey ? { colorType: 0 } : {});
-}
-/** A JPEG of one colour. */
-export function jpegBytes(w: number, h: number, rgb: [number, number, number]): Buffer {
-  const data = Buffer.alloc(w * h * 4);
-  for (let i = 0; i < w * h; i++) data.set([...rgb, 255], i * 4);
-  return jpeg.encode({ width: w, height: h, data }, 95).data;
-}
 
 function makeFolder(name: string, files: Record<string, Buffer | string>): string {
   const root = join(tmp, name);

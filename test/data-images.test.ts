@@ -8,14 +8,7 @@ import { LabeledImages, pixelTable } from '../src/data/labeled-images.js';
 import { cropBox, fitPixels, type RgbaImage } from '../src/data/pixels.js';
 import { DataError, ValueError } from '../src/errors.js';
 import { imageInfo } from '../src/image.js';
-import { Rng } from '../src/random.js';
-
-/** A seeded random RGBA picture; alpha 255 unless `alpha`. */
-export function randomImage(width: number, height: number, seed: number, alpha = false): RgbaImage {
-  const rng = new Rng(seed), data = new Uint8Array(width * height * 4);
-  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 && !alpha ? 255 : rng.int(256);
-  return { width, height, data };
-}
+import { randomImage } from './data-helpers.js';
 
 /** Float64 reference: composite over white, grey or RGB, then the exact area average over each output cell of the box. */
 function areaReference(img: RgbaImage, H: number, W: number, C: 1 | 3, box = { x: 0, y: 0, w: img.width, h: img.height }): number[] {

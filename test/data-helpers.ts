@@ -1,0 +1,33 @@
+// Generated pictures for the data tests: seeded RGBA pixels, PNG and JPEG files.
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import type { RgbaImage } from '../src/data/pixels.js';
+import { Rng } from '../src/random.js';
+
+/** A seeded random RGBA picture; alpha 255 unless `alpha`. */
+export function randomImage(width: number, height: number, seed: number, alpha = false): RgbaImage {
+  const rng = new Rng(seed), data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 && !alpha ? 255 : rng.int(256);
+  return { width, height, data };
+}
+
+/** RGBA pixels as PNG bytes (grey: colour type 0, from the red channel). */
+export function encodePng(img: RgbaImage, grey = false): Buffer {
+  const png = new PNG({ width: img.width, height: img.height });
+  png.data.set(img.data);
+  return PNG.sync.write(png, grey ? { colorType: 0 } : {});
+}
+
+/** A seeded random opaque picture as PNG bytes (grey: every pixel R = G = B, stored as colour type 0). */
+export function pngBytes(w: number, h: number, seed: number, grey = false): Buffer {
+  const img = randomImage(w, h, seed);
+  if (grey) for (let i = 0; i < w * h; i++) img.data.fill(img.data[i * 4], i * 4, i * 4 + 3);
+  return encodePng(img, grey);
+}
+
+/** A JPEG of one colour. */
+export function jpegBytes(w: number, h: number, rgb: [number, number, number]): Buffer {
+  const data = Buffer.alloc(w * h * 4);
+  for (let i = 0; i < w * h; i++) data.set([...rgb, 255], i * 4);
+  return jpeg.encode({ width: w, height: h, data }, 95).data;
+}
