@@ -40,40 +40,47 @@ const EPS: f32 = 1e-7;
 
 /**
  * Sum over rows of -log p[label]; when dlogits != 0 also writes the fused gradient w.r.t. the
- * softmax input, (p - onehot) * scale (scale = 1/batch for Keras's mean).
+ * softmax input, (p - onehot) * scale (scale = 1/batch for Keras's mean). With weights != 0 (one f32
+ * per row: class weights as per-sample weights, as Keras and TF.js apply them) row i's loss and
+ * gradient are multiplied by weights[i].
  */
-export function softmax_xent_sparse(p: usize, labels: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
+export function softmax_xent_sparse(p: usize, labels: usize, weights: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
   let loss: f64 = 0;
   for (let i = 0; i < N; i++) {
     const o = <usize>(i * C) << 2;
     const t = load<i32>(labels + (<usize>i << 2));
-    loss += nll(load<f32>(p + o + (<usize>t << 2)));
+    const w: f32 = weights != 0 ? load<f32>(weights + (<usize>i << 2)) : 1;
+    loss += <f64>w * nll(load<f32>(p + o + (<usize>t << 2)));
     if (dlogits != 0) {
+      const s = w * scale;
       for (let j = 0; j < C; j++) {
         const q = o + (<usize>j << 2);
         const g = load<f32>(p + q) - (j == t ? <f32>1 : <f32>0);
-        store<f32>(dlogits + q, g * scale);
+        store<f32>(dlogits + q, g * s);
       }
     }
   }
   return loss;
 }
 
-/** As above for target distributions t (one-hot or soft): loss -sum t log p, gradient (p * sum(t) - t) * scale. */
-export function softmax_xent_dense(p: usize, t: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
+/** As above for target distributions t (one-hot or soft): loss -sum t log p, gradient (p * sum(t) - t) * scale, both times weights[i] when given. */
+export function softmax_xent_dense(p: usize, t: usize, weights: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
   let loss: f64 = 0;
   for (let i = 0; i < N; i++) {
     const o = <usize>(i * C) << 2;
-    let ts: f32 = 0;
+    const w: f32 = weights != 0 ? load<f32>(weights + (<usize>i << 2)) : 1;
+    let ts: f32 = 0, row: f64 = 0;
     for (let j = 0; j < C; j++) {
       const tj = load<f32>(t + o + (<usize>j << 2));
       ts += tj;
-      if (tj != 0) loss += <f64>tj * nll(load<f32>(p + o + (<usize>j << 2)));
+      if (tj != 0) row += <f64>tj * nll(load<f32>(p + o + (<usize>j << 2)));
     }
+    loss += <f64>w * row;
     if (dlogits != 0) {
+      const s = w * scale;
       for (let j = 0; j < C; j++) {
         const q = o + (<usize>j << 2);
-        store<f32>(dlogits + q, (load<f32>(p + q) * ts - load<f32>(t + q)) * scale);
+        store<f32>(dlogits + q, (load<f32>(p + q) * ts - load<f32>(t + q)) * s);
       }
     }
   }

@@ -363,30 +363,33 @@ const clipP = (p: number) => Math.min(Math.max(p, XENT_EPS), 1 - XENT_EPS);
  * Sparse categorical crossentropy on probabilities p [N, C]: loss = sum over rows of -log(clip(p[label])),
  * and the gradient w.r.t. the softmax's input (the logits), (p - onehot(label)) * scale.
  */
-export function xentSparseRef(p: Arr, labels: Arr, N: number, C: number, scale: number) {
+export function xentSparseRef(p: Arr, labels: Arr, N: number, C: number, scale: number, weights?: Arr) {
   let loss = 0;
   const grad = new Float64Array(N * C);
   for (let i = 0; i < N; i++) {
-    loss -= Math.log(clipP(p[i * C + labels[i]]));
-    for (let j = 0; j < C; j++) grad[i * C + j] = (p[i * C + j] - (j === labels[i] ? 1 : 0)) * scale;
+    const w = weights ? weights[i] : 1;
+    loss -= w * Math.log(clipP(p[i * C + labels[i]]));
+    for (let j = 0; j < C; j++) grad[i * C + j] = (p[i * C + j] - (j === labels[i] ? 1 : 0)) * scale * w;
   }
   return { loss, grad };
 }
 
 /**
  * Crossentropy against target distributions t [N, C] (one-hot or soft, rows need not sum to 1):
- * loss = -sum t log(clip(p)); gradient of softmax-then-loss w.r.t. the logits = (p * sum(t) - t) * scale.
+ * loss = -sum t log(clip(p)); gradient of softmax-then-loss w.r.t. the logits = (p * sum(t) - t) * scale;
+ * both times weights[i] per row when given (class weights applied as per-sample weights).
  */
-export function xentDenseRef(p: Arr, t: Arr, N: number, C: number, scale: number) {
+export function xentDenseRef(p: Arr, t: Arr, N: number, C: number, scale: number, weights?: Arr) {
   let loss = 0;
   const grad = new Float64Array(N * C);
   for (let i = 0; i < N; i++) {
+    const w = weights ? weights[i] : 1;
     let ts = 0;
     for (let j = 0; j < C; j++) {
       ts += t[i * C + j];
-      if (t[i * C + j] !== 0) loss -= t[i * C + j] * Math.log(clipP(p[i * C + j]));
+      if (t[i * C + j] !== 0) loss -= w * t[i * C + j] * Math.log(clipP(p[i * C + j]));
     }
-    for (let j = 0; j < C; j++) grad[i * C + j] = (p[i * C + j] * ts - t[i * C + j]) * scale;
+    for (let j = 0; j < C; j++) grad[i * C + j] = (p[i * C + j] * ts - t[i * C + j]) * scale * w;
   }
   return { loss, grad };
 }

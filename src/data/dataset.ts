@@ -4,7 +4,7 @@
 import { DataError, ValueError } from '../errors.js';
 import { randomSeed, Rng } from '../random.js';
 import { formatShape, Tensor } from '../tensor.js';
-import type { Labels } from '../model.js';
+import type { Labels } from '../engine/validation.js';
 
 /** One training batch: inputs [n, ...inputShape] and class indices or one-hot targets for the n samples. */
 export interface Batch {

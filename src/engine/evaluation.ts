@@ -17,7 +17,7 @@ export interface InferenceArgs {
 /** Loss sum and correct count of the batch in the arena; writes the fused output gradient when grad. */
 export function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [number, number] {
   const a = rt.current!;
-  return [loss.lossSum(rt.be, a.output, a, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
+  return [loss.lossSum(rt.be, a.output, a, 0, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
 }
 
 export const classesOf = (s: IOShapes) => s.output[s.output.length - 1];

@@ -20,27 +20,26 @@ export interface Loss {
   fusesWith: ActivationName;
   /** What y holds: class indices, or a [N, classes] tensor of probabilities. */
   targets: 'indices' | 'probabilities';
-  /** Sum of the loss over n rows of C; writes d(mean loss)/d(pre-activation) into dlogits unless it is 0. */
-  lossSum(be: Backend, out: number, t: TargetBuffers, dlogits: number, n: number, C: number): number;
+  /**
+   * Sum of the loss over n rows of C; writes d(mean loss)/d(pre-activation) into dlogits unless it is 0.
+   * `weights` (0: none) points to one f32 per row that scales that row's loss and gradient (class weights).
+   */
+  lossSum(be: Backend, out: number, t: TargetBuffers, weights: number, dlogits: number, n: number, C: number): number;
   /** Rows whose largest output is the target's. */
   correct(be: Backend, out: number, t: TargetBuffers, n: number, C: number): number;
 }
 
 const LOSSES: Loss[] = [
   {
-    name: 'sparseCategoricalCrossentropy',
-    aliases: ['sparse_categorical_crossentropy', 'SparseCategoricalCrossentropy'],
-    fusesWith: 'softmax',
-    targets: 'indices',
-    lossSum: (be, out, t, dl, n, C) => be.k.softmax_xent_sparse(out, t.labels, dl, n, C, 1 / n),
+    name: 'sparseCategoricalCrossentropy', aliases: ['sparse_categorical_crossentropy', 'SparseCategoricalCrossentropy'],
+    fusesWith: 'softmax', targets: 'indices',
+    lossSum: (be, out, t, w, dl, n, C) => be.k.softmax_xent_sparse(out, t.labels, w, dl, n, C, 1 / n),
     correct: (be, out, t, n, C) => be.k.count_correct_sparse(out, t.labels, n, C),
   },
   {
-    name: 'categoricalCrossentropy',
-    aliases: ['categorical_crossentropy', 'CategoricalCrossentropy'],
-    fusesWith: 'softmax',
-    targets: 'probabilities',
-    lossSum: (be, out, t, dl, n, C) => be.k.softmax_xent_dense(out, t.targets, dl, n, C, 1 / n),
+    name: 'categoricalCrossentropy', aliases: ['categorical_crossentropy', 'CategoricalCrossentropy'],
+    fusesWith: 'softmax', targets: 'probabilities',
+    lossSum: (be, out, t, w, dl, n, C) => be.k.softmax_xent_dense(out, t.targets, w, dl, n, C, 1 / n),
     correct: (be, out, t, n, C) => be.k.count_correct_dense(out, t.targets, n, C),
   },
 ];
