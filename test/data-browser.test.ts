@@ -14,7 +14,8 @@ import { bundle } from '../scripts/esbuild-browser.mjs';
 import { startServer } from '../scripts/serve.mjs';
 import { fitPixels } from '../src/data/pixels.js';
 import { hasChromium, launchChromium, MISSING } from './chromium.js';
-import { encodePng, randomImage } from './data-helpers.js';
+import { encodePng, halvesJpeg, randomImage, withExifOrientation } from './data-helpers.js';
+import { decodeImage } from '../src/data/decode.js';
 
 const root = resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-browser-data-'));
@@ -31,6 +32,7 @@ beforeAll(async () => {
   writeFileSync(join(tmp, 'opaque.png'), encodePng(opaque));
   writeFileSync(join(tmp, 'alpha.png'), encodePng(alpha));
   writeFileSync(join(tmp, 'smooth.jpg'), jpeg.encode({ ...smooth, data: Buffer.from(smooth.data) }, 95).data);
+  writeFileSync(join(tmp, 'rotated.jpg'), withExifOrientation(halvesJpeg(16, 8), 6));
   const giant = encodePng({ width: 1, height: 1, data: new Uint8Array(4) });
   giant.writeUInt32BE(30000, 16);
   giant.writeUInt32BE(30000, 20);
@@ -101,6 +103,14 @@ describe('browser picture loaders', () => {
     const got = await inPage<number[]>(`return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/smooth.jpg')).blob()), { inputShape: [15, 20, 3] }));`);
     expect(got.length).toBe(node.length);
     expect(Math.max(...got.map((v, i) => Math.abs(v - node[i])))).toBeLessThanOrEqual(3);
+  });
+  it('a JPEG tagged EXIF orientation 6 comes out rotated the same way as in Node (within 3 levels)', async () => {
+    need();
+    const node = fitPixels(await decodeImage(withExifOrientation(halvesJpeg(16, 8), 6), 'rotated.jpg'), { height: 16, width: 8, channels: 1, fit: 'stretch' });
+    const got = await inPage<number[]>(`return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/rotated.jpg')).blob()), { inputShape: [16, 8, 1], fit: 'stretch' }));`);
+    expect(got.length).toBe(node.length);
+    expect(Math.max(...got.map((v, i) => Math.abs(v - node[i])))).toBeLessThanOrEqual(3);
+    expect(got[0]).toBeLessThan(20); // black on top
   });
   it('a PNG claiming 30000x30000, a text file, an unloaded <img> and a video without frames are DataErrors saying why', async () => {
     need();

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { decodeImage, optional } from '../src/data/decode.js';
+import { decodeImage, jpegOrientation, optional, orient } from '../src/data/decode.js';
 import { imageFolder, suggestInput } from '../src/data/folder.js';
 import { fitPixels } from '../src/data/pixels.js';
 import { DataError, FileError, StateError } from '../src/errors.js';
-import { jpegBytes, pngBytes } from './data-helpers.js';
+import { halvesJpeg, jpegBytes, pngBytes, randomImage, withExifOrientation } from './data-helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-folder-'));
 
@@ -136,5 +136,29 @@ describe('imageFolder refuses bad folders and pictures, naming them', () => {
     await expect(decodeImage(webp, 'a.webp')).rejects.toThrow(/a\.webp: WebP files are not decoded in Node/);
     await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow(StateError);
     await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow('reading PNG files needs the simdcnn-no-such-package package, which is not installed: npm install simdcnn-no-such-package');
+  });
+});
+
+describe('JPEG EXIF orientation (applied as browsers do)', () => {
+  it('orient() for all 8 values on a 3x2 picture: where the top-left source pixel ends up, and the size', () => {
+    const img = randomImage(3, 2, 9);
+    const at = (p: { width: number; data: Uint8Array }, x: number, y: number) => Array.from(p.data.subarray((y * p.width + x) * 4, (y * p.width + x) * 4 + 4));
+    const tl = at(img, 0, 0);
+    // Orientation -> [width, height, x, y of the source's top-left pixel in the upright picture].
+    const want: Record<number, number[]> = { 1: [3, 2, 0, 0], 2: [3, 2, 2, 0], 3: [3, 2, 2, 1], 4: [3, 2, 0, 1], 5: [2, 3, 0, 0], 6: [2, 3, 1, 0], 7: [2, 3, 1, 2], 8: [2, 3, 0, 2] };
+    for (const [o, [w, h, x, y]] of Object.entries(want)) {
+      const r = orient(img, Number(o));
+      expect([r.width, r.height], `orientation ${o}`).toEqual([w, h]);
+      expect(at(r, x, y), `orientation ${o}`).toEqual(tl);
+    }
+  });
+  it('a 16x8 JPEG, black left half, tagged orientation 6 (rotate 90 clockwise) decodes 8x16 with the black half on top', async () => {
+    const tagged = withExifOrientation(halvesJpeg(16, 8), 6);
+    expect(jpegOrientation(tagged)).toBe(6);
+    expect(jpegOrientation(halvesJpeg(16, 8))).toBe(1);
+    const img = await decodeImage(tagged, 'rotated.jpg');
+    expect([img.width, img.height]).toEqual([8, 16]);
+    expect(img.data[(2 * 8 + 4) * 4]).toBeLessThan(20);
+    expect(img.data[(13 * 8 + 4) * 4]).toBeGreaterThan(235);
   });
 });

@@ -31,3 +31,17 @@ export function jpegBytes(w: number, h: number, rgb: [number, number, number]): 
   for (let i = 0; i < w * h; i++) data.set([...rgb, 255], i * 4);
   return jpeg.encode({ width: w, height: h, data }, 95).data;
 }
+
+/** A JPEG with an EXIF APP1 segment (big-endian TIFF) saying orientation `o` inserted after its SOI marker. */
+export function withExifOrientation(jpg: Uint8Array, o: number): Buffer {
+  const tiff = [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, 0, 0, 0, 0];
+  const body = [...'Exif'].map((c) => c.charCodeAt(0)).concat([0, 0], tiff);
+  return Buffer.concat([Buffer.from(jpg.subarray(0, 2)), Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 255, ...body]), Buffer.from(jpg.subarray(2))]);
+}
+
+/** A JPEG w x h whose left half is black and right half white. */
+export function halvesJpeg(w: number, h: number): Buffer {
+  const data = Buffer.alloc(w * h * 4, 255);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) data.fill(0, (y * w + x) * 4, (y * w + x) * 4 + 3);
+  return jpeg.encode({ width: w, height: h, data }, 100).data;
+}
