@@ -32,7 +32,7 @@ export async function readDataFile(path: string, maxBytes: number, opts: ReadOpt
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new DataError(`${path}: ${kind(st)}, not a regular file`);
+    if (!st.isFile()) throw new DataError(`${path}: not a regular file (${kind(st)})`);
     const want = opts.prefix === undefined ? st.size : Math.min(st.size, opts.prefix);
     if (opts.prefix === undefined && st.size > maxBytes) throw new DataError(`${path}: ${st.size} bytes is more than the ${maxBytes} allowed`);
     const buf = new Uint8Array(want);
