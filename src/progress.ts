@@ -2,7 +2,7 @@
 export interface ProgressBar {
   onEpochBegin(epoch: number): void;
   onBatchEnd(batch: number, logs: { loss: number; acc: number; size: number }): void;
-  onEpochEnd(epoch: number, logs: { loss: number; acc: number; val_loss?: number; val_acc?: number }): void;
+  onEpochEnd(epoch: number, logs: { val_loss?: number; val_acc?: number }): void;
 }
 
 export function progressBar(total: number, epochs: number, write: (s: string) => void, tty: boolean): ProgressBar {

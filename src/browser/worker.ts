@@ -130,7 +130,7 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
           report(false);
         },
         onEpochEnd: (e, logs) => {
-          epochsDone.push({ epoch: e, loss: logs.loss, acc: logs.acc, val_loss: logs.val_loss, val_acc: logs.val_acc });
+          epochsDone.push({ epoch: e, loss: logs.loss ?? NaN, acc: logs.acc ?? NaN, val_loss: logs.val_loss, val_acc: logs.val_acc });
           report(false);
         },
       });

@@ -14,10 +14,10 @@ export interface InferenceArgs {
   maxInputAbs?: number;
 }
 
-/** Loss sum and correct count of the batch in the arena; writes the fused output gradient when grad. */
-export function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean): [number, number] {
+/** Loss sum and correct count of the batch in the arena (samples weighted by `weights` unless 0); writes the fused output gradient when grad. */
+export function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean, weights = 0): [number, number] {
   const a = rt.current!;
-  return [loss.lossSum(rt.be, a.output, a, 0, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
+  return [loss.lossSum(rt.be, a.output, a, weights, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
 }
 
 export const classesOf = (s: IOShapes) => s.output[s.output.length - 1];

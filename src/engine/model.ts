@@ -1,5 +1,5 @@
 // Model: a graph of layers from its inputs to its outputs (TF.js's LayersModel). It builds the weights,
-// predicts, reads and writes weights, and hands training to training.ts, the summary to summary.ts and
+// predicts, reads and writes weights, and hands training to training.ts and datasets.ts, the summary to summary.ts and
 // files to io/. model({ inputs, outputs }) makes one; Sequential is a Model built from a list of layers.
 import { type Backend, currentBackend, getBackend } from '../backend.js';
 import { StateError, ValueError } from '../errors.js';
@@ -16,6 +16,7 @@ import { allocateWeights, gradientLayout, isTrainable, noteWeightsWritten, Param
 import { registerModelClass } from './registry.js';
 import { Runtime } from './runtime.js';
 import { printSummary, type SummaryArgs } from './summary.js';
+import * as datasets from './datasets.js';
 import * as evaluation from './evaluation.js';
 import * as state from './state.js';
 import * as training from './training.js';
@@ -189,6 +190,20 @@ export class Model implements state.TrainHost {
     this.be ??= await getBackend();
     this.runtime('fit', x);
     return training.fit(this, x, y, args);
+  }
+  /**
+   * Trains on {xs, ys} batches from a Dataset (TF.js's fitDataset): epochs (required), batchesPerEpoch,
+   * validationData as [x, y] or a dataset, classWeight, initialEpoch, callbacks; fit's checks and lifecycle.
+   */
+  async fitDataset(ds: datasets.BatchSource, args: datasets.FitDatasetArgs): Promise<training.History> {
+    this.be ??= await getBackend();
+    this.runtime('fitDataset');
+    return datasets.fitDataset(this, ds, args);
+  }
+  /** Mean loss and accuracy over a dataset's batches (or its first `batches`). */
+  async evaluateDataset(ds: datasets.BatchSource, args?: datasets.EvaluateDatasetArgs): Promise<{ loss: number; accuracy: number }> {
+    this.be ??= await getBackend();
+    return datasets.evaluateDataset(this, ds, args);
   }
   evaluate(x: Tensor, y: Labels, args?: evaluation.InferenceArgs): { loss: number; accuracy: number } {
     this.runtime('evaluate', x);
