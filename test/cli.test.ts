@@ -43,7 +43,7 @@ it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict 
 
 it('bad arguments and files exit with status 2 and say what is wrong', async () => {
   const cases: [string[], RegExp][] = [
-    [['train', '--net', 'resnet'], /--net must be tutorial or lenet, received 'resnet'/],
+    [['train', '--net', 'resnet'], /--net must be tutorial, lenet or cnn3, received 'resnet'/],
     [['train', '--epochs', '0'], /--epochs must be a positive integer/],
     [['eval'], /eval needs --model PATH/],
     [['eval', '--model', '/nonexistent/dir'], /cannot read \(ENOENT\)/],
@@ -60,14 +60,14 @@ it('bad arguments and files exit with status 2 and say what is wrong', async () 
   writeFileSync(join(d, 'not.png'), 'hello');
   const r = run(['predict', '--model', join(d, 'm'), join(d, 'not.png')]);
   expect(r.status).toBe(2);
-  expect(r.stderr).toMatch(/not\.png: not a PNG file/);
+  expect(r.stderr).toMatch(/not\.png: not a picture this library reads/);
 }, 60_000);
 
 it("simdcnn <command> --help prints that command's options and exits 0; an unknown option points to it", () => {
   const cases: [string[], RegExp, RegExp][] = [
     [['train', '--help'], /Usage: simdcnn train/, /--batch-size N[\s\S]*--out PATH/],
     [['eval', '-h'], /Usage: simdcnn eval --model PATH/, /--model PATH/],
-    [['predict', '--help'], /Usage: simdcnn predict --model PATH IMAGE\.png/, /pngjs/],
+    [['predict', '--help'], /Usage: simdcnn predict --model PATH IMAGE\.\.\./, /pngjs for PNG and jpeg-js for JPEG/],
   ];
   for (const [args, usage, options] of cases) {
     const r = run(args);
