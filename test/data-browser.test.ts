@@ -149,4 +149,36 @@ describe('browser picture loaders', () => {
     expect(r.max - r.min).toBeGreaterThan(0.2);
     expect(r.diff).toBeGreaterThan(0);
   });
+  it('webcam frames and drawn canvases collected as LabeledImages train a model with fitDataset in the page; predict tells them apart', async () => {
+    need();
+    const r = await inPage<{ epochs: number[]; loss: number[]; predicted: number[] }>(`
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 160, height: 120 } });
+      const video = document.createElement('video'); video.muted = true; video.srcObject = stream;
+      await video.play();
+      if (video.readyState < 2) await new Promise((r) => video.addEventListener('loadeddata', r, { once: true }));
+      const opts = { inputShape: [16, 16, 3] };
+      const images = [], labels = [];
+      for (let i = 0; i < 8; i++) {
+        images.push(lib.imagePixels(video, opts)); labels.push(0);
+        const c = document.createElement('canvas'); c.width = 40; c.height = 30;
+        const g = c.getContext('2d'); g.fillStyle = 'hsl(' + (i * 40) + ', 80%, 50%)'; g.fillRect(0, 0, 40, 30);
+        g.fillStyle = '#000'; g.fillRect(5 + i, 5, 10, 10);
+        images.push(lib.imagePixels(c, opts)); labels.push(1);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      stream.getTracks().forEach((t) => t.stop());
+      const set = lib.LabeledImages.fromList(images, labels, [16, 16, 3], ['camera', 'drawing']);
+      const model = new lib.Sequential([
+        lib.Conv2D({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [16, 16, 3] }), lib.MaxPool2D({ poolSize: 2 }),
+        lib.Flatten(), lib.Dense({ units: 2, activation: 'softmax' }),
+      ], { seed: 1 });
+      model.compile({ optimizer: new lib.Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+      const h = await model.fitDataset(set.dataset({ batchSize: 4, shuffle: true, seed: 2 }), { epochs: 10 });
+      const { xs } = set.toTensors();
+      const predicted = Array.from(model.predict(xs).argMax());
+      return { epochs: h.epoch, loss: h.history.loss, predicted };`);
+    expect(r.epochs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(r.loss[9]).toBeLessThan(r.loss[0]);
+    expect(r.predicted).toEqual(Array.from({ length: 16 }, (_, i) => i % 2));
+  });
 });
