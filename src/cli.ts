@@ -11,7 +11,7 @@ import { loadCifar10 } from './data/cifar.js';
 import { loadIdxDataset, type EmnistSplit } from './data/idx-datasets.js';
 import { inputInfo, pictureToInput } from './data/model-input.js';
 import { readDataFile } from './data/node-files.js';
-import { FITS, type Fit } from './data/pixels.js';
+import { FITS } from './data/pixels.js';
 import { checkImageSize, maxImageFileBytes, parseImageLimit } from './image.js';
 import { mnistDataDir } from './mnist.js';
 import { NET_NAMES, type NetName } from './nets.js';

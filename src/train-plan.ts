@@ -101,9 +101,11 @@ interface Loaded {
 }
 
 export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
-  if (o.data !== undefined && o.dataset !== undefined) throw new ValueError('give either --data DIR (an image folder) or --dataset NAME, not both');
+  if (o.data !== undefined && o.dataset !== undefined)
+    throw new ValueError('give either --data DIR (an image folder) or --dataset NAME, not both');
   const dataset: ModelMetadata['dataset'] = o.data !== undefined ? 'folder' : (o.dataset ?? 'mnist');
-  if (dataset !== 'folder' && !DATASETS.includes(dataset)) throw new ValueError(`--dataset must be one of ${DATASETS.join(', ')}, received '${dataset}'`);
+  if (dataset !== 'folder' && !DATASETS.includes(dataset))
+    throw new ValueError(`--dataset must be one of ${DATASETS.join(', ')}, received '${dataset}'`);
   const split = o.validationSplit ?? (dataset === 'folder' ? 0.15 : 0);
   if (!(split >= 0 && split < 1)) throw new ValueError(`--validation-split must be in [0, 1), received ${split}`);
   const tut = o.net === 'tutorial';
@@ -113,18 +115,37 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
 
   let loaded: Loaded;
   if (dataset === 'folder') {
-    const folder = await imageFolder(o.data!, { imageSize: o.inputSize, channels: o.channels, fit: o.fit, validationSplit: split, seed, maxImageSize: o.maxImageSize });
+    const folder = await imageFolder(o.data!, {
+      imageSize: o.inputSize,
+      channels: o.channels,
+      fit: o.fit,
+      validationSplit: split,
+      seed,
+      maxImageSize: o.maxImageSize,
+    });
     const count = folder.count('training');
     loaded = {
-      train: { dataset: (d) => folder.dataset('training', d), count, classNames: folder.classNames, imageShape: folder.inputShape, numClasses: folder.classNames.length },
+      train: {
+        dataset: (d) => folder.dataset('training', d),
+        count,
+        classNames: folder.classNames,
+        imageShape: folder.inputShape,
+        numClasses: folder.classNames.length,
+      },
       validation: split > 0 && folder.count('validation') > 0 ? folder.dataset('validation', { batchSize: 64, range }) : undefined,
       validationCount: split > 0 ? folder.count('validation') : 0,
       source: `${o.data}: ${folder.files.length} pictures in ${folder.classNames.length} classes (${folder.classNames.slice(0, 8).join(', ')}${folder.classNames.length > 8 ? ', ...' : ''})${folder.skipped.length ? `, ${folder.skipped.length} other entries skipped` : ''}`,
     };
   } else {
-    const files = dataset === 'cifar10'
-      ? await loadCifar10({ dir: need(o.dataDir, dataset), trainLimit: o.trainLimit, testLimit: o.testLimit })
-      : await loadIdxDataset(dataset, { dir: dataset === 'mnist' ? (o.dataDir ?? mnistDataDir()) : need(o.dataDir, dataset), split: o.emnistSplit, trainLimit: o.trainLimit, testLimit: o.testLimit });
+    const files =
+      dataset === 'cifar10'
+        ? await loadCifar10({ dir: need(o.dataDir, dataset), trainLimit: o.trainLimit, testLimit: o.testLimit })
+        : await loadIdxDataset(dataset, {
+            dir: dataset === 'mnist' ? (o.dataDir ?? mnistDataDir()) : need(o.dataDir, dataset),
+            split: o.emnistSplit,
+            trainLimit: o.trainLimit,
+            testLimit: o.testLimit,
+          });
     // TF.js's validationSplit: the last fraction of the training set, before any shuffling.
     const [train, val] = split > 0 ? files.train.split(split) : [files.train, undefined];
     loaded = {
@@ -143,7 +164,10 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   const epochs = o.epochs ?? (tut ? 3 : defaultEpochs(dataset, trainCount));
   const optName = o.optimizer ?? (tut ? 'sgd' : 'adam');
   const lr = o.lr ?? (optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
-  const optimizer = getOptimizer({ className: optName, config: optName === 'sgd' ? { learningRate: lr, momentum: o.momentum ?? 0 } : { learningRate: lr } });
+  const optimizer = getOptimizer({
+    className: optName,
+    config: optName === 'sgd' ? { learningRate: lr, momentum: o.momentum ?? 0 } : { learningRate: lr },
+  });
   const classes = train.numClasses;
   const model = buildNet(net, seed, { inputShape, classes });
   return {
@@ -152,16 +176,28 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
       `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
         (loaded.validationCount ? `, ${loaded.validationCount} pictures held out for validation` : ''),
     ],
-    model, optimizer, epochs, trainCount,
+    model,
+    optimizer,
+    epochs,
+    trainCount,
     train: train.dataset({ batchSize, shuffle: true, seed, range }),
     validation: loaded.validation,
     test: loaded.test?.dataset({ batchSize: 256, range }),
     testCount: loaded.test?.count ?? 0,
-    metadata: { dataset, classNames, inputRange: range, fit: o.fit ?? (dataset === 'folder' ? 'crop' : 'stretch'), lightOnDark: dataset !== 'folder' && dataset !== 'cifar10' },
+    metadata: {
+      dataset,
+      classNames,
+      inputRange: range,
+      fit: o.fit ?? (dataset === 'folder' ? 'crop' : 'stretch'),
+      lightOnDark: dataset !== 'folder' && dataset !== 'cifar10',
+    },
   };
 }
 
 function need(dir: string | undefined, dataset: string): string {
-  if (dir === undefined) throw new ValueError(`--dataset ${dataset} reads its files from --data-dir PATH (a folder or URL); see docs/data.md for the file names`);
+  if (dir === undefined)
+    throw new ValueError(
+      `--dataset ${dataset} reads its files from --data-dir PATH (a folder or URL); see docs/data.md for the file names`,
+    );
   return dir;
 }

@@ -17,8 +17,10 @@ const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-cli-data-'));
 
 /** A w x h picture of one hue with seeded noise: red, green or blue dominates. */
 function picture(w: number, h: number, hue: number, seed: number) {
-  const rng = new Rng(seed), data = new Uint8Array(w * h * 4);
-  for (let i = 0; i < w * h; i++) for (let c = 0; c < 4; c++) data[i * 4 + c] = c === 3 ? 255 : c === hue ? 150 + rng.int(100) : rng.int(90);
+  const rng = new Rng(seed),
+    data = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++)
+    for (let c = 0; c < 4; c++) data[i * 4 + c] = c === 3 ? 255 : c === hue ? 150 + rng.int(100) : rng.int(90);
   return { width: w, height: h, data };
 }
 const jpegOf = (img: ReturnType<typeof picture>) => jpeg.encode({ ...img, data: Buffer.from(img.data) }, 90).data;
@@ -41,11 +43,17 @@ describe('simdcnn train --data DIR', () => {
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/colours: 36 pictures in 3 classes \(blue, green, red\)/);
     // Shorter sides: 18 pictures of 28 and 18 of 34, median (the lower middle) 28; lenet for inputs up to 32 pixels; 15% of 12 per class held out.
-    expect(t.stdout).toMatch(/net lenet on \[28,28,3\] -> 3 classes, adam lr 0\.001, batch 32, 8 epoch\(s\), seed 0, 6 pictures held out for validation/);
+    expect(t.stdout).toMatch(
+      /net lenet on \[28,28,3\] -> 3 classes, adam lr 0\.001, batch 32, 8 epoch\(s\), seed 0, 6 pictures held out for validation/,
+    );
     expect(t.stdout).toMatch(/val_acc/);
     const meta = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).userDefinedMetadata;
     expect(meta).toMatchObject({ dataset: 'folder', classNames: names, inputRange: [0, 1], fit: 'crop', lightOnDark: false });
-    const files = [[0, 'red.jpg'], [1, 'green.png'], [2, 'blue.jpg']] as const;
+    const files = [
+      [0, 'red.jpg'],
+      [1, 'green.png'],
+      [2, 'blue.jpg'],
+    ] as const;
     for (const [hue, f] of files) {
       const img = picture(50, 40, hue, 999 + hue);
       writeFileSync(join(tmp, f), f.endsWith('.png') ? encodePng(img) : jpegOf(img));
@@ -59,7 +67,24 @@ describe('simdcnn train --data DIR', () => {
     expect(e.stdout).toMatch(/test accuracy \d+\.\d+% on 36 pictures of /);
   }, 120_000);
   it('flags override the rule: --input-size 16x24 --grey --fit stretch --net cnn3 --validation-split 0', () => {
-    const t = run(['train', '--data', root, '--input-size', '16x24', '--grey', '--fit', 'stretch', '--net', 'cnn3', '--validation-split', '0', '--epochs', '1', '--out', join(tmp, 'm2')]);
+    const t = run([
+      'train',
+      '--data',
+      root,
+      '--input-size',
+      '16x24',
+      '--grey',
+      '--fit',
+      'stretch',
+      '--net',
+      'cnn3',
+      '--validation-split',
+      '0',
+      '--epochs',
+      '1',
+      '--out',
+      join(tmp, 'm2'),
+    ]);
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/net cnn3 on \[24,16,1\] -> 3 classes/);
     expect(t.stdout).not.toMatch(/held out/);
@@ -67,7 +92,8 @@ describe('simdcnn train --data DIR', () => {
 });
 
 function cifar(n: number, seed: number): Uint8Array {
-  const rng = new Rng(seed), b = new Uint8Array(n * 3073);
+  const rng = new Rng(seed),
+    b = new Uint8Array(n * 3073);
   for (let k = 0; k < n; k++) {
     const label = k % 10;
     b[k * 3073] = label;
@@ -109,15 +135,38 @@ describe('simdcnn train --dataset NAME --data-dir PATH', () => {
     const d = join(tmp, 'fashion');
     mkdirSync(d, { recursive: true });
     const rng = new Rng(3);
-    for (const [prefix, n] of [['train', 40], ['t10k', 10]] as const) {
-      writeFileSync(join(d, `${prefix}-images-idx3-ubyte.gz`), gzipSync(idx([n, 28, 28], Array.from({ length: n * 784 }, () => rng.int(256)))));
-      writeFileSync(join(d, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(idx([n], Array.from({ length: n }, (_, i) => i % 10))));
+    for (const [prefix, n] of [
+      ['train', 40],
+      ['t10k', 10],
+    ] as const) {
+      writeFileSync(
+        join(d, `${prefix}-images-idx3-ubyte.gz`),
+        gzipSync(
+          idx(
+            [n, 28, 28],
+            Array.from({ length: n * 784 }, () => rng.int(256)),
+          ),
+        ),
+      );
+      writeFileSync(
+        join(d, `${prefix}-labels-idx1-ubyte.gz`),
+        gzipSync(
+          idx(
+            [n],
+            Array.from({ length: n }, (_, i) => i % 10),
+          ),
+        ),
+      );
     }
     const out = join(tmp, 'fashion-model');
     const t = run(['train', '--dataset', 'fashion-mnist', '--data-dir', d, '--epochs', '1', '--out', out]);
     expect(t.status, t.stderr).toBe(0);
     expect(t.stdout).toMatch(/fashion-mnist: 40 training \/ 10 test pictures 28x28x1/);
-    expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).userDefinedMetadata).toMatchObject({ dataset: 'fashion-mnist', lightOnDark: true, fit: 'stretch' });
+    expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).userDefinedMetadata).toMatchObject({
+      dataset: 'fashion-mnist',
+      lightOnDark: true,
+      fit: 'stretch',
+    });
     const bad = run(['eval', '--model', out]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/eval on fashion-mnist needs --data-dir PATH/);

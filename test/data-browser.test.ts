@@ -21,8 +21,13 @@ const root = resolve(import.meta.dirname, '..');
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-browser-data-'));
 let browser: Browser, server: { url: string; close(): Promise<void> }, page: Page;
 
-const opaque = randomImage(37, 23, 11), alpha = randomImage(37, 23, 12, true);
-const smooth = { width: 40, height: 30, data: Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => (i % 4 === 3 ? 255 : ((i >> 2) % 40) * 5 + (i % 4) * 30)) };
+const opaque = randomImage(37, 23, 11),
+  alpha = randomImage(37, 23, 12, true);
+const smooth = {
+  width: 40,
+  height: 30,
+  data: Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => (i % 4 === 3 ? 255 : ((i >> 2) % 40) * 5 + (i % 4) * 30)),
+};
 
 beforeAll(async () => {
   if (!hasChromium()) return;
@@ -59,10 +64,16 @@ const inPage = <T>(body: string): Promise<T> => page.evaluate(`(async () => { co
 
 describe('browser picture loaders', () => {
   // Canvases store premultiplied alpha: translucent pixels come back within one level after compositing.
-  for (const [name, img, tol] of [['opaque', opaque, 0], ['alpha', alpha, 1]] as const) {
+  for (const [name, img, tol] of [
+    ['opaque', opaque, 0],
+    ['alpha', alpha, 1],
+  ] as const) {
     it(`a PNG [37x23, ${name}] as File/Blob, <img>, ImageBitmap, <canvas> and ImageData gives the bytes Node gives${tol ? ' (within 1 level)' : ''}, for [16,16,3] crop and [9,20,1] stretch`, async () => {
       need();
-      for (const [h, w, c, fit] of [[16, 16, 3, 'crop'], [9, 20, 1, 'stretch']] as const) {
+      for (const [h, w, c, fit] of [
+        [16, 16, 3, 'crop'],
+        [9, 20, 1, 'stretch'],
+      ] as const) {
         const want = Array.from(fitPixels(img, { height: h, width: w, channels: c, fit }));
         const got = await inPage<Record<string, number[]>>(`
           const opts = { inputShape: [${h}, ${w}, ${c}], fit: '${fit}' };
@@ -99,15 +110,27 @@ describe('browser picture loaders', () => {
   });
   it('a JPEG decoded by Chromium agrees with jpeg-js in Node to within 3 levels', async () => {
     need();
-    const node = fitPixels(jpeg.decode(jpeg.encode({ ...smooth, data: Buffer.from(smooth.data) }, 95).data, { useTArray: true, formatAsRGBA: true }), { height: 15, width: 20, channels: 3, fit: 'crop' });
-    const got = await inPage<number[]>(`return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/smooth.jpg')).blob()), { inputShape: [15, 20, 3] }));`);
+    const node = fitPixels(
+      jpeg.decode(jpeg.encode({ ...smooth, data: Buffer.from(smooth.data) }, 95).data, { useTArray: true, formatAsRGBA: true }),
+      { height: 15, width: 20, channels: 3, fit: 'crop' },
+    );
+    const got = await inPage<number[]>(
+      `return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/smooth.jpg')).blob()), { inputShape: [15, 20, 3] }));`,
+    );
     expect(got.length).toBe(node.length);
     expect(Math.max(...got.map((v, i) => Math.abs(v - node[i])))).toBeLessThanOrEqual(3);
   });
   it('a JPEG tagged EXIF orientation 6 comes out rotated the same way as in Node (within 3 levels)', async () => {
     need();
-    const node = fitPixels(await decodeImage(withExifOrientation(halvesJpeg(16, 8), 6), 'rotated.jpg'), { height: 16, width: 8, channels: 1, fit: 'stretch' });
-    const got = await inPage<number[]>(`return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/rotated.jpg')).blob()), { inputShape: [16, 8, 1], fit: 'stretch' }));`);
+    const node = fitPixels(await decodeImage(withExifOrientation(halvesJpeg(16, 8), 6), 'rotated.jpg'), {
+      height: 16,
+      width: 8,
+      channels: 1,
+      fit: 'stretch',
+    });
+    const got = await inPage<number[]>(
+      `return Array.from(lib.imagePixels(await lib.decodeBlob(await (await fetch('/rotated.jpg')).blob()), { inputShape: [16, 8, 1], fit: 'stretch' }));`,
+    );
     expect(got.length).toBe(node.length);
     expect(Math.max(...got.map((v, i) => Math.abs(v - node[i])))).toBeLessThanOrEqual(3);
     expect(got[0]).toBeLessThan(20); // black on top
@@ -124,7 +147,9 @@ describe('browser picture loaders', () => {
         await msg(() => lib.captureFrame(document.createElement('video'), { inputShape: [8, 8, 3] })),
         await msg(() => lib.imagePixels(document.createElement('canvas'), { inputShape: [8, 8, 2] })),
       ];`);
-    expect(errs[0]).toBe('DataError: giant.png is 30000x30000 pixels, more than the 4096x4096 allowed; raise the limit with maxImageSize if that is intended');
+    expect(errs[0]).toBe(
+      'DataError: giant.png is 30000x30000 pixels, more than the 4096x4096 allowed; raise the limit with maxImageSize if that is intended',
+    );
     expect(errs[1]).toMatch(/^DataError: notes\.txt: not a picture this library reads/);
     expect(errs[2]).toMatch(/^DataError: <img> has no pixels yet \(0x0\); wait until it has loaded/);
     expect(errs[3]).toMatch(/^DataError: <video> has no pixels yet .* wait for its loadeddata event/);

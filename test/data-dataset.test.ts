@@ -17,14 +17,23 @@ describe('Dataset sources', () => {
   });
   it('generator() calls the function once per pass; sync and async generators alike; size unknown', async () => {
     let calls = 0;
-    const sync = generator(function* () { calls++; yield* [1, 2, 3]; });
-    const asyncGen = generator(async function* () { yield 'a'; yield 'b'; });
+    const sync = generator(function* () {
+      calls++;
+      yield* [1, 2, 3];
+    });
+    const asyncGen = generator(async function* () {
+      yield 'a';
+      yield 'b';
+    });
     expect(sync.size).toBeNull();
     expect(await sync.toArray()).toEqual([1, 2, 3]);
     expect(await sync.toArray()).toEqual([1, 2, 3]);
     expect(calls).toBe(2);
     expect(await asyncGen.toArray()).toEqual(['a', 'b']);
-    const plain = generator(() => { let i = 0; return { next: () => (i < 2 ? { value: i++, done: false } : { value: undefined, done: true }) } as Iterator<number>; });
+    const plain = generator(() => {
+      let i = 0;
+      return { next: () => (i < 2 ? { value: i++, done: false } : { value: undefined, done: true }) } as Iterator<number>;
+    });
     expect(await plain.toArray()).toEqual([0, 1]);
   });
   it('refuses what is not a source', () => {
@@ -55,7 +64,12 @@ describe('Dataset transformations', () => {
   });
   it('take() stops pulling from the source (a never-ending generator is fine)', async () => {
     let pulled = 0;
-    const endless = generator(function* () { for (let i = 0; ; i++) { pulled++; yield i; } });
+    const endless = generator(function* () {
+      for (let i = 0; ; i++) {
+        pulled++;
+        yield i;
+      }
+    });
     expect(await endless.take(5).toArray()).toEqual(range(5));
     expect(pulled).toBe(5);
   });
@@ -72,8 +86,15 @@ describe('Dataset transformations', () => {
     const ds = array(range(10));
     expect(ds.batch(4).size).toBe(3);
     expect(ds.batch(4, false).size).toBe(2);
-    expect(await ds.batch(4).toArray()).toEqual([[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]);
-    expect(await ds.batch(4, false).toArray()).toEqual([[0, 1, 2, 3], [4, 5, 6, 7]]);
+    expect(await ds.batch(4).toArray()).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+      [8, 9],
+    ]);
+    expect(await ds.batch(4, false).toArray()).toEqual([
+      [0, 1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
   });
   it('batch(3) of {xs: Tensor [2,2,1], ys: number} stacks xs into [3,2,2,1] and ys into number[]', async () => {
     const items = range(5).map((i) => ({ xs: tensor([i, i, i, i + 0.5], [2, 2, 1]), ys: i % 2 }));
@@ -89,13 +110,26 @@ describe('Dataset transformations', () => {
     const mixed = array([tensor([1, 2], [2]), tensor([1, 2, 3], [3])]).batch(2);
     await expect(mixed.toArray()).rejects.toThrow(DataError);
     await expect(mixed.toArray()).rejects.toThrow(/element 1 of the batch is a Tensor \[3\], expected a Tensor \[2\]/);
-    await expect(array([{ xs: 1, ys: 2 }, { xs: 3 }] as { xs: number; ys: number }[]).batch(2).toArray()).rejects.toThrow(/element 1 of the batch has no 'ys'/);
-    await expect(array(['a', 'b'] as unknown as number[]).batch(2).toArray()).rejects.toThrow(/cannot batch string/);
-    await expect(array([{ xs: 1 }, { xs: 'x' }] as unknown as { xs: number }[]).batch(2).toArray()).rejects.toThrow(/batch\.xs: element 1 of the batch is string/);
+    await expect(
+      array([{ xs: 1, ys: 2 }, { xs: 3 }] as { xs: number; ys: number }[])
+        .batch(2)
+        .toArray(),
+    ).rejects.toThrow(/element 1 of the batch has no 'ys'/);
+    await expect(
+      array(['a', 'b'] as unknown as number[])
+        .batch(2)
+        .toArray(),
+    ).rejects.toThrow(/cannot batch string/);
+    await expect(
+      array([{ xs: 1 }, { xs: 'x' }] as unknown as { xs: number }[])
+        .batch(2)
+        .toArray(),
+    ).rejects.toThrow(/batch\.xs: element 1 of the batch is string/);
   });
   it('shuffle with a seed: a permutation, reproducible, new order each pass unless reshuffleEachIteration=false', async () => {
     const ds = array(range(50));
-    const a = ds.shuffle(50, 7), b = ds.shuffle(50, 7);
+    const a = ds.shuffle(50, 7),
+      b = ds.shuffle(50, 7);
     const [a1, a2] = [await a.toArray(), await a.toArray()];
     expect([...a1].sort((x, y) => x - y)).toEqual(range(50));
     expect(a1).not.toEqual(range(50));
@@ -113,18 +147,29 @@ describe('Dataset transformations', () => {
   });
   it('prefetch(3) yields the same elements, asks ahead, and passes errors on', async () => {
     let asked = 0;
-    const src = generator(async function* () { for (let i = 0; i < 6; i++) { asked++; yield i; } });
+    const src = generator(async function* () {
+      for (let i = 0; i < 6; i++) {
+        asked++;
+        yield i;
+      }
+    });
     const it = await src.prefetch(3).iterator();
     expect((await it.next()).value).toBe(0);
     expect(asked).toBeGreaterThanOrEqual(3);
     expect(await src.prefetch(3).toArray()).toEqual(range(6));
-    const failing = generator(async function* () { yield 1; throw new DataError('broken file'); });
+    const failing = generator(async function* () {
+      yield 1;
+      throw new DataError('broken file');
+    });
     await expect(failing.prefetch(2).toArray()).rejects.toThrow('broken file');
   });
   it('zip({xs, ys}) pairs elements and stops at the shorter; arrays zip to arrays', async () => {
     const z = zip({ xs: array([1, 2, 3]), ys: array(['a', 'b']) });
     expect(z.size).toBe(2);
-    expect(await z.toArray()).toEqual([{ xs: 1, ys: 'a' }, { xs: 2, ys: 'b' }]);
+    expect(await z.toArray()).toEqual([
+      { xs: 1, ys: 'a' },
+      { xs: 2, ys: 'b' },
+    ]);
     expect(await zip([array([1]), array([2])] as unknown as Record<string, Dataset<number>>).toArray()).toEqual([[1, 2]]);
     expect(() => zip({})).toThrow(ValueError);
   });
@@ -152,7 +197,11 @@ describe('tensors(x, y): batches straight from arrays', () => {
     const ds = tensors(x, Uint8Array.from([0, 1, 2, 0, 1, 2, 0]), { batchSize: 3 });
     expect(ds.size).toBe(3);
     const bs = await ds.toArray();
-    expect(bs.map((b) => b.xs.shape)).toEqual([[3, 3], [3, 3], [1, 3]]);
+    expect(bs.map((b) => b.xs.shape)).toEqual([
+      [3, 3],
+      [3, 3],
+      [1, 3],
+    ]);
     expect(Array.from(bs[2].xs.data)).toEqual([18, 19, 20]);
     expect(bs[1].ys).toBeInstanceOf(Uint8Array);
     expect(Array.from(bs[1].ys as Uint8Array)).toEqual([0, 1, 2]);
@@ -161,11 +210,14 @@ describe('tensors(x, y): batches straight from arrays', () => {
     const labels = range(7);
     const ds = tensors(x, labels, { batchSize: 4, shuffle: true, seed: 3 });
     const pass = async () => (await ds.toArray()).flatMap((b) => Array.from(b.ys as number[]).map((l, r) => [l, b.xs.data[r * 3]]));
-    const p1 = await pass(), p2 = await pass();
+    const p1 = await pass(),
+      p2 = await pass();
     expect(p1.map(([l]) => l).sort()).toEqual(labels);
     for (const [l, v] of [...p1, ...p2]) expect(v).toBe(l * 3);
     expect(p1).not.toEqual(p2);
-    expect(await (async () => (await tensors(x, labels, { batchSize: 4, shuffle: true, seed: 3 }).toArray()).flatMap((b) => b.ys as number[]))()).toEqual(p1.map(([l]) => l));
+    expect(
+      await (async () => (await tensors(x, labels, { batchSize: 4, shuffle: true, seed: 3 }).toArray()).flatMap((b) => b.ys as number[]))(),
+    ).toEqual(p1.map(([l]) => l));
   });
   it('one-hot targets [7,2] are batched as Tensors; non-integer labels pass through unchanged for the model to refuse', async () => {
     const onehot = tensor(Float32Array.from(range(14).map((i) => i % 2)), [7, 2]);

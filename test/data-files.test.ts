@@ -18,7 +18,11 @@ import { DataError, FileError } from '../src/errors.js';
 import { readIdx } from '../src/idx.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-data-'));
-const dir = (name: string) => { const d = join(tmp, name); mkdirSync(d, { recursive: true }); return d; };
+const dir = (name: string) => {
+  const d = join(tmp, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
 
 /** n CIFAR records; record k's label is (k + seed) % 10 and channel c of pixel p is (k*7 + c*50 + p + seed) % 256. */
 function cifarBytes(n: number, seed: number): Uint8Array {
@@ -40,9 +44,24 @@ export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
 }
 
 /** n pictures rows x cols: pixel (r, c) of picture k is (k*31 + r*cols + c) % 256; labels k % classes + first. */
-function writeIdxPair(folder: string, prefix: string, n: number, rows: number, cols: number, classes: number, gz: boolean, first = 0): void {
-  const img = idxBytes([n, rows, cols], Array.from({ length: n * rows * cols }, (_, i) => (Math.floor(i / (rows * cols)) * 31 + (i % (rows * cols))) % 256));
-  const lab = idxBytes([n], Array.from({ length: n }, (_, k) => (k % classes) + first));
+function writeIdxPair(
+  folder: string,
+  prefix: string,
+  n: number,
+  rows: number,
+  cols: number,
+  classes: number,
+  gz: boolean,
+  first = 0,
+): void {
+  const img = idxBytes(
+    [n, rows, cols],
+    Array.from({ length: n * rows * cols }, (_, i) => (Math.floor(i / (rows * cols)) * 31 + (i % (rows * cols))) % 256),
+  );
+  const lab = idxBytes(
+    [n],
+    Array.from({ length: n }, (_, k) => (k % classes) + first),
+  );
   writeFileSync(join(folder, `${prefix}-images-idx3-ubyte${gz ? '.gz' : ''}`), gz ? gzipSync(img) : img);
   writeFileSync(join(folder, `${prefix}-labels-idx1-ubyte${gz ? '.gz' : ''}`), gz ? gzipSync(lab) : lab);
 }
@@ -57,17 +76,26 @@ writeFileSync(join(cifarDir, 'test_batch.bin'), cifarBytes(2, 99));
 const NAMES = CIFAR10_CLASSES.map((c) => c.toUpperCase());
 writeFileSync(join(cifarDir, 'batches.meta.txt'), `${NAMES.join('\n')}\n\n`);
 
-let server: Server, base = '';
+let server: Server,
+  base = '';
 /** Routes of the test server besides the temp folder: /bytes?n= (Content-Length), /endless (chunked, never ends), /fail. */
 beforeAll(async () => {
   server = createServer(async (req, res) => {
     const url = new URL(req.url!, 'http://x');
-    if (url.pathname === '/fail') { res.writeHead(500); return res.end('no'); }
-    if (url.pathname === '/big') { res.writeHead(200, { 'content-length': '999999' }); return res.end(); }
+    if (url.pathname === '/fail') {
+      res.writeHead(500);
+      return res.end('no');
+    }
+    if (url.pathname === '/big') {
+      res.writeHead(200, { 'content-length': '999999' });
+      return res.end();
+    }
     if (url.pathname === '/endless') {
       res.writeHead(200);
       const chunk = Buffer.alloc(4096);
-      const pump = () => { while (res.write(chunk)); };
+      const pump = () => {
+        while (res.write(chunk));
+      };
       res.on('drain', pump);
       res.on('close', () => res.off('drain', pump));
       return pump();
@@ -84,7 +112,13 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 });
-afterAll(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+);
 
 describe('CIFAR-10 binary', () => {
   it('5 training files (one gzipped) and test_batch: 15 + 2 pictures [32,32,3], CHW planes turned into NHWC, labels, class names from batches.meta.txt', async () => {
@@ -92,10 +126,19 @@ describe('CIFAR-10 binary', () => {
     expect(train.shape).toEqual([15, 32, 32, 3]);
     expect(test.shape).toEqual([2, 32, 32, 3]);
     expect(train.classNames).toEqual(NAMES);
-    for (const [k, file, rec] of [[0, 1, 0], [4, 2, 1], [14, 5, 2]]) {
+    for (const [k, file, rec] of [
+      [0, 1, 0],
+      [4, 2, 1],
+      [14, 5, 2],
+    ]) {
       const seed = file * 10;
       expect(train.labels[k]).toBe((rec + seed) % 10);
-      for (const [y, x, c] of [[0, 0, 0], [0, 1, 2], [31, 30, 1], [17, 5, 2]]) {
+      for (const [y, x, c] of [
+        [0, 0, 0],
+        [0, 1, 2],
+        [31, 30, 1],
+        [17, 5, 2],
+      ]) {
         expect(train.pixels[((k * 32 + y) * 32 + x) * 3 + c]).toBe((rec * 7 + c * 50 + y * 32 + x + seed) % 256);
       }
     }
@@ -120,7 +163,9 @@ describe('CIFAR-10 binary', () => {
     expect(remote.train.classNames).toEqual(NAMES);
   });
   it('a file of 2 records minus 5 bytes, a label of 10, an empty file: DataErrors naming the file', () => {
-    expect(() => parseCifar10(cifarBytes(2, 0).subarray(0, 6141), 'x.bin')).toThrow(/^x\.bin: 6141 bytes is not a whole number of CIFAR-10 records \(3073 bytes each.*truncated/);
+    expect(() => parseCifar10(cifarBytes(2, 0).subarray(0, 6141), 'x.bin')).toThrow(
+      /^x\.bin: 6141 bytes is not a whole number of CIFAR-10 records \(3073 bytes each.*truncated/,
+    );
     const b = cifarBytes(3, 0);
     b[2 * 3073] = 10;
     expect(() => parseCifar10(b, 'y.bin')).toThrow(/^y\.bin: record 2 has label 10, expected a class in \[0, 9\]/);
@@ -130,7 +175,9 @@ describe('CIFAR-10 binary', () => {
     const d = dir('cifar-meta');
     for (const f of ['data_batch_1.bin', 'test_batch.bin']) writeFileSync(join(d, f), cifarBytes(1, 0));
     writeFileSync(join(d, 'batches.meta.txt'), NAMES.slice(0, 9).join('\n'));
-    await expect(loadCifar10({ dir: d, trainLimit: 1 })).rejects.toThrow(/batches\.meta\.txt: expected 10 class names, one a line, found 9/);
+    await expect(loadCifar10({ dir: d, trainLimit: 1 })).rejects.toThrow(
+      /batches\.meta\.txt: expected 10 class names, one a line, found 9/,
+    );
   });
 });
 
@@ -177,7 +224,9 @@ describe('IDX datasets', () => {
     expect(train.labels[25]).toBe(25);
     expect(train.classNames[0]).toBe('1');
     writeIdxPair(d, 'emnist-letters-test', 2, 28, 28, 26, false, 0);
-    await expect(loadIdxDataset('emnist', { dir: d, split: 'letters' })).rejects.toThrow(/emnist-letters-test-labels-idx1-ubyte: label 0 is 0, expected a class in \[1, 26\]/);
+    await expect(loadIdxDataset('emnist', { dir: d, split: 'letters' })).rejects.toThrow(
+      /emnist-letters-test-labels-idx1-ubyte: label 0 is 0, expected a class in \[1, 26\]/,
+    );
   });
   it('images and labels of different counts, an unknown dataset or split: errors', async () => {
     const d = dir('mismatch');
@@ -191,7 +240,10 @@ describe('IDX datasets', () => {
 });
 
 describe('gzip and size caps', () => {
-  const img = idxBytes([2, 3, 4], Array.from({ length: 24 }, (_, i) => i));
+  const img = idxBytes(
+    [2, 3, 4],
+    Array.from({ length: 24 }, (_, i) => i),
+  );
   it('a gzipped IDX file reads like the plain one, told by its bytes whatever its name', async () => {
     expect((await readIdx(gzipSync(img))).dims).toEqual([2, 3, 4]);
     expect(Array.from((await readIdx(gzipSync(img))).data)).toEqual(Array.from(img.subarray(16)));
@@ -202,7 +254,9 @@ describe('gzip and size caps', () => {
     await expect(readIdx(bomb, 1_000_000)).rejects.toThrow(/the IDX header declares 784000016 bytes, more than the 1000000 allowed/);
   });
   it('gzipped data longer than its header declares stops at the declared size; a truncated gzip is a DataError', async () => {
-    await expect(readIdx(gzipSync(Buffer.concat([img, Buffer.alloc(100000)])))).rejects.toThrow(/more than the 40 decompressed bytes allowed/);
+    await expect(readIdx(gzipSync(Buffer.concat([img, Buffer.alloc(100000)])))).rejects.toThrow(
+      /more than the 40 decompressed bytes allowed/,
+    );
     await expect(readIdx(gzipSync(img).subarray(0, 20))).rejects.toThrow(/not a valid gzip file, or a truncated one/);
   });
   it('URLs: a 500 is a FileError naming the URL, a Content-Length over the cap and an endless body are DataErrors at the cap', async () => {

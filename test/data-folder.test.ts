@@ -10,7 +10,7 @@ import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage, jpegOrientation, optional, orient } from '../src/data/decode.js';
 import { imageFolder, suggestInput } from '../src/data/folder.js';
-import { fitPixels } from '../src/data/pixels.js';
+import { fitPixels, type RgbaImage } from '../src/data/pixels.js';
 import { DataError, FileError, StateError } from '../src/errors.js';
 import { halvesJpeg, jpegBytes, pngBytes, randomImage, withExifOrientation } from './data-helpers.js';
 
@@ -27,9 +27,16 @@ function makeFolder(name: string, files: Record<string, Buffer | string>): strin
 
 describe('imageFolder', () => {
   const root = makeFolder('pets', {
-    'cat/a.png': pngBytes(40, 30, 1), 'cat/b.PNG': pngBytes(50, 36, 2), 'cat/c.png': pngBytes(30, 30, 3),
-    'dog/x.jpg': jpegBytes(44, 32, [200, 30, 30]), 'dog/deep/y.jpeg': jpegBytes(32, 60, [20, 220, 40]),
-    'cat/notes.txt': 'not a picture', 'cat/pic.webp': 'RIFF....WEBP', 'readme.txt': 'hi', '.DS_Store': 'x', 'cat/.hidden.png': 'x',
+    'cat/a.png': pngBytes(40, 30, 1),
+    'cat/b.PNG': pngBytes(50, 36, 2),
+    'cat/c.png': pngBytes(30, 30, 3),
+    'dog/x.jpg': jpegBytes(44, 32, [200, 30, 30]),
+    'dog/deep/y.jpeg': jpegBytes(32, 60, [20, 220, 40]),
+    'cat/notes.txt': 'not a picture',
+    'cat/pic.webp': 'RIFF....WEBP',
+    'readme.txt': 'hi',
+    '.DS_Store': 'x',
+    'cat/.hidden.png': 'x',
   });
   symlinkSync(join(root, 'cat/a.png'), join(root, 'cat/link.png'));
   symlinkSync(join(root, 'dog'), join(root, 'bird'));
@@ -38,11 +45,21 @@ describe('imageFolder', () => {
   it('classes sorted from the sub-folders (nested files included); links, FIFOs and other files skipped with reasons', async () => {
     const f = await imageFolder(root);
     expect(f.classNames).toEqual(['cat', 'dog']);
-    expect(f.files.map((x) => [x.path.slice(root.length + 1), x.label])).toEqual([['cat/a.png', 0], ['cat/b.PNG', 0], ['cat/c.png', 0], ['dog/deep/y.jpeg', 1], ['dog/x.jpg', 1]]);
+    expect(f.files.map((x) => [x.path.slice(root.length + 1), x.label])).toEqual([
+      ['cat/a.png', 0],
+      ['cat/b.PNG', 0],
+      ['cat/c.png', 0],
+      ['dog/deep/y.jpeg', 1],
+      ['dog/x.jpg', 1],
+    ]);
     const reasons = Object.fromEntries(f.skipped.map((s) => [s.path.slice(root.length + 1), s.reason]));
     expect(reasons).toEqual({
-      bird: 'a symbolic link (not followed)', 'cat/link.png': 'a symbolic link (not followed)', 'cat/notes.txt': 'not a .png/.jpg/.jpeg file',
-      'cat/pic.webp': 'WebP is not decoded in Node', 'dog/pipe.png': 'not a regular file (FIFO, socket or device)', 'readme.txt': 'not inside a class folder',
+      bird: 'a symbolic link (not followed)',
+      'cat/link.png': 'a symbolic link (not followed)',
+      'cat/notes.txt': 'not a .png/.jpg/.jpeg file',
+      'cat/pic.webp': 'WebP is not decoded in Node',
+      'dog/pipe.png': 'not a regular file (FIFO, socket or device)',
+      'readme.txt': 'not inside a class folder',
     });
   });
   it('input by the rule: median short side 32 (of 30,36,30,32,32) -> [32,32,3]; grey only when every picture is grey', async () => {
@@ -54,7 +71,11 @@ describe('imageFolder', () => {
   it('batches hold each picture decoded and fitted exactly as fitPixels does, in [0,1], with its label', async () => {
     const f = await imageFolder(root, { imageSize: 9, fit: 'crop' });
     const all = await f.dataset('all', { batchSize: 2 }).toArray();
-    expect(all.map((b) => b.xs.shape)).toEqual([[2, 9, 9, 3], [2, 9, 9, 3], [1, 9, 9, 3]]);
+    expect(all.map((b) => b.xs.shape)).toEqual([
+      [2, 9, 9, 3],
+      [2, 9, 9, 3],
+      [1, 9, 9, 3],
+    ]);
     const b0 = all[0];
     const want = fitPixels(PNG.sync.read(readFileSync(join(root, 'cat/a.png'))), { height: 9, width: 9, channels: 3, fit: 'crop' });
     for (let i = 0; i < want.length; i++) expect(b0.xs.data[i]).toBeCloseTo(want[i] / 255, 6);
@@ -75,7 +96,8 @@ describe('imageFolder', () => {
     expect(Array.from(await labelsOf('validation'))).toEqual([0, 0, 1, 1, 2, 2]);
     const again = await imageFolder(r, { validationSplit: 0.25, seed: 4 });
     const other = await imageFolder(r, { validationSplit: 0.25, seed: 5 });
-    const val = (x: typeof f) => x.files.filter((_, i) => (x as unknown as { subsets: { validation: number[] } }).subsets.validation.includes(i)).map((y) => y.path);
+    const val = (x: typeof f) =>
+      x.files.filter((_, i) => (x as unknown as { subsets: { validation: number[] } }).subsets.validation.includes(i)).map((y) => y.path);
     expect(val(again)).toEqual(val(f));
     expect(val(other)).not.toEqual(val(f));
     await expect(imageFolder(r, { validationSplit: 1 })).rejects.toThrow(/validationSplit must be in \[0, 1\)/);
@@ -83,7 +105,10 @@ describe('imageFolder', () => {
   });
   it('streams: with no cache a pass decodes batch by batch (deleting a later file fails that batch, naming it); with the cache a second pass reads no file', async () => {
     const files: Record<string, Buffer> = {};
-    for (let i = 0; i < 6; i++) { files[`p/${i}.png`] = pngBytes(10, 10, i); files[`q/${i}.png`] = pngBytes(10, 10, 10 + i); }
+    for (let i = 0; i < 6; i++) {
+      files[`p/${i}.png`] = pngBytes(10, 10, i);
+      files[`q/${i}.png`] = pngBytes(10, 10, 10 + i);
+    }
     const r = makeFolder('stream', files);
     const lazy = await imageFolder(r, { cacheBytes: 0 });
     const it = await lazy.dataset('all', { batchSize: 4 }).iterator();
@@ -106,8 +131,12 @@ describe('imageFolder', () => {
 
 describe('imageFolder refuses bad folders and pictures, naming them', () => {
   it('fewer than two classes, an empty class, a missing root, a file as root', async () => {
-    await expect(imageFolder(makeFolder('one', { 'only/a.png': pngBytes(4, 4, 0) }))).rejects.toThrow(/found 1 class folder\(s\) \(only\); an image folder needs one sub-folder per class, at least two/);
-    await expect(imageFolder(makeFolder('empty', { 'a/a.png': pngBytes(4, 4, 0), 'b/readme.txt': 'x' }))).rejects.toThrow(/class folder\(s\) 'b' hold no/);
+    await expect(imageFolder(makeFolder('one', { 'only/a.png': pngBytes(4, 4, 0) }))).rejects.toThrow(
+      /found 1 class folder\(s\) \(only\); an image folder needs one sub-folder per class, at least two/,
+    );
+    await expect(imageFolder(makeFolder('empty', { 'a/a.png': pngBytes(4, 4, 0), 'b/readme.txt': 'x' }))).rejects.toThrow(
+      /class folder\(s\) 'b' hold no/,
+    );
     await expect(imageFolder(join(tmp, 'nope'))).rejects.toThrow(FileError);
     await expect(imageFolder(join(tmp, 'one/only/a.png'))).rejects.toThrow(/not a folder/);
   });
@@ -117,7 +146,9 @@ describe('imageFolder refuses bad folders and pictures, naming them', () => {
     head.writeUInt32BE(30000, 20);
     const r = makeFolder('giant', { 'a/ok.png': pngBytes(4, 4, 0), 'b/huge.png': head });
     await expect(imageFolder(r)).rejects.toThrow(DataError);
-    await expect(imageFolder(r)).rejects.toThrow(/b\/huge\.png is 30000x30000 pixels, more than the 4096x4096 allowed; raise the limit with maxImageSize/);
+    await expect(imageFolder(r)).rejects.toThrow(
+      /b\/huge\.png is 30000x30000 pixels, more than the 4096x4096 allowed; raise the limit with maxImageSize/,
+    );
     expect((await imageFolder(r, { maxImageSize: { width: 30000, height: 30000 } })).files.length).toBe(2);
   });
   it('a PNG with broken data and a truncated JPEG are DataErrors naming the file when their batch is decoded', async () => {
@@ -135,17 +166,28 @@ describe('imageFolder refuses bad folders and pictures, naming them', () => {
     const webp = Uint8Array.from([...'RIFF\0\0\0\0WEBPVP8X'].map((c) => c.charCodeAt(0)).concat(new Array(20).fill(0)));
     await expect(decodeImage(webp, 'a.webp')).rejects.toThrow(/a\.webp: WebP files are not decoded in Node/);
     await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow(StateError);
-    await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow('reading PNG files needs the simdcnn-no-such-package package, which is not installed: npm install simdcnn-no-such-package');
+    await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow(
+      'reading PNG files needs the simdcnn-no-such-package package, which is not installed: npm install simdcnn-no-such-package',
+    );
   });
 });
 
 describe('JPEG EXIF orientation (applied as browsers do)', () => {
   it('orient() for all 8 values on a 3x2 picture: where the top-left source pixel ends up, and the size', () => {
     const img = randomImage(3, 2, 9);
-    const at = (p: { width: number; data: Uint8Array }, x: number, y: number) => Array.from(p.data.subarray((y * p.width + x) * 4, (y * p.width + x) * 4 + 4));
+    const at = (p: RgbaImage, x: number, y: number) => Array.from(p.data.subarray((y * p.width + x) * 4, (y * p.width + x) * 4 + 4));
     const tl = at(img, 0, 0);
     // Orientation -> [width, height, x, y of the source's top-left pixel in the upright picture].
-    const want: Record<number, number[]> = { 1: [3, 2, 0, 0], 2: [3, 2, 2, 0], 3: [3, 2, 2, 1], 4: [3, 2, 0, 1], 5: [2, 3, 0, 0], 6: [2, 3, 1, 0], 7: [2, 3, 1, 2], 8: [2, 3, 0, 2] };
+    const want: Record<number, number[]> = {
+      1: [3, 2, 0, 0],
+      2: [3, 2, 2, 0],
+      3: [3, 2, 2, 1],
+      4: [3, 2, 0, 1],
+      5: [2, 3, 0, 0],
+      6: [2, 3, 1, 0],
+      7: [2, 3, 1, 2],
+      8: [2, 3, 0, 2],
+    };
     for (const [o, [w, h, x, y]] of Object.entries(want)) {
       const r = orient(img, Number(o));
       expect([r.width, r.height], `orientation ${o}`).toEqual([w, h]);

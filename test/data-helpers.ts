@@ -6,7 +6,8 @@ import { Rng } from '../src/random.js';
 
 /** A seeded random RGBA picture; alpha 255 unless `alpha`. */
 export function randomImage(width: number, height: number, seed: number, alpha = false): RgbaImage {
-  const rng = new Rng(seed), data = new Uint8Array(width * height * 4);
+  const rng = new Rng(seed),
+    data = new Uint8Array(width * height * 4);
   for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 && !alpha ? 255 : rng.int(256);
   return { width, height, data };
 }
@@ -36,7 +37,11 @@ export function jpegBytes(w: number, h: number, rgb: [number, number, number]): 
 export function withExifOrientation(jpg: Uint8Array, o: number): Buffer {
   const tiff = [0x4d, 0x4d, 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, o, 0, 0, 0, 0, 0, 0];
   const body = [...'Exif'].map((c) => c.charCodeAt(0)).concat([0, 0], tiff);
-  return Buffer.concat([Buffer.from(jpg.subarray(0, 2)), Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 255, ...body]), Buffer.from(jpg.subarray(2))]);
+  return Buffer.concat([
+    Buffer.from(jpg.subarray(0, 2)),
+    Buffer.from([0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 255, ...body]),
+    Buffer.from(jpg.subarray(2)),
+  ]);
 }
 
 /** A JPEG w x h whose left half is black and right half white. */

@@ -13,21 +13,26 @@ import { randomImage } from './data-helpers.js';
 /** Float64 reference: composite over white, grey or RGB, then the exact area average over each output cell of the box. */
 function areaReference(img: RgbaImage, H: number, W: number, C: 1 | 3, box = { x: 0, y: 0, w: img.width, h: img.height }): number[] {
   const val = (x: number, y: number, c: number) => {
-    const i = (y * img.width + x) * 4, a = img.data[i + 3] / 255;
+    const i = (y * img.width + x) * 4,
+      a = img.data[i + 3] / 255;
     const ch = (k: number) => img.data[i + k] * a + 255 * (1 - a);
     return C === 1 ? 0.299 * ch(0) + 0.587 * ch(1) + 0.114 * ch(2) : ch(c);
   };
   const out: number[] = [];
-  const sx = box.w / W, sy = box.h / H;
-  for (let oy = 0; oy < H; oy++) for (let ox = 0; ox < W; ox++) for (let c = 0; c < C; c++) {
-    let s = 0;
-    for (let y = 0; y < box.h; y++) for (let x = 0; x < box.w; x++) {
-      const wy = Math.max(0, Math.min(y + 1, (oy + 1) * sy) - Math.max(y, oy * sy));
-      const wx = Math.max(0, Math.min(x + 1, (ox + 1) * sx) - Math.max(x, ox * sx));
-      if (wx > 0 && wy > 0) s += wx * wy * val(box.x + x, box.y + y, c);
-    }
-    out.push(s / (sx * sy));
-  }
+  const sx = box.w / W,
+    sy = box.h / H;
+  for (let oy = 0; oy < H; oy++)
+    for (let ox = 0; ox < W; ox++)
+      for (let c = 0; c < C; c++) {
+        let s = 0;
+        for (let y = 0; y < box.h; y++)
+          for (let x = 0; x < box.w; x++) {
+            const wy = Math.max(0, Math.min(y + 1, (oy + 1) * sy) - Math.max(y, oy * sy));
+            const wx = Math.max(0, Math.min(x + 1, (ox + 1) * sx) - Math.max(x, ox * sx));
+            if (wx > 0 && wy > 0) s += wx * wy * val(box.x + x, box.y + y, c);
+          }
+        out.push(s / (sx * sy));
+      }
   return out;
 }
 
@@ -47,7 +52,12 @@ describe('fitPixels', () => {
     const grey = fitPixels(img, { height: 5, width: 7, channels: 1 });
     expect(maxDiff(grey, areaReference(img, 5, 7, 1))).toBeLessThanOrEqual(0.5 + 1e-3);
   });
-  for (const [w, h, W, H, C] of [[64, 48, 8, 6, 3], [97, 61, 13, 7, 1], [30, 30, 7, 7, 3], [255, 3, 5, 2, 1]] as const) {
+  for (const [w, h, W, H, C] of [
+    [64, 48, 8, 6, 3],
+    [97, 61, 13, 7, 1],
+    [30, 30, 7, 7, 3],
+    [255, 3, 5, 2, 1],
+  ] as const) {
     it(`shrinking ${w}x${h} -> ${W}x${H}x${C} (stretch) is the exact area average (within rounding)`, () => {
       const img = randomImage(w, h, w * h);
       const got = fitPixels(img, { height: H, width: W, channels: C, fit: 'stretch' });
@@ -87,16 +97,42 @@ function gif(w: number, h: number): Uint8Array {
 }
 function webp(chunk: string, body: number[]): Uint8Array {
   const b = new Uint8Array(40);
-  b.set([...'RIFF'].map((c) => c.charCodeAt(0)), 0);
-  b.set([...'WEBP'].map((c) => c.charCodeAt(0)), 8);
-  b.set([...chunk].map((c) => c.charCodeAt(0)), 12);
+  b.set(
+    [...'RIFF'].map((c) => c.charCodeAt(0)),
+    0,
+  );
+  b.set(
+    [...'WEBP'].map((c) => c.charCodeAt(0)),
+    8,
+  );
+  b.set(
+    [...chunk].map((c) => c.charCodeAt(0)),
+    12,
+  );
   b.set(body, 20);
   return b;
 }
 /** A JPEG header with `before` bytes of APP1 metadata ahead of its frame header (SOF0) of n components. */
 function jpegHeader(w: number, h: number, comps: number, before = 0): Uint8Array {
   const app = before ? [0xff, 0xe1, (before + 2) >> 8, (before + 2) & 255, ...new Array(before).fill(0)] : [];
-  return Uint8Array.from([0xff, 0xd8, ...app, 0xff, 0xc0, 0, 8 + 3 * comps, 8, h >> 8, h & 255, w >> 8, w & 255, comps, ...new Array(3 * comps).fill(1), 0xff, 0xda]);
+  return Uint8Array.from([
+    0xff,
+    0xd8,
+    ...app,
+    0xff,
+    0xc0,
+    0,
+    8 + 3 * comps,
+    8,
+    h >> 8,
+    h & 255,
+    w >> 8,
+    w & 255,
+    comps,
+    ...new Array(3 * comps).fill(1),
+    0xff,
+    0xda,
+  ]);
 }
 
 describe('imageInfo: format, size and colour from the header alone', () => {
@@ -112,7 +148,10 @@ describe('imageInfo: format, size and colour from the header alone', () => {
     expect(imageInfo(jpegHeader(30000, 20000, 3), 'big.jpg')).toMatchObject({ width: 30000, height: 20000 });
     expect(imageInfo(webp('VP8X', [0, 0, 0, 0, 99, 1, 0, 49, 0, 0]), 'x.webp')).toMatchObject({ format: 'webp', width: 356, height: 50 });
     const bits = (300 - 1) | ((200 - 1) << 14);
-    expect(imageInfo(webp('VP8L', [0x2f, bits & 255, (bits >> 8) & 255, (bits >> 16) & 255, bits >>> 24]), 'l.webp')).toMatchObject({ width: 300, height: 200 });
+    expect(imageInfo(webp('VP8L', [0x2f, bits & 255, (bits >> 8) & 255, (bits >> 16) & 255, bits >>> 24]), 'l.webp')).toMatchObject({
+      width: 300,
+      height: 200,
+    });
     expect(imageInfo(webp('VP8 ', [0, 0, 0, 0x9d, 0x01, 0x2a, 64, 0, 32, 0]), 'v.webp')).toMatchObject({ width: 64, height: 32 });
     expect(imageInfo(gif(320, 240), 'a.gif')).toEqual({ format: 'gif', width: 320, height: 240, grey: false });
   });
@@ -122,7 +161,11 @@ describe('imageInfo: format, size and colour from the header alone', () => {
     ['a JPEG cut before its frame header', jpegHeader(8, 8, 3, 100).subarray(0, 60), /corrupt or truncated JPEG/],
     ['a JPEG with a broken segment', Uint8Array.from([0xff, 0xd8, 0x12, 0x34, 0, 0]), /corrupt JPEG \(no segment marker at byte 2\)/],
     ['a JPEG of width 0', jpegHeader(0, 8, 3), /JPEG header says 0x8 pixels/],
-    ['a PNG without IHDR', Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 68, 65, 84, 0, 0, 0, 1, 0, 0, 0, 1]), /must start with its IHDR chunk/],
+    [
+      'a PNG without IHDR',
+      Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 73, 68, 65, 84, 0, 0, 0, 1, 0, 0, 0, 1]),
+      /must start with its IHDR chunk/,
+    ],
     ['a WebP of an unknown chunk', webp('ABCD', []), /corrupt WebP header/],
   ];
   for (const [what, bytes, msg] of bad) {

@@ -28,8 +28,11 @@ function sizeOf(src: Picture): { width: number; height: number; what: string } {
   if ('naturalWidth' in s) return { width: s.naturalWidth, height: s.naturalHeight, what: '<img>' };
   if ('videoWidth' in s) return { width: s.videoWidth, height: s.videoHeight, what: '<video>' };
   if ('displayWidth' in s) return { width: s.displayWidth, height: s.displayHeight, what: 'VideoFrame' };
-  if (typeof s.width === 'number' && typeof s.height === 'number') return { width: s.width, height: s.height, what: src.constructor?.name ?? 'picture' };
-  throw new ValueError(`expected an <img>, <canvas>, <video>, ImageBitmap, ImageData, OffscreenCanvas or VideoFrame, received ${src === null ? 'null' : typeof src}`);
+  if (typeof s.width === 'number' && typeof s.height === 'number')
+    return { width: s.width, height: s.height, what: src.constructor?.name ?? 'picture' };
+  throw new ValueError(
+    `expected an <img>, <canvas>, <video>, ImageBitmap, ImageData, OffscreenCanvas or VideoFrame, received ${src === null ? 'null' : typeof src}`,
+  );
 }
 
 function newCanvas(width: number, height: number): OffscreenCanvas | HTMLCanvasElement {
@@ -45,7 +48,9 @@ export function imagePixels(src: Picture, opts: PictureOptions, out?: Uint8Array
   const shape = pixelShape(opts.inputShape, opts.fit ?? 'crop', 'imagePixels');
   const { width, height, what } = sizeOf(src);
   if (!(width > 0 && height > 0)) {
-    throw new DataError(`${what} has no pixels yet (${width}x${height})${what === '<video>' ? '; wait for its loadeddata event (readyState >= 2) before taking a frame' : what === '<img>' ? '; wait until it has loaded' : ''}`);
+    throw new DataError(
+      `${what} has no pixels yet (${width}x${height})${what === '<video>' ? '; wait for its loadeddata event (readyState >= 2) before taking a frame' : what === '<img>' ? '; wait until it has loaded' : ''}`,
+    );
   }
   checkImageSize({ width, height }, opts.maxImageSize ?? DEFAULT_IMAGE_LIMIT, what, 'maxImageSize');
   if (typeof ImageData !== 'undefined' && src instanceof ImageData) return fitPixels(src, shape, out, offset);
@@ -59,7 +64,10 @@ export function imagePixels(src: Picture, opts: PictureOptions, out?: Uint8Array
     ctx.drawImage(src as CanvasImageSource, box.x, box.y, box.w, box.h, 0, 0, box.w, box.h);
     data = ctx.getImageData(0, 0, box.w, box.h);
   } catch (e) {
-    const why = (e as Error).name === 'SecurityError' ? 'it comes from another origin without CORS (set crossOrigin="anonymous" and serve it with Access-Control-Allow-Origin)' : (e as Error).message;
+    const why =
+      (e as Error).name === 'SecurityError'
+        ? 'it comes from another origin without CORS (set crossOrigin="anonymous" and serve it with Access-Control-Allow-Origin)'
+        : (e as Error).message;
     throw new DataError(`cannot read the pixels of this ${what}: ${why}`);
   }
   return fitPixels(data, { ...shape, fit: 'stretch' }, out, offset);
@@ -69,7 +77,8 @@ export function imagePixels(src: Picture, opts: PictureOptions, out?: Uint8Array
 export function imageToTensor(src: Picture | Picture[], opts: PictureOptions): Tensor {
   const list = Array.isArray(src) ? src : [src];
   if (list.length === 0) throw new ValueError('imageToTensor: no pictures given');
-  const [h, w, c] = opts.inputShape, row = h * w * c;
+  const [h, w, c] = opts.inputShape,
+    row = h * w * c;
   const bytes = new Uint8Array(list.length * row);
   list.forEach((p, i) => imagePixels(p, opts, bytes, i * row));
   return new Tensor(bytesToFloats(bytes, pixelTable(opts.range, 'imageToTensor')), [list.length, h, w, c]);
@@ -85,7 +94,8 @@ const HEADER_BYTES = 2 ** 16;
 /** Decodes a File or Blob (PNG, JPEG, WebP, GIF) after checking its header's size against the limit. */
 export async function decodeBlob(blob: Blob, opts: { maxImageSize?: ImageLimit } = {}): Promise<ImageBitmap> {
   const name = (blob as File).name || 'Blob';
-  if (!(blob instanceof Blob)) throw new ValueError(`decodeBlob: expected a File or Blob, received ${blob === null ? 'null' : typeof blob}`);
+  if (!(blob instanceof Blob))
+    throw new ValueError(`decodeBlob: expected a File or Blob, received ${blob === null ? 'null' : typeof blob}`);
   let head = new Uint8Array(await blob.slice(0, HEADER_BYTES).arrayBuffer());
   let info;
   try {

@@ -68,7 +68,13 @@ export class ImageFolder {
   private readonly cache?: { bytes: Uint8Array; filled: Uint8Array };
 
   /** Use imageFolder(root, options), which scans the folder. */
-  constructor(root: string, classNames: string[], files: ImageFile[], skipped: { path: string; reason: string }[], opts: ImageFolderOptions) {
+  constructor(
+    root: string,
+    classNames: string[],
+    files: ImageFile[],
+    skipped: { path: string; reason: string }[],
+    opts: ImageFolderOptions,
+  ) {
     this.root = root;
     this.classNames = classNames;
     this.files = files;
@@ -80,7 +86,8 @@ export class ImageFolder {
     this.limit = opts.maxImageSize ?? DEFAULT_IMAGE_LIMIT;
     this.validationSplit = opts.validationSplit ?? 0;
     this.subsets = splitByClass(files, classNames.length, this.validationSplit, opts.seed ?? 0);
-    const row = this.rowBytes, budget = opts.cacheBytes ?? 256 * 2 ** 20;
+    const row = this.rowBytes,
+      budget = opts.cacheBytes ?? 256 * 2 ** 20;
     if (files.length * row <= budget) this.cache = { bytes: new Uint8Array(files.length * row), filled: new Uint8Array(files.length) };
   }
 
@@ -98,7 +105,8 @@ export class ImageFolder {
 
   /** One picture fitted to the input, as bytes (from the cache when it was decoded before). */
   async pixels(i: number): Promise<Uint8Array> {
-    const row = this.rowBytes, c = this.cache;
+    const row = this.rowBytes,
+      c = this.cache;
     if (c?.filled[i]) return c.bytes.subarray(i * row, (i + 1) * row);
     const f = this.files[i];
     const img = await decodeImage(await readDataFile(f.path, maxImageFileBytes(this.limit), { noFollow: true }), f.path, this.limit);
@@ -112,45 +120,61 @@ export class ImageFolder {
   dataset(subset: Subset = 'training', opts: ImageBatchOptions = {}): Dataset<Batch> {
     const idx = this.subsetIndices(subset);
     const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`ImageFolder.dataset: batchSize must be a positive integer, received ${batchSize}`);
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new ValueError(`ImageFolder.dataset: seed must be an integer, received ${opts.seed}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ValueError(`ImageFolder.dataset: batchSize must be a positive integer, received ${batchSize}`);
+    if (opts.seed !== undefined && !Number.isInteger(opts.seed))
+      throw new ValueError(`ImageFolder.dataset: seed must be an integer, received ${opts.seed}`);
     const table = pixelTable(opts.range, 'ImageFolder.dataset');
     const rng = opts.shuffle ? new Rng(opts.seed ?? randomSeed()) : undefined;
-    const row = this.rowBytes, self = this;
-    return new Dataset(async function* () {
-      const order = rng?.permutation(idx.length);
-      for (let from = 0; from < idx.length; from += batchSize) {
-        const n = Math.min(batchSize, idx.length - from);
-        const xs = new Float32Array(n * row), ys = new Int32Array(n);
-        for (let r = 0; r < n; r++) {
-          const i = idx[order ? order[from + r] : from + r];
-          bytesToFloats(await self.pixels(i), table, xs, r * row);
-          ys[r] = self.files[i].label;
-        }
-        yield { xs: new Tensor(xs, [n, ...self.inputShape]), ys };
+    return new Dataset(() => this.batches(idx, batchSize, table, rng?.permutation(idx.length)), Math.ceil(idx.length / batchSize));
+  }
+
+  /** One pass over pictures idx (in `order` when shuffled), each decoded (or taken from the cache) when its batch is made. */
+  private async *batches(idx: number[], batchSize: number, table: Float32Array, order?: Int32Array): AsyncGenerator<Batch> {
+    const row = this.rowBytes;
+    for (let from = 0; from < idx.length; from += batchSize) {
+      const n = Math.min(batchSize, idx.length - from);
+      const xs = new Float32Array(n * row),
+        ys = new Int32Array(n);
+      for (let r = 0; r < n; r++) {
+        const i = idx[order ? order[from + r] : from + r];
+        bytesToFloats(await this.pixels(i), table, xs, r * row);
+        ys[r] = this.files[i].label;
       }
-    }, Math.ceil(idx.length / batchSize));
+      yield { xs: new Tensor(xs, [n, ...this.inputShape]), ys };
+    }
   }
 
   /** Every picture of a subset decoded into memory at once (for folders that fit). */
   async load(subset: Subset = 'all'): Promise<LabeledImages> {
-    const idx = this.subsetIndices(subset), row = this.rowBytes;
+    const idx = this.subsetIndices(subset),
+      row = this.rowBytes;
     const pixels = new Uint8Array(idx.length * row);
     for (let k = 0; k < idx.length; k++) pixels.set(await this.pixels(idx[k]), k * row);
-    return new LabeledImages(pixels, [idx.length, ...this.inputShape], idx.map((i) => this.files[i].label), this.classNames, this.root);
+    return new LabeledImages(
+      pixels,
+      [idx.length, ...this.inputShape],
+      idx.map((i) => this.files[i].label),
+      this.classNames,
+      this.root,
+    );
   }
 
   private subsetIndices(subset: Subset): number[] {
     const idx = this.subsets[subset];
     if (!idx) throw new ValueError(`ImageFolder: subset must be 'training', 'validation' or 'all', received ${JSON.stringify(subset)}`);
-    if (idx.length === 0) throw new ValueError(`ImageFolder(${this.root}): the ${subset} subset is empty${subset === 'validation' ? ' (validationSplit is 0, or every class has one picture)' : ''}`);
+    if (idx.length === 0)
+      throw new ValueError(
+        `ImageFolder(${this.root}): the ${subset} subset is empty${subset === 'validation' ? ' (validationSplit is 0, or every class has one picture)' : ''}`,
+      );
     return idx;
   }
 }
 
 /** Per class, a seeded pick of round(fraction * n) pictures (leaving at least one) for validation. */
 function splitByClass(files: ImageFile[], classes: number, fraction: number, seed: number): Record<Subset, number[]> {
-  if (!(typeof fraction === 'number' && fraction >= 0 && fraction < 1)) throw new ValueError(`imageFolder: validationSplit must be in [0, 1), received ${fraction}`);
+  if (!(typeof fraction === 'number' && fraction >= 0 && fraction < 1))
+    throw new ValueError(`imageFolder: validationSplit must be in [0, 1), received ${fraction}`);
   if (!Number.isInteger(seed)) throw new ValueError(`imageFolder: seed must be an integer, received ${seed}`);
   const rng = new Rng(seed);
   const byClass: number[][] = Array.from({ length: classes }, () => []);
@@ -168,7 +192,8 @@ function splitByClass(files: ImageFile[], classes: number, fraction: number, see
 
 /** Scans root/<class>/... and checks every picture's header. */
 export async function imageFolder(root: string, opts: ImageFolderOptions = {}): Promise<ImageFolder> {
-  if (typeof root !== 'string' || root === '') throw new ValueError('imageFolder: expected the path of a folder with one sub-folder per class');
+  if (typeof root !== 'string' || root === '')
+    throw new ValueError('imageFolder: expected the path of a folder with one sub-folder per class');
   let st;
   try {
     st = await stat(root);
@@ -186,16 +211,28 @@ export async function imageFolder(root: string, opts: ImageFolderOptions = {}): 
     if (e.isDirectory()) {
       const label = classNames.push(e.name) - 1;
       for (const p of await walk(path, skipped, 1)) found.push({ path: p, label });
-    } else skipped.push({ path, reason: e.isSymbolicLink() ? 'a symbolic link (not followed)' : e.isFile() ? 'not inside a class folder' : 'not a regular file or folder' });
+    } else
+      skipped.push({
+        path,
+        reason: e.isSymbolicLink()
+          ? 'a symbolic link (not followed)'
+          : e.isFile()
+            ? 'not inside a class folder'
+            : 'not a regular file or folder',
+      });
   }
-  if (classNames.length < 2) throw new DataError(`${root}: found ${classNames.length} class folder(s)${classNames.length ? ` (${classNames[0]})` : ''}; an image folder needs one sub-folder per class, at least two`);
+  if (classNames.length < 2)
+    throw new DataError(
+      `${root}: found ${classNames.length} class folder(s)${classNames.length ? ` (${classNames[0]})` : ''}; an image folder needs one sub-folder per class, at least two`,
+    );
   const files: ImageFile[] = new Array(found.length);
   await inParallel(found.length, 16, async (i) => {
     const { path, label } = found[i];
     files[i] = { path, label, info: await headerOf(path, limit) };
   });
   const empty = classNames.filter((_, k) => !files.some((f) => f.label === k));
-  if (empty.length) throw new DataError(`${root}: class folder(s) ${empty.map((c) => `'${c}'`).join(', ')} hold no ${IMAGE_EXTENSIONS.join('/')} pictures`);
+  if (empty.length)
+    throw new DataError(`${root}: class folder(s) ${empty.map((c) => `'${c}'`).join(', ')} hold no ${IMAGE_EXTENSIONS.join('/')} pictures`);
   return new ImageFolder(root, classNames, files, skipped, opts);
 }
 
@@ -222,7 +259,11 @@ async function walk(dir: string, skipped: { path: string; reason: string }[], de
       else skipped.push({ path, reason: `nested deeper than ${MAX_DEPTH} folders` });
     } else if (!e.isFile()) skipped.push({ path, reason: 'not a regular file (FIFO, socket or device)' });
     else if (IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) out.push(path);
-    else skipped.push({ path, reason: extname(e.name).toLowerCase() === '.webp' ? 'WebP is not decoded in Node' : `not a ${IMAGE_EXTENSIONS.join('/')} file` });
+    else
+      skipped.push({
+        path,
+        reason: extname(e.name).toLowerCase() === '.webp' ? 'WebP is not decoded in Node' : `not a ${IMAGE_EXTENSIONS.join('/')} file`,
+      });
   }
   return out;
 }
@@ -244,7 +285,9 @@ async function headerOf(path: string, limit: ImageLimit): Promise<ImageInfo> {
 
 async function inParallel(n: number, width: number, f: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(width, n) }, async () => {
-    while (next < n) await f(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(width, n) }, async () => {
+      while (next < n) await f(next++);
+    }),
+  );
 }

@@ -38,11 +38,17 @@ export interface IdxDatasetOptions {
 }
 
 /** A dataset's training and test pictures as bytes [n, 28, 28, 1], with class names. */
-export async function loadIdxDataset(name: IdxDatasetName, opts: IdxDatasetOptions): Promise<{ train: LabeledImages; test: LabeledImages }> {
-  if (!IDX_DATASETS.includes(name)) throw new ValueError(`loadIdxDataset: unknown dataset '${name}'; expected one of ${IDX_DATASETS.join(', ')}`);
-  if (!opts || (typeof opts.dir !== 'string' && !(opts.dir instanceof URL))) throw new ValueError(`loadIdxDataset('${name}'): expected { dir: path or URL of the folder with the IDX files }`);
+export async function loadIdxDataset(
+  name: IdxDatasetName,
+  opts: IdxDatasetOptions,
+): Promise<{ train: LabeledImages; test: LabeledImages }> {
+  if (!IDX_DATASETS.includes(name))
+    throw new ValueError(`loadIdxDataset: unknown dataset '${name}'; expected one of ${IDX_DATASETS.join(', ')}`);
+  if (!opts || (typeof opts.dir !== 'string' && !(opts.dir instanceof URL)))
+    throw new ValueError(`loadIdxDataset('${name}'): expected { dir: path or URL of the folder with the IDX files }`);
   const split = opts.split ?? 'balanced';
-  if (name === 'emnist' && !EMNIST_SPLITS.includes(split)) throw new ValueError(`loadIdxDataset('emnist'): split must be one of ${EMNIST_SPLITS.join(', ')}, received '${split}'`);
+  if (name === 'emnist' && !EMNIST_SPLITS.includes(split))
+    throw new ValueError(`loadIdxDataset('emnist'): split must be one of ${EMNIST_SPLITS.join(', ')}, received '${split}'`);
   const max = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   const emnist = name === 'emnist';
   const prefix = (part: 'train' | 'test') => (emnist ? `emnist-${split}-${part}` : part === 'train' ? 'train' : 't10k');
@@ -50,13 +56,17 @@ export async function loadIdxDataset(name: IdxDatasetName, opts: IdxDatasetOptio
   const first = emnist && split === 'letters' ? 1 : 0;
   const classNames = emnist ? await emnistNames(opts.dir, split, first, max) : CLASS_NAMES[name];
   const load = async (part: 'train' | 'test', limit: number | undefined) => {
-    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1)) throw new ValueError(`loadIdxDataset('${name}'): limits must be positive integers, received ${limit}`);
-    const [img, lab] = await Promise.all(['images-idx3-ubyte', 'labels-idx1-ubyte'].map(async (kind) => {
-      const base = `${prefix(part)}-${kind}`;
-      const { bytes, name: file } = await readFirst(opts.dir, [base, `${base}.gz`], max);
-      return { idx: await decodeIdx(bytes, file, max), file };
-    }));
-    if (img.idx.dims[0] !== lab.idx.dims[0]) throw new DataError(`${img.file} has ${img.idx.dims[0]} images but ${lab.file} has ${lab.idx.dims[0]} labels`);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1))
+      throw new ValueError(`loadIdxDataset('${name}'): limits must be positive integers, received ${limit}`);
+    const [img, lab] = await Promise.all(
+      ['images-idx3-ubyte', 'labels-idx1-ubyte'].map(async (kind) => {
+        const base = `${prefix(part)}-${kind}`;
+        const { bytes, name: file } = await readFirst(opts.dir, [base, `${base}.gz`], max);
+        return { idx: await decodeIdx(bytes, file, max), file };
+      }),
+    );
+    if (img.idx.dims[0] !== lab.idx.dims[0])
+      throw new DataError(`${img.file} has ${img.idx.dims[0]} images but ${lab.file} has ${lab.idx.dims[0]} labels`);
     const labels = Int32Array.from(idxLabels(lab.idx, lab.file, classes, first), (v) => v - first);
     const { pixels, shape } = idxImagePixels(img.idx, img.file, opts.transpose ?? emnist);
     const set = new LabeledImages(pixels, shape, labels, classNames, img.file);
@@ -82,7 +92,8 @@ async function emnistNames(dir: string | URL, split: EmnistSplit, first: number,
     if (line.trim() === '') continue;
     const [label, code] = line.trim().split(/\s+/).map(Number);
     const k = label - first;
-    if (!(Number.isInteger(k) && k >= 0 && k < n && Number.isInteger(code) && code > 0 && code < 0x110000)) throw new DataError(`${file}: line '${line.trim()}' is not 'label charcode' for one of ${n} classes`);
+    if (!(Number.isInteger(k) && k >= 0 && k < n && Number.isInteger(code) && code > 0 && code < 0x110000))
+      throw new DataError(`${file}: line '${line.trim()}' is not 'label charcode' for one of ${n} classes`);
     names[k] = String.fromCodePoint(code);
   }
   const missing = names.findIndex((s) => s === '');

@@ -46,8 +46,10 @@ export class LabeledImages {
 
   constructor(pixels: Uint8Array, shape: readonly number[], labels: ArrayLike<number>, classNames: string[] = [], what = 'LabeledImages') {
     const [n, h, w, c] = shape;
-    if (shape.length !== 4 || ![n, h, w, c].every((d) => Number.isInteger(d) && d >= 0)) throw new ValueError(`${what}: shape must be [count, height, width, channels], received [${shape.join(',')}]`);
-    if (!(pixels instanceof Uint8Array) || pixels.length !== n * h * w * c) throw new DataError(`${what}: ${n}x${h}x${w}x${c} pictures need ${n * h * w * c} bytes, received ${pixels?.length}`);
+    if (shape.length !== 4 || ![n, h, w, c].every((d) => Number.isInteger(d) && d >= 0))
+      throw new ValueError(`${what}: shape must be [count, height, width, channels], received [${shape.join(',')}]`);
+    if (!(pixels instanceof Uint8Array) || pixels.length !== n * h * w * c)
+      throw new DataError(`${what}: ${n}x${h}x${w}x${c} pictures need ${n * h * w * c} bytes, received ${pixels?.length}`);
     if (labels.length !== n) throw new DataError(`${what}: ${n} pictures but ${labels.length} labels`);
     const lab = Int32Array.from(labels);
     const bad = lab.findIndex((v) => v < 0 || !Number.isInteger(v));
@@ -64,7 +66,8 @@ export class LabeledImages {
     const row = h * w * c;
     const pixels = new Uint8Array(images.length * row);
     images.forEach((p, i) => {
-      if (!(p instanceof Uint8Array) || p.length !== row) throw new DataError(`LabeledImages.fromList: picture ${i} has ${p?.length} bytes, expected ${h}x${w}x${c} = ${row}`);
+      if (!(p instanceof Uint8Array) || p.length !== row)
+        throw new DataError(`LabeledImages.fromList: picture ${i} has ${p?.length} bytes, expected ${h}x${w}x${c} = ${row}`);
       pixels.set(p, i * row);
     });
     return new LabeledImages(pixels, [images.length, h, w, c], labels, classNames, 'LabeledImages.fromList');
@@ -87,43 +90,58 @@ export class LabeledImages {
   /** Pictures [from, to) as a set sharing these bytes. */
   slice(from: number, to: number): LabeledImages {
     const row = this.shape[1] * this.shape[2] * this.shape[3];
-    const a = Math.max(0, Math.min(from, this.count)), b = Math.max(a, Math.min(to, this.count));
-    return new LabeledImages(this.pixels.subarray(a * row, b * row), [b - a, ...this.imageShape], this.labels.subarray(a, b), this.classNames);
+    const a = Math.max(0, Math.min(from, this.count)),
+      b = Math.max(a, Math.min(to, this.count));
+    return new LabeledImages(
+      this.pixels.subarray(a * row, b * row),
+      [b - a, ...this.imageShape],
+      this.labels.subarray(a, b),
+      this.classNames,
+    );
   }
 
   /** [training, validation]: the validation set is the LAST `fraction` of the pictures, as fit's validationSplit takes it. */
   split(fraction: number): [LabeledImages, LabeledImages] {
-    if (!(fraction > 0 && fraction < 1)) throw new ValueError(`LabeledImages.split: fraction must be between 0 and 1, received ${fraction}`);
+    if (!(fraction > 0 && fraction < 1))
+      throw new ValueError(`LabeledImages.split: fraction must be between 0 and 1, received ${fraction}`);
     const at = Math.floor(this.count * (1 - fraction));
     return [this.slice(0, at), this.slice(at, this.count)];
   }
 
   /** All pictures as floats in `range` ([count, h, w, c]) and the labels. */
   toTensors(range: PixelRange = [0, 1]): { xs: Tensor; ys: Int32Array } {
-    return { xs: new Tensor(bytesToFloats(this.pixels, pixelTable(range, 'LabeledImages.toTensors')), this.shape.slice()), ys: this.labels.slice() };
+    return {
+      xs: new Tensor(bytesToFloats(this.pixels, pixelTable(range, 'LabeledImages.toTensors')), this.shape.slice()),
+      ys: this.labels.slice(),
+    };
   }
 
   /** Batches made on demand from the bytes: memory holds one batch of floats at a time. */
   dataset(opts: ImageBatchOptions = {}): Dataset<Batch> {
     const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`LabeledImages.dataset: batchSize must be a positive integer, received ${batchSize}`);
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new ValueError(`LabeledImages.dataset: seed must be an integer, received ${opts.seed}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ValueError(`LabeledImages.dataset: batchSize must be a positive integer, received ${batchSize}`);
+    if (opts.seed !== undefined && !Number.isInteger(opts.seed))
+      throw new ValueError(`LabeledImages.dataset: seed must be an integer, received ${opts.seed}`);
     const table = pixelTable(opts.range, 'LabeledImages.dataset');
     const rng = opts.shuffle ? new Rng(opts.seed ?? randomSeed()) : undefined;
-    const N = this.count, row = this.shape[1] * this.shape[2] * this.shape[3];
-    const self = this;
-    return new Dataset(function* () {
-      const order = rng?.permutation(N);
-      for (let from = 0; from < N; from += batchSize) {
-        const n = Math.min(batchSize, N - from);
-        const xs = new Float32Array(n * row), ys = new Int32Array(n);
-        for (let r = 0; r < n; r++) {
-          const i = order ? order[from + r] : from + r;
-          bytesToFloats(self.pixels.subarray(i * row, (i + 1) * row), table, xs, r * row);
-          ys[r] = self.labels[i];
-        }
-        yield { xs: new Tensor(xs, [n, ...self.imageShape]), ys };
-      }
-    }, Math.ceil(N / batchSize));
+    return new Dataset(() => imageBatches(this, batchSize, table, rng?.permutation(this.count)), Math.ceil(this.count / batchSize));
+  }
+}
+
+/** One pass over the pictures in batches (in `order` when shuffled), floats made batch by batch. */
+function* imageBatches(set: LabeledImages, batchSize: number, table: Float32Array, order?: Int32Array): Generator<Batch> {
+  const N = set.count,
+    row = set.shape[1] * set.shape[2] * set.shape[3];
+  for (let from = 0; from < N; from += batchSize) {
+    const n = Math.min(batchSize, N - from);
+    const xs = new Float32Array(n * row),
+      ys = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      const i = order ? order[from + r] : from + r;
+      bytesToFloats(set.pixels.subarray(i * row, (i + 1) * row), table, xs, r * row);
+      ys[r] = set.labels[i];
+    }
+    yield { xs: new Tensor(xs, [n, ...set.imageShape]), ys };
   }
 }

@@ -24,10 +24,14 @@ interface ModelLike {
 
 export function inputInfo(model: ModelLike): InputInfo {
   const [h, w, c] = model.inputShape;
-  if (model.inputShape.length !== 3 || (c !== 1 && c !== 3)) throw new ShapeError(`the model takes input [${model.inputShape.join(',')}]; pictures need [height, width, 1 or 3]`);
+  if (model.inputShape.length !== 3 || (c !== 1 && c !== 3))
+    throw new ShapeError(`the model takes input [${model.inputShape.join(',')}]; pictures need [height, width, 1 or 3]`);
   const m = model.metadata ?? {};
   const classes = model.outputShape[model.outputShape.length - 1];
-  const names = Array.isArray(m.classNames) && m.classNames.length === classes && m.classNames.every((s) => typeof s === 'string') ? (m.classNames as string[]) : undefined;
+  const names =
+    Array.isArray(m.classNames) && m.classNames.length === classes && m.classNames.every((s) => typeof s === 'string')
+      ? (m.classNames as string[])
+      : undefined;
   const r = m.inputRange;
   return {
     inputShape: [h, w, c],

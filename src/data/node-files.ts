@@ -11,7 +11,8 @@ import { setPathReader } from './source.js';
 const FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 
-const kind = (s: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }) => (s.isDirectory() ? 'a folder' : s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : 'a device');
+const kind = (s: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean }) =>
+  s.isDirectory() ? 'a folder' : s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : 'a device';
 
 export interface ReadOptions {
   /** Refuse a symbolic link instead of following it. */
@@ -34,7 +35,8 @@ export async function readDataFile(path: string, maxBytes: number, opts: ReadOpt
     const st = await fh.stat();
     if (!st.isFile()) throw new DataError(`${path}: not a regular file (${kind(st)})`);
     const want = opts.prefix === undefined ? st.size : Math.min(st.size, opts.prefix);
-    if (opts.prefix === undefined && st.size > maxBytes) throw new DataError(`${path}: ${st.size} bytes is more than the ${maxBytes} allowed`);
+    if (opts.prefix === undefined && st.size > maxBytes)
+      throw new DataError(`${path}: ${st.size} bytes is more than the ${maxBytes} allowed`);
     const buf = new Uint8Array(want);
     let got = 0;
     while (got < want) {

@@ -63,14 +63,17 @@ function taps(from: number, len: number, out: number): Taps {
   const t: Taps = { start: new Int32Array(out), count: new Int32Array(out), weights: new Float32Array(out * stride), stride };
   for (let o = 0; o < out; o++) {
     if (scale > 1) {
-      const a = o * scale, b = a + scale;
-      const i0 = Math.floor(a), i1 = Math.min(len, Math.ceil(b));
+      const a = o * scale,
+        b = a + scale;
+      const i0 = Math.floor(a),
+        i1 = Math.min(len, Math.ceil(b));
       t.start[o] = from + i0;
       t.count[o] = i1 - i0;
       for (let i = i0; i < i1; i++) t.weights[o * stride + i - i0] = (Math.min(b, i + 1) - Math.max(a, i)) / scale;
     } else {
       const c = Math.min(len - 1, Math.max(0, (o + 0.5) * scale - 0.5));
-      const i0 = Math.floor(c), f = c - i0;
+      const i0 = Math.floor(c),
+        f = c - i0;
       t.start[o] = from + i0;
       t.count[o] = i0 + 1 < len ? 2 : 1;
       t.weights[o * stride] = t.count[o] === 2 ? 1 - f : 1;
@@ -88,25 +91,42 @@ export function fitPixels(img: RgbaImage, shape: PixelShape, out?: Uint8Array, o
   const { width: W, height: H, channels: C } = shape;
   const dst = out ?? new Uint8Array(W * H * C);
   const box = shape.fit === 'stretch' ? { x: 0, y: 0, w: img.width, h: img.height } : cropBox(img.width, img.height, W, H);
-  const tx = taps(box.x, box.w, W), ty = taps(box.y, box.h, H);
-  const src = img.data, rowBytes = img.width * 4;
+  const tx = taps(box.x, box.w, W),
+    ty = taps(box.y, box.h, H);
+  const src = img.data,
+    rowBytes = img.width * 4;
   // Horizontal pass over the rows the box covers: composited, grey or RGB, floats.
   const rows = new Float32Array(box.h * W * C);
-  const r = 0.299 / 255, g = 0.587 / 255, b = 0.114 / 255;
+  const r = 0.299 / 255,
+    g = 0.587 / 255,
+    b = 0.114 / 255;
   for (let y = 0; y < box.h; y++) {
     const row = (box.y + y) * rowBytes;
     for (let o = 0; o < W; o++) {
-      let s0 = 0, s1 = 0, s2 = 0;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0;
       for (let k = 0, i = row + tx.start[o] * 4; k < tx.count[o]; k++, i += 4) {
         const w = tx.weights[o * tx.stride + k];
-        const a = src[i + 3], white = 255 * (255 - a);
-        const R = src[i] * a + white, G = src[i + 1] * a + white, B = src[i + 2] * a + white; // x255
+        const a = src[i + 3],
+          white = 255 * (255 - a);
+        const R = src[i] * a + white,
+          G = src[i + 1] * a + white,
+          B = src[i + 2] * a + white; // x255
         if (C === 1) s0 += w * (R * r + G * g + B * b);
-        else { s0 += w * R; s1 += w * G; s2 += w * B; }
+        else {
+          s0 += w * R;
+          s1 += w * G;
+          s2 += w * B;
+        }
       }
       const d = (y * W + o) * C;
       if (C === 1) rows[d] = s0;
-      else { rows[d] = s0 / 255; rows[d + 1] = s1 / 255; rows[d + 2] = s2 / 255; }
+      else {
+        rows[d] = s0 / 255;
+        rows[d + 1] = s1 / 255;
+        rows[d + 2] = s2 / 255;
+      }
     }
   }
   // Vertical pass, rounded to bytes.

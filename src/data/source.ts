@@ -65,8 +65,14 @@ export async function readSource(src: DataSource, maxBytes = DEFAULT_MAX_BYTES):
     if (src.size > maxBytes) throw new DataError(`${name}: ${src.size} bytes is more than the ${maxBytes} allowed`);
     return new Uint8Array(await src.arrayBuffer());
   }
-  const bytes = src instanceof ArrayBuffer ? new Uint8Array(src) : ArrayBuffer.isView(src) ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength) : undefined;
-  if (!bytes) throw new DataError(`expected a path, URL, File, Blob or bytes as a data source, received ${src === null ? 'null' : typeof src}`);
+  const bytes =
+    src instanceof ArrayBuffer
+      ? new Uint8Array(src)
+      : ArrayBuffer.isView(src)
+        ? new Uint8Array(src.buffer, src.byteOffset, src.byteLength)
+        : undefined;
+  if (!bytes)
+    throw new DataError(`expected a path, URL, File, Blob or bytes as a data source, received ${src === null ? 'null' : typeof src}`);
   if (bytes.length > maxBytes) throw new DataError(`${name}: ${bytes.length} bytes is more than the ${maxBytes} allowed`);
   return bytes;
 }
@@ -101,9 +107,16 @@ async function fetchBytes(url: string, maxBytes: number): Promise<Uint8Array> {
  * if the stream is shorter) and returns how many the data may have: the read stops with a DataError as
  * soon as more arrive, so no more than that is ever held. Errors of the stream itself propagate as they are.
  */
-async function collect(reader: ReadableStreamDefaultReader<Uint8Array>, name: string, limit: (head: Uint8Array) => number, what: string, headBytes = 0): Promise<Uint8Array> {
+async function collect(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  name: string,
+  limit: (head: Uint8Array) => number,
+  what: string,
+  headBytes = 0,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
-  let total = 0, cap = Infinity;
+  let total = 0,
+    cap = Infinity;
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -141,7 +154,8 @@ export const isGzip = (b: Uint8Array) => b.length >= 2 && b[0] === 0x1f && b[1] 
  * output beyond that stops the decompression.
  */
 export async function gunzip(bytes: Uint8Array, name: string, limit: (head: Uint8Array) => number, headBytes: number): Promise<Uint8Array> {
-  if (typeof DecompressionStream === 'undefined') throw new DataError(`${name}: this engine has no DecompressionStream to undo gzip; decompress the file first`);
+  if (typeof DecompressionStream === 'undefined')
+    throw new DataError(`${name}: this engine has no DecompressionStream to undo gzip; decompress the file first`);
   const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream('gzip'));
   try {
     return await collect(stream.getReader(), name, limit, 'decompressed bytes', headBytes);

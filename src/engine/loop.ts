@@ -2,7 +2,14 @@
 // calls that change the model wait; dispose() ends it after the current step), callbacks and their epoch
 // logs and history, initialEpoch, the per-step input checks and divergence limits, class weights, and
 // yielding to the event loop. fit feeds it index ranges of arrays, fitDataset batches from a Dataset.
-import { DEFAULT_MAX_INPUT_ABS, type DivergenceLimits, type DivergenceOptions, divergenceLimits, limitOption, LossMonitor } from '../divergence.js';
+import {
+  DEFAULT_MAX_INPUT_ABS,
+  type DivergenceLimits,
+  type DivergenceOptions,
+  divergenceLimits,
+  limitOption,
+  LossMonitor,
+} from '../divergence.js';
 import { StateError, ValueError } from '../errors.js';
 import { classesOf } from './evaluation.js';
 import type { Runtime } from './runtime.js';
@@ -93,7 +100,11 @@ export class TrainingRun {
   private sums = { loss: 0, correct: 0, seen: 0 };
 
   /** Checks the model and the shared options, before anything runs. */
-  constructor(readonly host: TrainHost, args: LoopArgs, readonly what: string) {
+  constructor(
+    readonly host: TrainHost,
+    args: LoopArgs,
+    readonly what: string,
+  ) {
     this.c = requireCompiled(host, what);
     idle(host, what);
     this.rt = host.runtime(what);
@@ -116,7 +127,10 @@ export class TrainingRun {
   /** Callbacks run user code: after each, a model disposed meanwhile ends the run before memory is touched. */
   async after<T>(p: T | Promise<T>): Promise<T> {
     const v = await p;
-    if (this.host.isDisposed) throw new StateError(`${this.where}: the model was disposed during training (epoch ${this.epoch}, batch ${this.batch}); training stopped after that step and the model's memory was freed`);
+    if (this.host.isDisposed)
+      throw new StateError(
+        `${this.where}: the model was disposed during training (epoch ${this.epoch}, batch ${this.batch}); training stopped after that step and the model's memory was freed`,
+      );
     return v;
   }
 
@@ -158,7 +172,9 @@ export class TrainingRun {
   async step(n: number, classOf: (r: number) => number): Promise<void> {
     const w = this.classWeight ? this.sampleWeights(n, classOf) : 0;
     const [l, k] = step(this.host, this.rt, this.c, n, this.classes, this.limits, ++this.stepNo, this.what, this.monitor, w);
-    this.sums.loss += l; this.sums.correct += k; this.sums.seen += n;
+    this.sums.loss += l;
+    this.sums.correct += k;
+    this.sums.seen += n;
     if (this.cb.onBatchEnd) await this.after(this.cb.onBatchEnd(this.batch, { loss: l / n, acc: k / n, size: n }));
     this.batch++;
     if (now() - this.lastYield >= this.yieldEvery) {
@@ -182,26 +198,33 @@ export class TrainingRun {
   /** A class's weight; TF.js's error when classWeight leaves it out. */
   weightOf(k: number): number {
     const v = this.classWeight![k];
-    if (Number.isNaN(v)) throw new ValueError(`${this.where}: classWeight must contain all classes in the training data. The class ${k} exists in the data but not in classWeight`);
+    if (Number.isNaN(v))
+      throw new ValueError(
+        `${this.where}: classWeight must contain all classes in the training data. The class ${k} exists in the data but not in classWeight`,
+      );
     return v;
   }
 }
 
 /** classWeight as one number per class (NaN: not given); values must be finite and >= 0. */
 function classWeights(cw: ClassWeight, classes: number, where: string): Float64Array {
-  if (cw === null || typeof cw !== 'object') throw new ValueError(`${where}: classWeight must map class indices to weights, e.g. {0: 1, 1: 5}; received ${String(cw)}`);
+  if (cw === null || typeof cw !== 'object')
+    throw new ValueError(`${where}: classWeight must map class indices to weights, e.g. {0: 1, 1: 5}; received ${String(cw)}`);
   const out = new Float64Array(classes).fill(NaN);
   for (const [key, v] of Object.entries(cw)) {
     const k = Number(key);
-    if (!Number.isInteger(k) || k < 0 || k >= classes) throw new ValueError(`${where}: classWeight has class '${key}'; the model has classes 0 to ${classes - 1}`);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ValueError(`${where}: classWeight[${key}] is ${v}; expected a finite number >= 0`);
+    if (!Number.isInteger(k) || k < 0 || k >= classes)
+      throw new ValueError(`${where}: classWeight has class '${key}'; the model has classes 0 to ${classes - 1}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      throw new ValueError(`${where}: classWeight[${key}] is ${v}; expected a finite number >= 0`);
     out[k] = v;
   }
   return out;
 }
 
 function intOption(v: unknown, what: string, where: string, min: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new ValueError(`${where}: ${what} must be a ${min ? 'positive' : 'non-negative'} integer, received ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min)
+    throw new ValueError(`${where}: ${what} must be a ${min ? 'positive' : 'non-negative'} integer, received ${JSON.stringify(v)}`);
   return v;
 }
 

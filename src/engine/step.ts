@@ -20,7 +20,9 @@ function update(rt: Runtime, c: Compiled, runs: Run[]): void {
 }
 
 function diverged(host: TrainHost, c: Compiled, what: string, stepNo: number, why: string, undone = false): DivergenceError {
-  return new DivergenceError(`${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${c.optimizer.getConfig().learningRate}) or check the inputs`);
+  return new DivergenceError(
+    `${host.name}.${what}: ${why} at step ${stepNo}; the weights are those from before that step${undone ? ' (the update was undone)' : ''}. Try a lower learning rate (now ${c.optimizer.getConfig().learningRate}) or check the inputs`,
+  );
 }
 
 /** The optimizer's state blocks, each the size of the gradient block. */
@@ -36,7 +38,10 @@ function ensureState(host: TrainHost, rt: Runtime, c: Compiled): void {
 function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void {
   const floats = runs.reduce((s, r) => s + r.floats, 0);
   const bytes = floats * 4 * (1 + c.states.length);
-  if (!restore && c.undo && rt.be.sizeOf(c.undo)! < bytes) { rt.be.release(c.undo); c.undo = 0; }
+  if (!restore && c.undo && rt.be.sizeOf(c.undo)! < bytes) {
+    rt.be.release(c.undo);
+    c.undo = 0;
+  }
   if (!c.undo) c.undo = rt.be.alloc(bytes, `${rt.name} undo copy of the weights`);
   let at = c.undo;
   for (const base of [(r: Run) => r.ptr, ...c.states.map((s) => (r: Run) => s + r.offset * 4)]) {
@@ -54,7 +59,18 @@ function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void
  * after it (then the copy taken before it is put back), so the weights stay those from before that step.
  * `weights` (0: none) points to the batch's per-sample loss weights (class weights).
  */
-export function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: number, limits: DivergenceLimits | undefined, stepNo: number, what: string, monitor?: LossMonitor, weights = 0): [number, number] {
+export function step(
+  host: TrainHost,
+  rt: Runtime,
+  c: Compiled,
+  n: number,
+  C: number,
+  limits: DivergenceLimits | undefined,
+  stepNo: number,
+  what: string,
+  monitor?: LossMonitor,
+  weights = 0,
+): [number, number] {
   rt.forward(n, true);
   const [loss, correct] = lossOf(rt, c.loss, n, C, true, weights);
   if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
@@ -68,7 +84,14 @@ export function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: nu
     return [loss, correct];
   }
   const g = maxAbs(rt, runs, 'gradients');
-  if (!(g <= limits.maxAbs)) throw diverged(host, c, what, stepNo, Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite');
+  if (!(g <= limits.maxAbs))
+    throw diverged(
+      host,
+      c,
+      what,
+      stepNo,
+      Number.isFinite(g) ? `a gradient reached ${g.toPrecision(3)} (limit ${limits.maxAbs})` : 'the gradients became non-finite',
+    );
   // While a running bound on |w| (the last measured maximum plus each update's largest move, as the
   // optimizer bounds it) stays under the limit, the update cannot break it: no copy, no pass over the weights.
   // A stale bound (weights written elsewhere) is measured again first, which costs one pass, not a copy.
@@ -86,7 +109,14 @@ export function step(host: TrainHost, rt: Runtime, c: Compiled, n: number, C: nu
   if (!(w <= limits.maxAbs)) {
     undoCopy(rt, c, runs, true);
     c.optimizer.iterations--;
-    throw diverged(host, c, what, stepNo, Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite', true);
+    throw diverged(
+      host,
+      c,
+      what,
+      stepNo,
+      Number.isFinite(w) ? `a weight reached ${w.toPrecision(3)} (limit ${limits.maxAbs})` : 'the weights became non-finite',
+      true,
+    );
   }
   rt.weightBound = w;
   return [loss, correct];
