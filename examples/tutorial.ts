@@ -16,7 +16,8 @@ await model.fit(train.images, train.labels, {
   epochs: 3,
   batchSize: 1,
   seed: 0,
-  onEpochEnd: (epoch, logs) => console.log(`--- Epoch ${epoch + 1}: average loss ${logs.loss!.toFixed(3)}, accuracy ${(logs.acc! * 100).toFixed(1)}%`),
+  onEpochEnd: (epoch, logs) =>
+    console.log(`--- Epoch ${epoch + 1}: average loss ${logs.loss!.toFixed(3)}, accuracy ${(logs.acc! * 100).toFixed(1)}%`),
 });
 const seconds = (performance.now() - t0) / 1000;
 const { loss, accuracy } = model.evaluate(test.images, test.labels);

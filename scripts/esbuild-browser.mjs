@@ -7,7 +7,8 @@ import * as esbuild from 'esbuild';
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 /** simdcnn's own modules that exist only for Node. */
-const NODE_ONLY = /[\\/]src[\\/](node|node-flags|mnist|cli|progress)\.(ts|js)$|[\\/]src[\\/]io[\\/]node\.(ts|js)$|[\\/]src[\\/]data[\\/](node-files|decode|folder)\.(ts|js)$/;
+const NODE_ONLY =
+  /[\\/]src[\\/](node|node-flags|mnist|cli|progress)\.(ts|js)$|[\\/]src[\\/]io[\\/]node\.(ts|js)$|[\\/]src[\\/]data[\\/](node-files|decode|folder)\.(ts|js)$/;
 
 export const noNodePlugin = {
   name: 'no-node',

@@ -82,7 +82,13 @@ Usage:
   simdcnn help
 `;
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
-const DATA_OPTIONS = { data: { type: 'string' }, dataset: { type: 'string' }, 'data-dir': { type: 'string' }, 'emnist-split': { type: 'string' }, 'test-limit': { type: 'string' } } as const;
+const DATA_OPTIONS = {
+  data: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'emnist-split': { type: 'string' },
+  'test-limit': { type: 'string' },
+} as const;
 
 function fail(msg: string): never {
   process.stderr.write(`simdcnn: ${msg}\n`);
@@ -102,7 +108,8 @@ function num(v: string | undefined, name: string): number | undefined {
   return n;
 }
 function oneOf<T extends string>(v: string | undefined, name: string, allowed: readonly T[]): T | undefined {
-  if (v !== undefined && !allowed.includes(v as T)) fail(`--${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, received '${v}'`);
+  if (v !== undefined && !allowed.includes(v as T))
+    fail(`--${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, received '${v}'`);
   return v as T | undefined;
 }
 
@@ -111,10 +118,23 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
   const { values: v } = parseArgs({
     args: argv,
     options: {
-      ...DATA_OPTIONS, 'input-size': { type: 'string' }, grey: { type: 'boolean' }, rgb: { type: 'boolean' }, fit: { type: 'string' },
-      net: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, optimizer: { type: 'string' }, lr: { type: 'string' },
-      momentum: { type: 'string' }, seed: { type: 'string' }, 'validation-split': { type: 'string' }, 'train-limit': { type: 'string' },
-      'max-image-size': { type: 'string' }, out: { type: 'string', default: 'simdcnn-model' }, ...HELP_OPTION,
+      ...DATA_OPTIONS,
+      'input-size': { type: 'string' },
+      grey: { type: 'boolean' },
+      rgb: { type: 'boolean' },
+      fit: { type: 'string' },
+      net: { type: 'string' },
+      epochs: { type: 'string' },
+      'batch-size': { type: 'string' },
+      optimizer: { type: 'string' },
+      lr: { type: 'string' },
+      momentum: { type: 'string' },
+      seed: { type: 'string' },
+      'validation-split': { type: 'string' },
+      'train-limit': { type: 'string' },
+      'max-image-size': { type: 'string' },
+      out: { type: 'string', default: 'simdcnn-model' },
+      ...HELP_OPTION,
     },
   });
   if (v.help) return void process.stdout.write(TRAIN_HELP);
@@ -125,12 +145,24 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
   const split = num(v['validation-split'], 'validation-split');
   if (split !== undefined && split >= 1) fail(`--validation-split must be in [0, 1), received '${v['validation-split']}'`);
   const opts: TrainOptions = {
-    data: v.data, dataset: oneOf(v.dataset, 'dataset', DATASETS), dataDir: v['data-dir'], emnistSplit: v['emnist-split'] as EmnistSplit | undefined,
-    inputSize: size && [size.height, size.width], channels: v.grey ? 1 : v.rgb ? 3 : undefined, fit: oneOf(v.fit, 'fit', FITS),
+    data: v.data,
+    dataset: oneOf(v.dataset, 'dataset', DATASETS),
+    dataDir: v['data-dir'],
+    emnistSplit: v['emnist-split'] as EmnistSplit | undefined,
+    inputSize: size && [size.height, size.width],
+    channels: v.grey ? 1 : v.rgb ? 3 : undefined,
+    fit: oneOf(v.fit, 'fit', FITS),
     maxImageSize: v['max-image-size'] === undefined ? undefined : parseImageLimit(v['max-image-size'], '--max-image-size'),
-    net: oneOf(v.net, 'net', NET_NAMES) as NetName | undefined, epochs: int(v.epochs, 'epochs'), batchSize: int(v['batch-size'], 'batch-size'),
-    optimizer: oneOf(v.optimizer, 'optimizer', OPTIMIZER_NAMES), lr: num(v.lr, 'lr'), momentum: num(v.momentum, 'momentum'), seed,
-    validationSplit: split, trainLimit: int(v['train-limit'], 'train-limit'), testLimit: int(v['test-limit'], 'test-limit'),
+    net: oneOf(v.net, 'net', NET_NAMES) as NetName | undefined,
+    epochs: int(v.epochs, 'epochs'),
+    batchSize: int(v['batch-size'], 'batch-size'),
+    optimizer: oneOf(v.optimizer, 'optimizer', OPTIMIZER_NAMES),
+    lr: num(v.lr, 'lr'),
+    momentum: num(v.momentum, 'momentum'),
+    seed,
+    validationSplit: split,
+    trainLimit: int(v['train-limit'], 'train-limit'),
+    testLimit: int(v['test-limit'], 'test-limit'),
   };
   return { opts, out: v.out };
 }
@@ -143,12 +175,19 @@ async function train(argv: string[]): Promise<void> {
   const { model } = plan;
   model.compile({ optimizer: plan.optimizer, loss: 'sparseCategoricalCrossentropy' });
   for (const line of plan.summary) process.stdout.write(`${line}\n`);
-  process.stdout.write(`${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}' (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  process.stdout.write(
+    `${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}' (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+  );
   const bar = progressBar(plan.trainCount, plan.epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();
   await model.fitDataset(plan.train, {
-    epochs: plan.epochs, validationData: plan.validation,
-    callbacks: { onEpochBegin: (e) => bar.onEpochBegin(e), onBatchEnd: (b, l) => bar.onBatchEnd(b, l), onEpochEnd: (e, l) => bar.onEpochEnd(e, l) },
+    epochs: plan.epochs,
+    validationData: plan.validation,
+    callbacks: {
+      onEpochBegin: (e) => bar.onEpochBegin(e),
+      onBatchEnd: (b, l) => bar.onBatchEnd(b, l),
+      onEpochEnd: (e, l) => bar.onEpochEnd(e, l),
+    },
   });
   const trainS = (performance.now() - t1) / 1000;
   let line = `trained in ${trainS.toFixed(1)} s (${Math.round((plan.trainCount * plan.epochs) / trainS).toLocaleString('en-US')} img/s)`;
@@ -167,8 +206,13 @@ async function evalData(v: { [k in keyof typeof DATA_OPTIONS]?: string }, model:
   const info = inputInfo(model);
   const batch = { batchSize: 256, range: info.range };
   if (v.data !== undefined) {
-    const folder = await imageFolder(v.data, { imageSize: [info.inputShape[0], info.inputShape[1]], channels: info.inputShape[2], fit: info.fit });
-    if (folder.classNames.join('/') !== info.classNames.join('/')) fail(`${v.data}: its classes (${folder.classNames.join(', ')}) are not the model's (${info.classNames.join(', ')})`);
+    const folder = await imageFolder(v.data, {
+      imageSize: [info.inputShape[0], info.inputShape[1]],
+      channels: info.inputShape[2],
+      fit: info.fit,
+    });
+    if (folder.classNames.join('/') !== info.classNames.join('/'))
+      fail(`${v.data}: its classes (${folder.classNames.join(', ')}) are not the model's (${info.classNames.join(', ')})`);
     return { ds: folder.dataset('all', batch), what: `${folder.count()} pictures of ${v.data}` };
   }
   const saved = model.metadata?.dataset;
@@ -176,7 +220,10 @@ async function evalData(v: { [k in keyof typeof DATA_OPTIONS]?: string }, model:
   oneOf(name, 'dataset', DATASETS);
   const dir = v['data-dir'] ?? (name === 'mnist' ? mnistDataDir() : fail(`eval on ${name} needs --data-dir PATH with its files`));
   const limit = int(v['test-limit'], 'test-limit');
-  const { test } = name === 'cifar10' ? await loadCifar10({ dir, trainLimit: 1, testLimit: limit }) : await loadIdxDataset(name, { dir, split: v['emnist-split'] as EmnistSplit | undefined, trainLimit: 1, testLimit: limit });
+  const { test } =
+    name === 'cifar10'
+      ? await loadCifar10({ dir, trainLimit: 1, testLimit: limit })
+      : await loadIdxDataset(name, { dir, split: v['emnist-split'] as EmnistSplit | undefined, trainLimit: 1, testLimit: limit });
   return { ds: test.dataset(batch), what: `${test.count} ${name} test pictures` };
 }
 
@@ -202,16 +249,24 @@ async function predict(argv: string[]): Promise<void> {
   const model = await loadModel(values.model);
   const info = inputInfo(model);
   // Sizes first: the model's input and each picture's header, before any activations or pixels exist.
-  checkImageSize({ width: info.inputShape[1], height: info.inputShape[0] }, limit, `the model's input (${values.model})`, '--max-image-size');
+  checkImageSize(
+    { width: info.inputShape[1], height: info.inputShape[0] },
+    limit,
+    `the model's input (${values.model})`,
+    '--max-image-size',
+  );
   for (const file of positionals) {
     const img = await decodeImage(await readDataFile(file, maxImageFileBytes(limit)), file, limit, '--max-image-size');
     const { x, inverted } = pictureToInput(img, info);
     const p = model.predict(x).data;
     const order = Array.from(p.keys()).sort((a, b) => p[b] - p[a]);
     const name = (k: number) => info.classNames[k];
-    process.stdout.write(`${file}: ${name(order[0])} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`);
+    process.stdout.write(
+      `${file}: ${name(order[0])} (probability ${p[order[0]].toFixed(3)})${inverted ? ', read as dark on light and inverted' : ''}\n`,
+    );
     const w = Math.max(...order.slice(0, 3).map((k) => name(k).length));
-    for (const k of order.slice(0, 3)) process.stdout.write(`  ${name(k).padEnd(w)}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
+    for (const k of order.slice(0, 3))
+      process.stdout.write(`  ${name(k).padEnd(w)}  ${'█'.repeat(Math.round(p[k] * 40)).padEnd(40)} ${p[k].toFixed(3)}\n`);
   }
 }
 

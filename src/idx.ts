@@ -35,7 +35,9 @@ function idxHeader(bytes: Uint8Array, name: string): { dims: number[]; header: n
 export function parseIdx(bytes: Uint8Array, name: string): Idx {
   const { dims, header, size } = idxHeader(bytes, name);
   if (bytes.length !== size) {
-    throw new DataError(`${name}: expected ${size} bytes for dims [${dims.join(',')}], received ${bytes.length}${bytes.length < size ? ' (truncated)' : ' (trailing bytes)'}`);
+    throw new DataError(
+      `${name}: expected ${size} bytes for dims [${dims.join(',')}], received ${bytes.length}${bytes.length < size ? ' (truncated)' : ' (trailing bytes)'}`,
+    );
   }
   return { dims, data: bytes.subarray(header) };
 }
@@ -51,11 +53,16 @@ export async function readIdx(src: DataSource, maxBytes = DEFAULT_MAX_BYTES): Pr
 /** An IDX file's bytes, gzipped or not, parsed. */
 export async function decodeIdx(bytes: Uint8Array, name: string, maxBytes = DEFAULT_MAX_BYTES): Promise<Idx> {
   if (isGzip(bytes)) {
-    bytes = await gunzip(bytes, name, (head) => {
-      const size = idxFileSize(head, name);
-      if (size > maxBytes) throw new DataError(`${name}: the IDX header declares ${size} bytes, more than the ${maxBytes} allowed`);
-      return size;
-    }, 20);
+    bytes = await gunzip(
+      bytes,
+      name,
+      (head) => {
+        const size = idxFileSize(head, name);
+        if (size > maxBytes) throw new DataError(`${name}: the IDX header declares ${size} bytes, more than the ${maxBytes} allowed`);
+        return size;
+      },
+      20,
+    );
   }
   return parseIdx(bytes, name);
 }
@@ -67,7 +74,8 @@ export function idxImagesToTensor(idx: Idx, range: [number, number], name: strin
 }
 
 function checkImageRank(idx: Idx, name: string): void {
-  if (idx.dims.length !== 3) throw new DataError(`${name}: expected images of rank 3 [count, rows, cols], received dims [${idx.dims.join(',')}]`);
+  if (idx.dims.length !== 3)
+    throw new DataError(`${name}: expected images of rank 3 [count, rows, cols], received dims [${idx.dims.join(',')}]`);
 }
 
 /**
@@ -78,7 +86,8 @@ export function idxImagePixels(idx: Idx, name: string, transpose = false): { pix
   checkImageRank(idx, name);
   const [n, rows, cols] = idx.dims;
   if (!transpose) return { pixels: idx.data, shape: [n, rows, cols, 1] };
-  const out = new Uint8Array(idx.data.length), px = rows * cols;
+  const out = new Uint8Array(idx.data.length),
+    px = rows * cols;
   for (let k = 0; k < n; k++) {
     const o = k * px;
     // Stored row r, column c is the upright picture's row c, column r.

@@ -61,12 +61,18 @@ export function imageInfo(bytes: Uint8Array, file: string): ImageInfo {
   if (b[0] === 0xff && b[1] === 0xd8) return jpegInfo(b, file);
   const tag = (o: number) => String.fromCharCode(b[o], b[o + 1], b[o + 2], b[o + 3]);
   if (b.length >= 30 && tag(0) === 'RIFF' && tag(8) === 'WEBP') return webpInfo(b, file);
-  if (b.length >= 10 && tag(0) === 'GIF8') return checked({ format: 'gif', width: b[6] | (b[7] << 8), height: b[8] | (b[9] << 8), grey: false }, file);
-  throw new DataError(`${file}: not a picture this library reads (expected a PNG, JPEG, WebP or GIF file; it starts ${Array.from(b.subarray(0, 4), (x) => x.toString(16).padStart(2, '0')).join(' ') || 'empty'})`);
+  if (b.length >= 10 && tag(0) === 'GIF8')
+    return checked({ format: 'gif', width: b[6] | (b[7] << 8), height: b[8] | (b[9] << 8), grey: false }, file);
+  throw new DataError(
+    `${file}: not a picture this library reads (expected a PNG, JPEG, WebP or GIF file; it starts ${Array.from(b.subarray(0, 4), (x) => x.toString(16).padStart(2, '0')).join(' ') || 'empty'})`,
+  );
 }
 
 function checked(info: ImageInfo, file: string): ImageInfo {
-  if (!(info.width > 0 && info.height > 0)) throw new DataError(`${file}: the ${info.format.toUpperCase()} header says ${info.width}x${info.height} pixels; a picture needs a width and a height of at least 1`);
+  if (!(info.width > 0 && info.height > 0))
+    throw new DataError(
+      `${file}: the ${info.format.toUpperCase()} header says ${info.width}x${info.height} pixels; a picture needs a width and a height of at least 1`,
+    );
   return info;
 }
 
@@ -76,8 +82,14 @@ function jpegInfo(b: Uint8Array, file: string): ImageInfo {
   while (o + 4 <= b.length) {
     if (b[o] !== 0xff) throw new DataError(`${file}: corrupt JPEG (no segment marker at byte ${o})`);
     const m = b[o + 1];
-    if (m === 0xff) { o++; continue; } // fill byte
-    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; } // no length
+    if (m === 0xff) {
+      o++;
+      continue;
+    } // fill byte
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      o += 2;
+      continue;
+    } // no length
     if (m === 0xd9 || m === 0xda) break; // end of image, or scan data before any frame header
     const len = (b[o + 2] << 8) | b[o + 3];
     if (len < 2) throw new DataError(`${file}: corrupt JPEG (segment ${m.toString(16)} of length ${len})`);
@@ -93,7 +105,11 @@ function jpegInfo(b: Uint8Array, file: string): ImageInfo {
 
 function webpInfo(b: Uint8Array, file: string): ImageInfo {
   const chunk = String.fromCharCode(b[12], b[13], b[14], b[15]);
-  const le = (o: number, n: number) => { let v = 0; for (let i = n - 1; i >= 0; i--) v = v * 256 + b[o + i]; return v; };
+  const le = (o: number, n: number) => {
+    let v = 0;
+    for (let i = n - 1; i >= 0; i--) v = v * 256 + b[o + i];
+    return v;
+  };
   if (chunk === 'VP8X') return checked({ format: 'webp', width: le(24, 3) + 1, height: le(27, 3) + 1, grey: false }, file);
   if (chunk === 'VP8L' && b[20] === 0x2f) {
     const bits = le(21, 4);

@@ -19,13 +19,16 @@ export interface NetOptions {
 
 /** The tutorial's net: Conv3x3 (8 filters, valid, no bias) -> MaxPool2 -> Softmax(13*13*8 -> 10). */
 export function tutorialNet(seed?: number, { inputShape = [28, 28, 1], classes = 10 }: NetOptions = {}): Sequential {
-  return new Sequential([
-    new Conv2D({ filters: 8, kernelSize: 3, useBias: false, inputShape }),
-    new MaxPool2D({ poolSize: 2 }),
-    new Flatten(),
-    new Dense({ units: classes }),
-    new Softmax(),
-  ], { seed, name: 'tutorial' });
+  return new Sequential(
+    [
+      new Conv2D({ filters: 8, kernelSize: 3, useBias: false, inputShape }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dense({ units: classes }),
+      new Softmax(),
+    ],
+    { seed, name: 'tutorial' },
+  );
 }
 
 /** conv32(3x3,same,relu) -> maxpool2 -> conv64(3x3,same,relu) -> maxpool2 -> dense128(relu) -> dense10(softmax). */
@@ -38,13 +41,21 @@ export function cnn3(seed?: number, opts: NetOptions = {}): Sequential {
   return convNet(3, 'cnn3', seed, opts);
 }
 
-function convNet(blocks: number, name: string, seed: number | undefined, { inputShape = [28, 28, 1], classes = 10 }: NetOptions): Sequential {
+function convNet(
+  blocks: number,
+  name: string,
+  seed: number | undefined,
+  { inputShape = [28, 28, 1], classes = 10 }: NetOptions,
+): Sequential {
   const layers = [];
   for (let b = 0; b < blocks; b++) {
     layers.push(new Conv2D({ filters: 32 << b, kernelSize: 3, padding: 'same', activation: 'relu', ...(b === 0 ? { inputShape } : {}) }));
     layers.push(new MaxPool2D({ poolSize: 2 }));
   }
-  return new Sequential([...layers, new Flatten(), new Dense({ units: 128, activation: 'relu' }), new Dense({ units: classes, activation: 'softmax' })], { seed, name });
+  return new Sequential(
+    [...layers, new Flatten(), new Dense({ units: 128, activation: 'relu' }), new Dense({ units: classes, activation: 'softmax' })],
+    { seed, name },
+  );
 }
 
 export function buildNet(name: NetName, seed?: number, opts: NetOptions = {}): Sequential {

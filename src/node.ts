@@ -3,5 +3,13 @@ import './node-flags.js';
 import './io/node.js';
 import './data/node-files.js';
 export * from './index.js';
-export { imageFolder, ImageFolder, suggestInput, IMAGE_EXTENSIONS, type ImageFolderOptions, type ImageFile, type Subset } from './data/folder.js';
+export {
+  imageFolder,
+  ImageFolder,
+  suggestInput,
+  IMAGE_EXTENSIONS,
+  type ImageFolderOptions,
+  type ImageFile,
+  type Subset,
+} from './data/folder.js';
 export { decodeImage } from './data/decode.js';

@@ -82,19 +82,29 @@ describe('softmax kernels vs float64 reference', () => {
           for (let j = 0; j < C; j++) soft[i * C + j] = (soft[i * C + j] / s) * want;
         }
         const sc = Math.fround(scale); // the kernel takes scale as float32
-        const sparse = xentSparseRef(p32, labels, N, C, sc), dense = xentDenseRef(p32, onehot, N, C, sc), softRef = xentDenseRef(p32, soft, N, C, sc);
+        const sparse = xentSparseRef(p32, labels, N, C, sc),
+          dense = xentDenseRef(p32, onehot, N, C, sc),
+          softRef = xentDenseRef(p32, soft, N, C, sc);
         // Per-row weights in [0, 3), one of them 0 (a class weighted out).
         const weights = Float32Array.from(randomArray(N, rnd), (v) => Math.abs(v) * 3);
         weights[N - 1] = 0;
-        const wSparse = xentSparseRef(p32, labels, N, C, sc, weights), wSoft = xentDenseRef(p32, soft, N, C, sc, weights);
+        const wSparse = xentSparseRef(p32, labels, N, C, sc, weights),
+          wSoft = xentDenseRef(p32, soft, N, C, sc, weights);
         const correct = Array.from(labels).filter((l, i) => argmaxRow(p32, i, C) === l).length;
         const gradTol = { rtol: 1e-5, atol: 1e-7, shape: [N, C] };
         const grads: Record<string, Float32Array[]> = {};
         for (const { name, be } of vs) {
           grads[name] = withArena(be, (ar) => {
-            const pp = ar.f32('p', p32), pl = ar.i32('labels', labels), pt = ar.f32('onehot', onehot), ps = ar.f32('soft', soft);
-            const g1 = ar.out('dlogits sparse', N * C), g2 = ar.out('dlogits one-hot', N * C), g3 = ar.out('dlogits soft', N * C);
-            const pw = ar.f32('weights', weights), g4 = ar.out('dlogits sparse weighted', N * C), g5 = ar.out('dlogits soft weighted', N * C);
+            const pp = ar.f32('p', p32),
+              pl = ar.i32('labels', labels),
+              pt = ar.f32('onehot', onehot),
+              ps = ar.f32('soft', soft);
+            const g1 = ar.out('dlogits sparse', N * C),
+              g2 = ar.out('dlogits one-hot', N * C),
+              g3 = ar.out('dlogits soft', N * C);
+            const pw = ar.f32('weights', weights),
+              g4 = ar.out('dlogits sparse weighted', N * C),
+              g5 = ar.out('dlogits soft weighted', N * C);
             const l1 = ar.run('xent sparse', [g1], () => be.k.softmax_xent_sparse(pp, pl, 0, g1, N, C, scale));
             const l2 = ar.run('xent dense one-hot', [g2], () => be.k.softmax_xent_dense(pp, pt, 0, g2, N, C, scale));
             const l3 = ar.run('xent dense soft', [g3], () => be.k.softmax_xent_dense(pp, ps, 0, g3, N, C, scale));
@@ -105,11 +115,25 @@ describe('softmax kernels vs float64 reference', () => {
             const l7 = ar.run('xent dense soft weighted', [g5], () => be.k.softmax_xent_dense(pp, ps, pw, g5, N, C, scale));
             // Loss as float64 from float32 probabilities; the clip bounds are float32 (1e-7 and 1 - 1e-7 rounded).
             const lossTol = { rtol: 1e-6, atol: 1e-6 * N };
-            for (const [got, want, what] of [[l1, sparse.loss, 'sparse'], [l2, dense.loss, 'one-hot'], [l3, softRef.loss, 'soft'], [l4, sparse.loss, 'sparse loss-only'], [l5, softRef.loss, 'soft loss-only'], [l6, wSparse.loss, 'sparse weighted'], [l7, wSoft.loss, 'soft weighted']] as const) {
+            for (const [got, want, what] of [
+              [l1, sparse.loss, 'sparse'],
+              [l2, dense.loss, 'one-hot'],
+              [l3, softRef.loss, 'soft'],
+              [l4, sparse.loss, 'sparse loss-only'],
+              [l5, softRef.loss, 'soft loss-only'],
+              [l6, wSparse.loss, 'sparse weighted'],
+              [l7, wSoft.loss, 'soft weighted'],
+            ] as const) {
               expectClose([got], [want], lossTol, `${name} ${what} loss`);
             }
-            expect(ar.run('count_correct_sparse', [], () => be.k.count_correct_sparse(pp, pl, N, C)), `${name} count_correct_sparse`).toBe(correct);
-            expect(ar.run('count_correct_dense', [], () => be.k.count_correct_dense(pp, pt, N, C)), `${name} count_correct_dense`).toBe(correct);
+            expect(
+              ar.run('count_correct_sparse', [], () => be.k.count_correct_sparse(pp, pl, N, C)),
+              `${name} count_correct_sparse`,
+            ).toBe(correct);
+            expect(
+              ar.run('count_correct_dense', [], () => be.k.count_correct_dense(pp, pt, N, C)),
+              `${name} count_correct_dense`,
+            ).toBe(correct);
             return [ar.read(g1), ar.read(g2), ar.read(g3), ar.read(g4), ar.read(g5)];
           });
           expectClose(grads[name][0], sparse.grad, gradTol, `${name} sparse gradient`);

@@ -11,7 +11,6 @@ import { classesOf, evaluateChecked, lossOf } from './evaluation.js';
 import { getLoss, type Loss } from './losses.js';
 import { type History, type Logs, type LoopArgs, TrainingRun } from './loop.js';
 import { INFER, TRAIN, type TrainHost } from './state.js';
-import { classOfRow } from './training.js';
 import { checkX, checkY, dataOf, type Labels, positiveInt, type Source } from './validation.js';
 
 /** A Dataset, anything with TF.js's iterator(), or an async iterable of batches. */
@@ -112,9 +111,9 @@ async function trainOn(run: TrainingRun, value: unknown): Promise<void> {
     data = dataOf(src, io);
   host.runtime('fitDataset'); // reading xs.data runs user code (a getter) that may have disposed the model
   rt.ensure(n, TRAIN);
-  rt.loadInput(data, src.row, null, 0, n, run.inputLimit, { what: 'fitDataset', batch: run.batch });
+  rt.loadInput(data, src.row, null, 0, n, run.inputLimit, 'fitDataset', run.batch);
   rt.loadTargets(labels, n, null, 0, n, 'fitDataset');
-  await run.step(n, (r) => classOfRow(labels, r));
+  await run.step(n, labels, null, 0);
 }
 
 /** The epoch-end validation fitDataset was given, checked before training starts. */
@@ -181,7 +180,7 @@ async function evaluateBatches(
       n = src.N,
       data = dataOf(src, host.ioShapes());
     rt.ensure(n, INFER);
-    rt.loadInput(data, src.row, null, 0, n, limit, { what, batch: b });
+    rt.loadInput(data, src.row, null, 0, n, limit, what, b);
     rt.loadTargets(labels, n, null, 0, n, what);
     rt.forward(n, false);
     const [s, k] = lossOf(rt, l, n, C, false);

@@ -11,6 +11,7 @@ import {
   LossMonitor,
 } from '../divergence.js';
 import { StateError, ValueError } from '../errors.js';
+import { Tensor } from '../tensor.js';
 import { classesOf } from './evaluation.js';
 import type { Runtime } from './runtime.js';
 import { checkTrainable, type Compiled, idle, requireCompiled, running, type TrainHost } from './state.js';
@@ -166,11 +167,11 @@ export class TrainingRun {
   }
 
   /**
-   * One optimizer step on the n samples already in the arena (`classOf(r)`: the class of row r, for class
-   * weights), then the batch's callback and, now and then, a yield to the event loop.
+   * One optimizer step on the n samples already in the arena, rows idx[from..from+n) (or from..from+n) of
+   * `labels` (for class weights), then the batch's callback and, now and then, a yield to the event loop.
    */
-  async step(n: number, classOf: (r: number) => number): Promise<void> {
-    const w = this.classWeight ? this.sampleWeights(n, classOf) : 0;
+  async step(n: number, labels: Int32Array | Tensor, idx: Int32Array | null, from: number): Promise<void> {
+    const w = this.classWeight ? this.sampleWeights(n, labels, idx, from) : 0;
     const [l, k] = step(this.host, this.rt, this.c, n, this.classes, this.limits, ++this.stepNo, this.what, this.monitor, w);
     this.sums.loss += l;
     this.sums.correct += k;
@@ -184,14 +185,14 @@ export class TrainingRun {
   }
 
   /** Each row's class weight in a wasm buffer of its own (grown with the batch). */
-  private sampleWeights(n: number, classOf: (r: number) => number): number {
+  private sampleWeights(n: number, labels: Int32Array | Tensor, idx: Int32Array | null, from: number): number {
     const be = this.rt.be;
     if (this.weights.capacity < n) {
       if (this.weights.block) be.release(this.weights.block);
       this.weights = { block: be.alloc(n * 4, `${this.host.name} class weights of a batch`), capacity: n };
     }
     const dst = be.view(this.weights.block, n);
-    for (let r = 0; r < n; r++) dst[r] = this.weightOf(classOf(r));
+    for (let r = 0; r < n; r++) dst[r] = this.weightOf(classOfRow(labels, idx ? idx[from + r] : from + r));
     return this.weights.block;
   }
 
@@ -204,6 +205,16 @@ export class TrainingRun {
       );
     return v;
   }
+}
+
+/** Row i's class: its label, or the first largest target (tf.argMax), as TF.js finds it for class weights. */
+export function classOfRow(labels: Int32Array | Tensor, i: number): number {
+  if (!(labels instanceof Tensor)) return labels[i];
+  const C = labels.shape[1],
+    d = labels.data;
+  let best = 0;
+  for (let j = 1; j < C; j++) if (d[i * C + j] > d[i * C + best]) best = j;
+  return best;
 }
 
 /** classWeight as one number per class (NaN: not given); values must be finite and >= 0. */

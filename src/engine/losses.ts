@@ -31,14 +31,18 @@ export interface Loss {
 
 const LOSSES: Loss[] = [
   {
-    name: 'sparseCategoricalCrossentropy', aliases: ['sparse_categorical_crossentropy', 'SparseCategoricalCrossentropy'],
-    fusesWith: 'softmax', targets: 'indices',
+    name: 'sparseCategoricalCrossentropy',
+    aliases: ['sparse_categorical_crossentropy', 'SparseCategoricalCrossentropy'],
+    fusesWith: 'softmax',
+    targets: 'indices',
     lossSum: (be, out, t, w, dl, n, C) => be.k.softmax_xent_sparse(out, t.labels, w, dl, n, C, 1 / n),
     correct: (be, out, t, n, C) => be.k.count_correct_sparse(out, t.labels, n, C),
   },
   {
-    name: 'categoricalCrossentropy', aliases: ['categorical_crossentropy', 'CategoricalCrossentropy'],
-    fusesWith: 'softmax', targets: 'probabilities',
+    name: 'categoricalCrossentropy',
+    aliases: ['categorical_crossentropy', 'CategoricalCrossentropy'],
+    fusesWith: 'softmax',
+    targets: 'probabilities',
     lossSum: (be, out, t, w, dl, n, C) => be.k.softmax_xent_dense(out, t.targets, w, dl, n, C, 1 / n),
     correct: (be, out, t, n, C) => be.k.count_correct_dense(out, t.targets, n, C),
   },

@@ -6,7 +6,7 @@ import { ShapeError, ValueError } from '../errors.js';
 import { Rng } from '../random.js';
 import { formatShape, shapeSize, Tensor } from '../tensor.js';
 import { classesOf, evaluateChecked, lossOf } from './evaluation.js';
-import { type History, type LoopArgs, TrainingRun } from './loop.js';
+import { classOfRow, type History, type LoopArgs, TrainingRun } from './loop.js';
 import { isTrainable } from './plan.js';
 import type { Runtime } from './runtime.js';
 import { checkTrainable, type Compiled, idle, requireCompiled, TRAIN, type TrainHost } from './state.js';
@@ -51,7 +51,8 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
   } else if (args.validationSplit !== undefined) {
     [src, labels, val] = splitLast(src, labels, args.validationSplit, where);
   }
-  if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new ValueError(`${where}: seed must be an integer, received ${args.seed}`);
+  if (args.seed !== undefined && !Number.isInteger(args.seed))
+    throw new ValueError(`${where}: seed must be an integer, received ${args.seed}`);
   const N = src.N;
   if (run.classWeight) checkClassesWeighted(run, labels);
   const shuffleRng = args.seed !== undefined ? new Rng(args.seed) : host.rng;
@@ -65,10 +66,9 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
       host.runtime('fit'); // reading x.data runs user code (a getter) that may have disposed the model
       // Callbacks may predict or evaluate in between: the arena is checked before every step.
       rt.ensure(Math.min(batchSize, N), TRAIN);
-      rt.loadInput(data, src.row, idx, from, n, run.inputLimit, { what: 'fit', batch: run.batch });
+      rt.loadInput(data, src.row, idx, from, n, run.inputLimit, 'fit', run.batch);
       rt.loadTargets(labels, N, idx, from, n, 'fit');
-      const at = from;
-      await run.step(n, (r) => classOfRow(labels, idx ? idx[at + r] : at + r));
+      await run.step(n, labels, idx, from);
     }
     // As in TF.js, validation belongs to an epoch that ran all its batches.
     if (!val || from < N) return undefined;
@@ -78,8 +78,14 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
 }
 
 /** TF.js's validationSplit: samples [floor(N * (1 - split)), N) validate, the rest trains. */
-function splitLast(src: Source, labels: Int32Array | Tensor, split: number, where: string): [Source, Int32Array | Tensor, [Source, Int32Array | Tensor]] {
-  if (typeof split !== 'number' || !(split > 0 && split < 1)) throw new ValueError(`${where}: validationSplit must be in [0, 1) (a fraction of the samples), received ${split}`);
+function splitLast(
+  src: Source,
+  labels: Int32Array | Tensor,
+  split: number,
+  where: string,
+): [Source, Int32Array | Tensor, [Source, Int32Array | Tensor]] {
+  if (typeof split !== 'number' || !(split > 0 && split < 1))
+    throw new ValueError(`${where}: validationSplit must be in [0, 1) (a fraction of the samples), received ${split}`);
   const at = Math.floor(src.N * (1 - split));
   if (at < 1) throw new ValueError(`${where}: validationSplit ${split} of ${src.N} samples leaves no sample for training`);
   const part = (a: number, b: number): [Source, Int32Array | Tensor] => [
@@ -88,15 +94,6 @@ function splitLast(src: Source, labels: Int32Array | Tensor, split: number, wher
   ];
   const [trainSrc, trainLabels] = part(0, at);
   return [trainSrc, trainLabels, part(at, src.N)];
-}
-
-/** Row i's class: its label, or the first largest target (tf.argMax), as TF.js finds it for class weights. */
-export function classOfRow(labels: Int32Array | Tensor, i: number): number {
-  if (!(labels instanceof Tensor)) return labels[i];
-  const C = labels.shape[1], d = labels.data;
-  let best = 0;
-  for (let j = 1; j < C; j++) if (d[i * C + j] > d[i * C + best]) best = j;
-  return best;
 }
 
 /** TF.js checks fit's class weights against all of y before training starts. */
@@ -168,4 +165,3 @@ export function vjp(host: TrainHost, x: Tensor, dy: Tensor): { dx: Tensor; grads
 function readGrads(rt: Runtime): Float32Array[] {
   return rt.params.ordered().map((e) => (isTrainable(e) ? rt.be.read(rt.gradBlock + e.offset * 4, e.size) : new Float32Array(e.size)));
 }
-
