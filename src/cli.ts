@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { imageFolder } from './data/folder.js';
-import { decodeImage } from './data/decode.js';
+import { decodeImage, optional } from './data/decode.js';
 import type { Batch, Dataset } from './data/dataset.js';
 import { loadCifar10 } from './data/cifar.js';
 import { loadIdxDataset, type EmnistSplit } from './data/idx-datasets.js';
@@ -246,6 +246,9 @@ async function predict(argv: string[]): Promise<void> {
   if (values.help) return void process.stdout.write(PREDICT_HELP);
   if (!values.model || positionals.length === 0) fail('usage: simdcnn predict --model PATH IMAGE... [--max-image-size N|WxH]');
   const limit = parseImageLimit(values['max-image-size'], '--max-image-size');
+  // The decoders first: a missing one is the one thing to fix, before any model is read.
+  if (positionals.some((f) => /\.png$/i.test(f))) await optional('pngjs', 'predict');
+  if (positionals.some((f) => /\.jpe?g$/i.test(f))) await optional('jpeg-js', 'predict');
   const model = await loadModel(values.model);
   const info = inputInfo(model);
   // Sizes first: the model's input and each picture's header, before any activations or pixels exist.

@@ -165,8 +165,8 @@ describe('imageFolder refuses bad folders and pictures, naming them', () => {
   it('decodeImage: WebP and GIF are named as not decoded in Node; a missing optional decoder says what to install', async () => {
     const webp = Uint8Array.from([...'RIFF\0\0\0\0WEBPVP8X'].map((c) => c.charCodeAt(0)).concat(new Array(20).fill(0)));
     await expect(decodeImage(webp, 'a.webp')).rejects.toThrow(/a\.webp: WebP files are not decoded in Node/);
-    await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow(StateError);
-    await expect(optional('simdcnn-no-such-package', 'PNG')).rejects.toThrow(
+    await expect(optional('simdcnn-no-such-package', 'reading PNG files')).rejects.toThrow(StateError);
+    await expect(optional('simdcnn-no-such-package', 'reading PNG files')).rejects.toThrow(
       'reading PNG files needs the simdcnn-no-such-package package, which is not installed: npm install simdcnn-no-such-package',
     );
   });

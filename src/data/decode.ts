@@ -12,15 +12,15 @@ type Pngjs = typeof import('pngjs');
 type JpegJs = typeof import('jpeg-js');
 const cache: { pngjs?: Pngjs; jpeg?: JpegJs } = {};
 
-/** An optional peer dependency, or a StateError saying in one line what to install. */
-export async function optional<T>(pkg: string, what: string): Promise<T> {
+/** An optional peer dependency, or a StateError saying in one line what to install (`who` needs it). */
+export async function optional<T>(pkg: string, who: string): Promise<T> {
   try {
     const m = (await import(pkg)) as T & { default?: T };
     return (m.default ?? m) as T;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw e;
-    throw new StateError(`reading ${what} files needs the ${pkg} package, which is not installed: npm install ${pkg}`);
+    throw new StateError(`${who} needs the ${pkg} package, which is not installed: npm install ${pkg}`);
   }
 }
 
@@ -37,7 +37,7 @@ export async function decodeImage(
   const info = imageInfo(bytes, file);
   checkImageSize(info, limit, file, flag);
   if (info.format === 'png') {
-    const { PNG } = (cache.pngjs ??= await optional<Pngjs>('pngjs', 'PNG'));
+    const { PNG } = (cache.pngjs ??= await optional<Pngjs>('pngjs', 'reading PNG files'));
     let png;
     try {
       png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -47,7 +47,7 @@ export async function decodeImage(
     return { width: png.width, height: png.height, data: png.data };
   }
   if (info.format === 'jpeg') {
-    const jpeg = (cache.jpeg ??= await optional<JpegJs>('jpeg-js', 'JPEG'));
+    const jpeg = (cache.jpeg ??= await optional<JpegJs>('jpeg-js', 'reading JPEG files'));
     try {
       const img = jpeg.decode(bytes, {
         useTArray: true,
