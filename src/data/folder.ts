@@ -10,11 +10,10 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { DataError, FileError, ValueError } from '../errors.js';
 import { checkImageSize, DEFAULT_IMAGE_LIMIT, type ImageInfo, type ImageLimit, imageInfo, maxImageFileBytes } from '../image.js';
-import { randomSeed, Rng } from '../random.js';
-import { Tensor } from '../tensor.js';
-import { type Batch, Dataset } from './dataset.js';
+import { Rng } from '../random.js';
+import type { Batch, Dataset } from './dataset.js';
 import { decodeImage } from './decode.js';
-import { bytesToFloats, type ImageBatchOptions, LabeledImages, pixelTable } from './labeled-images.js';
+import { type ImageBatchOptions, LabeledImages, pictureDataset } from './labeled-images.js';
 import { readDataFile } from './node-files.js';
 import { type Fit, fitPixels, pixelShape, type PixelShape } from './pixels.js';
 
@@ -119,30 +118,13 @@ export class ImageFolder {
   /** Batches of a subset, decoded as they are needed (one batch in memory at a time). */
   dataset(subset: Subset = 'training', opts: ImageBatchOptions = {}): Dataset<Batch> {
     const idx = this.subsetIndices(subset);
-    const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new ValueError(`ImageFolder.dataset: batchSize must be a positive integer, received ${batchSize}`);
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed))
-      throw new ValueError(`ImageFolder.dataset: seed must be an integer, received ${opts.seed}`);
-    const table = pixelTable(opts.range, 'ImageFolder.dataset');
-    const rng = opts.shuffle ? new Rng(opts.seed ?? randomSeed()) : undefined;
-    return new Dataset(() => this.batches(idx, batchSize, table, rng?.permutation(idx.length)), Math.ceil(idx.length / batchSize));
-  }
-
-  /** One pass over pictures idx (in `order` when shuffled), each decoded (or taken from the cache) when its batch is made. */
-  private async *batches(idx: number[], batchSize: number, table: Float32Array, order?: Int32Array): AsyncGenerator<Batch> {
-    const row = this.rowBytes;
-    for (let from = 0; from < idx.length; from += batchSize) {
-      const n = Math.min(batchSize, idx.length - from);
-      const xs = new Float32Array(n * row),
-        ys = new Int32Array(n);
-      for (let r = 0; r < n; r++) {
-        const i = idx[order ? order[from + r] : from + r];
-        bytesToFloats(await this.pixels(i), table, xs, r * row);
-        ys[r] = this.files[i].label;
-      }
-      yield { xs: new Tensor(xs, [n, ...this.inputShape]), ys };
-    }
+    const source = {
+      count: idx.length,
+      imageShape: this.inputShape,
+      pixelsOf: (k: number) => this.pixels(idx[k]),
+      labelOf: (k: number) => this.files[idx[k]].label,
+    };
+    return pictureDataset(source, opts, 'ImageFolder.dataset');
   }
 
   /** Every picture of a subset decoded into memory at once (for folders that fit). */

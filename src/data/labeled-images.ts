@@ -118,30 +118,55 @@ export class LabeledImages {
 
   /** Batches made on demand from the bytes: memory holds one batch of floats at a time. */
   dataset(opts: ImageBatchOptions = {}): Dataset<Batch> {
-    const batchSize = opts.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new ValueError(`LabeledImages.dataset: batchSize must be a positive integer, received ${batchSize}`);
-    if (opts.seed !== undefined && !Number.isInteger(opts.seed))
-      throw new ValueError(`LabeledImages.dataset: seed must be an integer, received ${opts.seed}`);
-    const table = pixelTable(opts.range, 'LabeledImages.dataset');
-    const rng = opts.shuffle ? new Rng(opts.seed ?? randomSeed()) : undefined;
-    return new Dataset(() => imageBatches(this, batchSize, table, rng?.permutation(this.count)), Math.ceil(this.count / batchSize));
+    const source = {
+      count: this.count,
+      imageShape: this.imageShape,
+      pixelsOf: (i: number) => this.pictureBytes(i),
+      labelOf: (i: number) => this.labels[i],
+    };
+    return pictureDataset(source, opts, 'LabeledImages.dataset');
+  }
+
+  /** Picture i's bytes (a view). */
+  pictureBytes(i: number): Uint8Array {
+    const row = this.shape[1] * this.shape[2] * this.shape[3];
+    return this.pixels.subarray(i * row, (i + 1) * row);
   }
 }
 
+/** Pictures that can be served in batches: picture i's bytes (now or after a read and decode) and label. */
+export interface PictureSource {
+  count: number;
+  imageShape: readonly number[];
+  pixelsOf(i: number): Uint8Array | Promise<Uint8Array>;
+  labelOf(i: number): number;
+}
+
+/** Batches of pictures made on demand (floats in `range`, shuffled at every pass when asked). */
+export function pictureDataset(src: PictureSource, opts: ImageBatchOptions, where: string): Dataset<Batch> {
+  const batchSize = opts.batchSize ?? 32;
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new ValueError(`${where}: batchSize must be a positive integer, received ${batchSize}`);
+  if (opts.seed !== undefined && !Number.isInteger(opts.seed))
+    throw new ValueError(`${where}: seed must be an integer, received ${opts.seed}`);
+  const table = pixelTable(opts.range, where);
+  const rng = opts.shuffle ? new Rng(opts.seed ?? randomSeed()) : undefined;
+  return new Dataset(() => pictureBatches(src, batchSize, table, rng?.permutation(src.count)), Math.ceil(src.count / batchSize));
+}
+
 /** One pass over the pictures in batches (in `order` when shuffled), floats made batch by batch. */
-function* imageBatches(set: LabeledImages, batchSize: number, table: Float32Array, order?: Int32Array): Generator<Batch> {
-  const N = set.count,
-    row = set.shape[1] * set.shape[2] * set.shape[3];
+async function* pictureBatches(src: PictureSource, batchSize: number, table: Float32Array, order?: Int32Array): AsyncGenerator<Batch> {
+  const N = src.count,
+    row = src.imageShape.reduce((a, d) => a * d, 1);
   for (let from = 0; from < N; from += batchSize) {
     const n = Math.min(batchSize, N - from);
     const xs = new Float32Array(n * row),
       ys = new Int32Array(n);
     for (let r = 0; r < n; r++) {
       const i = order ? order[from + r] : from + r;
-      bytesToFloats(set.pixels.subarray(i * row, (i + 1) * row), table, xs, r * row);
-      ys[r] = set.labels[i];
+      bytesToFloats(await src.pixelsOf(i), table, xs, r * row);
+      ys[r] = src.labelOf(i);
     }
-    yield { xs: new Tensor(xs, [n, ...set.imageShape]), ys };
+    yield { xs: new Tensor(xs, [n, ...src.imageShape]), ys };
   }
 }
