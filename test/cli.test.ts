@@ -9,8 +9,9 @@ import { loadMnist } from '../src/mnist.js';
 import { tutorialNet } from '../src/nets.js';
 import '../src/node.js';
 
-const cli = resolve(import.meta.dirname, '../src/cli.ts');
-const run = (args: string[]) => spawnSync('npx', ['tsx', cli, ...args], { encoding: 'utf8' });
+// The built CLI (npm test builds first): a tsx start-up per call costs seconds, minutes on a busy machine.
+const cli = resolve(import.meta.dirname, '../lib/cli.js');
+const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 
 it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict read it back', async () => {
   const d = mkdtempSync(join(tmpdir(), 'simdcnn-cli-'));
