@@ -22,12 +22,12 @@ beforeAll(async () => {
   vs = await createVariants();
 });
 
-/** "N,H,W,C k=KH,KW oc=OC s=SH,SW pad" */
+/** "N,H,W,C k=KH,KW oc=OC s=SH,SW pad" or "... s=SH,SW d=DH,DW pad" (dilated) */
 function parse(s: string): ConvCase {
-  const m = s.match(/^(\d+),(\d+),(\d+),(\d+) k=(\d+),(\d+) oc=(\d+) s=(\d+),(\d+) (valid|same)$/);
+  const m = s.match(/^(\d+),(\d+),(\d+),(\d+) k=(\d+),(\d+) oc=(\d+) s=(\d+),(\d+)(?: d=(\d+),(\d+))? (valid|same)$/);
   if (!m) throw new Error(`bad case ${s}`);
   const [N, H, W, C, KH, KW, OC, SH, SW] = m.slice(1, 10).map(Number);
-  return { N, H, W, C, KH, KW, OC, SH, SW, pad: m[10] as 'valid' | 'same' };
+  return { N, H, W, C, KH, KW, OC, SH, SW, DH: Number(m[10] ?? 1), DW: Number(m[11] ?? 1), pad: m[12] as 'valid' | 'same' };
 }
 
 const cases = [
@@ -66,10 +66,22 @@ const cases = [
   '3,9,9,1 k=3,3 oc=1 s=3,3 valid',
   '1,14,10,17 k=3,3 oc=1 s=1,1 same',
   '2,6,6,3 k=3,3 oc=7 s=1,3 same',
+  // Dilated (atrous): rows only, columns only, both, with channel counts around 4 and 8.
+  '2,9,11,3 k=3,3 oc=5 s=1,1 d=2,2 same',
+  '1,13,10,4 k=3,3 oc=9 s=1,1 d=3,1 same',
+  '2,7,12,5 k=2,3 oc=8 s=1,1 d=1,4 valid',
+  '1,11,11,8 k=3,3 oc=13 s=1,1 d=2,3 valid',
+  '3,6,7,1 k=3,2 oc=3 s=1,1 d=2,5 same',
+  '1,10,9,17 k=5,5 oc=7 s=1,1 d=2,2 same',
+  '1,5,5,2 k=3,3 oc=4 s=1,1 d=3,3 same',
+  // The kernels allow strides with dilation too (Conv2D refuses them, as TF.js does).
+  '1,12,13,3 k=3,3 oc=6 s=2,3 d=2,2 same',
 ].map(parse);
 
 const stride = (c: ConvCase) => (c.SH === c.SW ? `${c.SH}` : `[${c.SH},${c.SW}]`);
-const caseName = (c: ConvCase) => `conv2d x=[${c.N},${c.H},${c.W},${c.C}] k=[${c.KH},${c.KW},${c.C},${c.OC}] stride=${stride(c)} ${c.pad}`;
+const dilation = (c: ConvCase) => ((c.DH ?? 1) > 1 || (c.DW ?? 1) > 1 ? ` dilation=[${c.DH},${c.DW}]` : '');
+const caseName = (c: ConvCase) =>
+  `conv2d x=[${c.N},${c.H},${c.W},${c.C}] k=[${c.KH},${c.KW},${c.C},${c.OC}] stride=${stride(c)}${dilation(c)} ${c.pad}`;
 const flagName = (f: number) => [f & FLAG_BIAS ? 'bias' : '', f & FLAG_RELU ? 'relu' : ''].filter(Boolean).join('+') || 'no bias/act';
 
 const pointwise = (c: ConvCase) => c.KH === 1 && c.KW === 1 && c.SH === 1 && c.SW === 1;
@@ -92,7 +104,7 @@ type Which = 'x' | 'w' | 'b' | 'dy' | 'y' | 'dx' | 'dw' | 'db' | 'scratch';
  * (an over-read or over-write traps); the others sit behind canaries.
  */
 function runConv(ar: Arena, c: ConvCase, d: Data, fwdFlags: number, bwdFlags: number, last: Which | null = null) {
-  const g = computeWindow2D('t', [c.H, c.W, c.C], [c.KH, c.KW], [c.SH, c.SW], c.pad, c.N);
+  const g = computeWindow2D('t', [c.H, c.W, c.C], [c.KH, c.KW], [c.SH, c.SW], c.pad, c.N, [c.DH ?? 1, c.DW ?? 1]);
   const ys = d.dy.length,
     xs = d.x.length,
     ws = d.w.length;
@@ -172,6 +184,7 @@ describe('conv2d kernels never read or write past their buffers (each buffer flu
     '1,5,7,3 k=1,1 oc=7 s=1,1 valid',
     '1,6,5,4 k=2,2 oc=13 s=1,1 valid',
     '2,5,5,1 k=3,3 oc=9 s=1,2 same',
+    '1,7,9,3 k=3,3 oc=5 s=1,1 d=2,3 same',
   ].map(parse);
   const all: Which[] = ['x', 'w', 'b', 'dy', 'y', 'dx', 'dw', 'db', 'scratch'];
   edge.forEach((c, idx) => {

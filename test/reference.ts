@@ -69,11 +69,17 @@ export interface ConvCase {
   SH: number;
   SW: number;
   pad: Pad;
+  /** Dilation (default 1): kernel taps DH rows and DW columns apart. */
+  DH?: number;
+  DW?: number;
 }
 
+const dil = (c: ConvCase) => ({ DH: c.DH ?? 1, DW: c.DW ?? 1 });
+
 export function convGeometry(c: ConvCase) {
-  const a = axisGeometry(c.H, c.KH, c.SH, c.pad),
-    b = axisGeometry(c.W, c.KW, c.SW, c.pad);
+  const { DH, DW } = dil(c);
+  const a = axisGeometry(c.H, (c.KH - 1) * DH + 1, c.SH, c.pad),
+    b = axisGeometry(c.W, (c.KW - 1) * DW + 1, c.SW, c.pad);
   return { OH: a.out, OW: b.out, PT: a.before, PL: b.before, PB: a.after, PR: b.after };
 }
 
@@ -81,9 +87,10 @@ const xIndex = (c: { H: number; W: number; C: number }, n: number, y: number, x:
   ((n * c.H + y) * c.W + x) * c.C + ch;
 const wIndex = (c: ConvCase, ky: number, kx: number, ch: number, o: number) => ((ky * c.KW + kx) * c.C + ch) * c.OC + o;
 
-/** y[n, oy, ox, o] = act(bias[o] + sum over ky, kx, ch of x[n, oy*SH - PT + ky, ox*SW - PL + kx, ch] * w[ky, kx, ch, o]); zero outside the input. */
+/** y[n, oy, ox, o] = act(bias[o] + sum over ky, kx, ch of x[n, oy*SH - PT + ky*DH, ox*SW - PL + kx*DW, ch] * w[ky, kx, ch, o]); zero outside the input. */
 export function conv2dRef(c: ConvCase, x: Arr, w: Arr, bias: Arr | null, relu: boolean): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
+  const { DH, DW } = dil(c);
   const y = new Float64Array(c.N * OH * OW * c.OC);
   for (let n = 0; n < c.N; n++)
     for (let oy = 0; oy < OH; oy++)
@@ -92,8 +99,8 @@ export function conv2dRef(c: ConvCase, x: Arr, w: Arr, bias: Arr | null, relu: b
           let s = bias ? bias[o] : 0;
           for (let ky = 0; ky < c.KH; ky++)
             for (let kx = 0; kx < c.KW; kx++) {
-              const iy = oy * c.SH - PT + ky,
-                ix = ox * c.SW - PL + kx;
+              const iy = oy * c.SH - PT + ky * DH,
+                ix = ox * c.SW - PL + kx * DW;
               if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
               for (let ch = 0; ch < c.C; ch++) s += x[xIndex(c, n, iy, ix, ch)] * w[wIndex(c, ky, kx, ch, o)];
             }
@@ -105,10 +112,11 @@ export const conv2dForwardRef = conv2dRef;
 
 /**
  * d/dx of sum(dy * conv(x, w)), gathered per input element: input row iy is read by output row oy
- * through kernel row ky exactly when oy*SH - PT + ky == iy, i.e. (iy + PT - ky) divisible by SH.
+ * through kernel row ky exactly when oy*SH - PT + ky*DH == iy, i.e. (iy + PT - ky*DH) divisible by SH.
  */
 export function conv2dGradInputRef(c: ConvCase, w: Arr, dy: Arr): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
+  const { DH, DW } = dil(c);
   const dx = new Float64Array(c.N * c.H * c.W * c.C);
   for (let n = 0; n < c.N; n++)
     for (let iy = 0; iy < c.H; iy++)
@@ -116,11 +124,11 @@ export function conv2dGradInputRef(c: ConvCase, w: Arr, dy: Arr): Float64Array {
         for (let ch = 0; ch < c.C; ch++) {
           let s = 0;
           for (let ky = 0; ky < c.KH; ky++) {
-            const ty = iy + PT - ky;
+            const ty = iy + PT - ky * DH;
             if (ty < 0 || ty % c.SH !== 0 || ty / c.SH >= OH) continue;
             const oy = ty / c.SH;
             for (let kx = 0; kx < c.KW; kx++) {
-              const tx = ix + PL - kx;
+              const tx = ix + PL - kx * DW;
               if (tx < 0 || tx % c.SW !== 0 || tx / c.SW >= OW) continue;
               const ox = tx / c.SW;
               for (let o = 0; o < c.OC; o++) s += dy[((n * OH + oy) * OW + ox) * c.OC + o] * w[wIndex(c, ky, kx, ch, o)];
@@ -134,6 +142,7 @@ export function conv2dGradInputRef(c: ConvCase, w: Arr, dy: Arr): Float64Array {
 /** dw[ky, kx, ch, o] = sum over n, oy, ox of x at that tap (zero in the padding) times dy[n, oy, ox, o]. */
 export function conv2dGradFilterRef(c: ConvCase, x: Arr, dy: Arr): Float64Array {
   const { OH, OW, PT, PL } = convGeometry(c);
+  const { DH, DW } = dil(c);
   const dw = new Float64Array(c.KH * c.KW * c.C * c.OC);
   for (let ky = 0; ky < c.KH; ky++)
     for (let kx = 0; kx < c.KW; kx++)
@@ -143,8 +152,8 @@ export function conv2dGradFilterRef(c: ConvCase, x: Arr, dy: Arr): Float64Array 
           for (let n = 0; n < c.N; n++)
             for (let oy = 0; oy < OH; oy++)
               for (let ox = 0; ox < OW; ox++) {
-                const iy = oy * c.SH - PT + ky,
-                  ix = ox * c.SW - PL + kx;
+                const iy = oy * c.SH - PT + ky * DH,
+                  ix = ox * c.SW - PL + kx * DW;
                 if (iy < 0 || iy >= c.H || ix < 0 || ix >= c.W) continue;
                 s += x[xIndex(c, n, iy, ix, ch)] * dy[((n * OH + oy) * OW + ox) * c.OC + o];
               }

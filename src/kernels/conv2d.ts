@@ -20,7 +20,9 @@ const roundUp8 = (v: number) => Math.ceil(v / 8) * 8;
 export function conv2dScratchFloats(g: Window2D, OC: number): number {
   const run = g.KW * g.C,
     K = g.KH * run;
-  const padded = g.PT + g.PL + g.PB + g.PR > 0 ? (g.H + g.PT + g.PB) * (g.W + g.PL + g.PR) * g.C : 0;
+  // The padded image, stored as DW column phases of ceil(Wp / DW) columns each when dilated.
+  const phased = g.DW * Math.ceil((g.W + g.PL + g.PR) / g.DW);
+  const padded = g.PT + g.PL + g.PB + g.PR > 0 || g.DW > 1 ? (g.H + g.PT + g.PB) * phased * g.C : 0;
   const offsets = g.OH * g.OW;
   const forward = roundUp8(OC) * K + padded + offsets;
   const backwardInput = g.KH * roundUp8(run) * OC + padded + offsets;
@@ -54,7 +56,7 @@ export function conv2dForward(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
   if (m) winogradForward(be, x, winogradFilters(be, cache, w, g.C, OC, m, false, version), bias, y, scratch, g, N, OC, m, flags);
-  else be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR, flags);
+  else be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR, flags);
 }
 
 export function conv2dBackwardInput(
@@ -71,7 +73,7 @@ export function conv2dBackwardInput(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'grad-input', N) : 0;
   if (m) winogradBackwardInput(be, dy, winogradFilters(be, cache, w, g.C, OC, m, true, version), dx, scratch, g, N, OC, m);
-  else be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL, g.PB, g.PR);
+  else be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR);
 }
 
 export function conv2dBackwardFilter(
@@ -107,6 +109,8 @@ export function conv2dBackwardFilter(
       g.KW,
       g.SH,
       g.SW,
+      g.DH,
+      g.DW,
       g.PT,
       g.PL,
       g.PB,

@@ -14,6 +14,9 @@ export interface Window2D {
   KW: number;
   SH: number;
   SW: number;
+  /** Dilation: kernel taps DH rows and DW columns apart (1 for a kernel of one row or column, and for pooling). */
+  DH: number;
+  DW: number;
   /** Padding before (top/left) and after (bottom/right); 'same' puts the odd extra pixel after, as TF does. */
   PT: number;
   PL: number;
@@ -29,6 +32,7 @@ export function pair(v: number | [number, number] | number[], what: string, laye
   return [p[0], p[1]];
 }
 
+/** Output size and padding before/after along one axis, for a window k taps wide (dilation included). */
 function axis(size: number, k: number, s: number, padding: Padding): [number, number, number] {
   if (padding === 'same') {
     const out = Math.ceil(size / s);
@@ -39,7 +43,10 @@ function axis(size: number, k: number, s: number, padding: Padding): [number, nu
   return [Math.floor((size - k) / s) + 1, 0, 0];
 }
 
-/** Geometry of a kh x kw window sliding with strides over an [H, W, C] input. Throws if nothing fits. */
+/**
+ * Geometry of a kh x kw window (taps dilation[0] rows and dilation[1] columns apart) sliding with strides
+ * over an [H, W, C] input. Throws if nothing fits.
+ */
 export function computeWindow2D(
   layer: string,
   inShape: readonly number[],
@@ -47,16 +54,20 @@ export function computeWindow2D(
   strides: [number, number],
   padding: Padding,
   N = 1,
+  dilation: [number, number] = [1, 1],
 ): Window2D {
   const [H, W, C] = inShape;
-  const [OH, PT, PB] = axis(H, k[0], strides[0], padding);
-  const [OW, PL, PR] = axis(W, k[1], strides[1], padding);
+  const DH = k[0] > 1 ? dilation[0] : 1,
+    DW = k[1] > 1 ? dilation[1] : 1;
+  const [OH, PT, PB] = axis(H, (k[0] - 1) * DH + 1, strides[0], padding);
+  const [OW, PL, PR] = axis(W, (k[1] - 1) * DW + 1, strides[1], padding);
   if (OH < 1 || OW < 1) {
+    const dilated = DH > 1 || DW > 1 ? ` dilated by ${DH}x${DW}` : '';
     throw new ShapeError(
-      `${layer}: a ${k[0]}x${k[1]} window with '${padding}' padding does not fit an input of ${H}x${W} (output would be ${OH}x${OW}); use 'same' padding or a smaller window`,
+      `${layer}: a ${k[0]}x${k[1]} window${dilated} with '${padding}' padding does not fit an input of ${H}x${W} (output would be ${OH}x${OW}); use 'same' padding or a smaller window`,
     );
   }
-  return { N, H, W, C, OH, OW, KH: k[0], KW: k[1], SH: strides[0], SW: strides[1], PT, PL, PB, PR };
+  return { N, H, W, C, OH, OW, KH: k[0], KW: k[1], SH: strides[0], SW: strides[1], DH, DW, PT, PL, PB, PR };
 }
 
 /** computeWindow2D of a layer's window, once per input shape (each node's own shape array): not per call. */
@@ -65,11 +76,17 @@ export function windowsOf(
   k: [number, number],
   strides: [number, number],
   padding: Padding,
+  dilation: [number, number] = [1, 1],
 ): (inShape: number[]) => Window2D {
-  const cache = new WeakMap<number[], Window2D>();
+  return memoByShape((inShape) => computeWindow2D(layer, inShape, k, strides, padding, 1, dilation));
+}
+
+/** f of a node's input shape, computed once per shape array (each node keeps its own): not per call. */
+export function memoByShape<T extends object>(f: (inShape: number[]) => T): (inShape: number[]) => T {
+  const cache = new WeakMap<number[], T>();
   return (inShape) => {
-    let g = cache.get(inShape);
-    if (!g) cache.set(inShape, (g = computeWindow2D(layer, inShape, k, strides, padding)));
-    return g;
+    let v = cache.get(inShape);
+    if (!v) cache.set(inShape, (v = f(inShape)));
+    return v;
   };
 }

@@ -50,9 +50,9 @@ export function winogradTileFor(g: Window2D, OC: number, op: ConvOp, N: number, 
 const roundUp = (v: number, k: number) => Math.ceil(v / k) * k;
 const alpha2 = (m: WinogradTile) => (m + 2) * (m + 2);
 
-/** Winograd computes exactly these: 3x3 kernels at stride 1 (any padding, channels, batch). */
+/** Winograd computes exactly these: undilated 3x3 kernels at stride 1 (any padding, channels, batch). */
 export function winogradApplies(g: Window2D): boolean {
-  return g.KH === 3 && g.KW === 3 && g.SH === 1 && g.SW === 1;
+  return g.KH === 3 && g.KW === 3 && g.SH === 1 && g.SW === 1 && g.DH === 1 && g.DW === 1;
 }
 
 /** alpha^2 matrices of `floats` each, every one followed by 16 floats of skew (see matBytes in the kernel). */
