@@ -14,6 +14,18 @@ export function set_scalar(on: i32): void {
   return f32x4.add(f32x4.mul(a, b), c);
 }
 
+/** Lanes 2 and 3 of a float32 vector as float64 (f64x2.promote_low_f32x4 gives lanes 0 and 1). */
+// @ts-ignore: decorator
+@inline export function promote_high(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+
+/** Two float64 pairs rounded to one float32 vector: lo gives lanes 0-1, hi lanes 2-3. */
+// @ts-ignore: decorator
+@inline export function demote_pair(lo: v128, hi: v128): v128 {
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
 /** dst[0..n) = 0 */
 export function zero_f32(dst: usize, n: i32): void {
   memory.fill(dst, 0, <usize>n << 2);

@@ -145,9 +145,7 @@ describe('the layer registry: every layer is found by its TF.js name and its con
   }
   it('options it does not know, or supports only at another value, are errors naming the layer and option', () => {
     expect(() => Dense({ units: 3, actvation: 'relu' } as never)).toThrow(/dense_\d+ \(Dense\): unknown option 'actvation'/);
-    expect(() => Conv2D({ filters: 1, kernelSize: 3, dilationRate: [2, 2] } as never)).toThrow(
-      /\(Conv2D\): option dilationRate=\[2,2\] is not supported \(only \[1,1\]\)/,
-    );
+    expect(() => Conv2D({ filters: 1, kernelSize: 3, groups: 2 } as never)).toThrow(/\(Conv2D\): option groups=2 is not supported \(only 1\)/);
     expect(() => Dense({ units: 3, dtype: 'float16' })).toThrow(/dtype 'float16' is not supported/);
     expect(() => Dense({ units: 3, kernelInitializer: 'randomNormal' as never })).toThrow(
       /kernelInitializer 'randomNormal' is not supported/,

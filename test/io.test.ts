@@ -258,11 +258,11 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
       /\(Conv2D\): activation 'tanh' is not supported/,
     ],
     [
-      'dilation',
+      'dilation with strides',
       edit((_, l) => {
         l[0].config.dilation_rate = [2, 2];
       }),
-      /\(Conv2D\): option dilation_rate=\[2,2\] is not supported/,
+      /strides \[2,2\] with dilationRate \[2,2\]: either the strides or the dilation rate must be 1/,
     ],
     [
       'groups',

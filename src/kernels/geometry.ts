@@ -1,5 +1,5 @@
 // All window geometry lives here, once: output sizes and TensorFlow's padding rule for conv and pool.
-import { ShapeError } from '../errors.js';
+import { ShapeError, ValueError } from '../errors.js';
 
 export type Padding = 'valid' | 'same';
 
@@ -30,6 +30,17 @@ export function pair(v: number | [number, number] | number[], what: string, laye
     throw new ShapeError(`${layer}: ${what} must be a positive integer or [h, w] of positive integers, received ${JSON.stringify(v)}`);
   }
   return [p[0], p[1]];
+}
+
+/** dilationRate as TF.js takes it (a number or [h, w]); with dilation > 1 the strides must be 1, as TF.js and Keras require. */
+export function checkDilation(v: unknown, strides: [number, number], layer: string): [number, number] {
+  const d = pair((v ?? 1) as number, 'dilationRate', layer);
+  if ((d[0] > 1 || d[1] > 1) && (strides[0] > 1 || strides[1] > 1)) {
+    throw new ValueError(
+      `${layer}: strides ${JSON.stringify(strides)} with dilationRate ${JSON.stringify(d)}: either the strides or the dilation rate must be 1 (as in TF.js and Keras)`,
+    );
+  }
+  return d;
 }
 
 /** Output size and padding before/after along one axis, for a window k taps wide (dilation included). */

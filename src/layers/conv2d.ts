@@ -1,7 +1,7 @@
 import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
-import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
+import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   type ActivationName,
   activationBackward,
@@ -23,6 +23,8 @@ export interface Conv2DArgs extends LayerArgs {
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
+  /** Atrous convolution: kernel taps this many pixels apart. Strides must then be 1 (as in TF.js and Keras). */
+  dilationRate?: number | [number, number];
   useBias?: boolean;
   activation?: ActivationName;
   kernelInitializer?: InitializerName | InitializerConfig;
@@ -40,6 +42,7 @@ class Conv2DLayer extends Layer {
     'kernelSize',
     'strides',
     'padding',
+    'dilationRate',
     'useBias',
     'activation',
     'kernelInitializer',
@@ -47,7 +50,6 @@ class Conv2DLayer extends Layer {
   ];
   static readonly fixedOptions = {
     dataFormat: 'channelsLast',
-    dilationRate: [1, 1],
     groups: 1,
     kernelRegularizer: null,
     biasRegularizer: null,
@@ -59,6 +61,7 @@ class Conv2DLayer extends Layer {
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;
+  readonly dilationRate: [number, number];
   readonly useBias: boolean;
   readonly activation: ActivationName;
   readonly kernelInitializer: InitializerName;
@@ -72,12 +75,13 @@ class Conv2DLayer extends Layer {
     this.kernelSize = pair(args.kernelSize, 'kernelSize', this.name);
     this.strides = pair(args.strides ?? 1, 'strides', this.name);
     this.padding = checkPadding(args.padding, this.name);
+    this.dilationRate = checkDilation(args.dilationRate, this.strides, this.name);
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
     this.backwardReads = { input: true, output: this.activation !== 'linear' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
-    this.geometry = windowsOf(this.name, this.kernelSize, this.strides, this.padding);
+    this.geometry = windowsOf(this.name, this.kernelSize, this.strides, this.padding, this.dilationRate);
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
@@ -162,7 +166,7 @@ class Conv2DLayer extends Layer {
       strides: this.strides,
       padding: this.padding,
       dataFormat: 'channelsLast',
-      dilationRate: [1, 1],
+      dilationRate: this.dilationRate,
       activation: this.activation,
       useBias: this.useBias,
       biasInitializer: initializerConfig(this.biasInitializer),
