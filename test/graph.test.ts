@@ -134,6 +134,26 @@ describe('the layer registry: every layer is found by its TF.js name and its con
     ['Concatenate', () => getLayerClass('Concatenate')!.fromConfig({ axis: -1 })],
     ['Multiply', () => getLayerClass('Multiply')!.fromConfig({})],
     ['Average', () => getLayerClass('Average')!.fromConfig({})],
+    ['Conv2D', () => Conv2D({ filters: 2, kernelSize: 3, dilationRate: [2, 3], padding: 'same' })],
+    ['GlobalAveragePooling2D', () => getLayerClass('GlobalAvgPool2D')!.fromConfig({ dataFormat: 'channelsFirst' })],
+    ['GlobalMaxPooling2D', () => getLayerClass('GlobalMaxPooling2D')!.fromConfig({ keepdims: false })],
+    ['ZeroPadding2D', () => getLayerClass('ZeroPadding2D')!.fromConfig({ padding: [1, 2] })],
+    ['Cropping2D', () => getLayerClass('Cropping2D')!.fromConfig({ cropping: [[1, 0], [2, 3]], dataFormat: 'channelsFirst' })],
+    ['UpSampling2D', () => getLayerClass('UpSampling2D')!.fromConfig({ size: [3, 2], interpolation: 'bilinear' })],
+    ['Reshape', () => getLayerClass('Reshape')!.fromConfig({ targetShape: [4, -1, 2] })],
+    [
+      'Conv2DTranspose',
+      () =>
+        getLayerClass('Conv2DTranspose')!.fromConfig({
+          filters: 3,
+          kernelSize: [3, 2],
+          strides: 2,
+          padding: 'same',
+          activation: 'relu',
+          dilationRate: 1,
+          outputPadding: null,
+        }),
+    ],
   ];
   for (const [cls, make] of made) {
     it(`${cls}: fromConfig(getConfig()) gives the same config`, () => {

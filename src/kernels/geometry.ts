@@ -81,6 +81,25 @@ export function computeWindow2D(
   return { N, H, W, C, OH, OW, KH: k[0], KW: k[1], SH: strides[0], SW: strides[1], DH, DW, PT, PL, PB, PR };
 }
 
+/**
+ * A transposed convolution of an [h, w, inC] input to `filters` channels, as the convolution it transposes:
+ * that convolution's input is the [H, W, filters] output, with H = h * stride (+ max(k - stride, 0) for
+ * 'valid'), TF.js's deconvLength; its output is [h, w] again, its OC is inC.
+ */
+export function transposedWindow2D(
+  layer: string,
+  inShape: readonly number[],
+  k: [number, number],
+  strides: [number, number],
+  padding: Padding,
+  filters: number,
+): Window2D {
+  const length = (d: number, i: 0 | 1) => d * strides[i] + (padding === 'valid' ? Math.max(k[i] - strides[i], 0) : 0);
+  const g = computeWindow2D(layer, [length(inShape[0], 0), length(inShape[1], 1), filters], k, strides, padding);
+  if (g.OH !== inShape[0] || g.OW !== inShape[1]) throw new Error(`${layer}: transposed geometry does not invert (internal error)`);
+  return g;
+}
+
 /** computeWindow2D of a layer's window, once per input shape (each node's own shape array): not per call. */
 export function windowsOf(
   layer: string,

@@ -6,3 +6,8 @@ export * from './dense.js';
 export * from './core.js';
 export * from './activation.js';
 export * from './merge.js';
+export * from './global-pool.js';
+export * from './padding.js';
+export * from './upsampling.js';
+export * from './reshape.js';
+export * from './conv2d-transpose.js';

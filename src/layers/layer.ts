@@ -328,6 +328,25 @@ export function checkPadding(p: unknown, layer: string): 'valid' | 'same' {
   return v;
 }
 
+export type DataFormat = 'channelsLast' | 'channelsFirst';
+
+export function checkDataFormat(v: unknown, layer: string): DataFormat {
+  const f = v ?? 'channelsLast';
+  if (f !== 'channelsLast' && f !== 'channelsFirst')
+    throw new ValueError(`${layer}: dataFormat ${quote(v)} is not supported (channelsLast, channelsFirst)`);
+  return f;
+}
+
+/**
+ * An image of `shape` (no batch axis) as the [images, H, W, C] the NHWC kernels take: channelsFirst
+ * [C, H, W] is C one-channel images, since these layers treat every channel alike.
+ */
+export function asNHWC(shape: number[], format: DataFormat): { images: number; H: number; W: number; C: number } {
+  return format === 'channelsLast'
+    ? { images: 1, H: shape[0], W: shape[1], C: shape[2] }
+    : { images: shape[0], H: shape[1], W: shape[2], C: 1 };
+}
+
 /** The derivative of a fused final activation, applied to dy in place (softmax not when the loss fused it). */
 export function activationBackward(act: ActivationName, io: NodeIO, count: number, classes: number, be: Backend): void {
   if (act === 'relu') be.k.relu_backward(io.y, io.dy, io.dy, count);
