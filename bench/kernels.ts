@@ -2,7 +2,7 @@
 import { currentBackend, FLAG_BIAS, FLAG_NEED_DX } from '../src/backend.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../src/kernels/conv2d.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../src/kernels/dense.js';
-import { computeWindow2D } from '../src/kernels/geometry.js';
+import { computeWindow2D, transposedWindow2D } from '../src/kernels/geometry.js';
 import { maxPoolBackward, maxPoolForward } from '../src/kernels/pool.js';
 import {
   winogradBackwardFilter,
@@ -217,5 +217,63 @@ export async function kernelRows(reps: number): Promise<KernelRow[]> {
     10,
   );
   for (const t of [tx, tw, tdy, ta, tb, tg, tpx, tpy, tpdy]) t.dispose();
+  await conv2dTransposeRows(row, fill, tsync);
   return rows;
+}
+
+/**
+ * Conv2DTranspose as an autoencoder's decoder runs it: [32,7,7,32] -> 3x3, stride 2, same -> [32,14,14,16].
+ * simdcnn runs the conv2d kernels on TF.js's weight layout in place; TF.js's forward is its Conv2DBackpropInput,
+ * its input gradient a Conv2D, its filter gradient a Conv2DBackpropFilter (on wasm: the harness's stand-in).
+ */
+async function conv2dTransposeRows(
+  row: (name: string, flops: number, ours: () => unknown, tfjs: () => unknown, inner: number, note?: string) => Promise<void>,
+  fill: (n: number) => number,
+  tsync: (t: tf.Tensor | tf.Tensor[]) => Promise<void>,
+): Promise<void> {
+  const be = currentBackend();
+  const [N, h, w, inC, F] = [32, 7, 7, 32, 16];
+  const g = transposedWindow2D('bench', [h, w, inC], [3, 3], [2, 2], 'same', F);
+  const x = fill(N * h * w * inC),
+    k = fill(9 * F * inC),
+    y = fill(N * g.H * g.W * F),
+    dx = fill(N * h * w * inC),
+    dk = fill(9 * F * inC),
+    s = fill(conv2dScratchFloats(g, inC));
+  const flops = 2 * N * h * w * inC * 9 * F;
+  const tx = tf.randomNormal([N, h, w, inC]) as tf.Tensor4D,
+    tk = tf.randomNormal([3, 3, F, inC]) as tf.Tensor4D,
+    tdy = tf.randomNormal([N, g.H, g.W, F]) as tf.Tensor4D;
+  await row(
+    'conv2dTranspose forward [32,7,7,32] -> 3x3 s2 same -> [32,14,14,16]',
+    flops,
+    () => conv2dBackwardInput(be, x, k, y, s, g, N, inC),
+    () => tsync(tf.conv2dTranspose(tx, tk, [N, g.H, g.W, F], 2, 'same')),
+    10,
+  );
+  await row(
+    'conv2dTranspose grad-input (same shapes)',
+    flops,
+    () => conv2dForward(be, y, k, 0, dx, s, g, N, inC, 0),
+    () => tsync(tf.conv2d(tdy, tk, 2, 'same')),
+    10,
+  );
+  await row(
+    'conv2dTranspose grad-filter (same shapes)',
+    flops,
+    () => conv2dBackwardFilter(be, y, x, dk, 0, s, g, N, inC, 0),
+    () =>
+      tsync(
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: tdy, dy: tx },
+            { strides: [2, 2], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, F, inC] },
+          ) as tf.Tensor,
+      ),
+    10,
+    'harness stand-in: TF.js wasm has none',
+  );
+  for (const t of [tx, tk, tdy]) t.dispose();
 }
