@@ -138,7 +138,17 @@ describe('the layer registry: every layer is found by its TF.js name and its con
     ['GlobalAveragePooling2D', () => getLayerClass('GlobalAvgPool2D')!.fromConfig({ dataFormat: 'channelsFirst' })],
     ['GlobalMaxPooling2D', () => getLayerClass('GlobalMaxPooling2D')!.fromConfig({ keepdims: false })],
     ['ZeroPadding2D', () => getLayerClass('ZeroPadding2D')!.fromConfig({ padding: [1, 2] })],
-    ['Cropping2D', () => getLayerClass('Cropping2D')!.fromConfig({ cropping: [[1, 0], [2, 3]], dataFormat: 'channelsFirst' })],
+    [
+      'Cropping2D',
+      () =>
+        getLayerClass('Cropping2D')!.fromConfig({
+          cropping: [
+            [1, 0],
+            [2, 3],
+          ],
+          dataFormat: 'channelsFirst',
+        }),
+    ],
     ['UpSampling2D', () => getLayerClass('UpSampling2D')!.fromConfig({ size: [3, 2], interpolation: 'bilinear' })],
     ['Reshape', () => getLayerClass('Reshape')!.fromConfig({ targetShape: [4, -1, 2] })],
     [
@@ -165,7 +175,9 @@ describe('the layer registry: every layer is found by its TF.js name and its con
   }
   it('options it does not know, or supports only at another value, are errors naming the layer and option', () => {
     expect(() => Dense({ units: 3, actvation: 'relu' } as never)).toThrow(/dense_\d+ \(Dense\): unknown option 'actvation'/);
-    expect(() => Conv2D({ filters: 1, kernelSize: 3, groups: 2 } as never)).toThrow(/\(Conv2D\): option groups=2 is not supported \(only 1\)/);
+    expect(() => Conv2D({ filters: 1, kernelSize: 3, groups: 2 } as never)).toThrow(
+      /\(Conv2D\): option groups=2 is not supported \(only 1\)/,
+    );
     expect(() => Dense({ units: 3, dtype: 'float16' })).toThrow(/dtype 'float16' is not supported/);
     expect(() => Dense({ units: 3, kernelInitializer: 'randomNormal' as never })).toThrow(
       /kernelInitializer 'randomNormal' is not supported/,

@@ -1,7 +1,8 @@
 // Host side of the conv2d family: scratch sizing and the calls, in the kernels' fixed argument order.
-// 3x3 stride-1 convolutions go to Winograd (kernels/winograd.ts) when the caller passes the layer's cache
+// Undilated 3x3 stride-1 convolutions go to Winograd (kernels/winograd.ts) when the caller passes the layer's cache
 // and the rule (or setConvAlgorithm) picks it for this call; everything else to the direct kernels.
 import type { Backend } from '../backend.js';
+import type { Kernels } from '../generated/kernels.js';
 import type { Window2D } from './geometry.js';
 import {
   winogradBackwardFilter,
@@ -31,6 +32,27 @@ export function conv2dScratchFloats(g: Window2D, OC: number): number {
   return Math.max(forward, backwardInput, pointwise, winograd, 16);
 }
 
+/** The conv kernels' arguments after N (H, W, C, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR), typed from the wasm exports. */
+type ConvDims = Parameters<Kernels['conv2d_backward_input']> extends [number, number, number, number, number, ...infer D] ? D : never;
+const dims = (g: Window2D, OC: number): ConvDims => [
+  g.H,
+  g.W,
+  g.C,
+  g.OH,
+  g.OW,
+  OC,
+  g.KH,
+  g.KW,
+  g.SH,
+  g.SW,
+  g.DH,
+  g.DW,
+  g.PT,
+  g.PL,
+  g.PB,
+  g.PR,
+];
+
 /** Floats a conv layer keeps across calls: Winograd's transformed filters (the input gradient's only for training), where planned. */
 export function conv2dCacheFloats(g: Window2D, OC: number, training: boolean): number {
   return winogradPlanned(g, OC) ? winogradCacheFloats(g.C, OC, training) : 0;
@@ -56,7 +78,7 @@ export function conv2dForward(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
   if (m) winogradForward(be, x, winogradFilters(be, cache, w, g.C, OC, m, false, version), bias, y, scratch, g, N, OC, m, flags);
-  else be.k.conv2d_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR, flags);
+  else be.k.conv2d_forward(x, w, bias, y, scratch, N, ...dims(g, OC), flags);
 }
 
 export function conv2dBackwardInput(
@@ -73,7 +95,7 @@ export function conv2dBackwardInput(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'grad-input', N) : 0;
   if (m) winogradBackwardInput(be, dy, winogradFilters(be, cache, w, g.C, OC, m, true, version), dx, scratch, g, N, OC, m);
-  else be.k.conv2d_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, OC, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, g.PB, g.PR);
+  else be.k.conv2d_backward_input(dy, w, dx, scratch, N, ...dims(g, OC));
 }
 
 export function conv2dBackwardFilter(
@@ -91,30 +113,5 @@ export function conv2dBackwardFilter(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'grad-filter', N) : 0;
   if (m) winogradBackwardFilter(be, x, dy, dw, db, scratch, g, N, OC, m, flags);
-  else
-    be.k.conv2d_backward_filter(
-      x,
-      dy,
-      dw,
-      db,
-      scratch,
-      N,
-      g.H,
-      g.W,
-      g.C,
-      g.OH,
-      g.OW,
-      OC,
-      g.KH,
-      g.KW,
-      g.SH,
-      g.SW,
-      g.DH,
-      g.DW,
-      g.PT,
-      g.PL,
-      g.PB,
-      g.PR,
-      flags,
-    );
+  else be.k.conv2d_backward_filter(x, dy, dw, db, scratch, N, ...dims(g, OC), flags);
 }

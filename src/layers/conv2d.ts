@@ -36,7 +36,7 @@ export interface Conv2DArgs extends LayerArgs {
  * responses over all input channels are summed into one output channel. Weights [kh, kw, inC, filters].
  */
 class Conv2DLayer extends Layer {
-  static readonly className = 'Conv2D';
+  static readonly className: string = 'Conv2D';
   static readonly options = [
     'filters',
     'kernelSize',
@@ -67,10 +67,11 @@ class Conv2DLayer extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   readonly backwardReads: { input: boolean; output: boolean };
-  private readonly geometry: (inShape: number[]) => Window2D;
+  /** The convolution's window per input shape (for Conv2DTranspose: the convolution it transposes). */
+  protected readonly geometry: (inShape: number[]) => Window2D;
 
-  constructor(args: Conv2DArgs) {
-    super(args, 'conv2d');
+  constructor(args: Conv2DArgs, base = 'conv2d') {
+    super(args, base);
     this.filters = checkPositiveInt(args.filters, 'filters', this.name);
     this.kernelSize = pair(args.kernelSize, 'kernelSize', this.name);
     this.strides = pair(args.strides ?? 1, 'strides', this.name);
@@ -81,7 +82,11 @@ class Conv2DLayer extends Layer {
     this.backwardReads = { input: true, output: this.activation !== 'linear' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
-    this.geometry = windowsOf(this.name, this.kernelSize, this.strides, this.padding, this.dilationRate);
+    this.geometry = this.windows();
+  }
+
+  protected windows(): (inShape: number[]) => Window2D {
+    return windowsOf(this.name, this.kernelSize, this.strides, this.padding, this.dilationRate);
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
