@@ -237,6 +237,8 @@ describe('Conv2D with dilationRate: TF.js predicts, but cannot train it (its Con
     [[2, 2], 'same', [2, 9, 8, 3], [3, 3, 3, 5]],
     [[3, 2], 'valid', [3, 11, 9, 4], [2, 3, 4, 6]],
     [[1, 4], 'same', [1, 7, 13, 5], [3, 2, 5, 3]],
+    // 3x3, stride 1, 8 -> 16 channels: the shape a Winograd rule would take if it overlooked the dilation.
+    [[2, 2], 'same', [2, 10, 10, 8], [3, 3, 8, 16]],
   ] as [[number, number], 'same' | 'valid', number[], number[]][]) {
     it(`conv2d x=[${shape}] k=[${k}] dilation=[${dil}] ${pad}: dx, dw and db equal TF.js's gradients of the zero-filled kernel`, () => {
       const ours = new Sequential(
