@@ -16,11 +16,15 @@ import {
   Reshape,
   Sequential,
   UpSampling2D,
+  setConvAlgorithm,
   ZeroPadding2D,
 } from '../src/node.js';
+import { computeWindow2D } from '../src/kernels/geometry.js';
+import { type ConvAlgorithm, winogradPlanned, winogradTileFor } from '../src/kernels/winograd.js';
 import type { Layer } from '../src/layers/layer.js';
 import { Rng } from '../src/random.js';
 import { checkLossGradients, checkVjp, randomTensor } from './gradcheck.js';
+import { expectBitwise } from './helpers.js';
 
 const cases: [string, number[], () => Layer][] = [
   ['global avgpool x=[2,5,7,3]', [2, 5, 7, 3], () => GlobalAveragePooling2D({ inputShape: [5, 7, 3] })],
@@ -256,4 +260,59 @@ describe('shape rules and errors name the layer', () => {
     m.dispose();
     c.dispose();
   });
+});
+
+describe('dilated Conv2D and Conv2DTranspose never run Winograd (it computes undilated convolutions only)', () => {
+  const modes: ConvAlgorithm[] = ['auto', 'winograd', 'winograd2x2'];
+  // 3x3 stride 1 with 16 -> 32 channels and 16+ tiles: undilated, 'auto' would run all three ops as F(4x4).
+  it('winogradTileFor / winogradPlanned: x=[4,12,12,16] k=[3,3,16,32] dilation=[2,1] same is direct in every mode', () => {
+    const g = computeWindow2D('t', [12, 12, 16], [3, 3], [1, 1], 'same', 4, [2, 1]);
+    expect(winogradTileFor(computeWindow2D('t', [12, 12, 16], [3, 3], [1, 1], 'same', 4), 32, 'forward', 4)).toBe(4);
+    for (const mode of modes) {
+      expect(['forward', 'grad-input', 'grad-filter'].map((op) => winogradTileFor(g, 32, op as 'forward', 4, mode))).toEqual([0, 0, 0]);
+      expect(winogradPlanned(g, 32, mode)).toBe(false);
+    }
+  });
+
+  const nets: [string, number[], () => Layer][] = [
+    [
+      'conv2d x=[4,12,12,16] k=[3,3,16,32] dilation=2 same',
+      [4, 12, 12, 16],
+      () => Conv2D({ filters: 32, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'relu', inputShape: [12, 12, 16] }),
+    ],
+    [
+      'conv2d x=[4,11,13,16] k=[3,3,16,32] dilation=[1,3] valid',
+      [4, 11, 13, 16],
+      () => Conv2D({ filters: 32, kernelSize: 3, dilationRate: [1, 3], inputShape: [11, 13, 16] }),
+    ],
+    [
+      'conv2dTranspose x=[4,12,12,16] k=[3,3,32,16] stride=1 same',
+      [4, 12, 12, 16],
+      () => Conv2DTranspose({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [12, 12, 16] }),
+    ],
+    [
+      'conv2dTranspose x=[4,10,9,16] k=[3,3,32,16] stride=1 valid',
+      [4, 10, 9, 16],
+      () => Conv2DTranspose({ filters: 32, kernelSize: 3, inputShape: [10, 9, 16] }),
+    ],
+  ];
+  for (const [name, shape, make] of nets) {
+    it(`${name}: predict and vjp (dx and weight gradients) bitwise equal to 'direct' under ${modes.join(', ')}`, () => {
+      const x = randomTensor(shape, new Rng(5));
+      const run = (mode: ConvAlgorithm) => {
+        setConvAlgorithm(mode);
+        try {
+          const m = new Sequential([make()], { seed: 3 });
+          const y = m.predict(x);
+          const { dx, grads } = m.vjp(x, randomTensor(y.shape, new Rng(6)));
+          m.dispose();
+          return [y.data, dx.data, ...grads];
+        } finally {
+          setConvAlgorithm('auto');
+        }
+      };
+      const direct = run('direct');
+      for (const mode of modes) run(mode).forEach((a, i) => expectBitwise(a, direct[i], `${mode} output ${i}`));
+    });
+  }
 });

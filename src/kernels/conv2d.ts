@@ -17,8 +17,11 @@ import {
 
 const roundUp8 = (v: number) => Math.ceil(v / 8) * 8;
 
-/** Floats of scratch the conv kernels need for one call (independent of the batch size), Winograd's where planned. */
-export function conv2dScratchFloats(g: Window2D, OC: number): number {
+/**
+ * Floats of scratch the conv kernels need for one call (independent of the batch size), Winograd's where
+ * planned (`winograd` false: for callers that never pass a cache, so always run direct).
+ */
+export function conv2dScratchFloats(g: Window2D, OC: number, winograd = winogradPlanned(g, OC)): number {
   const run = g.KW * g.C,
     K = g.KH * run;
   // The padded image, stored as DW column phases of ceil(Wp / DW) columns each when dilated.
@@ -28,8 +31,8 @@ export function conv2dScratchFloats(g: Window2D, OC: number): number {
   const forward = roundUp8(OC) * K + padded + offsets;
   const backwardInput = g.KH * roundUp8(run) * OC + padded + offsets;
   const pointwise = Math.max(roundUp8(OC) * g.C, roundUp8(g.C) * OC); // 1x1 kernels pack B for the GEMM
-  const winograd = winogradPlanned(g, OC) ? Math.max(winogradScratchFloats(g, OC, 2), winogradScratchFloats(g, OC, 4)) : 0;
-  return Math.max(forward, backwardInput, pointwise, winograd, 16);
+  const wino = winograd ? Math.max(winogradScratchFloats(g, OC, 2), winogradScratchFloats(g, OC, 4)) : 0;
+  return Math.max(forward, backwardInput, pointwise, wino, 16);
 }
 
 /** The conv kernels' arguments after N (H, W, C, OH, OW, OC, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR), typed from the wasm exports. */

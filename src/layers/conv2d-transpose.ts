@@ -53,8 +53,16 @@ class Conv2DTransposeLayer extends Conv2D {
     return [{ ...kernel, shape: [kh, kw, filters, inC], fanIn: kh * kw * filters, fanOut: kh * kw * inC }, ...bias];
   }
 
+  /**
+   * Always direct: no Winograd scratch and no transformed-filter cache. The transposed convolution of a
+   * decoder is strided, where Winograd does not apply; at stride 1 it would run Winograd's input gradient as
+   * its forward pass, which does not keep the exact zeros of windows over zeros that a ReLU after it needs.
+   */
   scratchFloats(s: NodeShapes): number {
-    return conv2dScratchFloats(this.geometry(s.in[0]), s.in[0][2]);
+    return conv2dScratchFloats(this.geometry(s.in[0]), s.in[0][2], false);
+  }
+  cacheFloats(): number {
+    return 0;
   }
 
   forward(io: NodeIO, n: number, { be }: RunContext): void {
