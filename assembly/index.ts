@@ -15,3 +15,5 @@ export { zero_pad2d, crop2d } from './pad';
 export {
   upsample_nearest_forward, upsample_nearest_backward, upsample_bilinear_forward, upsample_bilinear_backward,
 } from './upsample';
+export { batchnorm_moments, batchnorm_scale, batchnorm_apply, batchnorm_moving_update, batchnorm_backward } from './batchnorm';
+export { dropout_apply, spatial_dropout_apply } from './dropout';
