@@ -145,7 +145,7 @@ describe('batchnorm kernels vs float64 reference', () => {
         const px = ar.f32('x', x),
           mean = ar.out('mean', C),
           variance = ar.out('variance', C),
-          scratch = ar.out('scratch', 4 * C);
+          scratch = ar.out('scratch', 6 * C);
         ar.run('moments', [mean, variance, scratch], () => v.be.k.batchnorm_moments(px, rows, C, mean, variance, scratch));
         expectClose(ar.read(variance), ref.variance, { rtol: 1e-5, atol: 0 }, `[${v.name}] variance`);
         expectClose(ar.read(mean), ref.mean, { rtol: 1e-7, atol: 0 }, `[${v.name}] mean`);
