@@ -33,6 +33,8 @@ export type { ZeroPadding2DArgs, Cropping2DArgs } from './layers/padding.js';
 export type { UpSampling2DArgs } from './layers/upsampling.js';
 export type { ReshapeArgs } from './layers/reshape.js';
 export type { Conv2DTransposeArgs } from './layers/conv2d-transpose.js';
+export type { BatchNormalizationArgs } from './layers/normalization.js';
+export type { DropoutArgs } from './layers/dropout.js';
 export { Model, model, loadModel, modelFromJSON, type ModelArgs } from './engine/model.js';
 export { Sequential } from './engine/sequential.js';
 export type { FitArgs, History, Logs, Callbacks, BatchLogs, ClassWeight } from './engine/training.js';

@@ -3,7 +3,9 @@
 // exactly, dropped ones 0; the kept fraction is 1 - rate within 5 standard deviations; spatial dropout
 // keeps or drops a whole channel of a sample. Sizes not divisible by 4, guarded writes, end of memory.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dropoutKeys } from '../src/kernels/dropout.js';
+import { dropoutConstants, dropoutKeys } from '../src/kernels/dropout.js';
+
+const keysOf = (rng: Rng, rate: number) => ({ ...dropoutKeys(rng), ...dropoutConstants(rate) });
 import { Rng } from '../src/random.js';
 import { createVariants, expectBitwise, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray } from './reference.js';
@@ -24,7 +26,7 @@ function keptRef(i: number, k1: number, k2: number, threshold: number): boolean 
   return h >>> 8 >= threshold;
 }
 
-function dropoutRef(x: Float32Array, k: ReturnType<typeof dropoutKeys>): Float32Array {
+function dropoutRef(x: Float32Array, k: ReturnType<typeof keysOf>): Float32Array {
   return Float32Array.from(x, (v, i) => v * (keptRef(i, k.k1, k.k2, k.threshold) ? k.scale : 0));
 }
 
@@ -38,7 +40,7 @@ describe('dropout kernels', () => {
         const rnd = mulberry32(n * 7 + Math.round(rate * 100));
         const x = randomArray(n, rnd, 3),
           dy = randomArray(n, rnd);
-        const k = dropoutKeys(new Rng(n), rate);
+        const k = keysOf(new Rng(n), rate);
         expect(k.k1 & 1, 'k1 odd').toBe(1);
         expect(k.scale).toBe(Math.fround(1 / Math.fround(1 - rate)));
         for (const v of vs) {
@@ -60,7 +62,7 @@ describe('dropout kernels', () => {
     const n = 200003,
       rate = 0.3;
     const x = new Float32Array(n).fill(1);
-    const k = dropoutKeys(new Rng(9), rate);
+    const k = keysOf(new Rng(9), rate);
     const be = vs[0].be;
     withArena(be, (ar) => {
       const px = ar.f32('x', x),
@@ -79,8 +81,8 @@ describe('dropout kernels', () => {
     const n = 4096,
       a = new Rng(5),
       b = new Rng(5);
-    const masks = [0, 1, 2].map(() => dropoutKeys(a, 0.5));
-    const again = [0, 1, 2].map(() => dropoutKeys(b, 0.5));
+    const masks = [0, 1, 2].map(() => keysOf(a, 0.5));
+    const again = [0, 1, 2].map(() => keysOf(b, 0.5));
     expect(again).toEqual(masks);
     const bits = masks.map((k) => Array.from({ length: n }, (_, i) => keptRef(i, k.k1, k.k2, k.threshold)));
     for (const [i, j] of [
@@ -94,7 +96,7 @@ describe('dropout kernels', () => {
   });
 
   it('dropout rate=0 keys keep everything', () => {
-    const k = dropoutKeys(new Rng(1), 0);
+    const k = keysOf(new Rng(1), 0);
     expect(k.threshold).toBe(0);
     expect(k.scale).toBe(1);
   });
@@ -108,7 +110,7 @@ describe('dropout kernels', () => {
     it(`spatial dropout x=[${N},${P},${C}] rate=0.4: whole channels per sample, the hash of s * C + c`, () => {
       const rnd = mulberry32(N * 100 + C);
       const x = randomArray(N * P * C, rnd, 2);
-      const k = dropoutKeys(new Rng(C), 0.4);
+      const k = keysOf(new Rng(C), 0.4);
       const ref = Float32Array.from(x, (v, i) => {
         const s = Math.floor(i / (P * C)),
           c = i % C;
@@ -129,7 +131,7 @@ describe('dropout kernels', () => {
   it('dropout n=37 in place at the very end of memory', () => {
     const n = 37,
       x = randomArray(n, mulberry32(2)),
-      k = dropoutKeys(new Rng(3), 0.5);
+      k = keysOf(new Rng(3), 0.5);
     for (const v of vs) {
       withArena(v.be, (ar) => {
         const px = ar.atEnd('x', x);

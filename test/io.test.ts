@@ -246,9 +246,9 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
     [
       'an unsupported layer',
       edit((_, l) => {
-        l.splice(1, 0, { class_name: 'BatchNormalization', config: { name: 'bn' } });
+        l.splice(1, 0, { class_name: 'LSTM', config: { name: 'lstm', units: 4 } });
       }),
-      /layer 'bn' \(BatchNormalization\): layer class 'BatchNormalization' is not supported/,
+      /layer 'lstm' \(LSTM\): layer class 'LSTM' is not supported/,
     ],
     [
       'an unsupported activation',

@@ -98,6 +98,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     dw.set(n, mode.training && l.trainable && l.weights.some((w) => w.trainable));
     needsGrad.set(n.output, n.inputs.length === 0 ? mode.training && mode.inputGrad : dw.get(n)! || n.inputs.some((t) => needsGrad.get(t)));
   }
+  const aliases = (l: Layer) => l.aliasesInput === true || (l.aliasesInput === 'inference' && !mode.training);
   const runsBackward = (n: Node) => mode.training && n.inputs.length > 0 && (dw.get(n)! || n.inputs.some((t) => needsGrad.get(t)));
 
   const bufs: Buf[] = [];
@@ -115,7 +116,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     }
     if (runsBackward(n) && l.backwardReads.output) end = Math.max(end, back(n));
     const start = n.inputs.length === 0 ? -1 : k;
-    if (l.aliasesInput && n.inputs.length === 1) {
+    if (aliases(l) && n.inputs.length === 1) {
       const shared = value.get(n.inputs[0])!;
       extend(shared, start, end);
       value.set(t, shared);
@@ -130,7 +131,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     const writers = (consumers.get(t) ?? []).sort((a, b) => back(a.node) - back(b.node) || a.slot - b.slot);
     const end = t === input ? 2 * K + 1 : back(n);
     const only = writers.length === 1 ? writers[0] : undefined;
-    const aliased = only && layerOf(only.node).aliasesInput && grad.get(only.node.output);
+    const aliased = only && aliases(layerOf(only.node)) && grad.get(only.node.output);
     if (aliased) {
       extend(aliased, back(only.node), end);
       grad.set(t, aliased);

@@ -26,8 +26,9 @@ const freed = new WeakSet<Layer>();
 
 let weightWrites = 0;
 /**
- * Changes whenever any weights are written (initialised, setWeights, an update): bounds on |w| kept by models
- * expire, and so do caches derived from weights (a conv's transformed filters, compared at their next use).
+ * Changes whenever any weights are written (initialised, setWeights, an update, BN's moving statistics):
+ * bounds on |w| kept by models expire, and so do caches derived from weights (a conv's transformed filters,
+ * compared at their next use).
  */
 export const weightsVersion = () => weightWrites;
 export const noteWeightsWritten = () => void weightWrites++;

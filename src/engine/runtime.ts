@@ -8,7 +8,7 @@ import type { Rng } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { type Arena, type ArenaMode, planArena } from './arena.js';
 import type { Graph } from './graph.js';
-import { type ParamLayout, type Run, weightsVersion } from './plan.js';
+import { noteWeightsWritten, type ParamLayout, type Run, weightsVersion } from './plan.js';
 
 export class Runtime {
   private arena?: Arena;
@@ -102,6 +102,16 @@ export class Runtime {
     this.ctx.training = training;
     this.ctx.weightsVersion = weightsVersion();
     for (const s of this.arena!.steps) s.layer.forward(s.io, n, this.ctx);
+  }
+
+  /**
+   * Applies the layer updates the last training forward left pending (BN's moving statistics), once its
+   * step was accepted; bumps the weights version if any weights changed.
+   */
+  applyUpdates(n: number): void {
+    let wrote = false;
+    for (const s of this.arena!.steps) wrote = s.layer.applyUpdates(s.io, n, this.ctx) || wrote;
+    if (wrote) noteWeightsWritten();
   }
 
   /** Back-propagates the output gradient already in place; `fused`: it is the gradient before the final activation. */

@@ -58,6 +58,7 @@ function undoCopy(rt: Runtime, c: Compiled, runs: Run[], restore: boolean): void
  * diverges is not taken: the loss and gradients are judged before the update, the new weights right
  * after it (then the copy taken before it is put back), so the weights stay those from before that step.
  * `weights` (0: none) points to the batch's per-sample loss weights (class weights).
+ * Layer updates (BN's moving statistics) are applied only once the step is accepted.
  */
 export function step(
   host: TrainHost,
@@ -81,6 +82,7 @@ export function step(
   const runs = rt.trainableRuns();
   if (!limits) {
     update(rt, c, runs);
+    rt.applyUpdates(n);
     return [loss, correct];
   }
   const g = maxAbs(rt, runs, 'gradients');
@@ -100,6 +102,7 @@ export function step(
   if (Number.isNaN(bound) && Number.isFinite(move)) bound = maxAbs(rt, runs, 'weights');
   if (bound + move <= limits.maxAbs) {
     update(rt, c, runs);
+    rt.applyUpdates(n); // before the bound is stamped: moving statistics are not among the trainable runs
     rt.weightBound = (bound + move) * (1 + 2 ** -20); // float32 rounding of w - lr*g
     return [loss, correct];
   }
@@ -118,6 +121,7 @@ export function step(
       true,
     );
   }
+  rt.applyUpdates(n);
   rt.weightBound = w;
   return [loss, correct];
 }

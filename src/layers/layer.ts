@@ -120,8 +120,11 @@ export abstract class Layer {
   readonly activation: ActivationName = 'linear';
   /** Inputs apply() takes: 1, or 'many' (two or more, as merge layers). */
   readonly arity: number | 'many' = 1;
-  /** The output can share the input's buffer (reshapes, identities); forward/backward then find x === y. */
-  readonly aliasesInput: boolean = false;
+  /**
+   * The output can share the input's buffer (reshapes, identities); forward/backward then find x === y.
+   * 'inference': only in plans without training (Dropout, which is the identity there).
+   */
+  readonly aliasesInput: boolean | 'inference' = false;
   /** Which forward tensors backward reads, so the plan can reuse their memory early. */
   readonly backwardReads: { readonly input: boolean; readonly output: boolean } = { input: true, output: true };
   private _trainable: boolean;
@@ -196,10 +199,20 @@ export abstract class Layer {
   }
   /**
    * Floats kept across calls (io.cache) for what the layer derives from its weights (Winograd's transformed
-   * filters), valid while ctx.weightsVersion stays the same; `training`: the plan also runs backward.
+   * filters) or keeps between a training forward and applyUpdates, valid while ctx.weightsVersion stays the
+   * same; `training`: the plan also runs backward.
    */
   cacheFloats(_s: NodeShapes, _training: boolean): number {
     return 0;
+  }
+  /**
+   * Keras's layer updates: state a training step changes besides the gradients (BatchNormalization's moving
+   * statistics). forward(training) leaves them pending in io.cache; the engine calls this once the step is
+   * accepted (after the optimizer's update passed the divergence checks), in forward order, so a refused
+   * step changes nothing and computeGradients/vjp never do. Returns whether it wrote any weights.
+   */
+  applyUpdates(_io: NodeIO, _n: number, _ctx: RunContext): boolean {
+    return false;
   }
   /** Floats per sample kept from forward to backward (max-pool winners). */
   savedFloatsPerSample(_s: NodeShapes): number {

@@ -1,0 +1,259 @@
+import { ShapeError, ValueError } from '../errors.js';
+import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { formatShape, shapeSize } from '../tensor.js';
+import { Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, quote, type RunContext, type WeightSpec } from './layer.js';
+import { callable, registerLayer } from './registry.js';
+
+type Init = InitializerName | InitializerConfig;
+
+export interface BatchNormalizationArgs extends LayerArgs {
+  /** The last axis only: -1, or its index counting the batch axis (3 after a conv), as Keras files write it. */
+  axis?: number | number[];
+  /** Of the moving averages: moving = moving * momentum + batch * (1 - momentum). Default 0.99. */
+  momentum?: number;
+  /** Added to the variance before its square root. Default 1e-3. */
+  epsilon?: number;
+  /** Learn an offset beta (default true). */
+  center?: boolean;
+  /** Learn a scale gamma (default true). */
+  scale?: boolean;
+  betaInitializer?: Init;
+  gammaInitializer?: Init;
+  movingMeanInitializer?: Init;
+  movingVarianceInitializer?: Init;
+}
+
+// io.cache, in floats: a header (int32 stamp of the inference scale, int32 "statistics pending"), then
+// per-channel blocks of C rounded up to whole vectors: inference scale, zeros, batch mean, batch variance,
+// batch scale.
+const STAMP = 0,
+  PENDING = 1,
+  HEADER = 16;
+const enum Block {
+  InferScale,
+  Zeros,
+  Mean,
+  Variance,
+  TrainScale,
+  Count,
+}
+
+/**
+ * Batch normalization over the last axis (channels), as tfjs-layers and Keras: in training the batch's
+ * mean and biased variance over every other axis, and the moving averages updated as TF.js does (applied
+ * once the training step is accepted); at inference, and whenever the layer is frozen (trainable false,
+ * Keras semantics, also inside fit), the moving statistics. Weights gamma, beta (trainable),
+ * moving_mean, moving_variance (never trained: getWeights lists them after every trainable weight).
+ */
+class BatchNormalizationLayer extends Layer {
+  static readonly className = 'BatchNormalization';
+  static readonly options = [
+    'axis',
+    'momentum',
+    'epsilon',
+    'center',
+    'scale',
+    'betaInitializer',
+    'gammaInitializer',
+    'movingMeanInitializer',
+    'movingVarianceInitializer',
+  ];
+  static readonly fixedOptions = {
+    betaRegularizer: null,
+    gammaRegularizer: null,
+    betaConstraint: null,
+    gammaConstraint: null,
+    renorm: false,
+    virtualBatchSize: null,
+    synchronized: false,
+  };
+  readonly backwardReads = { input: true, output: false };
+  /** As given (-1 or the last axis counting the batch), so a re-saved file says the same. */
+  readonly axis: number;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  readonly betaInitializer: InitializerName;
+  readonly gammaInitializer: InitializerName;
+  readonly movingMeanInitializer: InitializerName;
+  readonly movingVarianceInitializer: InitializerName;
+
+  constructor(args: BatchNormalizationArgs = {}) {
+    super(args, 'batch_normalization');
+    const a = Array.isArray(args.axis) && args.axis.length === 1 ? args.axis[0] : (args.axis ?? -1);
+    if (!Number.isInteger(a)) throw new ValueError(`${this.name}: axis ${quote(args.axis)} is not supported (only the last axis, -1)`);
+    this.axis = a as number;
+    this.momentum = args.momentum ?? 0.99;
+    if (typeof this.momentum !== 'number' || !(this.momentum >= 0 && this.momentum <= 1))
+      throw new ValueError(`${this.name}: momentum must be a number in [0, 1], received ${quote(args.momentum)}`);
+    this.epsilon = args.epsilon ?? 1e-3;
+    if (typeof this.epsilon !== 'number' || !(this.epsilon > 0 && Number.isFinite(this.epsilon)))
+      throw new ValueError(`${this.name}: epsilon must be a positive number, received ${quote(args.epsilon)}`);
+    this.center = flag(args.center, 'center', this.name);
+    this.scale = flag(args.scale, 'scale', this.name);
+    this.betaInitializer = checkInitializer(args.betaInitializer, this.name, 'betaInitializer', 'zeros');
+    this.gammaInitializer = checkInitializer(args.gammaInitializer, this.name, 'gammaInitializer', 'ones');
+    this.movingMeanInitializer = checkInitializer(args.movingMeanInitializer, this.name, 'movingMeanInitializer', 'zeros');
+    this.movingVarianceInitializer = checkInitializer(args.movingVarianceInitializer, this.name, 'movingVarianceInitializer', 'ones');
+  }
+
+  computeOutputShape(inputShapes: number[][]): number[] {
+    const s = inputShapes[0];
+    if (this.axis !== -1 && this.axis !== s.length) {
+      throw new ShapeError(
+        `${this.name} (BatchNormalization): axis ${this.axis} is not supported for input ${formatShape([null, ...s])}; only the last axis (-1 or ${s.length}), the channels`,
+      );
+    }
+    return s.slice();
+  }
+
+  protected declareWeights(inputShapes: number[][]): WeightSpec[] {
+    const C = channelsOf(inputShapes[0]),
+      fan = Math.sqrt(C);
+    const w = (name: string, initializer: InitializerName, trainable: boolean): WeightSpec => ({
+      name,
+      shape: [C],
+      initializer,
+      fanIn: fan,
+      fanOut: fan,
+      trainable,
+    });
+    return [
+      ...(this.scale ? [w('gamma', this.gammaInitializer, true)] : []),
+      ...(this.center ? [w('beta', this.betaInitializer, true)] : []),
+      w('moving_mean', this.movingMeanInitializer, false),
+      w('moving_variance', this.movingVarianceInitializer, false),
+    ];
+  }
+
+  scratchFloats(s: NodeShapes): number {
+    return 7 * channelsOf(s.out);
+  }
+  cacheFloats(s: NodeShapes): number {
+    return HEADER + Block.Count * blockFloats(channelsOf(s.out));
+  }
+
+  forward(io: NodeIO, n: number, ctx: RunContext): void {
+    const { be } = ctx,
+      k = be.k,
+      C = channelsOf(io.shapes.out),
+      rows = (n * shapeSize(io.shapes.out)) / C;
+    const p = this.pointers(io);
+    be.i32[io.cache / 4 + PENDING] = 0;
+    if (this.usesBatchStatistics(ctx)) {
+      k.batchnorm_moments(io.x[0], rows, C, p.block(Block.Mean), p.block(Block.Variance), io.scratch);
+      k.batchnorm_scale(p.gamma, p.block(Block.Variance), C, this.epsilon, p.block(Block.TrainScale));
+      k.batchnorm_apply(io.x[0], io.y, rows, C, p.block(Block.Mean), p.block(Block.TrainScale), p.beta, 0);
+      be.i32[io.cache / 4 + PENDING] = 1;
+    } else {
+      k.batchnorm_apply(io.x[0], io.y, rows, C, p.movingMean, this.inferenceScale(io, ctx), p.beta, 0);
+    }
+  }
+
+  backward(io: NodeIO, n: number, need: Need, ctx: RunContext): void {
+    const k = ctx.be.k,
+      C = channelsOf(io.shapes.out),
+      rows = (n * shapeSize(io.shapes.out)) / C;
+    const p = this.pointers(io);
+    if (this.usesBatchStatistics(ctx)) {
+      const g = need.dw ? (io.grads[0] ?? 0) : 0;
+      k.batchnorm_backward(
+        io.x[0],
+        io.dy,
+        need.dx[0] ? io.dx[0] : 0,
+        this.scale ? g : 0,
+        this.center && need.dw ? (io.grads[this.scale ? 1 : 0] ?? 0) : 0,
+        rows,
+        C,
+        p.block(Block.Mean),
+        p.block(Block.Variance),
+        p.gamma,
+        this.epsilon,
+        io.scratch,
+      );
+    } else if (need.dx[0]) {
+      // Frozen: a fixed per-channel affine map, dx = dy * scale.
+      const zeros = p.block(Block.Zeros);
+      k.batchnorm_apply(io.dy, io.dx[0], rows, C, zeros, this.inferenceScale(io, ctx), zeros, 0);
+    }
+  }
+
+  applyUpdates(io: NodeIO, _n: number, { be }: RunContext): boolean {
+    if (!io.cache || be.i32[io.cache / 4 + PENDING] === 0) return false;
+    be.i32[io.cache / 4 + PENDING] = 0;
+    const p = this.pointers(io);
+    be.k.batchnorm_moving_update(
+      p.movingMean,
+      p.movingVariance,
+      p.block(Block.Mean),
+      p.block(Block.Variance),
+      channelsOf(io.shapes.out),
+      1 - this.momentum,
+    );
+    return true;
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      axis: this.axis,
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      center: this.center,
+      scale: this.scale,
+      betaInitializer: initializerConfig(this.betaInitializer),
+      gammaInitializer: initializerConfig(this.gammaInitializer),
+      movingMeanInitializer: initializerConfig(this.movingMeanInitializer),
+      movingVarianceInitializer: initializerConfig(this.movingVarianceInitializer),
+      betaRegularizer: null,
+      gammaRegularizer: null,
+      betaConstraint: null,
+      gammaConstraint: null,
+      ...super.getConfig(),
+    };
+  }
+
+  /** Keras: the batch's statistics in training, unless the layer is frozen. */
+  private usesBatchStatistics(ctx: RunContext): boolean {
+    return ctx.training && this.trainable;
+  }
+
+  /** gamma / sqrt(moving_variance + epsilon), made once per weights version in the node's cache. */
+  private inferenceScale(io: NodeIO, { be, weightsVersion }: RunContext): number {
+    const p = this.pointers(io),
+      at = io.cache / 4 + STAMP;
+    if (be.i32[at] !== weightsVersion + 1) {
+      be.k.batchnorm_scale(p.gamma, p.movingVariance, channelsOf(io.shapes.out), this.epsilon, p.block(Block.InferScale));
+      be.i32[at] = weightsVersion + 1;
+    }
+    return p.block(Block.InferScale);
+  }
+
+  private pointers(io: NodeIO) {
+    const w = io.params,
+      g = this.scale ? 1 : 0,
+      b = this.center ? 1 : 0;
+    const size = blockFloats(channelsOf(io.shapes.out));
+    const block = (i: Block) => io.cache + (HEADER + i * size) * 4;
+    return {
+      gamma: this.scale ? w[0] : 0,
+      beta: this.center ? w[g] : block(Block.Zeros),
+      movingMean: w[g + b],
+      movingVariance: w[g + b + 1],
+      block,
+    };
+  }
+}
+registerLayer(BatchNormalizationLayer);
+
+const channelsOf = (shape: number[]) => shape[shape.length - 1];
+const blockFloats = (C: number) => Math.ceil(C / 4) * 4;
+
+function flag(v: unknown, what: string, layer: string): boolean {
+  if (v === undefined || v === null) return true;
+  if (typeof v !== 'boolean') throw new ValueError(`${layer}: ${what} must be true or false, received ${quote(v)}`);
+  return v;
+}
+
+export const BatchNormalization = callable(BatchNormalizationLayer);
+export type BatchNormalization = BatchNormalizationLayer;
