@@ -2,13 +2,20 @@
 // relaxed builds and in this test's plain-TypeScript restatement of the hash; kept elements are x * scale
 // exactly, dropped ones 0; the kept fraction is 1 - rate within 5 standard deviations; spatial dropout
 // keeps or drops a whole channel of a sample. Sizes not divisible by 4, guarded writes, end of memory.
+// The layers: forward and backward use the reference mask of their call (a seeded layer's stream is known),
+// rate 0 is no dropout at all, a model seed fixes the weights after fit, configs as TF.js/Keras write them.
+import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dropoutConstants, dropoutKeys } from '../src/kernels/dropout.js';
-
-const keysOf = (rng: Rng, rate: number) => ({ ...dropoutKeys(rng), ...dropoutConstants(rate) });
+import { Dense, Dropout, Sequential, SpatialDropout2D } from '../src/node.js';
 import { Rng } from '../src/random.js';
+import { randomTensor } from './gradcheck.js';
 import { createVariants, expectBitwise, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray } from './reference.js';
+import { trainingForward } from './training-forward.js';
+
+const keysOf = (rng: Rng, rate: number) => ({ ...dropoutKeys(rng), ...dropoutConstants(rate) });
 
 let vs: Variant[];
 beforeAll(async () => {
@@ -140,4 +147,146 @@ describe('dropout kernels', () => {
       });
     }
   });
+});
+
+describe('Dropout and SpatialDropout2D layers', () => {
+  /** The multipliers a layer with its own seed uses at its k-th training call (0-based), restated. */
+  function seededMask(seed: number, call: number, rate: number, count: number, group: (i: number) => number): Float32Array {
+    const rng = new Rng(seed);
+    let keys = keysOf(rng, rate);
+    for (let c = 0; c < call; c++) keys = keysOf(rng, rate);
+    return Float32Array.from({ length: count }, (_, i) => (keptRef(group(i), keys.k1, keys.k2, keys.threshold) ? keys.scale : 0));
+  }
+
+  it("dropout x=[3,1001] rate=0.4 seed=7: the training forward is x times the reference mask, vjp dy times the next call's mask", () => {
+    const m = new Sequential([Dropout({ rate: 0.4, seed: 7, inputShape: [1001] })]);
+    const x = randomTensor([3, 1001], new Rng(1), 2),
+      dy = randomTensor([3, 1001], new Rng(2));
+    const m0 = seededMask(7, 0, 0.4, 3003, (i) => i),
+      m1 = seededMask(7, 1, 0.4, 3003, (i) => i);
+    expectBitwise(
+      trainingForward(m, x),
+      Float32Array.from(x.data, (v, i) => v * m0[i]),
+      'forward',
+    );
+    expectBitwise(
+      m.vjp(x, dy).dx.data,
+      Float32Array.from(dy.data, (v, i) => v * m1[i]),
+      'backward: same mask as its forward',
+    );
+    const kept = m0.filter((v) => v !== 0).length / m0.length;
+    expect(Math.abs(kept - 0.6)).toBeLessThan(5 * Math.sqrt(0.24 / 3003));
+    expectBitwise(m.predict(x).data, x.data, 'predict: the identity');
+    m.dispose();
+  });
+
+  it('spatial dropout x=[2,3,5,7] rate=0.5 seed=3: whole channels of a sample, in forward and backward', () => {
+    const m = new Sequential([SpatialDropout2D({ rate: 0.5, seed: 3, inputShape: [3, 5, 7] })]);
+    const x = randomTensor([2, 3, 5, 7], new Rng(3));
+    const group = (i: number) => Math.floor(i / (3 * 5 * 7)) * 7 + (i % 7);
+    const y = trainingForward(m, x),
+      mask = seededMask(3, 0, 0.5, x.data.length, group);
+    expectBitwise(
+      y,
+      Float32Array.from(x.data, (v, i) => v * mask[i]),
+      'forward',
+    );
+    const dy = randomTensor([2, 3, 5, 7], new Rng(4)),
+      m1 = seededMask(3, 1, 0.5, x.data.length, group);
+    expectBitwise(
+      m.vjp(x, dy).dx.data,
+      Float32Array.from(dy.data, (v, i) => v * m1[i]),
+      'backward',
+    );
+    expect(() => new Sequential([SpatialDropout2D({ rate: 0.5, inputShape: [4, 4], name: 'sd' })]).build()).toThrow(
+      /sd \(SpatialDropout2D\): expected input of rank 4 \[\?, height, width, channels\], received \[null,4,4\]/,
+    );
+    m.dispose();
+  });
+
+  /** dense(8, relu) - [dropout(rate)] - dense(3, softmax) on [12, 6]. */
+  const net = (rate: number | null, seed: number) =>
+    new Sequential(
+      [
+        Dense({ units: 8, activation: 'relu', inputShape: [6] }),
+        ...(rate === null ? [] : [Dropout({ rate })]),
+        Dense({ units: 3, activation: 'softmax' }),
+      ],
+      { seed },
+    );
+  const data = () => {
+    const rng = new Rng(11);
+    return [randomTensor([12, 6], rng), Int32Array.from({ length: 12 }, () => rng.int(3))] as const;
+  };
+  const trained = async (rate: number | null, seed: number) => {
+    const m = net(rate, seed);
+    const [x, y] = data();
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    await m.fit(x, y, { epochs: 3, batchSize: 4 });
+    const w = m.getWeights();
+    m.dispose();
+    return w;
+  };
+
+  it('rate 0 trains exactly as no dropout at all', async () => {
+    const a = await trained(0, 5),
+      b = await trained(null, 5);
+    a.forEach((w, i) => expectBitwise(w, b[i], `weight ${i}`));
+  });
+
+  it('rate 0.5: the same model seed gives bit-identical weights after fit; another seed other ones', async () => {
+    const a = await trained(0.5, 5),
+      b = await trained(0.5, 5),
+      c = await trained(0.5, 6);
+    a.forEach((w, i) => expectBitwise(w, b[i], `weight ${i}`));
+    expect(a[0]).not.toEqual(c[0]);
+    expect(a[0]).not.toEqual((await trained(0, 5))[0]);
+  });
+
+  it('bad rates and seeds, and a noiseShape, are errors naming the layer', () => {
+    expect(() => Dropout({ rate: 1, name: 'd1' })).toThrow(/d1: rate must be a number in \[0, 1\), received 1/);
+    expect(() => Dropout({ rate: -0.1, name: 'd2' })).toThrow(/d2: rate must be/);
+    expect(() => Dropout({ rate: 0.5, seed: 1.5, name: 'd3' })).toThrow(/d3: seed must be an integer or null/);
+    expect(() => Dropout({ rate: 0.5, noiseShape: [1, 4] as never, name: 'd4' })).toThrow(
+      /d4 \(Dropout\): option noiseShape=\[1,4\] is not supported \(only null\)/,
+    );
+    expect(() => SpatialDropout2D({ rate: 0.5, dataFormat: 'channelsFirst', name: 'd5' } as never)).toThrow(
+      /d5 \(SpatialDropout2D\): option dataFormat='channelsFirst' is not supported/,
+    );
+  });
+
+  it("getConfig: TF.js's Dropout keys; SpatialDropout2D with Keras 3's (no noise_shape)", () => {
+    expect(Dropout({ rate: 0.3, name: 'dc' }).getConfig()).toEqual({
+      rate: 0.3,
+      noiseShape: null,
+      seed: null,
+      name: 'dc',
+      trainable: true,
+    });
+    expect(SpatialDropout2D({ rate: 0.3, seed: 2, name: 'sc' }).getConfig()).toEqual({
+      rate: 0.3,
+      seed: 2,
+      name: 'sc',
+      trainable: true,
+      dataFormat: 'channelsLast',
+    });
+  });
+});
+
+describe('dropout determinism across processes and builds', () => {
+  const fixture = resolve(import.meta.dirname, 'fixtures/determinism-dropout.ts');
+  const run = (build: string) =>
+    JSON.parse(
+      execFileSync('npx', ['tsx', fixture], { env: { ...process.env, SIMDCNN_BUILD: build }, encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .pop()!,
+    );
+  it('conv-BN-SpatialDropout2D-Dropout-dense, seed 42: the same weights after an epoch in two processes of each build; the same masks in both builds', () => {
+    const runs = ['simd', 'simd', 'relaxed', 'relaxed'].map(run);
+    expect(runs.map((r) => r.build)).toEqual(['simd', 'simd', 'relaxed', 'relaxed']);
+    expect(runs[1].weights).toBe(runs[0].weights);
+    expect(runs[3].weights).toBe(runs[2].weights);
+    expect(new Set(runs.map((r) => r.mask)).size).toBe(1);
+  }, 120_000);
 });
