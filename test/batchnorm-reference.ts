@@ -1,5 +1,8 @@
 // Float64 references for batch normalization and dropout, written from the definitions: per-channel
-// statistics over every row of x [rows, C], the textbook backward formula, and masks applied by index.
+// statistics over every row of x [rows, C], the textbook backward formula; dropout masks restated from
+// the hash the kernels document.
+import { dropoutConstants, dropoutKeys } from '../src/kernels/dropout.js';
+import { Rng } from '../src/random.js';
 import type { Arr } from './reference.js';
 
 /** Mean and biased variance per channel, two passes in float64. */
@@ -58,4 +61,27 @@ export function batchNormBackwardRef(x: Arr, dy: Arr, rows: number, C: number, g
       dx[i] = ((gamma ? gamma[c] : 1) * invstd[c] * (rows * dy[i] - dbeta[c] - xhat * dgamma[c])) / rows;
     }
   return { dx, dgamma, dbeta, mean, variance };
+}
+
+/** lowbias32 of i * k1 + k2, restated: element i is kept when its top 24 bits reach the threshold. */
+export function keptRef(i: number, k1: number, k2: number, threshold: number): boolean {
+  let h = (Math.imul(i, k1) + k2) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 8 >= threshold;
+}
+
+/**
+ * The multipliers (scale or 0) a dropout layer with its own seed uses at its k-th training call (0-based),
+ * for `count` elements; element i draws the hash of group(i) (i itself, or sample * C + channel).
+ */
+export function seededMask(seed: number, call: number, rate: number, count: number, group: (i: number) => number): Float32Array {
+  const rng = new Rng(seed);
+  for (let c = 0; c < call; c++) dropoutKeys(rng);
+  const { k1, k2 } = dropoutKeys(rng),
+    { threshold, scale } = dropoutConstants(rate);
+  return Float32Array.from({ length: count }, (_, i) => (keptRef(group(i), k1, k2, threshold) ? scale : 0));
 }

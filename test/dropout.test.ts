@@ -12,6 +12,7 @@ import { Dense, Dropout, Sequential, SpatialDropout2D } from '../src/node.js';
 import { Rng } from '../src/random.js';
 import { randomTensor } from './gradcheck.js';
 import { createVariants, expectBitwise, type Variant, withArena } from './helpers.js';
+import { keptRef, seededMask } from './batchnorm-reference.js';
 import { mulberry32, randomArray } from './reference.js';
 import { trainingForward } from './training-forward.js';
 
@@ -21,17 +22,6 @@ let vs: Variant[];
 beforeAll(async () => {
   vs = await createVariants();
 });
-
-/** lowbias32 of i * k1 + k2, restated: element i is kept when its top 24 bits reach the threshold. */
-function keptRef(i: number, k1: number, k2: number, threshold: number): boolean {
-  let h = (Math.imul(i, k1) + k2) >>> 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d) >>> 0;
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 8 >= threshold;
-}
 
 function dropoutRef(x: Float32Array, k: ReturnType<typeof keysOf>): Float32Array {
   return Float32Array.from(x, (v, i) => v * (keptRef(i, k.k1, k.k2, k.threshold) ? k.scale : 0));
@@ -150,14 +140,6 @@ describe('dropout kernels', () => {
 });
 
 describe('Dropout and SpatialDropout2D layers', () => {
-  /** The multipliers a layer with its own seed uses at its k-th training call (0-based), restated. */
-  function seededMask(seed: number, call: number, rate: number, count: number, group: (i: number) => number): Float32Array {
-    const rng = new Rng(seed);
-    let keys = keysOf(rng, rate);
-    for (let c = 0; c < call; c++) keys = keysOf(rng, rate);
-    return Float32Array.from({ length: count }, (_, i) => (keptRef(group(i), keys.k1, keys.k2, keys.threshold) ? keys.scale : 0));
-  }
-
   it("dropout x=[3,1001] rate=0.4 seed=7: the training forward is x times the reference mask, vjp dy times the next call's mask", () => {
     const m = new Sequential([Dropout({ rate: 0.4, seed: 7, inputShape: [1001] })]);
     const x = randomTensor([3, 1001], new Rng(1), 2),

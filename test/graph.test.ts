@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   Activation,
   Add,
+  BatchNormalization,
   Conv2D,
   currentBackend,
   Dense,
@@ -20,6 +21,7 @@ import {
   ReLU,
   Sequential,
   Softmax,
+  SpatialDropout2D,
   tensor,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
@@ -127,6 +129,11 @@ describe('the layer registry: every layer is found by its TF.js name and its con
     ['Dense', () => Dense({ units: 7, activation: 'softmax', biasInitializer: 'ones', inputShape: [5] })],
     ['Flatten', () => Flatten()],
     ['Dropout', () => Dropout({ rate: 0.25 })],
+    ['SpatialDropout2D', () => SpatialDropout2D({ rate: 0.1, seed: 3 })],
+    [
+      'BatchNormalization',
+      () => BatchNormalization({ axis: 3, momentum: 0.9, epsilon: 0.01, center: false, movingVarianceInitializer: 'zeros' }),
+    ],
     ['ReLU', () => ReLU()],
     ['Softmax', () => Softmax({ axis: 3 })],
     ['Activation', () => Activation({ activation: 'relu' })],

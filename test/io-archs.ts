@@ -1,5 +1,5 @@
 // The architectures both I/O suites save and load: strides, same/valid, even kernels, inC 3, every layer kind.
-import { AvgPool2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Softmax } from '../src/node.js';
+import { AvgPool2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Softmax } from '../src/node.js';
 
 export const archs: [string, number[], () => Sequential][] = [
   [
@@ -40,6 +40,20 @@ export const archs: [string, number[], () => Sequential][] = [
         new Conv2D({ filters: 5, kernelSize: [3, 1], strides: [1, 2], inputShape: [6, 10, 2] }),
         new Dropout({ rate: 0.25 }),
         new AvgPool2D({ poolSize: 3, strides: 2, padding: 'same' }),
+        new Flatten(),
+        new Dense({ units: 3, activation: 'softmax' }),
+      ]),
+  ],
+  [
+    'conv(6,3x3,same,no bias) - BN - relu - conv(4,1x1) - BN(center=false, momentum 0.9, epsilon 0.01) - flatten - dense(3,softmax)',
+    [5, 6, 3],
+    () =>
+      new Sequential([
+        new Conv2D({ filters: 6, kernelSize: 3, padding: 'same', useBias: false, inputShape: [5, 6, 3] }),
+        new BatchNormalization(),
+        new ReLU(),
+        new Conv2D({ filters: 4, kernelSize: 1 }),
+        new BatchNormalization({ center: false, momentum: 0.9, epsilon: 0.01 }),
         new Flatten(),
         new Dense({ units: 3, activation: 'softmax' }),
       ]),
