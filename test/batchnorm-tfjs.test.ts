@@ -148,7 +148,7 @@ describe('training steps vs TF.js: every weight, the moving statistics included'
 /** Sparse crossentropy of softmax outputs as Keras computes it (probabilities clipped to [1e-7, 1 - 1e-7]). */
 function xent(p: tf.Tensor, y: Int32Array): tf.Scalar {
   const t = tf.oneHot(tf.tensor1d(y, 'int32'), p.shape[1]!);
-  return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.log(tf.clipByValue(p, 1e-7, 1 - 1e-7))), -1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(t, tf.log(tf.clipByValue(p, 1e-7, 1 - 1e-7))), -1))) as tf.Scalar;
 }
 /** One TF.js optimizer step over a layer chain, each layer called with the training flag `mode` gives it. */
 function tfStep(m: tf.LayersModel, opt: tf.Optimizer, x: Tensor, y: Int32Array, mode: (l: tf.layers.Layer) => boolean): void {
