@@ -6,7 +6,7 @@ export { conv2d_forward, conv2d_backward_input, conv2d_backward_filter } from '.
 export { winograd_forward, winograd_backward_filter, winograd_filter_transform } from './winograd';
 export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_backward } from './pool';
 export { dense_forward, dense_backward } from './dense';
-export { bias_act, bias_grad, relu_forward, relu_backward } from './activation';
+export { bias_act, bias_grad, relu_forward, relu_backward, act_forward, act_backward } from './activation';
 export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_dense, count_correct_sparse, count_correct_dense } from './softmax';
 export { sgd_update, momentum_update, adam_update } from './optimizer';
 export { add_f32, mul_f32, scale_f32, copy_rows_f32 } from './merge';
