@@ -28,7 +28,7 @@ const SELU_ALPHA: f32 = 1.67326324235437728;
 const SELU_SA: f32 = SELU_SCALE * SELU_ALPHA;
 
 // @ts-ignore: decorator
-@inline function act_s(x: f32, code: i32, a: f32, b: f32, c: f32): f32 {
+@inline export function act_s(x: f32, code: i32, a: f32, b: f32, c: f32): f32 {
   switch (code) {
     case ACT_RELU: return x < 0 ? 0 : x;
     case ACT_RELU6: return x < 0 ? 0 : x > 6 ? 6 : x;
@@ -49,7 +49,7 @@ const SELU_SA: f32 = SELU_SCALE * SELU_ALPHA;
 }
 
 // @ts-ignore: decorator
-@inline function act_v(x: v128, code: i32, a: f32, b: f32, c: f32): v128 {
+@inline export function act_v(x: v128, code: i32, a: f32, b: f32, c: f32): v128 {
   const z = f32x4.splat(0);
   switch (code) {
     // pmax(v, 0) is v < 0 ? 0 : v: one maxps, and NaN passes through so divergence stays visible.

@@ -172,10 +172,13 @@ const C8: f32 = -0.82215223;
 const C9: f32 = 0.17087277;
 const HALF_INV_SQRT2: f32 = 0.353553390593273762;
 const HI_MASK: i32 = 0xfffff000;
+/** Phi(-20) underflows float32 by far; capping keeps Infinity from making inf - inf. */
+const TAIL_MAX: f32 = 20;
 
 /** erfc(a / sqrt 2) / 2 for a >= 0. */
 // @ts-ignore: decorator
 @inline function tail_s(a: f32): f32 {
+  a = a > TAIL_MAX ? TAIL_MAX : a;
   const t: f32 = 1 / (1 + HALF_INV_SQRT2 * a);
   const q = ((((((((C9 * t + C8) * t + C7) * t + C6) * t + C5) * t + C4) * t + C3) * t + C2) * t + C1) * t + C0;
   const ah = reinterpret<f32>(reinterpret<i32>(a) & HI_MASK);
@@ -184,6 +187,7 @@ const HI_MASK: i32 = 0xfffff000;
 
 // @ts-ignore: decorator
 @inline function tail_v(a: v128): v128 {
+  a = f32x4.pmin(a, f32x4.splat(TAIL_MAX));
   const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(HALF_INV_SQRT2), a)));
   let q = f32x4.add(f32x4.mul(f32x4.splat(C9), t), f32x4.splat(C8));
   q = f32x4.add(f32x4.mul(q, t), f32x4.splat(C7));

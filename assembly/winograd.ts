@@ -12,7 +12,7 @@
 // runs in float64.
 import { madd, scalarMode } from './common';
 import { gemm_packed_4x8_f32x4, gemm_tn, tile_scalar } from './gemm';
-import { bias_grad, FLAG_BIAS, FLAG_RELU } from './activation';
+import { act_s, act_v, ACT_LINEAR, ACT_RELU, ACT_SHIFT, bias_grad, FLAG_BIAS, FLAG_RELU } from './activation';
 
 /** winograd_forward: make outputs whose window reads only zeros exactly 0 (before the bias), as direct convolution does. */
 export const FLAG_ZERO_WINDOWS: i32 = 16;
@@ -62,6 +62,12 @@ export const FLAG_ZERO_WINDOWS: i32 = 16;
   if (isVector<T>()) return <T>f32x4.pmax(<v128>v, f32x4.splat(0));
   // @ts-ignore: f32 here
   return v < 0 ? <f32>0 : v;
+}
+/** The activation of code (bias_act's, string activations' parameters) on every lane. */
+// @ts-ignore: decorator
+@inline function activate<T>(v: T, code: i32): T {
+  if (isVector<T>()) return <T>act_v(<v128>v, code, 1, 0, 0);
+  return <T>act_s(<f32>v, code, 1, 0, 0);
 }
 /** The first min(n, lanes) floats at p, zeros after: never reads past a row that ends at p + 4n. */
 // @ts-ignore: decorator
@@ -253,14 +259,15 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
 }
 
 /**
- * y tiles (+bias, relu) = A^T M A from M[xi][tt][oc] of tiles t0..t0+tb, only where they lie inside [OH, OW].
+ * y tiles (+bias, activation as bias_act takes it from flags) = A^T M A from M[xi][tt][oc] of tiles t0..t0+tb, only where they lie inside [OH, OW].
  * Outputs whose window is all zeros (bits of dead[tt]) are exactly 0 before the bias, as direct convolution makes them.
  */
 // @ts-ignore: decorator
 @inline function output_block<T>(m: i32, mb: usize, mMat: usize, OCp: i32, y: usize, bias: usize, flags: i32,
   t0: i32, tb: i32, OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, dead: usize, tmp: usize): void {
   const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
-  const hasBias = (flags & FLAG_BIAS) != 0, act = (flags & FLAG_RELU) != 0;
+  const hasBias = (flags & FLAG_BIAS) != 0;
+  const code = (flags & FLAG_RELU) != 0 ? ACT_RELU : flags >> ACT_SHIFT;
   const out = tmp + (<usize>(alpha * alpha) << 4);
   const per = TH * TW;
   for (let tt = 0; tt < tb; tt++) {
@@ -278,7 +285,8 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
           let val = load<T>(out + <usize>(i * m + j) * es);
           if ((deadBits >> (i * m + j)) & 1) val = zero<T>();
           if (hasBias) val = add<T>(val, b);
-          if (act) val = relu<T>(val);
+          if (code == ACT_RELU) val = relu<T>(val);
+          else if (code != ACT_LINEAR) val = activate<T>(val, code);
           storeLanes<T>(base + (<usize>((i * OW + j) * OC + oc) << 2), val, nl);
         }
       }

@@ -253,9 +253,9 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
     [
       'an unsupported activation',
       edit((_, l) => {
-        l[0].config.activation = 'tanh';
+        l[0].config.activation = 'mish';
       }),
-      /\(Conv2D\): activation 'tanh' is not supported/,
+      /\(Conv2D\): activation 'mish' is not supported/,
     ],
     [
       'dilation with strides',
@@ -307,11 +307,11 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
       /dtype 'mixed_float16' is not supported/,
     ],
     [
-      'relu with max_value',
+      'relu with a negative max_value',
       edit((_, l) => {
-        l.splice(1, 0, { class_name: 'ReLU', config: { name: 'r6', max_value: 6 } });
+        l.splice(1, 0, { class_name: 'ReLU', config: { name: 'r6', max_value: -6 } });
       }),
-      /layer 'r6' \(ReLU\): option max_value=6 is not supported/,
+      /layer 'r6' \(ReLU\): maxValue must be a finite number >= 0, received -6/,
     ],
     [
       'softmax over another axis',

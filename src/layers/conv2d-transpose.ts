@@ -4,12 +4,21 @@
 // gradient is conv2d's filter gradient with the roles of input and output gradient swapped. So it runs on
 // the conv2d kernels, on the weights in place (no transposed copy). As in TF.js, it is a Conv2D with
 // another shape rule, weight shape and computation.
-import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
+import { FLAG_BIAS } from '../backend.js';
 import { ValueError } from '../errors.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { memoByShape, transposedWindow2D, type Window2D } from '../kernels/geometry.js';
 import { Conv2D, type Conv2DArgs } from './conv2d.js';
-import { activationBackward, type Need, type NodeIO, type NodeShapes, type RunContext, type WeightSpec } from './layer.js';
+import {
+  activationBackward,
+  finishActivation,
+  fusedOutput,
+  type Need,
+  type NodeIO,
+  type NodeShapes,
+  type RunContext,
+  type WeightSpec,
+} from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 /**
@@ -65,13 +74,13 @@ class Conv2DTransposeLayer extends Conv2D {
     return 0;
   }
 
-  forward(io: NodeIO, n: number, { be }: RunContext): void {
+  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]),
       inC = io.shapes.in[0][2];
-    conv2dBackwardInput(be, io.x[0], io.params[0], io.y, io.scratch, g, n, inC);
-    const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
-    be.k.bias_act(n * g.H * g.W, this.filters, io.y, this.useBias ? io.params[1] : 0, flags);
-    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.H * g.W, this.filters);
+    const { out, flags } = fusedOutput(this.activation, io, training);
+    conv2dBackwardInput(be, io.x[0], io.params[0], out, io.scratch, g, n, inC);
+    be.k.bias_act(n * g.H * g.W, this.filters, out, this.useBias ? io.params[1] : 0, flags | (this.useBias ? FLAG_BIAS : 0));
+    finishActivation(this.activation, io, n * g.H * g.W * this.filters, this.filters, training, be);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {

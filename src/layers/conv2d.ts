@@ -1,10 +1,13 @@
-import { FLAG_BIAS, FLAG_RELU } from '../backend.js';
+import { FLAG_BIAS } from '../backend.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   type ActivationName,
   activationBackward,
+  finishActivation,
+  fusedOutput,
+  fusedSavedFloats,
   checkActivation,
   checkPadding,
   checkPositiveInt,
@@ -17,6 +20,8 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
+import { shapeSize } from '../tensor.js';
+import { gradSource } from '../activations.js';
 
 export interface Conv2DArgs extends LayerArgs {
   filters: number;
@@ -79,7 +84,7 @@ class Conv2DLayer extends Layer {
     this.dilationRate = checkDilation(args.dilationRate, this.strides, this.name);
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
-    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
     this.geometry = this.windows();
@@ -121,24 +126,17 @@ class Conv2DLayer extends Layer {
     return conv2dCacheFloats(this.geometry(s.in[0]), this.filters, training);
   }
 
-  forward(io: NodeIO, n: number, { be, weightsVersion }: RunContext): void {
+  savedFloatsPerSample(s: NodeShapes): number {
+    return fusedSavedFloats(this.activation, shapeSize(s.out));
+  }
+
+  forward(io: NodeIO, n: number, { be, training, weightsVersion }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]);
-    const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
-    conv2dForward(
-      be,
-      io.x[0],
-      io.params[0],
-      this.useBias ? io.params[1] : 0,
-      io.y,
-      io.scratch,
-      g,
-      n,
-      this.filters,
-      flags,
-      io.cache,
-      weightsVersion,
-    );
-    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.OH * g.OW, this.filters);
+    const { out, flags } = fusedOutput(this.activation, io, training);
+    const bias = this.useBias ? FLAG_BIAS : 0;
+    const b = this.useBias ? io.params[1] : 0;
+    conv2dForward(be, io.x[0], io.params[0], b, out, io.scratch, g, n, this.filters, flags | bias, io.cache, weightsVersion);
+    finishActivation(this.activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {

@@ -1,9 +1,12 @@
-import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
+import { FLAG_BIAS, FLAG_NEED_DX, FLAG_SKIP_DW } from '../backend.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
 import {
   type ActivationName,
   activationBackward,
+  finishActivation,
+  fusedOutput,
+  fusedSavedFloats,
   checkActivation,
   checkPositiveInt,
   Layer,
@@ -15,6 +18,7 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
+import { gradSource } from '../activations.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;
@@ -48,7 +52,7 @@ class DenseLayer extends Layer {
     this.units = checkPositiveInt(args.units, 'units', this.name);
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
-    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
   }
@@ -79,10 +83,26 @@ class DenseLayer extends Layer {
     return denseScratchFloats(s.in[0][0], this.units);
   }
 
-  forward(io: NodeIO, n: number, { be }: RunContext): void {
-    const flags = (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
-    denseForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, n, io.shapes.in[0][0], this.units, flags);
-    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n, this.units);
+  savedFloatsPerSample(_s: NodeShapes): number {
+    return fusedSavedFloats(this.activation, this.units);
+  }
+
+  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
+    const { out, flags } = fusedOutput(this.activation, io, training);
+    const bias = this.useBias ? FLAG_BIAS : 0;
+    denseForward(
+      be,
+      io.x[0],
+      io.params[0],
+      this.useBias ? io.params[1] : 0,
+      out,
+      io.scratch,
+      n,
+      io.shapes.in[0][0],
+      this.units,
+      flags | bias,
+    );
+    finishActivation(this.activation, io, n * this.units, this.units, training, be);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {

@@ -1,12 +1,18 @@
 // The contract every layer keeps (docs/architecture.md, "How to add a layer"). A layer is a shape rule,
 // a list of weights it declares, and forward/backward over buffers the engine planned for each of its
 // nodes; it stores no pointers. A layer used twice has two nodes that share its weights.
+import { type ActivationName, actBackward, activationCode, actForward, gradSource } from '../activations.js';
 import type { Backend } from '../backend.js';
 import { ShapeError, ValueError } from '../errors.js';
 import type { InitializerName } from '../initializers.js';
 import type { Rng } from '../random.js';
 import { formatShape } from '../tensor.js';
 import { applyLayer, type Node, type SymbolicTensor } from './symbolic.js';
+
+export { type ActivationName, checkActivation } from '../activations.js';
+
+/** bias_act's flags carry the activation code from this bit on (assembly/activation.ts ACT_SHIFT). */
+export const ACT_SHIFT = 8;
 
 /** A weight the layer declares at build; the engine allocates, initialises and saves it. */
 export interface WeightSpec {
@@ -72,8 +78,6 @@ export interface LayerArgs {
   dtype?: string;
 }
 
-export type ActivationName = 'linear' | 'relu' | 'softmax';
-const ACTIVATIONS: readonly string[] = ['linear', 'relu', 'softmax'];
 const BASE_OPTIONS = ['name', 'trainable', 'inputShape', 'batchInputShape', 'dtype'];
 
 const counters = new Map<string, number>();
@@ -318,16 +322,6 @@ export function checkOptions(cls: LayerClass, args: Record<string, unknown>, lay
 /** A value as messages quote it: 'tanh', [2,2], null. */
 export const quote = (v: unknown) => (typeof v === 'string' ? `'${v}'` : JSON.stringify(v));
 
-export function checkActivation(a: string | undefined, layer: string): ActivationName {
-  const v = a ?? 'linear';
-  if (!ACTIVATIONS.includes(v)) {
-    throw new ValueError(
-      `${layer}: activation ${quote(v)} is not supported; expected one of ${ACTIVATIONS.join(', ')} (or add a ReLU/Softmax layer)`,
-    );
-  }
-  return v as ActivationName;
-}
-
 export function checkPositiveInt(v: unknown, what: string, layer: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new ValueError(`${layer}: ${what} must be a positive integer, received ${JSON.stringify(v)}`);
@@ -360,10 +354,31 @@ export function asNHWC(shape: number[], format: DataFormat): { images: number; H
     : { images: shape[0], H: shape[1], W: shape[2], C: 1 };
 }
 
+/**
+ * Where a layer with a fused final activation (conv, dense) has its kernel write, and the activation code
+ * for the kernel's epilogue: y with the activation fused; or, training an activation whose derivative reads
+ * its input (swish, gelu), the saved buffer (the pre-activation), which finishActivation then maps into y.
+ */
+export function fusedOutput(act: ActivationName, io: NodeIO, training: boolean): { out: number; flags: number } {
+  if (act === 'softmax') return { out: io.y, flags: 0 };
+  if (training && gradSource(act) === 'input') return { out: io.saved, flags: 0 };
+  return { out: io.y, flags: activationCode(act) << ACT_SHIFT };
+}
+
+/** The rest of the final activation after the kernel wrote what fusedOutput said: softmax, or y from the saved pre-activation. */
+export function finishActivation(act: ActivationName, io: NodeIO, count: number, classes: number, training: boolean, be: Backend): void {
+  if (act === 'softmax') be.k.softmax_forward(io.y, io.y, count / classes, classes);
+  else if (training && gradSource(act) === 'input') actForward(be, activationCode(act), io.saved, io.y, count);
+}
+
+/** Floats per sample a fused final activation keeps for backward: the pre-activation when its derivative reads it. */
+export const fusedSavedFloats = (act: ActivationName, outFloats: number) => (gradSource(act) === 'input' ? outFloats : 0);
+
 /** The derivative of a fused final activation, applied to dy in place (softmax not when the loss fused it). */
 export function activationBackward(act: ActivationName, io: NodeIO, count: number, classes: number, be: Backend): void {
-  if (act === 'relu') be.k.relu_backward(io.y, io.dy, io.dy, count);
-  else if (act === 'softmax' && !io.preActivationGrad) be.k.softmax_backward(io.y, io.dy, io.dy, count / classes, classes);
+  if (io.preActivationGrad || act === 'linear') return;
+  if (act === 'softmax') be.k.softmax_backward(io.y, io.dy, io.dy, count / classes, classes);
+  else actBackward(be, activationCode(act), gradSource(act) === 'input' ? io.saved : io.y, io.dy, io.dy, count);
 }
 
 /** dst = src over n floats; nothing when the plan let them share memory. */
