@@ -38,51 +38,68 @@ const EPS: f32 = 1e-7;
   return -Math.log(<f64>min(max(p, EPS), <f32>1 - EPS));
 }
 
+/** log(sum exp(z)) of a row of logits, stably (its maximum first). */
+// @ts-ignore: decorator
+@inline function logsumexp_row(z: usize, C: i32): f64 {
+  let m: f32 = -Infinity;
+  for (let j = 0; j < C; j++) m = max(m, load<f32>(z + (<usize>j << 2)));
+  let s: f64 = 0;
+  for (let j = 0; j < C; j++) s += Math.exp(<f64>(load<f32>(z + (<usize>j << 2)) - m));
+  return <f64>m + Math.log(s);
+}
+
 /**
- * Sum over rows of -log p[label]; when dlogits != 0 also writes the fused gradient w.r.t. the
- * softmax input, (p - onehot) * scale (scale = 1/batch for Keras's mean). With weights != 0 (one f32
- * per row: class weights as per-sample weights, as Keras and TF.js apply them) row i's loss and
- * gradient are multiplied by weights[i].
+ * Crossentropy of a row against smoothed targets y' = (1 - ls) y + ls / C, from probabilities p (clipped as
+ * Keras does) or from logits z (log-softmax, no clipping, as softmax_cross_entropy_with_logits); with
+ * dl != 0 also the gradient w.r.t. the softmax input, (softmax * sum(y') - y') * scale. y is a one-hot
+ * label (t >= 0) or a row of targets at tp.
  */
-export function softmax_xent_sparse(p: usize, labels: usize, weights: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
-  let loss: f64 = 0;
-  for (let i = 0; i < N; i++) {
-    const o = <usize>(i * C) << 2;
-    const t = load<i32>(labels + (<usize>i << 2));
-    const w: f32 = weights != 0 ? load<f32>(weights + (<usize>i << 2)) : 1;
-    loss += <f64>w * nll(load<f32>(p + o + (<usize>t << 2)));
-    if (dlogits != 0) {
-      const s = w * scale;
-      for (let j = 0; j < C; j++) {
-        const q = o + (<usize>j << 2);
-        const g = load<f32>(p + q) - (j == t ? <f32>1 : <f32>0);
-        store<f32>(dlogits + q, g * s);
-      }
+// @ts-ignore: decorator
+@inline function xent_row(out: usize, t: i32, tp: usize, dl: usize, C: i32, scale: f32, ls: f32, logits: bool): f64 {
+  const lse: f64 = logits ? logsumexp_row(out, C) : 0;
+  const off: f32 = ls / <f32>C, keep: f32 = 1 - ls;
+  let loss: f64 = 0, ts: f32 = 0;
+  for (let j = 0; j < C; j++) {
+    const yj: f32 = (t >= 0 ? (j == t ? <f32>1 : <f32>0) : load<f32>(tp + (<usize>j << 2))) * keep + off;
+    ts += yj;
+    if (yj != 0) {
+      const o = load<f32>(out + (<usize>j << 2));
+      loss += <f64>yj * (logits ? lse - <f64>o : nll(o));
+    }
+  }
+  if (dl != 0) {
+    for (let j = 0; j < C; j++) {
+      const q = <usize>j << 2;
+      const yj: f32 = (t >= 0 ? (j == t ? <f32>1 : <f32>0) : load<f32>(tp + q)) * keep + off;
+      const pj: f32 = logits ? <f32>Math.exp(<f64>load<f32>(out + q) - lse) : load<f32>(out + q);
+      store<f32>(dl + q, (pj * ts - yj) * scale);
     }
   }
   return loss;
 }
 
-/** As above for target distributions t (one-hot or soft): loss -sum t log p, gradient (p * sum(t) - t) * scale, both times weights[i] when given. */
-export function softmax_xent_dense(p: usize, t: usize, weights: usize, dlogits: usize, N: i32, C: i32, scale: f32): f64 {
+/**
+ * Sum over rows of the crossentropy against class indices (one-hot, smoothed by ls); see xent_row. dl may be
+ * out. With weights != 0 (one f32 per row: class weights as per-sample weights, as Keras and TF.js apply
+ * them) row i's loss and gradient are multiplied by weights[i].
+ */
+export function softmax_xent_sparse(out: usize, labels: usize, weights: usize, dl: usize, N: i32, C: i32, scale: f32, ls: f32, logits: i32): f64 {
   let loss: f64 = 0;
   for (let i = 0; i < N; i++) {
     const o = <usize>(i * C) << 2;
     const w: f32 = weights != 0 ? load<f32>(weights + (<usize>i << 2)) : 1;
-    let ts: f32 = 0, row: f64 = 0;
-    for (let j = 0; j < C; j++) {
-      const tj = load<f32>(t + o + (<usize>j << 2));
-      ts += tj;
-      if (tj != 0) row += <f64>tj * nll(load<f32>(p + o + (<usize>j << 2)));
-    }
-    loss += <f64>w * row;
-    if (dlogits != 0) {
-      const s = w * scale;
-      for (let j = 0; j < C; j++) {
-        const q = o + (<usize>j << 2);
-        store<f32>(dlogits + q, (load<f32>(p + q) * ts - load<f32>(t + q)) * s);
-      }
-    }
+    loss += <f64>w * xent_row(out + o, load<i32>(labels + (<usize>i << 2)), 0, dl != 0 ? dl + o : 0, C, w * scale, ls, logits != 0);
+  }
+  return loss;
+}
+
+/** As above for target distributions t (one-hot or soft). */
+export function softmax_xent_dense(out: usize, t: usize, weights: usize, dl: usize, N: i32, C: i32, scale: f32, ls: f32, logits: i32): f64 {
+  let loss: f64 = 0;
+  for (let i = 0; i < N; i++) {
+    const o = <usize>(i * C) << 2;
+    const w: f32 = weights != 0 ? load<f32>(weights + (<usize>i << 2)) : 1;
+    loss += <f64>w * xent_row(out + o, -1, t + o, dl != 0 ? dl + o : 0, C, w * scale, ls, logits != 0);
   }
   return loss;
 }

@@ -17,4 +17,4 @@ const t0 = performance.now();
 await model.fit(train.images, train.labels, { epochs, batchSize: 64, seed: 0, ...bar });
 const seconds = (performance.now() - t0) / 1000;
 const { loss, accuracy } = model.evaluate(test.images, test.labels, { batchSize: 256 });
-console.log(`${epochs} epoch(s) in ${seconds.toFixed(1)} s; test loss ${loss.toFixed(4)}, test accuracy ${(accuracy * 100).toFixed(2)}%`);
+console.log(`${epochs} epoch(s) in ${seconds.toFixed(1)} s; test loss ${loss.toFixed(4)}, test accuracy ${(accuracy! * 100).toFixed(2)}%`);

@@ -21,5 +21,5 @@ await model.fit(train.images, train.labels, {
 });
 const seconds = (performance.now() - t0) / 1000;
 const { loss, accuracy } = model.evaluate(test.images, test.labels);
-console.log(`Test loss: ${loss.toFixed(3)}  Test accuracy: ${accuracy.toFixed(3)}`);
+console.log(`Test loss: ${loss.toFixed(3)}  Test accuracy: ${accuracy!.toFixed(3)}`);
 console.log(`Trained 3,000 images in ${seconds.toFixed(2)} s (${Math.round(3000 / seconds).toLocaleString('en-US')} images/s)`);

@@ -193,7 +193,7 @@ async function train(argv: string[]): Promise<void> {
   let line = `trained in ${trainS.toFixed(1)} s (${Math.round((plan.trainCount * plan.epochs) / trainS).toLocaleString('en-US')} img/s)`;
   if (plan.test) {
     const r = await model.evaluateDataset(plan.test);
-    line += `; test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${plan.testCount} pictures`;
+    line += `; test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy! * 100).toFixed(2)}% on ${plan.testCount} pictures`;
   }
   process.stdout.write(`${line}\n`);
   const saved = await model.save(parsed.out, { metadata: plan.metadata });
@@ -234,7 +234,7 @@ async function evaluate(argv: string[]): Promise<void> {
   const model = await loadModel(values.model);
   const { ds, what } = await evalData(values, model);
   const r = await model.evaluateDataset(ds);
-  process.stdout.write(`${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy * 100).toFixed(2)}% on ${what}\n`);
+  process.stdout.write(`${values.model}: test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy! * 100).toFixed(2)}% on ${what}\n`);
 }
 
 async function predict(argv: string[]): Promise<void> {

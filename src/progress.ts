@@ -1,7 +1,7 @@
 // A one-line terminal progress bar for fit(): images/s, loss, accuracy, ETA. Redraws at most every 100 ms.
 export interface ProgressBar {
   onEpochBegin(epoch: number): void;
-  onBatchEnd(batch: number, logs: { loss: number; acc: number; size: number }): void;
+  onBatchEnd(batch: number, logs: { loss: number; acc?: number; size: number }): void;
   onEpochEnd(epoch: number, logs: { val_loss?: number; val_acc?: number }): void;
 }
 
@@ -35,7 +35,7 @@ export function progressBar(total: number, epochs: number, write: (s: string) =>
     onBatchEnd(_b, logs) {
       seen += logs.size;
       lossSum += logs.loss * logs.size;
-      correct += logs.acc * logs.size;
+      correct += (logs.acc ?? NaN) * logs.size;
       const t = performance.now();
       if (tty && t - last > 100) {
         last = t;

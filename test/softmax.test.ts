@@ -105,14 +105,14 @@ describe('softmax kernels vs float64 reference', () => {
             const pw = ar.f32('weights', weights),
               g4 = ar.out('dlogits sparse weighted', N * C),
               g5 = ar.out('dlogits soft weighted', N * C);
-            const l1 = ar.run('xent sparse', [g1], () => be.k.softmax_xent_sparse(pp, pl, 0, g1, N, C, scale));
-            const l2 = ar.run('xent dense one-hot', [g2], () => be.k.softmax_xent_dense(pp, pt, 0, g2, N, C, scale));
-            const l3 = ar.run('xent dense soft', [g3], () => be.k.softmax_xent_dense(pp, ps, 0, g3, N, C, scale));
+            const l1 = ar.run('xent sparse', [g1], () => be.k.softmax_xent_sparse(pp, pl, 0, g1, N, C, scale, 0, 0));
+            const l2 = ar.run('xent dense one-hot', [g2], () => be.k.softmax_xent_dense(pp, pt, 0, g2, N, C, scale, 0, 0));
+            const l3 = ar.run('xent dense soft', [g3], () => be.k.softmax_xent_dense(pp, ps, 0, g3, N, C, scale, 0, 0));
             // dlogits = 0: the loss only, nothing written anywhere.
-            const l4 = ar.run('xent sparse, loss only', [], () => be.k.softmax_xent_sparse(pp, pl, 0, 0, N, C, scale));
-            const l5 = ar.run('xent dense, loss only', [], () => be.k.softmax_xent_dense(pp, ps, 0, 0, N, C, scale));
-            const l6 = ar.run('xent sparse weighted', [g4], () => be.k.softmax_xent_sparse(pp, pl, pw, g4, N, C, scale));
-            const l7 = ar.run('xent dense soft weighted', [g5], () => be.k.softmax_xent_dense(pp, ps, pw, g5, N, C, scale));
+            const l4 = ar.run('xent sparse, loss only', [], () => be.k.softmax_xent_sparse(pp, pl, 0, 0, N, C, scale, 0, 0));
+            const l5 = ar.run('xent dense, loss only', [], () => be.k.softmax_xent_dense(pp, ps, 0, 0, N, C, scale, 0, 0));
+            const l6 = ar.run('xent sparse weighted', [g4], () => be.k.softmax_xent_sparse(pp, pl, pw, g4, N, C, scale, 0, 0));
+            const l7 = ar.run('xent dense soft weighted', [g5], () => be.k.softmax_xent_dense(pp, ps, pw, g5, N, C, scale, 0, 0));
             // Loss as float64 from float32 probabilities; the clip bounds are float32 (1e-7 and 1 - 1e-7 rounded).
             const lossTol = { rtol: 1e-6, atol: 1e-6 * N };
             for (const [got, want, what] of [

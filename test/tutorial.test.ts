@@ -13,7 +13,7 @@ it('tutorial net x=[1000,28,28,1] conv8(3x3,valid)-maxpool2-dense10-softmax, SGD
     model.compile({ optimizer: new SGD({ learningRate: 0.005 }), loss: 'sparseCategoricalCrossentropy' });
     const h = await model.fit(train.images, train.labels, { epochs: 3, batchSize: 1, seed });
     expect(h.history.loss[2]).toBeLessThan(h.history.loss[0]);
-    accs.push(model.evaluate(test.images, test.labels).accuracy);
+    accs.push(model.evaluate(test.images, test.labels).accuracy!);
     model.dispose();
   }
   const mean = accs.reduce((a, b) => a + b, 0) / accs.length;

@@ -122,7 +122,7 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
           batchClock = t;
           batch = b;
           lossSum += logs.loss * logs.size;
-          accSum += logs.acc * logs.size;
+          accSum += (logs.acc ?? NaN) * logs.size;
           count += logs.size;
           images += logs.size;
           imagesSince += logs.size;

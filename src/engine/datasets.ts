@@ -7,7 +7,7 @@
 import type { Batch } from '../data/dataset.js';
 import { ValueError } from '../errors.js';
 import { Tensor } from '../tensor.js';
-import { classesOf, evaluateChecked, lossOf } from './evaluation.js';
+import { evaluateChecked, lossOf, withAccuracy } from './evaluation.js';
 import { getLoss, type Loss } from './losses.js';
 import { type History, type Logs, type LoopArgs, TrainingRun } from './loop.js';
 import { INFER, TRAIN, type TrainHost } from './state.js';
@@ -112,7 +112,7 @@ async function trainOn(run: TrainingRun, value: unknown): Promise<void> {
   host.runtime('fitDataset'); // reading xs.data runs user code (a getter) that may have disposed the model
   rt.ensure(n, TRAIN);
   rt.loadInput(data, src.row, null, 0, n, run.inputLimit, 'fitDataset', run.batch);
-  rt.loadTargets(labels, n, null, 0, n, 'fitDataset');
+  rt.loadTargets(labels, n, null, 0, n, 'fitDataset', c.loss.probabilityTargets);
   await run.step(n, labels, null, 0);
 }
 
@@ -121,7 +121,7 @@ function validation(run: TrainingRun, args: FitDatasetArgs): (() => Promise<Logs
   const v = args.validationData,
     { host, c, io, where } = run;
   if (v === undefined) return undefined;
-  const logs = (r: { loss: number; accuracy: number }): Logs => ({ val_loss: r.loss, val_acc: r.accuracy });
+  const logs = (r: { loss: number; accuracy?: number }): Logs => (c.loss.hasAccuracy ? { val_loss: r.loss, val_acc: r.accuracy } : { val_loss: r.loss });
   if (isSource(v)) {
     const batches = args.validationBatches;
     if (batches !== undefined && !(Number.isInteger(batches) && batches > 0))
@@ -139,7 +139,7 @@ export async function evaluateDataset(
   host: TrainHost,
   ds: BatchSource,
   args: EvaluateDatasetArgs = {},
-): Promise<{ loss: number; accuracy: number }> {
+): Promise<{ loss: number; accuracy?: number }> {
   const where = `${host.name}.evaluateDataset`;
   host.runtime('evaluateDataset');
   if (!isSource(ds)) throw new ValueError(`${where}: expected a Dataset of {xs, ys} batches, received ${describe(ds)}`);
@@ -158,13 +158,14 @@ async function evaluateBatches(
   limit: number,
   loss: Loss | undefined,
   what: string,
-): Promise<{ loss: number; accuracy: number }> {
+): Promise<{ loss: number; accuracy?: number }> {
   const it = await iteratorOf(ds);
-  const C = classesOf(host.ioShapes());
+  const io = host.ioShapes();
   let sum = 0,
     correct = 0,
     count = 0,
-    b = 0;
+    b = 0,
+    used = loss;
   while (batches === undefined || b < batches) {
     const r = await it.next();
     if (r.done) {
@@ -176,19 +177,20 @@ async function evaluateBatches(
     }
     const { src, labels } = checkBatch(host, r.value, loss, what, b);
     const l = loss ?? getLoss(labels instanceof Tensor ? 'categoricalCrossentropy' : 'sparseCategoricalCrossentropy', host.name);
+    used = l;
     const rt = host.runtime(what),
       n = src.N,
       data = dataOf(src, host.ioShapes());
     rt.ensure(n, INFER);
     rt.loadInput(data, src.row, null, 0, n, limit, what, b);
-    rt.loadTargets(labels, n, null, 0, n, what);
+    rt.loadTargets(labels, n, null, 0, n, what, l.probabilityTargets);
     rt.forward(n, false);
-    const [s, k] = lossOf(rt, l, n, C, false);
+    const [s, k] = lossOf(rt, l, n, io, false, host.compiled?.loss === l && host.compiled.fused);
     sum += s;
     correct += k;
     count += n;
     b++;
   }
   if (count === 0) throw new ValueError(`${host.name}.${what}: the dataset yielded no batches to evaluate`);
-  return { loss: sum / count, accuracy: correct / count };
+  return withAccuracy(used!, { loss: sum / count }, correct / count);
 }

@@ -14,15 +14,24 @@ export interface InferenceArgs {
   maxInputAbs?: number;
 }
 
-/** Loss sum and correct count of the batch in the arena (samples weighted by `weights` unless 0); writes the fused output gradient when grad. */
-export function lossOf(rt: Runtime, loss: Loss, n: number, C: number, grad: boolean, weights = 0): [number, number] {
-  const a = rt.current!;
-  return [loss.lossSum(rt.be, a.output, a, weights, grad ? a.outputGrad : 0, n, C), loss.correct(rt.be, a.output, a, n, C)];
+/**
+ * Loss sum and correct count (NaN without a metric) of the batch in the arena (samples weighted by `weights`
+ * unless 0); writes the output gradient when grad.
+ */
+export function lossOf(rt: Runtime, loss: Loss, n: number, io: IOShapes, grad: boolean, fused: boolean, weights = 0): [number, number] {
+  const a = rt.current!,
+    D = shapeSize(io.output),
+    C = io.output[io.output.length - 1];
+  const l = loss.lossSum(rt.be, a.output, a, weights, grad ? a.outputGrad : 0, n, D, C, fused);
+  return [l, loss.correct(rt.be, a.output, a, n, D, C) ?? NaN];
 }
 
 export const classesOf = (s: IOShapes) => s.output[s.output.length - 1];
 
-export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: InferenceArgs = {}): { loss: number; accuracy: number } {
+/** The metric's fields for logs and evaluate: accuracy where the loss has one. */
+export const withAccuracy = <T extends object>(loss: Loss, base: T, acc: number) => (loss.hasAccuracy ? { ...base, accuracy: acc } : base);
+
+export function evaluate(host: TrainHost, x: Tensor, y: Labels, args: InferenceArgs = {}): { loss: number; accuracy?: number } {
   const io = host.ioShapes();
   host.runtime('evaluate');
   const src = checkX(x, io, 'evaluate');
@@ -48,11 +57,11 @@ export function evaluateChecked(
   batchSize: number,
   limit: number,
   loss: Loss,
-): { loss: number; accuracy: number } {
+): { loss: number; accuracy?: number } {
   const rt = host.runtime('evaluate'),
     io = host.ioShapes(),
     N = src.N,
-    C = classesOf(io);
+    fused = host.compiled?.loss === loss && host.compiled.fused;
   rt.ensure(Math.min(batchSize, N), INFER);
   let sum = 0,
     correct = 0;
@@ -61,13 +70,13 @@ export function evaluateChecked(
     const data = dataOf(src, io);
     host.runtime(src.what);
     rt.loadInput(data, src.row, null, from, n, limit, src.what, b);
-    rt.loadTargets(labels, N, null, from, n, src.what);
+    rt.loadTargets(labels, N, null, from, n, src.what, loss.probabilityTargets);
     rt.forward(n, false);
-    const [l, k] = lossOf(rt, loss, n, C, false);
+    const [l, k] = lossOf(rt, loss, n, io, false, fused);
     sum += l;
     correct += k;
   }
-  return { loss: sum / N, accuracy: correct / N };
+  return withAccuracy(loss, { loss: sum / N }, correct / N);
 }
 
 /** predict(): the model's output for x, in batches. */

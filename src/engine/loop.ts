@@ -28,7 +28,8 @@ export interface Logs {
 
 export interface BatchLogs {
   loss: number;
-  acc: number;
+  /** Only for losses with an accuracy (the crossentropies). */
+  acc?: number;
   size: number;
 }
 
@@ -71,7 +72,7 @@ export interface LoopArgs extends Callbacks {
 
 export interface History {
   epoch: number[];
-  history: { loss: number[]; acc: number[]; val_loss?: number[]; val_acc?: number[]; [k: string]: number[] | undefined };
+  history: { loss: number[]; acc?: number[]; val_loss?: number[]; val_acc?: number[]; [k: string]: number[] | undefined };
 }
 
 const CALLBACKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
@@ -85,7 +86,7 @@ export class TrainingRun {
   /** Largest |input| accepted per step (0: unchecked). */
   readonly inputLimit: number;
   readonly epochs: number;
-  readonly history: History = { epoch: [], history: { loss: [], acc: [] } };
+  readonly history: History;
   epoch = 0;
   batch = 0;
   private readonly limits?: DivergenceLimits;
@@ -113,6 +114,7 @@ export class TrainingRun {
     checkTrainable(host, this.rt, what);
     this.where = `${host.name}.${what}`;
     this.classes = classesOf(this.io);
+    this.history = { epoch: [], history: this.c.loss.hasAccuracy ? { loss: [], acc: [] } : { loss: [] } };
     this.epochs = intOption(args.epochs ?? 1, 'epochs', this.where, 1);
     this.initialEpoch = intOption(args.initialEpoch ?? 0, 'initialEpoch', this.where, 0);
     const check = args.checkFinite ?? true;
@@ -122,7 +124,8 @@ export class TrainingRun {
     Object.assign(this.cb, args.callbacks);
     for (const k of CALLBACKS) if (args[k]) (this.cb as Record<string, unknown>)[k] = args[k];
     this.yieldEvery = args.yieldEvery ?? 100;
-    if (args.classWeight !== undefined) this.classWeight = classWeights(args.classWeight, this.classes, this.where);
+    // A single sigmoid unit still has two classes, 0 and 1.
+    if (args.classWeight !== undefined) this.classWeight = classWeights(args.classWeight, Math.max(this.classes, 2), this.where);
   }
 
   /** Callbacks run user code: after each, a model disposed meanwhile ends the run before memory is touched. */
@@ -148,7 +151,8 @@ export class TrainingRun {
         this.batch = 0;
         const val = await epoch(this.epoch);
         const { loss, correct, seen } = this.sums;
-        const logs: Logs = seen ? { loss: loss / seen, acc: correct / seen, ...val } : { ...val };
+        const acc = this.c.loss.hasAccuracy ? { acc: correct / seen } : {};
+        const logs: Logs = seen ? { loss: loss / seen, ...acc, ...val } : { ...val };
         this.history.epoch.push(this.epoch);
         for (const [k, v] of Object.entries(logs)) (this.history.history[k] ??= []).push(v as number);
         await this.after(cb.onEpochEnd?.(this.epoch, logs));
@@ -172,11 +176,12 @@ export class TrainingRun {
    */
   async step(n: number, labels: Int32Array | Tensor, idx: Int32Array | null, from: number): Promise<void> {
     const w = this.classWeight ? this.sampleWeights(n, labels, idx, from) : 0;
-    const [l, k] = step(this.host, this.rt, this.c, n, this.classes, this.limits, ++this.stepNo, this.what, this.monitor, w);
+    const [l, k] = step(this.host, this.rt, this.c, n, this.io, this.limits, ++this.stepNo, this.what, this.monitor, w);
     this.sums.loss += l;
     this.sums.correct += k;
     this.sums.seen += n;
-    if (this.cb.onBatchEnd) await this.after(this.cb.onBatchEnd(this.batch, { loss: l / n, acc: k / n, size: n }));
+    const logs = this.c.loss.hasAccuracy ? { loss: l / n, acc: k / n, size: n } : { loss: l / n, size: n };
+    if (this.cb.onBatchEnd) await this.after(this.cb.onBatchEnd(this.batch, logs));
     this.batch++;
     if (now() - this.lastYield >= this.yieldEvery) {
       await this.after(yieldToEventLoop());
@@ -198,8 +203,8 @@ export class TrainingRun {
 
   /** A class's weight; TF.js's error when classWeight leaves it out. */
   weightOf(k: number): number {
-    const v = this.classWeight![k];
-    if (Number.isNaN(v))
+    const v = Number.isInteger(k) ? this.classWeight![k] : undefined;
+    if (v === undefined || Number.isNaN(v))
       throw new ValueError(
         `${this.where}: classWeight must contain all classes in the training data. The class ${k} exists in the data but not in classWeight`,
       );
@@ -207,11 +212,17 @@ export class TrainingRun {
   }
 }
 
-/** Row i's class: its label, or the first largest target (tf.argMax), as TF.js finds it for class weights. */
+/**
+ * Row i's class as TF.js finds it for class weights: its label, the first largest target (tf.argMax) of a
+ * row of several, or the value of a single target (binary); targets of rank > 2 have none.
+ */
 export function classOfRow(labels: Int32Array | Tensor, i: number): number {
   if (!(labels instanceof Tensor)) return labels[i];
+  if (labels.shape.length > 2)
+    throw new ValueError(`class weights need targets of rank 1 or 2 (one class per sample); received targets [${labels.shape}]`);
   const C = labels.shape[1],
     d = labels.data;
+  if (C === 1) return d[i];
   let best = 0;
   for (let j = 1; j < C; j++) if (d[i * C + j] > d[i * C + best]) best = j;
   return best;

@@ -11,7 +11,7 @@ import { Tensor } from '../tensor.js';
 import { loadModelFiles, type LoadSource, saveModel, type SaveOptions, type SaveResult, type SaveTarget } from '../io/registry.js';
 import { modelFromTopology, topologyOf } from '../io/topology.js';
 import { buildGraph, type Graph } from './graph.js';
-import type { LossName } from './losses.js';
+import type { Loss, LossConfig, LossName } from './losses.js';
 import { allocateWeights, gradientLayout, isTrainable, noteWeightsWritten, ParamLayout, tfjsOrder } from './plan.js';
 import { registerModelClass } from './registry.js';
 import { Runtime } from './runtime.js';
@@ -182,8 +182,13 @@ export class Model implements state.TrainHost {
   get optimizer(): Optimizer | undefined {
     return this.compiled?.optimizer;
   }
-  get loss(): LossName | undefined {
-    return this.compiled?.loss.name;
+  /** The compiled loss as compile() took it: its name, or {className, config} with its options. */
+  get loss(): LossName | LossConfig | undefined {
+    return this.compiled?.loss.toConfig();
+  }
+  /** The compiled loss itself (what saving writes). */
+  get lossFunction(): Loss | undefined {
+    return this.compiled?.loss;
   }
 
   async fit(x: Tensor, y: Labels, args?: training.FitArgs): Promise<training.History> {
@@ -201,15 +206,15 @@ export class Model implements state.TrainHost {
     return datasets.fitDataset(this, ds, args);
   }
   /** Mean loss and accuracy over a dataset's batches (or its first `batches`). */
-  async evaluateDataset(ds: datasets.BatchSource, args?: datasets.EvaluateDatasetArgs): Promise<{ loss: number; accuracy: number }> {
+  async evaluateDataset(ds: datasets.BatchSource, args?: datasets.EvaluateDatasetArgs): Promise<{ loss: number; accuracy?: number }> {
     this.be ??= await getBackend();
     return datasets.evaluateDataset(this, ds, args);
   }
-  evaluate(x: Tensor, y: Labels, args?: evaluation.InferenceArgs): { loss: number; accuracy: number } {
+  evaluate(x: Tensor, y: Labels, args?: evaluation.InferenceArgs): { loss: number; accuracy?: number } {
     this.runtime('evaluate', x);
     return evaluation.evaluate(this, x, y, args);
   }
-  trainOnBatch(x: Tensor, y: Labels): { loss: number; acc: number } {
+  trainOnBatch(x: Tensor, y: Labels): { loss: number; acc?: number } {
     this.runtime('trainOnBatch', x);
     return training.trainOnBatch(this, x, y);
   }

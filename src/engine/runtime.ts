@@ -162,26 +162,33 @@ export class Runtime {
     }
   }
 
-  /** Copies the batch's labels, or its target rows (checked again: the tensor may have changed since the call began). */
-  loadTargets(y: Int32Array | Tensor, N: number, idx: Int32Array | null, from: number, n: number, what: string): void {
+  /**
+   * Copies the batch's labels, or its target rows (checked again: the tensor may have changed since the call
+   * began): in [0, 1] when `unit` (crossentropies), finite otherwise.
+   */
+  loadTargets(y: Int32Array | Tensor, N: number, idx: Int32Array | null, from: number, n: number, what: string, unit = true): void {
     const a = this.arena!;
     if (y instanceof Int32Array) {
       const dst = this.be.viewI32(a.labels, n);
       for (let r = 0; r < n; r++) dst[r] = y[idx ? idx[from + r] : from + r];
       return;
     }
-    const C = y.shape[1],
+    const C = y.shape.slice(1).reduce((a, b) => a * b, 1),
       data = y.data;
     if (!(data instanceof Float32Array) || data.length !== N * C)
-      throw new ShapeError(`${this.name}.${what}: targets must hold ${N * C} values [${N},${C}], they now hold ${data?.length}`);
+      throw new ShapeError(
+        `${this.name}.${what}: targets must hold ${N * C} values [${[N, ...y.shape.slice(1)]}], they now hold ${data?.length}`,
+      );
     const dst = this.be.view(a.targets, n * C);
     // Rows of a few floats: a plain copy costs less than a subarray view per sample.
     for (let r = 0, d = 0; r < n; r++) {
       const s = (idx ? idx[from + r] : from + r) * C;
       for (let j = 0; j < C; j++, d++) {
         const v = data[s + j];
-        if (!(v >= 0 && v <= 1))
-          throw new ValueError(`${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected probabilities in [0, 1]`);
+        if (unit ? !(v >= 0 && v <= 1) : !Number.isFinite(v))
+          throw new ValueError(
+            `${this.name}.${what}: target [${s / C}, ${j}] is ${v}; expected ${unit ? 'probabilities in [0, 1]' : 'finite numbers'}`,
+          );
         dst[d] = v;
       }
     }

@@ -4,14 +4,15 @@ import { ShapeError, StateError, ValueError } from '../errors.js';
 import type { Layer } from '../layers/layer.js';
 import { getOptimizer, type Optimizer, type OptimizerLike } from '../optimizers.js';
 import type { Rng } from '../random.js';
-import { getLoss, type Loss, type LossName } from './losses.js';
+import { getLoss, type Loss, type LossLike } from './losses.js';
 import type { Runtime } from './runtime.js';
 import type { IOShapes } from './validation.js';
 
 export interface CompileArgs {
   optimizer: OptimizerLike;
-  loss: LossName;
-  /** Accepted for Keras compatibility; accuracy is always reported. */
+  /** A loss name, or {className, config: {labelSmoothing, fromLogits}} as Keras's loss classes take them. */
+  loss: LossLike | Loss;
+  /** Accepted for Keras compatibility; accuracy is reported where the loss has one (categorical, binary). */
   metrics?: string[];
 }
 
@@ -19,6 +20,8 @@ export interface CompileArgs {
 export interface Compiled {
   optimizer: Optimizer;
   loss: Loss;
+  /** The loss's gradient is taken before the output layer's final activation (softmax, sigmoid). */
+  fused: boolean;
   states: number[];
   /** The trainable weights and their optimizer state from before the last checked update, to undo one that diverged. */
   undo: number;
@@ -64,13 +67,10 @@ export function compile(host: TrainHost, args: CompileArgs): Compiled {
   const optimizer = getOptimizer(args.optimizer, `${host.name}.compile`);
   const loss = getLoss(args.loss, `${host.name}.compile`);
   const last = host.outputLayer();
-  if (last.activation !== loss.fusesWith) {
-    throw new ValueError(
-      `${host.name}.compile: loss '${loss.name}' works on probabilities, so the model must end in ${loss.fusesWith} (a Softmax layer or activation: '${loss.fusesWith}'); the last layer is '${last.name}' (${last.className})`,
-    );
-  }
+  const why = loss.refuses(last.activation);
+  if (why) throw new ValueError(`${host.name}.compile: ${why}; the last layer is '${last.name}' (${last.className})`);
   releaseState(host);
-  return { optimizer, loss, states: [], undo: 0 };
+  return { optimizer, loss, fused: loss.fusedWith(last.activation), states: [], undo: 0 };
 }
 
 /** Frees the optimizer state and the undo copy (recompiling, disposing); they exist only in a built model. */

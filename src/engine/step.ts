@@ -6,6 +6,7 @@ import { lossOf } from './evaluation.js';
 import { noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
 import type { Compiled, TrainHost } from './state.js';
+import type { IOShapes } from './validation.js';
 
 /** The largest |value| over the runs, of the weights or of their gradients (plain loops: this runs every step). */
 function maxAbs(rt: Runtime, runs: Run[], of: 'weights' | 'gradients'): number {
@@ -65,7 +66,7 @@ export function step(
   rt: Runtime,
   c: Compiled,
   n: number,
-  C: number,
+  io: IOShapes,
   limits: DivergenceLimits | undefined,
   stepNo: number,
   what: string,
@@ -73,11 +74,11 @@ export function step(
   weights = 0,
 ): [number, number] {
   rt.forward(n, true);
-  const [loss, correct] = lossOf(rt, c.loss, n, C, true, weights);
+  const [loss, correct] = lossOf(rt, c.loss, n, io, true, c.fused, weights);
   if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
   const rise = monitor?.observe(loss / n);
   if (rise) throw diverged(host, c, what, stepNo, rise);
-  rt.backward(n, true);
+  rt.backward(n, c.fused);
   ensureState(host, rt, c);
   const runs = rt.trainableRuns();
   if (!limits) {

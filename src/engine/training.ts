@@ -5,7 +5,7 @@ import { DEFAULT_DIVERGENCE, DEFAULT_MAX_INPUT_ABS } from '../divergence.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { Rng } from '../random.js';
 import { formatShape, shapeSize, Tensor } from '../tensor.js';
-import { classesOf, evaluateChecked, lossOf } from './evaluation.js';
+import { evaluateChecked, lossOf } from './evaluation.js';
 import { classOfRow, type History, type LoopArgs, TrainingRun } from './loop.js';
 import { isTrainable } from './plan.js';
 import type { Runtime } from './runtime.js';
@@ -67,13 +67,13 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
       // Callbacks may predict or evaluate in between: the arena is checked before every step.
       rt.ensure(Math.min(batchSize, N), TRAIN);
       rt.loadInput(data, src.row, idx, from, n, run.inputLimit, 'fit', run.batch);
-      rt.loadTargets(labels, N, idx, from, n, 'fit');
+      rt.loadTargets(labels, N, idx, from, n, 'fit', c.loss.probabilityTargets);
       await run.step(n, labels, idx, from);
     }
     // As in TF.js, validation belongs to an epoch that ran all its batches.
     if (!val || from < N) return undefined;
     const r = evaluateChecked(host, val[0], val[1], batchSize, run.inputLimit, c.loss);
-    return { val_loss: r.loss, val_acc: r.accuracy };
+    return c.loss.hasAccuracy ? { val_loss: r.loss, val_acc: r.accuracy } : { val_loss: r.loss };
   });
 }
 
@@ -112,25 +112,25 @@ function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { 
   const labels = checkY(y, n, io, c.loss, what);
   rt.ensure(n, TRAIN);
   rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, what, 0);
-  rt.loadTargets(labels, n, null, 0, n, what);
+  rt.loadTargets(labels, n, null, 0, n, what, c.loss.probabilityTargets);
   return { c, n, rt };
 }
 
 /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
-export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: number; acc: number } {
+export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: number; acc?: number } {
   idle(host, 'trainOnBatch');
   const { c, n, rt } = loadWholeBatch(host, x, y, 'trainOnBatch');
   checkTrainable(host, rt, 'trainOnBatch');
-  const [l, k] = step(host, rt, c, n, classesOf(host.ioShapes()), DEFAULT_DIVERGENCE, c.optimizer.iterations + 1, 'trainOnBatch');
-  return { loss: l / n, acc: k / n };
+  const [l, k] = step(host, rt, c, n, host.ioShapes(), DEFAULT_DIVERGENCE, c.optimizer.iterations + 1, 'trainOnBatch');
+  return c.loss.hasAccuracy ? { loss: l / n, acc: k / n } : { loss: l / n };
 }
 
 /** Mean loss over the batch and its gradients w.r.t. every weight (getWeights order; zeros for frozen ones); weights unchanged. */
 export function computeGradients(host: TrainHost, x: Tensor, y: Labels): { loss: number; grads: Float32Array[] } {
   const { c, n, rt } = loadWholeBatch(host, x, y, 'computeGradients');
   rt.forward(n, true);
-  const [l] = lossOf(rt, c.loss, n, classesOf(host.ioShapes()), true);
-  rt.backward(n, true);
+  const [l] = lossOf(rt, c.loss, n, host.ioShapes(), true, c.fused);
+  rt.backward(n, c.fused);
   return { loss: l / n, grads: readGrads(rt) };
 }
 

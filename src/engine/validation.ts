@@ -59,6 +59,7 @@ export function dataOf(src: Source, s: IOShapes): Float32Array {
 export function checkY(y: Labels, n: number, s: IOShapes, loss: Loss | undefined, what: string): Int32Array | Tensor {
   const out = s.output,
     C = out[out.length - 1];
+  if (loss?.targets === 'values') return checkValues(y, n, s, loss, what);
   if (out.length !== 1)
     throw new ShapeError(
       `${s.model}.${what}: crossentropy needs model output [null, classes], the model gives ${formatShape([null, ...out])}; add Flatten() before the final Dense`,
@@ -93,6 +94,28 @@ export function checkY(y: Labels, n: number, s: IOShapes, loss: Loss | undefined
       throw new ValueError(`${s.model}.${what}: label ${i} is ${v}; expected an integer class index in [0, ${C - 1}]`);
   }
   return Int32Array.from(y);
+}
+
+/** Targets shaped like the output ([n, ...output]): finite, and in [0, 1] for binary crossentropy. */
+function checkValues(y: Labels, n: number, s: IOShapes, loss: Loss, what: string): Tensor {
+  const want = [n, ...s.output];
+  if (!(y instanceof Tensor))
+    throw new ValueError(
+      `${s.model}.${what}: loss '${loss.name}' expects targets as a Tensor ${formatShape(want)}, received ${Object.prototype.toString.call(y)}`,
+    );
+  if (formatShape(y.shape) !== formatShape(want))
+    throw new ShapeError(
+      `${s.model}.${what}: expected targets of shape ${formatShape(want)} (the model's output), received ${formatShape(y.shape)}`,
+    );
+  const row = shapeSize(s.output);
+  for (let i = 0; i < y.data.length; i++) {
+    const v = y.data[i];
+    if (loss.probabilityTargets ? !(v >= 0 && v <= 1) : !Number.isFinite(v))
+      throw new ValueError(
+        `${s.model}.${what}: target ${Math.floor(i / row)} holds ${v} at offset ${i % row}; expected ${loss.probabilityTargets ? 'values in [0, 1]' : 'finite numbers'}`,
+      );
+  }
+  return y;
 }
 
 export function positiveInt(v: unknown, what: string, where: string): number {

@@ -5,7 +5,7 @@
 // with the optimizer state restored. A training configuration simdcnn cannot reproduce exactly (RMSProp,
 // Nesterov, ...) leaves the loaded model uncompiled: it predicts; compile() it to train. Browser-safe.
 import { ModelFormatError, SimdcnnError } from '../errors.js';
-import { type Loss, lossConfigName, lossFromConfig, type LossName } from '../engine/losses.js';
+import { type Loss, lossFromConfig } from '../engine/losses.js';
 import { MAX_OPTIMIZER_SLOTS, type Optimizer, optimizerConfig, optimizerFromConfig, slotNames } from '../optimizers.js';
 import { quote } from '../layers/layer.js';
 import { modelFromTopology, toPythonic } from './topology.js';
@@ -54,7 +54,7 @@ export interface SavableModel {
   readonly name: string;
   metadata: Record<string, unknown>;
   readonly optimizer?: Optimizer;
-  readonly loss?: LossName;
+  readonly lossFunction?: Loss;
   build(): void;
   toJSON(unused: null, returnString: false): string | Record<string, unknown>;
   /** Names and shapes in getWeights order; needs no memory. */
@@ -67,7 +67,7 @@ export interface SavableModel {
 
 /** What loading does to the model it makes. */
 interface LoadedModel extends SavableModel {
-  compile(args: { optimizer: Optimizer; loss: LossName }): void;
+  compile(args: { optimizer: Optimizer; loss: Loss }): void;
   setWeights(w: Float32Array[]): void;
   setOptimizerState(slots: Float32Array[], iterations: number): void;
   dispose(): void;
@@ -99,12 +99,17 @@ export function modelToArtifacts(
     weightSpecs: specs.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' })),
     weightData: data,
   };
-  if (model.optimizer && model.loss) {
+  const loss = model.lossFunction;
+  if (model.optimizer && loss) {
+    // TF.js reads the loss by its snake_case name only (its compile has no loss options); the options travel
+    // beside it in Keras 3's form, which simdcnn reads back and TF.js ignores.
     art.trainingConfig = {
-      loss: lossConfigName(lossFromConfig(model.loss)!),
-      metrics: ['accuracy'],
+      loss: loss.configName,
+      metrics: loss.hasAccuracy ? ['accuracy'] : [],
       optimizer_config: toPythonic(optimizerConfig(model.optimizer)),
     };
+    const full = loss.kerasConfig();
+    if (full) art.trainingConfig.loss_config = full;
   }
   const meta = { ...model.metadata, ...opts.metadata };
   if (Object.keys(meta).length) art.userDefinedMetadata = meta;
@@ -258,11 +263,11 @@ export function artifactsToModel(art: ModelArtifacts, source = 'model'): unknown
  * reproduce leaves the model uncompiled; state that does not fit the model is a ModelFormatError.
  */
 function compileFrom(model: LoadedModel, tc: Record<string, unknown>, art: ModelArtifacts, w: WeightData, source: string): void {
-  const loss: Loss | undefined = lossFromConfig(tc.loss);
+  const loss: Loss | undefined = lossFromConfig(tc.loss, tc.loss_config);
   const opt = optimizerFromConfig(tc.optimizer_config);
   if (!loss || !opt) return;
   try {
-    model.compile({ optimizer: opt, loss: loss.name });
+    model.compile({ optimizer: opt, loss });
   } catch (e) {
     if (e instanceof SimdcnnError) return; // e.g. the model does not end in softmax
     throw e;
