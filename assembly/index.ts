@@ -8,7 +8,7 @@ export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_bac
 export { dense_forward, dense_backward } from './dense';
 export { bias_act, bias_grad, relu_forward, relu_backward, act_forward, act_backward } from './activation';
 export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_dense, count_correct_sparse, count_correct_dense } from './softmax';
-export { sgd_update, momentum_update, adam_update } from './optimizer';
+export { sgd_update, momentum_update, adam_update, rmsprop_update, adagrad_update, sumsq_f32, clip_f32 } from './optimizer';
 export { bce, binary_matches, mse, mae } from './losses';
 export { add_f32, mul_f32, scale_f32, copy_rows_f32 } from './merge';
 export { global_avgpool_forward, global_avgpool_backward, global_maxpool_forward, global_maxpool_backward } from './global-pool';

@@ -6,7 +6,13 @@ import type { History } from '../engine/training.js';
 import type { ModelFiles } from '../io/registry.js';
 
 /** An optimizer as compile() takes it: a name, or TF.js's serialized form (Momentum is SGD with momentum). */
-export type OptimizerSpec = 'sgd' | 'adam' | { className: 'SGD' | 'Momentum' | 'Adam'; config?: Record<string, number> };
+export type OptimizerSpec =
+  | 'sgd'
+  | 'adam'
+  | 'adamw'
+  | 'rmsprop'
+  | 'adagrad'
+  | { className: 'SGD' | 'Momentum' | 'Adam' | 'AdamW' | 'RMSProp' | 'RMSprop' | 'Adagrad'; config?: Record<string, number | boolean> };
 
 /** A model as plain data, so it can cross to the worker. */
 export interface ModelSpec {

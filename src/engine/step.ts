@@ -3,7 +3,7 @@
 import type { DivergenceLimits, LossMonitor } from '../divergence.js';
 import { DivergenceError, SimdcnnError } from '../errors.js';
 import { lossOf } from './evaluation.js';
-import { noteWeightsWritten, type Run } from './plan.js';
+import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
 import type { Compiled, TrainHost } from './state.js';
 import type { IOShapes } from './validation.js';
@@ -16,6 +16,7 @@ function maxAbs(rt: Runtime, runs: Run[], of: 'weights' | 'gradients'): number {
 }
 
 function update(rt: Runtime, c: Compiled, runs: Run[]): void {
+  if (c.optimizer.clips) c.optimizer.clip(rt.be, rt.gradBlock, rt.params.ordered().filter(isTrainable));
   c.optimizer.apply(rt.be, runs, rt.gradBlock, c.states);
   noteWeightsWritten();
 }
@@ -29,7 +30,12 @@ function diverged(host: TrainHost, c: Compiled, what: string, stepNo: number, wh
 /** The optimizer's state blocks, each the size of the gradient block. */
 function ensureState(host: TrainHost, rt: Runtime, c: Compiled): void {
   const bytes = rt.params.floats * 4;
-  while (c.states.length < c.optimizer.slots) c.states.push(rt.be.alloc(bytes, `${host.name} optimizer state`));
+  while (c.states.length < c.optimizer.slots) {
+    const b = rt.be.alloc(bytes, `${host.name} optimizer state`);
+    c.states.push(b);
+    const v = c.optimizer.slotInitialValue(c.states.length - 1);
+    if (v !== 0) rt.be.view(b, rt.params.floats).fill(v);
+  }
   if (c.states.length !== c.optimizer.slots || c.states.some((b) => rt.be.sizeOf(b) !== bytes)) {
     throw new SimdcnnError(`${host.name}: the optimizer state does not match the parameter layout (internal error)`);
   }

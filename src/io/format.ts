@@ -23,7 +23,7 @@ export interface WeightsManifestEntry {
 /** simdcnn's optimizer state: restoring it makes training resume bit for bit. */
 export interface OptimizerState {
   className: string;
-  config: Record<string, number>;
+  config: Record<string, number | boolean>;
   iterations: number;
   /** One Float32Array per optimizer slot (momentum accumulator; Adam's m and v), in the gradient-block layout. */
   slots: Float32Array[];
@@ -356,7 +356,7 @@ export function checkJsonTree(v: unknown, source: string): void {
 /** simdcnn's optimizer entry: the optimizer, its step count and the layout of its state file. */
 export interface OptimizerMeta {
   className: string;
-  config: Record<string, number>;
+  config: Record<string, number | boolean>;
   iterations: number;
   path: string | null;
   slots: number;
@@ -370,8 +370,8 @@ export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | un
   const where = `${source}: userDefinedMetadata.${OPT_KEY}`;
   if (!isObj(o)) return fail(where, `expected an object, received ${quote(o)}`);
   if (typeof o.className !== 'string') fail(where, `className must be a string, received ${quote(o.className)}`);
-  if (!isObj(o.config) || !Object.values(o.config).every((v) => typeof v === 'number' && Number.isFinite(v)))
-    fail(where, `config must map names to finite numbers, received ${quote(o.config)}`);
+  if (!isObj(o.config) || !Object.values(o.config).every((v) => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean'))
+    fail(where, `config must map names to finite numbers or booleans, received ${quote(o.config)}`);
   const int = (k: string, max: number): number => {
     const v = o[k];
     if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > max)
@@ -387,7 +387,7 @@ export function optimizerMeta(meta: unknown, source: string): OptimizerMeta | un
     fail(where, `slots ${slots}, floatsPerSlot ${floatsPerSlot} and path ${quote(path)} do not describe one state file`);
   return {
     className: o.className as string,
-    config: o.config as Record<string, number>,
+    config: o.config as Record<string, number | boolean>,
     iterations,
     path: path as string | null,
     slots,
