@@ -17,6 +17,7 @@ import {
   model,
   ReLU,
   Sequential,
+  setConvAlgorithm,
   tensor,
   ValueError,
 } from '../src/node.js';
@@ -81,6 +82,40 @@ describe('activation strings fused into Conv2D and Dense', () => {
       checkVjp(m, rand([2, 7, 5, 3], 5), 6, { rtol: 3e-2, atol: 3e-3 });
       await roundTrip(m, x);
       m.dispose();
+    });
+  }
+
+  // Winograd's output transform runs the same epilogue as bias_act: forced Winograd equals direct within
+  // Winograd's documented bound (1e-4 of the largest magnitude), predicting and training (vjp; smooth
+  // activations only, so finite differences never straddle a kink).
+  for (const act of ['elu', 'tanh', 'sigmoid', 'softplus', 'gelu', 'swish'] as ActivationName[]) {
+    it(`conv2d x=[2,7,9,8] k=[3,3,8,16] same '${act}': Winograd F(4x4) and F(2x2) equal direct, finite differences through Winograd`, () => {
+      const x = rand([2, 7, 9, 8], 7, 1);
+      const run = (algo: 'direct' | 'winograd' | 'winograd2x2') => {
+        setConvAlgorithm(algo);
+        try {
+          const m = new Sequential(
+            [
+              new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: act, inputShape: [7, 9, 8] }),
+              new Flatten(),
+              new Dense({ units: 3 }),
+            ],
+            { seed: 8 },
+          );
+          const y = m.predict(x).data;
+          if (algo !== 'direct') checkVjp(m, rand([2, 7, 9, 8], 9, 1), 10, { rtol: 3e-2, atol: 3e-3 });
+          m.dispose();
+          return y;
+        } finally {
+          setConvAlgorithm('auto');
+        }
+      };
+      const direct = run('direct');
+      for (const algo of ['winograd', 'winograd2x2'] as const) {
+        const y = run(algo);
+        close(y, direct, 1e-4);
+        expect(maxDiff(y, direct), `${algo} ran (its rounding differs from direct's)`).toBeGreaterThan(0);
+      }
     });
   }
 
