@@ -121,7 +121,8 @@ function validation(run: TrainingRun, args: FitDatasetArgs): (() => Promise<Logs
   const v = args.validationData,
     { host, c, io, where } = run;
   if (v === undefined) return undefined;
-  const logs = (r: { loss: number; accuracy?: number }): Logs => (c.loss.hasAccuracy ? { val_loss: r.loss, val_acc: r.accuracy } : { val_loss: r.loss });
+  const logs = (r: { loss: number; accuracy?: number }): Logs =>
+    c.loss.hasAccuracy ? { val_loss: r.loss, val_acc: r.accuracy } : { val_loss: r.loss };
   if (isSource(v)) {
     const batches = args.validationBatches;
     if (batches !== undefined && !(Number.isInteger(batches) && batches > 0))

@@ -134,7 +134,17 @@ export class Loss {
    * the final activation's input when fused. D = floats per sample, C = the last axis. `weights` (0: none)
    * points to one f32 per sample that scales its loss and gradient (class weights; one row per sample).
    */
-  lossSum(be: Backend, out: number, t: TargetBuffers, weights: number, dl: number, n: number, D: number, C: number, fused: boolean): number {
+  lossSum(
+    be: Backend,
+    out: number,
+    t: TargetBuffers,
+    weights: number,
+    dl: number,
+    n: number,
+    D: number,
+    C: number,
+    fused: boolean,
+  ): number {
     const k = be.k,
       ls = this.labelSmoothing,
       lg = this.fromLogits ? 1 : 0;
@@ -144,7 +154,8 @@ export class Loss {
       case 'sparseCategoricalCrossentropy':
         return k.softmax_xent_sparse(out, t.labels, weights, dl, n, C, 1 / n, ls, lg);
       case 'categoricalCrossentropy':
-        if (weights && perSample !== 1) throw new ValueError(`class weights need one row of classes per sample; the output has ${perSample}`);
+        if (weights && perSample !== 1)
+          throw new ValueError(`class weights need one row of classes per sample; the output has ${perSample}`);
         return k.softmax_xent_dense(out, t.targets, weights, dl, n * perSample, C, 1 / (n * perSample), ls, lg) / perSample;
       case 'binaryCrossentropy': {
         const mode = this.fromLogits ? BCE_LOGITS : fused ? BCE_SIGMOID : BCE_PROBS;
