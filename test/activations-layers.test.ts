@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   Activation,
   Conv2D,
+  Conv2DTranspose,
   Dense,
   ELU,
   Flatten,
@@ -116,6 +117,37 @@ describe('activation strings fused into Conv2D and Dense', () => {
         close(y, direct, 1e-4);
         expect(maxDiff(y, direct), `${algo} ran (its rounding differs from direct's)`).toBeGreaterThan(0);
       }
+    });
+  }
+
+  // Conv2DTranspose runs its activation after its own kernel (conv2d's input gradient) through bias_act.
+  for (const act of ['elu', 'sigmoid', 'swish', 'relu6'] as ActivationName[]) {
+    it(`conv2dTranspose x=[2,5,4,3] k=[3,3,6,3] stride 2 same '${act}': TF.js predictions, finite differences`, () => {
+      const m = new Sequential(
+        [
+          new Conv2DTranspose({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: act, inputShape: [5, 4, 3] }),
+          new Flatten(),
+        ],
+        { seed: 11 },
+      );
+      const theirs = tf.sequential({
+        layers: [
+          tf.layers.conv2dTranspose({
+            filters: 6,
+            kernelSize: 3,
+            strides: 2,
+            padding: 'same',
+            activation: act as never,
+            inputShape: [5, 4, 3],
+          }),
+          tf.layers.flatten(),
+        ],
+      });
+      theirs.setWeights(m.getWeights().map((w, i) => tf.tensor(w, m.weightSpecs()[i].shape)));
+      const x = rand([2, 5, 4, 3], 12);
+      close(m.predict(x).data, tfPredict(theirs, x), 3e-6);
+      if (act !== 'relu6') checkVjp(m, rand([2, 5, 4, 3], 13), 14, { rtol: 3e-2, atol: 3e-3 });
+      m.dispose();
     });
   }
 
