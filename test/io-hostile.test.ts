@@ -156,8 +156,8 @@ describe('loadModel on a hostile folder', () => {
     const s = await saved();
     const meta = s.json.userDefinedMetadata.simdcnnOptimizer;
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ slots: 5e7, floatsPerSlot: 0 }, /slots must be an integer in \[0, 2\], received 50000000/],
-      [{ slots: 2 ** 32 }, /slots must be an integer in \[0, 2\], received 4294967296/],
+      [{ slots: 5e7, floatsPerSlot: 0 }, /slots must be an integer in \[0, 3\], received 50000000/],
+      [{ slots: 2 ** 32 }, /slots must be an integer in \[0, 3\], received 4294967296/],
       [{ slots: -1 }, /slots must be an integer/],
       [{ floatsPerSlot: 1.5 }, /floatsPerSlot must be an integer/],
       [{ floatsPerSlot: 2 ** 40 }, /floatsPerSlot must be an integer in \[0, 1073741824\]/],
@@ -178,7 +178,7 @@ describe('loadModel on a hostile folder', () => {
       modelJson: { ...s.json, userDefinedMetadata: { simdcnnOptimizer: { ...meta, slots: 5e7, floatsPerSlot: 0 } } },
       weights: readFileSync(join(s.d, s.bin)),
     };
-    await refused(files, /slots must be an integer in \[0, 2\]/);
+    await refused(files, /slots must be an integer in \[0, 3\]/);
   });
 
   it('TF.js optimizer weights larger than any optimizer of this architecture keeps are refused before reading', async () => {
