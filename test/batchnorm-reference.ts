@@ -2,6 +2,7 @@
 // statistics over every row of x [rows, C], the textbook backward formula; dropout masks restated from
 // the hash the kernels document.
 import { dropoutConstants, dropoutKeys } from '../src/kernels/dropout.js';
+import type { Model } from '../src/engine/model.js';
 import { Rng } from '../src/random.js';
 import type { Arr } from './reference.js';
 
@@ -84,4 +85,16 @@ export function seededMask(seed: number, call: number, rate: number, count: numb
   const { k1, k2 } = dropoutKeys(rng),
     { threshold, scale } = dropoutConstants(rate);
   return Float32Array.from({ length: count }, (_, i) => (keptRef(group(i), k1, k2, threshold) ? scale : 0));
+}
+
+/** Every weight of m random; BN's gamma and moving variance in [0.5, 1.5) (ones and zeros would hide mistakes). */
+export function randomWeights(m: Model, seed: number): void {
+  const rng = new Rng(seed),
+    specs = m.weightSpecs();
+  m.setWeights(
+    m.getWeights().map((w, i) => {
+      const positive = /(variance|gamma)$/.test(specs[i].name);
+      return w.map(() => (positive ? 0.5 + rng.uniform() : rng.uniform() - 0.5));
+    }),
+  );
 }

@@ -396,7 +396,9 @@ describe('Keras files with BatchNormalization and SpatialDropout2D', () => {
       await m.fit(x, Int32Array.from([0, 1, 0]), { epochs: 2 });
       const back = await loadModel(await m.save());
       expect(back.layers.map((l) => l.getConfig())).toEqual(m.layers.map((l) => l.getConfig()));
-      expect(maxDiff(back.predict(x).data, m.predict(x).data)).toBe(0);
+      expect(back.getWeights()).toEqual(m.getWeights());
+      // m predicts on the plan fit made (BN unfolded), back on an inference plan with BN folded into the conv.
+      expect(maxDiff(back.predict(x).data, m.predict(x).data)).toBeLessThan(1e-6);
       for (const mm of [ref, m, back]) mm.dispose();
     });
   }

@@ -21,7 +21,7 @@ import {
   ValueError,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
-import { momentsRef, normalizeRef } from './batchnorm-reference.js';
+import { momentsRef, normalizeRef, randomWeights } from './batchnorm-reference.js';
 import { randomTensor } from './gradcheck.js';
 import { expectBitwise, expectClose } from './helpers.js';
 import { checkTrainingVjp, trainingForward } from './training-forward.js';
@@ -33,17 +33,6 @@ function alone(shape: number[], args: BatchNormalizationArgs = {}, seed = 1) {
   return new Sequential([BatchNormalization({ inputShape: shape.slice(1), ...args })], { seed });
 }
 
-/** Random gamma, beta and moving statistics (the initial ones would hide mistakes). */
-function randomize(m: Sequential, seed: number): void {
-  const rng = new Rng(seed),
-    specs = m.weightSpecs();
-  m.setWeights(
-    m.getWeights().map((w, i) => {
-      const positive = /(variance|gamma)$/.test(specs[i].name);
-      return w.map(() => (positive ? 0.5 + rng.uniform() : rng.uniform() - 0.5));
-    }),
-  );
-}
 const weight = (m: Sequential, suffix: string) => m.getWeights()[m.weightSpecs().findIndex((s) => s.name.endsWith(`/${suffix}`))];
 
 const shapes: number[][] = [
@@ -59,7 +48,7 @@ describe('BatchNormalization forward against the float64 definition', () => {
   for (const shape of shapes) {
     it(`batchnorm x=[${shape}]: training uses the batch's mean and biased variance, inference the moving ones`, () => {
       const m = alone(shape);
-      randomize(m, 2);
+      randomWeights(m, 2);
       const x = randomTensor(shape, new Rng(3), 2);
       const C = shape[shape.length - 1],
         rows = rowsOf(x);
@@ -102,7 +91,7 @@ describe('BatchNormalization gradients by finite differences', () => {
   cases.forEach(([name, shape, args], i) => {
     it(`batchnorm ${name}: vjp vs central differences of the training-mode forward`, () => {
       const m = alone(shape, args);
-      randomize(m, 10 + i);
+      randomWeights(m, 10 + i);
       checkTrainingVjp(m, randomTensor(shape, new Rng(20 + i)), 30 + i);
       m.dispose();
     });
@@ -110,7 +99,7 @@ describe('BatchNormalization gradients by finite differences', () => {
 
   it('batchnorm x=[2,5,3,7] frozen: vjp (training mode) vs central differences, both with the moving statistics', () => {
     const m = alone([2, 5, 3, 7], { trainable: false });
-    randomize(m, 40);
+    randomWeights(m, 40);
     checkTrainingVjp(m, randomTensor([2, 5, 3, 7], new Rng(41)), 42);
     m.dispose();
   });
@@ -161,7 +150,7 @@ const f = Math.fround;
 describe('BatchNormalization moving statistics', () => {
   it("x=[6,5,5,2]: one trainOnBatch updates them by TF.js's float32 formula from the batch's statistics", () => {
     const m = small(1);
-    randomize(m, 60);
+    randomWeights(m, 60);
     const [x, y] = batch(6, 61);
     const mm0 = weight(m, 'moving_mean'),
       mv0 = weight(m, 'moving_variance');
@@ -227,7 +216,7 @@ describe('BatchNormalization moving statistics', () => {
     const m = alone([2, 3, 3, 5]);
     const x = randomTensor([2, 3, 3, 5], new Rng(7));
     const a = m.predict(x).data;
-    randomize(m, 8);
+    randomWeights(m, 8);
     const b = m.predict(x).data;
     expect(b).not.toEqual(a);
     const [gamma, beta, mm, mv] = ['gamma', 'beta', 'moving_mean', 'moving_variance'].map((s) => weight(m, s));
@@ -239,7 +228,7 @@ describe('BatchNormalization moving statistics', () => {
 describe('a frozen BatchNormalization (trainable = false) runs in inference mode, also inside fit', () => {
   it('x=[6,5,5,2]: its four weights are last in getWeights, fit changes none of them, and the rest trains', async () => {
     const m = small(6);
-    randomize(m, 70);
+    randomWeights(m, 70);
     const bn = m.layers[1];
     bn.trainable = false;
     expect(m.weightSpecs().map((s) => s.name.split('/')[1])).toEqual([
@@ -314,7 +303,7 @@ describe('BatchNormalization configs and shapes', () => {
   });
   it('x=[1,1,1,1]: one value per channel normalises to beta in training (variance 0), and one sample after a Dense too', () => {
     const m = alone([1, 1, 1, 1]);
-    randomize(m, 9);
+    randomWeights(m, 9);
     const beta = weight(m, 'beta');
     expectClose(trainingForward(m, tensor([5], [1, 1, 1, 1])), beta, { rtol: 0, atol: 1e-6 }, 'beta');
     m.dispose();

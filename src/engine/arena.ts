@@ -6,9 +6,10 @@
 // that is added in. Reshapes share their input's buffer. Inference plans hold no gradients or saved state.
 import { MAX_MEMORY_BYTES } from '../backend.js';
 import { MemoryError } from '../errors.js';
-import type { Layer, Need, NodeIO } from '../layers/layer.js';
+import type { Layer, Need, NodeIO, RunContext } from '../layers/layer.js';
 import type { Node, SymbolicTensor } from '../layers/symbolic.js';
 import { shapeSize } from '../tensor.js';
+import { bindFold, foldedFloats, planFolds } from './fold.js';
 import { type Graph, layerOf } from './graph.js';
 import { alignFloats, type ParamLayout, weightPtrs } from './plan.js';
 
@@ -27,6 +28,8 @@ export interface Step {
   runsBackward: boolean;
   /** dst += src after this node's backward (floats per sample when perSample). */
   adds: { dst: number; src: number; floats: number; perSample: boolean }[];
+  /** Before forward: a folded kernel and bias brought up to the weights version (engine/fold.ts). */
+  prepare?: (ctx: RunContext) => void;
 }
 
 export interface Arena {
@@ -99,6 +102,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     needsGrad.set(n.output, n.inputs.length === 0 ? mode.training && mode.inputGrad : dw.get(n)! || n.inputs.some((t) => needsGrad.get(t)));
   }
   const aliases = (l: Layer) => l.aliasesInput === true || (l.aliasesInput === 'inference' && !mode.training);
+  const { folds, absorbed } = planFolds(mode.training ? [] : nodes, consumers);
   const runsBackward = (n: Node) => mode.training && n.inputs.length > 0 && (dw.get(n)! || n.inputs.some((t) => needsGrad.get(t)));
 
   const bufs: Buf[] = [];
@@ -116,7 +120,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     }
     if (runsBackward(n) && l.backwardReads.output) end = Math.max(end, back(n));
     const start = n.inputs.length === 0 ? -1 : k;
-    if (aliases(l) && n.inputs.length === 1) {
+    if ((aliases(l) || absorbed.has(n)) && n.inputs.length === 1) {
       const shared = value.get(n.inputs[0])!;
       extend(shared, start, end);
       value.set(t, shared);
@@ -178,6 +182,8 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     const c = l.cacheFloats(shapes, mode.training);
     if (c > 0) caches.set(n, always(c));
   }
+  const folded = new Map<Node, Buf>();
+  for (const [n, plan] of folds) if (plan.affine) folded.set(n, always(foldedFloats(n, plan)));
   const scratch = always(scratchFloats),
     labels = always(capacity),
     targets = always(capacity * shapeSize(output.dims));
@@ -186,7 +192,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
   /** The plan with absolute pointers, for an arena block at `base`. */
   function bind(base: number, gradBlock: number): Arena {
     const p = (b: Buf | undefined) => (b ? base + b.offset * 4 : 0);
-    const steps: Step[] = [];
+    const steps = new Map<Node, Step>();
     for (const n of nodes) {
       if (n.inputs.length === 0) continue;
       const l = layerOf(n),
@@ -225,13 +231,20 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
         shapes: { in: n.inputs.map((t) => t.dims), out: n.output.dims },
         preActivationGrad: false,
       };
-      steps.push({ layer: l, io, need, runsBackward: runsBackward(n), adds });
+      steps.set(n, { layer: l, io, need, runsBackward: runsBackward(n), adds });
+    }
+    for (const [n, plan] of folds) {
+      const s = steps.get(n)!,
+        affine = plan.affine && steps.get(plan.affine)!;
+      const f = bindFold(s.layer, s.io, plan, p(folded.get(n)), affine);
+      s.io.fold = f.fold;
+      s.prepare = f.prepare;
     }
     return {
       capacity,
       mode,
       bytes,
-      steps,
+      steps: [...steps].filter(([n]) => !absorbed.has(n)).map(([, s]) => s),
       input: p(value.get(input)),
       output: p(value.get(output)),
       outputGrad: p(grad.get(output)),

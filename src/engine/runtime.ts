@@ -101,7 +101,10 @@ export class Runtime {
   forward(n: number, training: boolean): void {
     this.ctx.training = training;
     this.ctx.weightsVersion = weightsVersion();
-    for (const s of this.arena!.steps) s.layer.forward(s.io, n, this.ctx);
+    for (const s of this.arena!.steps) {
+      s.prepare?.(this.ctx);
+      s.layer.forward(s.io, n, this.ctx);
+    }
   }
 
   /**

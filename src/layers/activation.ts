@@ -12,7 +12,7 @@ import {
   type GradSource,
   NO_PARAMS,
 } from '../activations.js';
-import { copyFloats, Layer, type LayerArgs, type Need, type NodeIO, quote, type RunContext } from './layer.js';
+import { copyFloats, type FoldKind, Layer, type LayerArgs, type Need, type NodeIO, quote, type RunContext } from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 /** One elementwise activation kernel with its parameters: what the ReLU, LeakyReLU and ELU layers run. */
@@ -70,6 +70,10 @@ class ReLULayer extends ElementwiseLayer {
     this.code = plain ? ACT.relu : ACT.reluGeneral;
     this.params = { a: this.negativeSlope, b: this.threshold, c: this.maxValue ?? Infinity };
     this.backwardReads = { input: !plain, output: plain };
+  }
+  /** The plain ReLU folds into the layer before it at inference. */
+  inferenceFold(): FoldKind | undefined {
+    return this.code === ACT.relu ? 'relu' : undefined;
   }
   getConfig(): Record<string, unknown> {
     const keras = this.negativeSlope !== 0 || this.threshold !== 0 ? { negativeSlope: this.negativeSlope, threshold: this.threshold } : {};
@@ -196,6 +200,10 @@ class ActivationLayer extends Layer {
   }
   computeOutputShape(inputShapes: number[][]): number[] {
     return inputShapes[0].slice();
+  }
+  /** Elementwise activations fold into the layer before it at inference. */
+  inferenceFold(): FoldKind | undefined {
+    return this.activation === 'softmax' || this.activation === 'linear' ? undefined : this.activation;
   }
   forward(io: NodeIO, n: number, { be }: RunContext): void {
     if (this.activation === 'softmax') softmaxForward(io, n, be);

@@ -11,6 +11,7 @@ import {
   checkActivation,
   checkPadding,
   checkPositiveInt,
+  type FoldKind,
   Layer,
   type LayerArgs,
   type Need,
@@ -130,13 +131,18 @@ class Conv2DLayer extends Layer {
     return fusedSavedFloats(this.activation, shapeSize(s.out));
   }
 
+  /** A following BN (into kernel and bias) and activation (into the kernel's epilogue) fold in when this is linear. */
+  absorbs(kind: FoldKind): boolean {
+    return this.activation === 'linear' && kind !== 'softmax';
+  }
+
   forward(io: NodeIO, n: number, { be, training, weightsVersion }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]);
-    const { out, flags } = fusedOutput(this.activation, io, training);
-    const bias = this.useBias ? FLAG_BIAS : 0;
-    const b = this.useBias ? io.params[1] : 0;
-    conv2dForward(be, io.x[0], io.params[0], b, out, io.scratch, g, n, this.filters, flags | bias, io.cache, weightsVersion);
-    finishActivation(this.activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
+    const [kernel, b] = io.fold?.params ?? [io.params[0], this.useBias ? io.params[1] : 0],
+      activation = io.fold?.activation ?? this.activation;
+    const { out, flags } = fusedOutput(activation, io, training);
+    conv2dForward(be, io.x[0], kernel, b, out, io.scratch, g, n, this.filters, flags | (b ? FLAG_BIAS : 0), io.cache, weightsVersion);
+    finishActivation(activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {

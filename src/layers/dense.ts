@@ -9,6 +9,7 @@ import {
   fusedSavedFloats,
   checkActivation,
   checkPositiveInt,
+  type FoldKind,
   Layer,
   type LayerArgs,
   type Need,
@@ -87,22 +88,17 @@ class DenseLayer extends Layer {
     return fusedSavedFloats(this.activation, this.units);
   }
 
+  /** A following BN (into kernel and bias) and activation (into the kernel's epilogue) fold in when this is linear. */
+  absorbs(kind: FoldKind): boolean {
+    return this.activation === 'linear' && kind !== 'softmax';
+  }
+
   forward(io: NodeIO, n: number, { be, training }: RunContext): void {
-    const { out, flags } = fusedOutput(this.activation, io, training);
-    const bias = this.useBias ? FLAG_BIAS : 0;
-    denseForward(
-      be,
-      io.x[0],
-      io.params[0],
-      this.useBias ? io.params[1] : 0,
-      out,
-      io.scratch,
-      n,
-      io.shapes.in[0][0],
-      this.units,
-      flags | bias,
-    );
-    finishActivation(this.activation, io, n * this.units, this.units, training, be);
+    const [kernel, b] = io.fold?.params ?? [io.params[0], this.useBias ? io.params[1] : 0],
+      activation = io.fold?.activation ?? this.activation;
+    const { out, flags } = fusedOutput(activation, io, training);
+    denseForward(be, io.x[0], kernel, b, out, io.scratch, n, io.shapes.in[0][0], this.units, flags | (b ? FLAG_BIAS : 0));
+    finishActivation(activation, io, n * this.units, this.units, training, be);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {

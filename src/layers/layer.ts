@@ -3,7 +3,7 @@
 // nodes; it stores no pointers. A layer used twice has two nodes that share its weights.
 import { type ActivationName, actBackward, activationCode, actForward, gradSource } from '../activations.js';
 import type { Backend } from '../backend.js';
-import { ShapeError, ValueError } from '../errors.js';
+import { ShapeError, SimdcnnError, ValueError } from '../errors.js';
 import type { InitializerName } from '../initializers.js';
 import type { Rng } from '../random.js';
 import { formatShape } from '../tensor.js';
@@ -53,7 +53,21 @@ export interface NodeIO {
   shapes: NodeShapes;
   /** dy already is the gradient before this layer's final activation (the loss fused with it). */
   preActivationGrad: boolean;
+  /** Inference plans only: what the plan folded into this node's forward (engine/fold.ts). */
+  fold?: Fold;
 }
+
+/**
+ * A forward with the layers after it folded in: weights to use instead of params ([kernel, bias or 0], with
+ * a following BN scaled in, or the layer's own) and the activation to apply instead of the layer's own.
+ */
+export interface Fold {
+  params: number[];
+  activation: ActivationName;
+}
+
+/** What an inference plan can fold into the layer before: a per-channel affine map, or an activation. */
+export type FoldKind = 'affine' | ActivationName;
 
 export interface Need {
   dx: boolean[];
@@ -217,6 +231,28 @@ export abstract class Layer {
    */
   applyUpdates(_io: NodeIO, _n: number, _ctx: RunContext): boolean {
     return false;
+  }
+  /**
+   * At inference, this layer is 'affine' (a per-channel map over the last axis; foldAffine applies it to the
+   * producer's kernel and bias) or only an activation (its name): an inference plan may then fold it into
+   * the layer before it, when that layer absorbs() it.
+   */
+  inferenceFold(): FoldKind | undefined {
+    return undefined;
+  }
+  /**
+   * Whether forward honours io.fold of this kind. For 'affine' the layer computes x * kernel + bias over
+   * the kernel's last axis (weights [kernel, bias?]), so a per-channel map of its output folds into them.
+   */
+  absorbs(_kind: FoldKind): boolean {
+    return false;
+  }
+  /**
+   * 'affine' layers: kernelOut = kernel [rows, C] with column c scaled as this map scales channel c, and
+   * biasOut = the whole map applied to bias (0: zeros), at ctx's weights version.
+   */
+  foldAffine(_io: NodeIO, _ctx: RunContext, _kernel: number, _kernelOut: number, _rows: number, _bias: number, _biasOut: number): void {
+    throw new SimdcnnError(`${this.name}: has no per-channel affine map to fold (internal error)`);
   }
   /** Floats per sample kept from forward to backward (max-pool winners). */
   savedFloatsPerSample(_s: NodeShapes): number {

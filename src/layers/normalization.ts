@@ -1,7 +1,18 @@
+import { FLAG_RELU } from '../backend.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { formatShape, shapeSize } from '../tensor.js';
-import { Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, quote, type RunContext, type WeightSpec } from './layer.js';
+import {
+  type FoldKind,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type NodeShapes,
+  quote,
+  type RunContext,
+  type WeightSpec,
+} from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 type Init = InitializerName | InitializerConfig;
@@ -147,8 +158,26 @@ class BatchNormalizationLayer extends Layer {
       k.batchnorm_apply(io.x[0], io.y, rows, C, p.block(Block.Mean), p.block(Block.TrainScale), p.beta, 0);
       be.i32[io.cache / 4 + PENDING] = 1;
     } else {
-      k.batchnorm_apply(io.x[0], io.y, rows, C, p.movingMean, this.inferenceScale(io, ctx), p.beta, 0);
+      const relu = io.fold?.activation === 'relu' ? FLAG_RELU : 0;
+      k.batchnorm_apply(io.x[0], io.y, rows, C, p.movingMean, this.inferenceScale(io, ctx), p.beta, relu);
     }
+  }
+
+  /** At inference a per-channel map, (x - moving_mean) * scale + beta: it folds into a conv or dense before it. */
+  inferenceFold(): FoldKind {
+    return 'affine';
+  }
+  /** A following ReLU is applied as the output is written (where no layer before absorbs this one). */
+  absorbs(kind: FoldKind): boolean {
+    return kind === 'relu';
+  }
+  foldAffine(io: NodeIO, ctx: RunContext, kernel: number, kernelOut: number, rows: number, bias: number, biasOut: number): void {
+    const C = channelsOf(io.shapes.out),
+      p = this.pointers(io),
+      zeros = p.block(Block.Zeros),
+      scale = this.inferenceScale(io, ctx);
+    ctx.be.k.batchnorm_apply(kernel, kernelOut, rows, C, zeros, scale, zeros, 0);
+    ctx.be.k.batchnorm_apply(bias || zeros, biasOut, 1, C, p.movingMean, scale, p.beta, 0);
   }
 
   backward(io: NodeIO, n: number, need: Need, ctx: RunContext): void {
