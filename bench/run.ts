@@ -1,5 +1,5 @@
 // simdcnn vs TF.js (wasm/XNNPACK and cpu backends) and ConvNetJS, in one process, pinned to one core.
-// npm run bench [-- --quick] [-- --only tutorial|lenet|kernels]
+// npm run bench [-- --quick] [-- --only tutorial|lenet|kernels|layers]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
 import { createRequire } from 'node:module';
@@ -8,6 +8,7 @@ import { loadMnist } from '../src/mnist.js';
 import { lenet, tutorialNet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
 import { kernelRows } from './kernels.js';
+import { layerRows } from './layers.js';
 import { convnet, initTfWasm, type NetName, probeWasmMaxPoolGrad, tf, tfModel } from './peers.js';
 import { fmt, maxAbsDiff, median, pinToOneCore } from './util.js';
 
@@ -16,8 +17,8 @@ const t0 = performance.now();
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-if (only !== undefined && !['kernels', 'tutorial', 'lenet'].includes(only)) {
-  console.error(`bench: --only expects kernels, tutorial or lenet, received ${only}`);
+if (only !== undefined && !['kernels', 'layers', 'tutorial', 'lenet'].includes(only)) {
+  console.error(`bench: --only expects kernels, layers, tutorial or lenet, received ${only}`);
   process.exit(2);
 }
 const REPS = quick ? 3 : 5;
@@ -324,8 +325,9 @@ const json: Record<string, unknown> = {
   fairness: [],
   cases: [],
   kernels: [],
+  layers: [],
 };
-if (only !== 'kernels') {
+if (only !== 'kernels' && only !== 'layers') {
   log();
   log('## Fairness check (same weights, same data)');
   for (const net of ['tutorial', 'lenet'] as NetName[]) {
@@ -372,6 +374,24 @@ if (!only || only === 'kernels') {
       `| ${k.name} | ${fmt(k.ours * 1e3, 2)} | ${fmt(k.flops / k.ours / 1e9, 1)} | ${fmt((100 * k.flops) / k.ours / 57e9, 0)}% | ${fmt(k.tfjs * 1e3, 2)}${k.note ? ` (${k.note})` : ''} | ${fmt(k.flops / k.tfjs / 1e9, 1)} | ${fmt(k.tfjs / k.ours, 1)}x |`,
     );
     (json.kernels as unknown[]).push(k);
+  }
+}
+if (!only || only === 'layers') {
+  log();
+  log('## Layers (ms per call)');
+  log();
+  log(`Medians of ${REPS} rounds alternating simdcnn's variants and TF.js wasm.`);
+  log();
+  log('| row | simdcnn ms | other columns (ms) | TF.js wasm ms | simdcnn / TF.js | notes |');
+  log('|---|---|---|---|---|---|');
+  for (const r of await layerRows(REPS, quick)) {
+    const extra = Object.entries(r.extra ?? {})
+      .map(([k, v]) => `${k}: ${fmt(v * 1e3, 2)}`)
+      .join('; ');
+    log(
+      `| ${r.name} | ${fmt(r.ours * 1e3, 2)} | ${extra || '—'} | ${fmt(r.tfjs * 1e3, 2)} | ${fmt(r.tfjs / r.ours, 1)}x | ${r.note ?? ''} |`,
+    );
+    (json.layers as unknown[]).push(r);
   }
 }
 const fails = (json.fairness as string[]).filter((l) => l.includes('FAIL'));
