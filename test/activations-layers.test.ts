@@ -178,7 +178,8 @@ describe('activation layers', () => {
     it(`${name} after conv2d x=[2,5,3,2]: TF.js predictions, finite differences, files both ways`, async () => {
       const inp = input({ shape: [5, 3, 2] });
       const conv = new Conv2D({ filters: 3, kernelSize: 2 });
-      const m = model({ inputs: inp, outputs: ours().apply(conv.apply(inp)) });
+      // A fixed seed: with random weights a finite difference now and then straddles the kink of relu/selu/elu.
+      const m = model({ inputs: inp, outputs: ours().apply(conv.apply(inp)), seed: 3 });
       m.build();
       const tin = tf.input({ shape: [5, 3, 2] });
       const t = tf.model({
