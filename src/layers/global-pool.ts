@@ -1,6 +1,16 @@
 // Global pooling: one value per channel over the whole image, [H, W, C] -> [C] (channelsFirst [C, H, W] ->
 // [C]), as TF.js computes it bit for bit (assembly/global-pool.ts).
-import { asNHWC, checkDataFormat, type DataFormat, Layer, type LayerArgs, type Need, type NodeIO, type RunContext } from './layer.js';
+import {
+  asNHWC,
+  checkDataFormat,
+  imageAxes,
+  type DataFormat,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type RunContext,
+} from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 export interface GlobalPool2DArgs extends LayerArgs {
@@ -19,11 +29,7 @@ abstract class GlobalPool2D extends Layer {
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
-    const s = this.expectRank(
-      inputShapes,
-      3,
-      this.dataFormat === 'channelsLast' ? ' [batch, height, width, channels]' : ' [batch, channels, height, width]',
-    );
+    const s = this.expectRank(inputShapes, 3, imageAxes(this.dataFormat));
     return [this.dataFormat === 'channelsLast' ? s[2] : s[0]];
   }
 

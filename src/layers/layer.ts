@@ -380,6 +380,10 @@ export function checkDataFormat(v: unknown, layer: string): DataFormat {
   return f;
 }
 
+/** The axes of an image batch in this format, as rank errors name them. */
+export const imageAxes = (format: DataFormat): string =>
+  format === 'channelsLast' ? ' [batch, height, width, channels]' : ' [batch, channels, height, width]';
+
 /**
  * An image of `shape` (no batch axis) as the [images, H, W, C] the NHWC kernels take: channelsFirst
  * [C, H, W] is C one-channel images, since these layers treat every channel alike.

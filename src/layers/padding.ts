@@ -2,7 +2,17 @@
 // Each one's gradient is the other applied to dy (assembly/pad.ts).
 import { ShapeError, ValueError } from '../errors.js';
 import { formatShape } from '../tensor.js';
-import { asNHWC, checkDataFormat, type DataFormat, Layer, type LayerArgs, type Need, type NodeIO, type RunContext } from './layer.js';
+import {
+  asNHWC,
+  checkDataFormat,
+  imageAxes,
+  type DataFormat,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type RunContext,
+} from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 /** [[top, bottom], [left, right]] */
@@ -60,11 +70,7 @@ abstract class Sided2D extends Layer {
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
-    const s = this.expectRank(
-      inputShapes,
-      3,
-      this.dataFormat === 'channelsLast' ? ' [batch, height, width, channels]' : ' [batch, channels, height, width]',
-    );
+    const s = this.expectRank(inputShapes, 3, imageAxes(this.dataFormat));
     const [[t, b], [l, r]] = this.sides;
     const [h, w] = this.dataFormat === 'channelsLast' ? [0, 1] : [1, 2];
     const out = s.slice();

@@ -5,6 +5,7 @@ import { pair } from '../kernels/geometry.js';
 import {
   asNHWC,
   checkDataFormat,
+  imageAxes,
   type DataFormat,
   Layer,
   type LayerArgs,
@@ -44,7 +45,7 @@ class UpSampling2DLayer extends Layer {
 
   computeOutputShape(inputShapes: number[][]): number[] {
     const last = this.dataFormat === 'channelsLast';
-    const s = this.expectRank(inputShapes, 3, last ? ' [batch, height, width, channels]' : ' [batch, channels, height, width]');
+    const s = this.expectRank(inputShapes, 3, imageAxes(this.dataFormat));
     const [h, w] = last ? [0, 1] : [1, 2];
     const out = s.slice();
     out[h] *= this.size[0];
