@@ -167,6 +167,19 @@ const CASES: Case[] = [
       Dense({ units: 3, activation: 'softmax' }),
     ],
   },
+  {
+    name: 'Conv2DTranspose(4,3x3,s2,same,swish) - Conv2DTranspose(3,3x3,s2,valid,sigmoid) - Conv2DTranspose(2,2x2,tanh) - flatten - dense(3,softmax)',
+    input: [3, 4, 2],
+    batch: 3,
+    note: 'swish keeps its pre-activation for backward; sigmoid and tanh differentiate through their output',
+    layers: () => [
+      Conv2DTranspose({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', activation: 'swish', inputShape: [3, 4, 2] }),
+      Conv2DTranspose({ filters: 3, kernelSize: 3, strides: 2, activation: 'sigmoid' }),
+      Conv2DTranspose({ filters: 2, kernelSize: 2, activation: 'tanh' }),
+      Flatten(),
+      Dense({ units: 3, activation: 'softmax' }),
+    ],
+  },
 ];
 
 async function twins(c: Case, seed: number): Promise<{ ours: Model; theirs: tf.LayersModel }> {
