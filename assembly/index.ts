@@ -18,3 +18,11 @@ export {
 } from './upsample';
 export { batchnorm_moments, batchnorm_scale, batchnorm_apply, batchnorm_moving_update, batchnorm_backward } from './batchnorm';
 export { dropout_apply, spatial_dropout_apply } from './dropout';
+export {
+  rescale_f32,
+  normalize_channels,
+  affine_warp,
+  contrast_forward,
+  contrast_backward,
+  erase_rect,
+} from './augment';

@@ -90,7 +90,7 @@ export class Arena {
    * Every buffer of a kernel call: arrays hold data, numbers are outputs of that many floats (NaN garbage);
    * `last` is placed flush against the end of memory (atEnd), so do this just before `run`.
    */
-  place<K extends string>(sizes: Record<K, number | ArrayLike<number>>, last: K | null = null): Record<K, number> {
+  place<K extends string>(sizes: Record<K, number | ArrayLike<number>>, last: NoInfer<K> | null = null): Record<K, number> {
     const ptr = {} as Record<K, number>;
     for (const k of Object.keys(sizes) as K[]) {
       if (k === last) continue;
