@@ -8,7 +8,7 @@
 import type { Backend } from '../backend.js';
 import { StateError } from '../errors.js';
 import { initialize } from '../initializers.js';
-import type { Layer, WeightSpec } from '../layers/layer.js';
+import { type Layer, type WeightSpec, weightStore } from '../layers/layer.js';
 import type { Rng } from '../random.js';
 import { shapeSize } from '../tensor.js';
 
@@ -16,6 +16,7 @@ export const ALIGN_FLOATS = 16;
 export const alignFloats = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
 
 interface Block {
+  be: Backend;
   ptr: number;
   layers: Layer[];
   /** Live models that use it. */
@@ -52,12 +53,13 @@ export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: st
     }),
   );
   const ptr = be.alloc(floats * 4, `${what} weights`);
-  const block: Block = { ptr, layers: fresh, users: 0 };
+  const block: Block = { be, ptr, layers: fresh, users: 0 };
   fresh.forEach((l, i) => {
     storage.set(l, { block, ptrs: offsets[i].map((o) => ptr + o * 4) });
     l.weights.forEach((w, j) => {
       const v = new Float32Array(shapeSize(w.shape));
-      initialize(v, w.initializer, w.fanIn, w.fanOut, rng);
+      if (w.values) v.set(w.values);
+      else initialize(v, w.initializer, w.fanIn, w.fanOut, rng);
       be.write(ptr + offsets[i][j] * 4, v);
     });
   });
@@ -69,6 +71,15 @@ export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: st
     },
   };
 }
+
+// A layer writing its own weights (Normalization.adapt) once they are in memory.
+weightStore.write = (layer, values) => {
+  const s = storage.get(layer);
+  if (!s) return false;
+  values.forEach((v, i) => s.block.be.write(s.ptrs[i], v));
+  noteWeightsWritten();
+  return true;
+};
 
 /** Pointers to a built layer's weights, in declaration order. */
 export function weightPtrs(layer: Layer): number[] {

@@ -13,3 +13,5 @@ export * from './upsampling.js';
 export * from './reshape.js';
 export * from './conv2d-transpose.js';
 export * from './normalization.js';
+export * from './preprocessing.js';
+export * from './augmentation.js';

@@ -24,7 +24,15 @@ export interface WeightSpec {
   fanOut: number;
   /** False for statistics that are not learned by gradient (e.g. moving means). */
   trainable: boolean;
+  /** Values to start from instead of the initializer (Normalization's adapted statistics). */
+  values?: Float32Array;
 }
+
+/**
+ * Where built layers' weights live, set by the engine (layers do not import it): writes a layer's weights
+ * in declaration order; false when they are not in memory yet (then `values` applies when they are).
+ */
+export const weightStore = { write: (_layer: Layer, _values: Float32Array[]): boolean => false };
 
 /** Shapes of one node, without the batch axis. */
 export interface NodeShapes {
