@@ -87,6 +87,8 @@ function perSample(
 
 /** Shared by every random layer: the seed, the generator, images of rank 4 [batch, height, width, channels]. */
 abstract class RandomLayer extends Layer {
+  /** The identity at inference shares its input's memory. */
+  readonly aliasesInput: boolean | 'inference' = 'inference';
   readonly backwardReads: { readonly input: boolean; readonly output: boolean } = { input: false, output: false };
   readonly seed: number | null;
   private ownRng?: Rng;
@@ -302,6 +304,7 @@ export interface RandomCropArgs extends RandomArgs {
 class RandomCropLayer extends WarpLayer {
   static readonly className = 'RandomCrop';
   static readonly options = ['height', 'width', 'seed'];
+  readonly aliasesInput = false; // a resize at inference
   readonly height: number;
   readonly width: number;
   protected readonly mode: WarpMode = { fill: 'constant', interpolation: 'nearest', fillValue: 0 };
