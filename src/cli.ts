@@ -18,7 +18,7 @@ import { NET_NAMES, type NetName } from './nets.js';
 import { currentBackend, loadModel, type Model } from './node.js';
 import { OPTIMIZER_NAMES } from './optimizers.js';
 import { progressBar } from './progress.js';
-import { DATASETS, type DatasetName, planTraining, type TrainOptions } from './train-plan.js';
+import { type Augmentation, AUGMENTATIONS, DATASETS, type DatasetName, planTraining, type TrainOptions } from './train-plan.js';
 
 const TRAIN_HELP = `Usage: simdcnn train [options]   train an image classifier and save it
 
@@ -41,6 +41,10 @@ Chosen from the data unless given:
   --momentum X              SGD momentum (default 0)
   --validation-split F      held out for validation: folders per class (default 0.15), datasets the last
                             part of the training set (default 0; the test set is evaluated at the end)
+  --augment [LIST]          random changes to the training pictures (training only): without LIST chosen
+                            from the data (digits and letters: translate,rotate,zoom, never flip;
+                            fashion-mnist: flip,translate; cifar10: flip,crop; folders: flip,translate,zoom),
+                            or a comma list of ${AUGMENTATIONS.join(', ')}
 
 Other:
   --seed N                  seed for initialisation, shuffling and the validation pick (default 0)
@@ -113,8 +117,19 @@ function oneOf<T extends string>(v: string | undefined, name: string, allowed: r
   return v as T | undefined;
 }
 
+function augmentation(v: string | undefined): TrainOptions['augment'] {
+  if (v === undefined || v === 'auto') return v;
+  const names = v.split(',').map((s) => s.trim());
+  for (const n of names)
+    if (!AUGMENTATIONS.includes(n as Augmentation))
+      fail(`--augment takes a comma list of ${AUGMENTATIONS.join(', ')} (or nothing: chosen from the data), received '${n}'`);
+  return [...new Set(names)] as Augmentation[];
+}
+
 /** Flags -> TrainOptions. New training options (augmentation, schedules, callbacks) add their flags here. */
 function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | undefined {
+  // --augment with no list (last, or followed by another flag) means 'auto'.
+  argv = argv.flatMap((a, i) => (a === '--augment' && (i === argv.length - 1 || argv[i + 1].startsWith('-')) ? [a, 'auto'] : [a]));
   const { values: v } = parseArgs({
     args: argv,
     options: {
@@ -131,6 +146,7 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
       momentum: { type: 'string' },
       seed: { type: 'string' },
       'validation-split': { type: 'string' },
+      augment: { type: 'string' },
       'train-limit': { type: 'string' },
       'max-image-size': { type: 'string' },
       out: { type: 'string', default: 'simdcnn-model' },
@@ -163,6 +179,7 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
     validationSplit: split,
     trainLimit: int(v['train-limit'], 'train-limit'),
     testLimit: int(v['test-limit'], 'test-limit'),
+    augment: augmentation(v.augment),
   };
   return { opts, out: v.out };
 }
@@ -196,8 +213,10 @@ async function train(argv: string[]): Promise<void> {
     line += `; test loss ${r.loss.toFixed(4)}, test accuracy ${(r.accuracy! * 100).toFixed(2)}% on ${plan.testCount} pictures`;
   }
   process.stdout.write(`${line}\n`);
-  const saved = await model.save(parsed.out, { metadata: plan.metadata });
+  const toSave = plan.inferenceModel();
+  const saved = await toSave.save(parsed.out, { metadata: plan.metadata });
   process.stdout.write(`saved to ${saved.location}\n`);
+  if (toSave !== model) toSave.dispose();
   model.dispose();
 }
 

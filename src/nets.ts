@@ -4,6 +4,7 @@ import { Softmax } from './layers/activation.js';
 import { Conv2D } from './layers/conv2d.js';
 import { Flatten } from './layers/core.js';
 import { Dense } from './layers/dense.js';
+import type { Layer } from './layers/layer.js';
 import { MaxPool2D } from './layers/pool.js';
 
 export type NetName = 'tutorial' | 'lenet' | 'cnn3';
@@ -15,13 +16,16 @@ export interface NetOptions {
   /** Output classes (default 10). */
   classes?: number;
   seed?: number;
+  /** Layers put before the net's first (augmentation), the first of them with the input shape. */
+  prefix?: Layer[];
 }
 
 /** The tutorial's net: Conv3x3 (8 filters, valid, no bias) -> MaxPool2 -> Softmax(13*13*8 -> 10). */
-export function tutorialNet(seed?: number, { inputShape = [28, 28, 1], classes = 10 }: NetOptions = {}): Sequential {
+export function tutorialNet(seed?: number, { inputShape = [28, 28, 1], classes = 10, prefix = [] }: NetOptions = {}): Sequential {
   return new Sequential(
     [
-      new Conv2D({ filters: 8, kernelSize: 3, useBias: false, inputShape }),
+      ...prefix,
+      new Conv2D({ filters: 8, kernelSize: 3, useBias: false, ...(prefix.length ? {} : { inputShape }) }),
       new MaxPool2D({ poolSize: 2 }),
       new Flatten(),
       new Dense({ units: classes }),
@@ -45,11 +49,12 @@ function convNet(
   blocks: number,
   name: string,
   seed: number | undefined,
-  { inputShape = [28, 28, 1], classes = 10 }: NetOptions,
+  { inputShape = [28, 28, 1], classes = 10, prefix = [] }: NetOptions,
 ): Sequential {
-  const layers = [];
+  const layers = [...prefix];
   for (let b = 0; b < blocks; b++) {
-    layers.push(new Conv2D({ filters: 32 << b, kernelSize: 3, padding: 'same', activation: 'relu', ...(b === 0 ? { inputShape } : {}) }));
+    const first = b === 0 && !prefix.length;
+    layers.push(new Conv2D({ filters: 32 << b, kernelSize: 3, padding: 'same', activation: 'relu', ...(first ? { inputShape } : {}) }));
     layers.push(new MaxPool2D({ poolSize: 2 }));
   }
   return new Sequential(

@@ -13,6 +13,8 @@ import { ValueError } from './errors.js';
 import type { ImageLimit } from './image.js';
 import { mnistDataDir } from './mnist.js';
 import type { Sequential } from './engine/sequential.js';
+import { RandomContrast, RandomErasing, RandomFlip, RandomRotation, RandomTranslation, RandomZoom } from './layers/augmentation.js';
+import type { Layer } from './layers/layer.js';
 import { buildNet, type NetName } from './nets.js';
 import { getOptimizer, type Optimizer, type OPTIMIZER_NAMES } from './optimizers.js';
 
@@ -42,12 +44,72 @@ export interface TrainOptions {
   validationSplit?: number;
   trainLimit?: number;
   testLimit?: number;
+  /** Augmentation layers put before the net in training: 'auto' (chosen from the data), or a list of AUGMENTATIONS. */
+  augment?: 'auto' | Augmentation[];
+}
+
+export type Augmentation = 'flip' | 'translate' | 'crop' | 'rotate' | 'zoom' | 'contrast' | 'erase';
+export const AUGMENTATIONS: readonly Augmentation[] = ['flip', 'translate', 'crop', 'rotate', 'zoom', 'contrast', 'erase'];
+
+/** Datasets of characters (digits, letters), which mirroring would turn into other characters or none. */
+const CHARACTERS: readonly string[] = ['mnist', 'kmnist', 'emnist'];
+
+/**
+ * --augment auto: digits and letters are moved, turned and scaled a little, never mirrored; Fashion-MNIST
+ * is mirrored and moved; CIFAR-10 mirrored and padded-and-cropped by 4 pixels (the usual recipe); photos
+ * in a folder mirrored, moved and scaled.
+ */
+export function defaultAugmentation(dataset: ModelMetadata['dataset']): Augmentation[] {
+  if (CHARACTERS.includes(dataset)) return ['translate', 'rotate', 'zoom'];
+  if (dataset === 'fashion-mnist') return ['flip', 'translate'];
+  if (dataset === 'cifar10') return ['flip', 'crop'];
+  return ['flip', 'translate', 'zoom'];
+}
+
+/**
+ * The layers for these augmentations. Pictures on a dark ground (the IDX datasets) get that ground where
+ * a move uncovers the edge ('constant' fill with the range's low end); photos get their edge reflected.
+ */
+export function augmentationLayers(
+  names: Augmentation[],
+  dataset: ModelMetadata['dataset'],
+  inputShape: number[],
+  range: PixelRange,
+): Layer[] {
+  const dark = dataset !== 'folder' && dataset !== 'cifar10';
+  const fill = dark ? ({ fillMode: 'constant', fillValue: range[0] } as const) : ({ fillMode: 'reflect' } as const);
+  type Args = { inputShape?: number[] };
+  const make: Record<Augmentation, (a: Args) => Layer> = {
+    flip: (a) => RandomFlip({ mode: 'horizontal', ...a }),
+    translate: (a) => RandomTranslation({ heightFactor: 0.1, widthFactor: 0.1, ...fill, ...a }),
+    // Pad by 1/8 of the size and crop back: whole-pixel shifts with the ground coming in.
+    crop: (a) =>
+      RandomTranslation({
+        heightFactor: 0.125,
+        widthFactor: 0.125,
+        fillMode: 'constant',
+        fillValue: range[0],
+        interpolation: 'nearest',
+        ...a,
+      }),
+    rotate: (a) => RandomRotation({ factor: 0.03, ...fill, ...a }),
+    zoom: (a) => RandomZoom({ heightFactor: 0.1, ...fill, ...a }),
+    contrast: (a) => RandomContrast({ factor: 0.2, valueRange: range, ...a }),
+    erase: (a) => RandomErasing({ factor: 0.5, scale: [0.02, 0.2], fillValue: range[0], valueRange: range, ...a }),
+  };
+  return names.map((n, i) => make[n](i === 0 ? { inputShape } : {}));
 }
 
 export interface TrainPlan {
   /** What will be trained on, and how, in a few lines for the user. */
   summary: string[];
+  /** The model trained: the net, after the augmentation layers if any. */
   model: Sequential;
+  /**
+   * The model to save: the net with the trained weights, without the augmentation layers (the identity at
+   * inference, and unknown to tf.loadLayersModel); `model` itself when there are none.
+   */
+  inferenceModel(): Sequential;
   optimizer: Optimizer;
   /** One pass = one epoch, shuffled anew each pass. */
   train: Dataset<Batch>;
@@ -108,6 +170,9 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
     throw new ValueError(`--dataset must be one of ${DATASETS.join(', ')}, received '${dataset}'`);
   const split = o.validationSplit ?? (dataset === 'folder' ? 0.15 : 0);
   if (!(split >= 0 && split < 1)) throw new ValueError(`--validation-split must be in [0, 1), received ${split}`);
+  const augment = o.augment === 'auto' ? defaultAugmentation(dataset) : (o.augment ?? []);
+  if (CHARACTERS.includes(dataset) && augment.includes('flip'))
+    throw new ValueError(`--augment flip: ${dataset} holds characters, which mirroring turns into other characters or none`);
   const tut = o.net === 'tutorial';
   const range: PixelRange = tut ? [-0.5, 0.5] : [0, 1]; // the tutorial scales pixels to [-0.5, 0.5]
   const seed = o.seed ?? 0;
@@ -169,14 +234,22 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
     config: optName === 'sgd' ? { learningRate: lr, momentum: o.momentum ?? 0 } : { learningRate: lr },
   });
   const classes = train.numClasses;
-  const model = buildNet(net, seed, { inputShape, classes });
+  const prefix = augmentationLayers(augment, dataset, inputShape, range);
+  const model = buildNet(net, seed, { inputShape, classes, prefix });
   return {
     summary: [
       loaded.source,
       `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
         (loaded.validationCount ? `, ${loaded.validationCount} pictures held out for validation` : ''),
+      ...(augment.length ? [`augmentation in training: ${prefix.map((l) => l.className).join(', ')} (${augment.join(', ')})`] : []),
     ],
     model,
+    inferenceModel: () => {
+      if (!prefix.length) return model;
+      const plain = buildNet(net, seed, { inputShape, classes });
+      plain.setWeights(model.getWeights());
+      return plain;
+    },
     optimizer,
     epochs,
     trainCount,
@@ -190,6 +263,7 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
       inputRange: range,
       fit: o.fit ?? (dataset === 'folder' ? 'crop' : 'stretch'),
       lightOnDark: dataset !== 'folder' && dataset !== 'cifar10',
+      ...(augment.length ? { augmentation: augment } : {}),
     },
   };
 }

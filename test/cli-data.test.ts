@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/random.js';
+import { augmentationLayers, defaultAugmentation } from '../src/train-plan.js';
 import { encodePng } from './data-helpers.js';
 
 const cli = resolve(import.meta.dirname, '../lib/cli.js');
@@ -24,6 +25,22 @@ function picture(w: number, h: number, hue: number, seed: number) {
   return { width: w, height: h, data };
 }
 const jpegOf = (img: ReturnType<typeof picture>) => jpeg.encode({ ...img, data: Buffer.from(img.data) }, 90).data;
+
+describe('--augment chosen from the data', () => {
+  it('digits and letters are never mirrored; CIFAR-10 flip + pad-and-crop; dark grounds fill with the ground, photos reflect', () => {
+    for (const d of ['mnist', 'kmnist', 'emnist'] as const) expect(defaultAugmentation(d)).toEqual(['translate', 'rotate', 'zoom']);
+    expect(defaultAugmentation('fashion-mnist')).toEqual(['flip', 'translate']);
+    expect(defaultAugmentation('cifar10')).toEqual(['flip', 'crop']);
+    expect(defaultAugmentation('folder')).toEqual(['flip', 'translate', 'zoom']);
+    const digits = augmentationLayers(['translate', 'crop'], 'mnist', [28, 28, 1], [0, 1]).map((l) => l.getConfig());
+    expect(digits[0]).toMatchObject({ fillMode: 'constant', fillValue: 0, interpolation: 'bilinear', batchInputShape: [null, 28, 28, 1] });
+    expect(digits[1]).toMatchObject({ heightFactor: 0.125, fillMode: 'constant', interpolation: 'nearest' });
+    expect(digits[1].batchInputShape).toBeUndefined();
+    const photos = augmentationLayers(['flip', 'zoom'], 'folder', [32, 32, 3], [-0.5, 0.5]).map((l) => l.getConfig());
+    expect(photos[0]).toMatchObject({ mode: 'horizontal', batchInputShape: [null, 32, 32, 3] });
+    expect(photos[1]).toMatchObject({ fillMode: 'reflect' });
+  });
+});
 
 describe('simdcnn train --data DIR', () => {
   const root = join(tmp, 'colours');
@@ -65,6 +82,42 @@ describe('simdcnn train --data DIR', () => {
     const e = run(['eval', '--model', out, '--data', root]);
     expect(e.status, e.stderr).toBe(0);
     expect(e.stdout).toMatch(/test accuracy \d+\.\d+% on 36 pictures of /);
+  }, 120_000);
+  it('--augment (chosen from the data: flip, translate, zoom for a folder) trains with the layers; the model saved without them predicts; bad lists exit 2', () => {
+    const dir = join(tmp, 'augmented');
+    const t = run(['train', '--data', root, '--epochs', '3', '--augment', '--out', dir]);
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/augmentation in training: RandomFlip, RandomTranslation, RandomZoom \(flip, translate, zoom\)/);
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const classes = json.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
+    expect(classes).toEqual(['Conv2D', 'MaxPooling2D', 'Conv2D', 'MaxPooling2D', 'Flatten', 'Dense', 'Dense']);
+    expect(json.userDefinedMetadata.augmentation).toEqual(['flip', 'translate', 'zoom']);
+    const img = picture(40, 40, 0, 5);
+    writeFileSync(join(tmp, 'aug-red.png'), encodePng(img));
+    const p = run(['predict', '--model', dir, join(tmp, 'aug-red.png')]);
+    expect(p.status, p.stderr).toBe(0);
+    expect(p.stdout).toMatch(/aug-red\.png: (red|green|blue) \(probability/);
+    const listed = run([
+      'train',
+      '--data',
+      root,
+      '--epochs',
+      '1',
+      '--augment',
+      'crop,contrast,erase',
+      '--validation-split',
+      '0',
+      '--out',
+      dir,
+    ]);
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/augmentation in training: RandomTranslation, RandomContrast, RandomErasing \(crop, contrast, erase\)/);
+    const flip = run(['train', '--augment', 'flip,translate']);
+    expect(flip.status).toBe(2);
+    expect(flip.stderr).toMatch(/--augment flip: mnist holds characters, which mirroring turns into other characters or none/);
+    const bad = run(['train', '--augment', 'flip,shear']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--augment takes a comma list of flip, translate, crop, rotate, zoom, contrast, erase .*received 'shear'/);
   }, 120_000);
   it('flags override the rule: --input-size 16x24 --grey --fit stretch --net cnn3 --validation-split 0', () => {
     const t = run([
