@@ -11,6 +11,7 @@ import { getLayerClass } from '../src/layers/registry.js';
 import {
   Conv2D,
   createBackend,
+  data,
   Dense,
   Flatten,
   loadModel,
@@ -391,6 +392,29 @@ describe('Normalization and Rescaling', () => {
     expectClose(alone.predict(x).data, ref, { rtol: 1e-5, atol: 1e-5 }, 'fixed statistics');
     expect(alone.getWeights().length).toBe(0);
     alone.dispose();
+  });
+
+  it('adapt on a Dataset of batches (Tensors or {xs, ys}) in one pass equals adapt on the whole Tensor; bad batches name the layer', async () => {
+    const whole = Normalization(),
+      batched = Normalization(),
+      pairs = Normalization();
+    for (const l of [whole, batched, pairs]) l.build([5, 3, 7]);
+    whole.adapt(x);
+    const rows = (i: number, k: number) => new Tensor(x.data.slice(i * 105, (i + k) * 105), [k, 5, 3, 7]);
+    await batched.adapt(data.array([rows(0, 1), rows(1, 3), rows(4, 2)]));
+    await pairs.adapt(
+      data.array([
+        { xs: rows(0, 4), ys: [0, 1, 0, 1] },
+        { xs: rows(4, 2), ys: [1, 0] },
+      ]),
+    );
+    const stats = (l: Layer) => l.weights.map((w) => w.values!);
+    for (const l of [batched, pairs])
+      stats(l).forEach((v, i) => expectClose(v, stats(whole)[i], { rtol: 1e-6, atol: 1e-6 }, `weight ${i}`));
+    await expect(Normalization().adapt(data.array([rows(0, 1), new Tensor(new Float32Array(6), [1, 6])]))).rejects.toThrow(
+      /\(Normalization\)\.adapt: expected 7 channels, received a batch of shape \[1,6\]/,
+    );
+    await expect(Normalization().adapt(data.array([]))).rejects.toThrow(/the data is empty/);
   });
 
   it('Rescaling: predictions bit-identical to TF.js tf.layers.rescaling, same config', () => {

@@ -54,6 +54,12 @@ class RescalingLayer extends Layer {
 registerLayer(RescalingLayer);
 
 type Stat = number | number[] | null;
+/** Running per-channel statistics of adapt(): rows seen, means, sums of squared deviations. */
+interface Moments {
+  count: number;
+  mean: Float64Array;
+  m2: Float64Array;
+}
 
 export interface NormalizationArgs extends LayerArgs {
   /** The last axis only: -1 (default), or its index counting the batch axis (as Keras files write it). */
@@ -162,37 +168,59 @@ class NormalizationLayer extends Layer {
   }
 
   /**
-   * Learns the mean and variance of each channel (the last axis) from data: a Tensor or [N, ..., C]
-   * numbers as a Tensor would hold them. Before the layer is in a built model the statistics become its
-   * initial weights; after, they overwrite them.
+   * Learns the mean and variance of each channel (the last axis) from data: a Tensor [N, ..., C], or (async)
+   * a Dataset or other async iterable of such Tensors or of {xs} batches, merged batch by batch in float64
+   * (Chan's update), so a dataset larger than memory adapts in one pass. Before the layer is in a built
+   * model the statistics become its initial weights; after, they overwrite them.
    */
-  adapt(data: Tensor): void {
+  adapt(data: Tensor): void;
+  adapt(data: AsyncIterable<Tensor | { xs: Tensor }>): Promise<void>;
+  adapt(data: Tensor | AsyncIterable<Tensor | { xs: Tensor }>): void | Promise<void> {
     if (this.mean !== null) throw new ValueError(`${this.name} (Normalization): adapt() needs a layer without fixed mean and variance`);
-    if (!(data instanceof Tensor) || data.rank < 2)
+    if (data instanceof Tensor) return this.finish(this.merge(undefined, data));
+    if (!data || typeof (data as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function')
+      throw new ValueError(`${this.name} (Normalization).adapt: expected a Tensor or a Dataset of them, received ${String(data)}`);
+    return (async () => {
+      let m: Moments | undefined;
+      for await (const b of data) m = this.merge(m, b instanceof Tensor ? b : b?.xs);
+      this.finish(m);
+    })();
+  }
+
+  /** Adds one batch to the running count, means and sums of squared deviations per channel. */
+  private merge(m: Moments | undefined, t: Tensor | undefined): Moments {
+    const what = `${this.name} (Normalization).adapt`;
+    if (!(t instanceof Tensor) || t.rank < 2)
       throw new ShapeError(
-        `${this.name} (Normalization).adapt: expected a Tensor [N, ..., channels], received ${data instanceof Tensor ? formatShape(data.shape) : String(data)}`,
+        `${what}: expected a Tensor [N, ..., channels], received ${t instanceof Tensor ? formatShape(t.shape) : String(t)}`,
       );
-    const C = data.shape[data.shape.length - 1];
-    if (this.built && this.inputShape[this.inputShape.length - 1] !== C)
-      throw new ShapeError(
-        `${this.name} (Normalization).adapt: the layer has ${this.inputShape[this.inputShape.length - 1]} channels, the data ${C}`,
-      );
-    const rows = data.size / C;
-    if (!rows) throw new ValueError(`${this.name} (Normalization).adapt: the data is empty`);
-    const sum = new Float64Array(C),
-      sq = new Float64Array(C);
-    const d = data.data;
+    const C = t.shape[t.shape.length - 1];
+    const have = m ? m.mean.length : this.built ? this.inputShape[this.inputShape.length - 1] : C;
+    if (have !== C) throw new ShapeError(`${what}: expected ${have} channels, received a batch of shape ${formatShape(t.shape)}`);
+    const rows = t.size / C,
+      d = t.data;
+    const mean = new Float64Array(C),
+      m2 = new Float64Array(C);
     for (let i = 0; i < d.length; i++) {
-      const v = d[i];
-      if (!Number.isFinite(v)) throw new ValueError(`${this.name} (Normalization).adapt: the data holds ${v} at index ${i}`);
-      sum[i % C] += v;
+      if (!Number.isFinite(d[i])) throw new ValueError(`${what}: the data holds ${d[i]} at index ${i}`);
+      mean[i % C] += d[i] / rows;
     }
-    for (let i = 0; i < d.length; i++) {
-      const e = d[i] - sum[i % C] / rows;
-      sq[i % C] += e * e;
+    for (let i = 0; i < d.length; i++) m2[i % C] += (d[i] - mean[i % C]) ** 2;
+    if (!m || !m.count) return { count: rows, mean, m2 };
+    const n = m.count + rows;
+    for (let c = 0; c < C; c++) {
+      const delta = mean[c] - m.mean[c];
+      m.m2[c] += m2[c] + (delta * delta * m.count * rows) / n;
+      m.mean[c] += (delta * rows) / n;
     }
-    const mean = Float32Array.from(sum, (s) => s / rows),
-      variance = Float32Array.from(sq, (s) => s / rows);
+    m.count = n;
+    return m;
+  }
+
+  private finish(m: Moments | undefined): void {
+    if (!m?.count) throw new ValueError(`${this.name} (Normalization).adapt: the data is empty`);
+    const mean = Float32Array.from(m.mean),
+      variance = Float32Array.from(m.m2, (s) => s / m.count);
     this.adapted = [mean, variance];
     if (!weightStore.write(this, [mean, variance])) for (const [i, w] of this.weights.entries()) w.values = this.adapted[i];
   }
