@@ -104,7 +104,9 @@ describe('TF.js -> simdcnn', () => {
     ours.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
     const w0 = ours.getWeights();
     await ours.fit(x, Int32Array.from([0, 1, 2, 3]));
-    expect(ours.getWeights()[0]).not.toEqual(w0[0]);
+    // The dense bias: its gradient (softmax minus one-hot, summed) is never zero, whereas with random weights and a
+    // dropout mask every ReLU before it can be dead, leaving the first kernel unchanged.
+    expect(ours.getWeights().at(-1)).not.toEqual(w0.at(-1));
     ours.dispose();
   });
 
