@@ -1,0 +1,554 @@
+// Depthwise 2D convolution on NHWC, weights [KH, KW, C, DM]: output channel o = c*DM + m reads input
+// channel c only, so the weights of tap (ky, kx) are one row of CC = C*DM floats indexed by o, and
+// every kernel here is vectorised over those CC channels, 4 at a time (remainder channels scalar).
+//
+// The three kernels work output row by output row on "taps": each kernel tap whose source row lies in
+// the image becomes (source row, weight row, source column of output pixel 0). The pixels whose taps
+// all lie inside the row (the interior) are swept by row passes: a channel group of 4 keeps at most three
+// tap weights in registers and runs along the row two or four pixels at a time, its sums independent
+// so the core overlaps them, each pass continuing the sums the previous one stored. The few pixels
+// at the left and right edges (padding) take the taps that exist, one pixel at a time. Rows are read in
+// place (a copy that pads them costs more than the edges do); only depthMultiplier > 1 copies each input
+// row once into a ring, its channels repeated DM times.
+//
+// Order of the sums, the same in SIMD and scalar code so the two agree bit for bit: an output (or input
+// gradient) element is the bias (or 0) plus its taps in list order ((ky, kx) ascending), then ReLU. A
+// filter gradient element gets, per row, the sum over the interior pixels taken in pairs
+// (x0*g0 + x1*g1, plus a last single one), then the edge pixels one by one, left to right.
+// The plain build multiplies and adds separately; the relaxed build fuses them (compared with the
+// reference only). The host computes output sizes and TensorFlow's padding.
+import { scalarMode, zero_f32 } from './common';
+import { FLAG_BIAS, FLAG_RELU } from './activation';
+
+// @ts-ignore: decorator
+@inline function f32p(p: usize, i: i32): usize {
+  return p + (<usize>i << 2);
+}
+
+/** acc + x*w; written with the accumulator first so the plain build's loads stay next to their multiply. */
+// @ts-ignore: decorator
+@inline function mac(acc: v128, x: v128, w: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, w, acc);
+  return f32x4.add(acc, f32x4.mul(x, w));
+}
+
+// @ts-ignore: decorator
+@inline function add_to(p: usize, a: v128): void {
+  v128.store(p, f32x4.add(v128.load(p), a));
+}
+
+// State of the current call: module globals set at kernel entry (kernels allocate nothing). Scratch:
+// [ring tags: R ints][taps: 3 words each][edge list: 2 words each][rowbuf][ring: R rows of cols * CC],
+// the word part rounded up to 4 so the float parts stay 16-byte aligned.
+let tapsP: usize = 0;
+let edgeP: usize = 0;
+let tagsP: usize = 0;
+let rowbufP: usize = 0;
+let ringP: usize = 0; // 0: rows are read in place
+let ringR: i32 = 0;
+let ringCols: i32 = 0;
+let ringC: i32 = 0;
+let ringDM: i32 = 1;
+let pixB: usize = 0; // bytes per source pixel (CC floats)
+let srcCols: i32 = 0; // source row length, in pixels
+let colStep: i32 = 1; // source columns per output pixel
+
+function setup(scratch: usize, KH: i32, KW: i32, DH: i32, cols: i32, C: i32, DM: i32, step: i32, rowFloats: i32): void {
+  const R = (KH - 1) * DH + 1; // the source rows one output row can read
+  tagsP = scratch;
+  tapsP = f32p(scratch, R);
+  edgeP = f32p(tapsP, 3 * KH * KW);
+  rowbufP = f32p(scratch, (R + 5 * KH * KW + 3) & ~3);
+  ringP = DM > 1 ? f32p(rowbufP, rowFloats) : 0;
+  ringR = R;
+  ringCols = cols;
+  ringC = C;
+  ringDM = DM;
+  pixB = <usize>(C * DM) << 2;
+  srcCols = cols;
+  colStep = step;
+}
+
+/** Forget the ring rows of the previous image. */
+function new_image(): void {
+  for (let s = 0; s < ringR; s++) store<i32>(f32p(tagsP, s), -1);
+}
+
+/** Row r of img ([rows, cols, C]) with CC = C*DM channels per pixel: in place, or its ring copy. */
+function source_row(img: usize, r: i32): usize {
+  const C = ringC, cols = ringCols, src = f32p(img, r * cols * C);
+  if (ringP == 0) return src;
+  const DM = ringDM, slot = r % ringR;
+  const row = f32p(ringP, slot * cols * C * DM), tag = f32p(tagsP, slot);
+  if (load<i32>(tag) != r) {
+    store<i32>(tag, r);
+    for (let i = 0; i < cols * C; i++) {
+      const v = load<f32>(f32p(src, i)), d = f32p(row, i * DM);
+      for (let m = 0; m < DM; m++) store<f32>(f32p(d, m), v);
+    }
+  }
+  return row;
+}
+
+// @ts-ignore: decorator
+@inline function add_tap(T: i32, row: usize, w: usize, col0: i32): i32 {
+  const p = tapsP + <usize>T * 12;
+  store<u32>(p, <u32>row);
+  store<u32>(p, <u32>w, 4);
+  store<i32>(p, col0, 8);
+  return T + 1;
+}
+// @ts-ignore: decorator
+@inline function tapRow(t: i32): usize {
+  return <usize>load<u32>(tapsP + <usize>t * 12);
+}
+// @ts-ignore: decorator
+@inline function tapW(t: i32): usize {
+  return <usize>load<u32>(tapsP + <usize>t * 12, 4);
+}
+// @ts-ignore: decorator
+@inline function tapCol(t: i32): i32 {
+  return load<i32>(tapsP + <usize>t * 12, 8);
+}
+/** Address of tap t's source pixel for output pixel j (whose column must lie in the row). */
+// @ts-ignore: decorator
+@inline function tapAt(t: i32, j: i32): usize {
+  return tapRow(t) + <usize>(tapCol(t) + j * colStep) * pixB;
+}
+// @ts-ignore: decorator
+@inline function inRow(t: i32, j: i32): bool {
+  return <u32>(tapCol(t) + j * colStep) < <u32>srcCols;
+}
+
+/** First pixel of the interior (every tap inside the row) of a row of count pixels. */
+function interiorStart(T: i32, count: i32): i32 {
+  let j0 = 0;
+  for (let t = 0; t < T; t++) {
+    const c = tapCol(t);
+    if (c < 0) j0 = max(j0, (colStep - 1 - c) / colStep);
+  }
+  return min(j0, count);
+}
+/** One past the last interior pixel (at least j0). */
+function interiorEnd(T: i32, count: i32, j0: i32): i32 {
+  let j1 = count;
+  for (let t = 0; t < T; t++) {
+    const c = tapCol(t);
+    j1 = min(j1, c >= srcCols ? 0 : (srcCols - 1 - c) / colStep + 1);
+  }
+  return max(j1, j0);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Gather: y = bias + sum of taps (forward), and the input gradient.
+
+/**
+ * dst = (first ? b : dst) + the K taps t0.. (K constant after inlining, 0..3) over one channel group,
+ * two pixels at a time: pixel j reads p_t + j*S and writes d + j*ds.
+ */
+// @ts-ignore: decorator
+@inline function gather_pass(K: i32, first: bool, t0: i32, j0: i32, count: i32, cb: usize, S: usize, d: usize, ds: usize, b: v128): void {
+  const z = f32x4.splat(0);
+  let p0 = K > 0 ? tapAt(t0, j0) + cb : 0, p1 = K > 1 ? tapAt(t0 + 1, j0) + cb : 0, p2 = K > 2 ? tapAt(t0 + 2, j0) + cb : 0;
+  const w0 = K > 0 ? v128.load(tapW(t0) + cb) : z, w1 = K > 1 ? v128.load(tapW(t0 + 1) + cb) : z;
+  const w2 = K > 2 ? v128.load(tapW(t0 + 2) + cb) : z;
+  let j = 0;
+  for (; j + 2 <= count; j += 2) {
+    const d1 = d + ds;
+    let a = first ? b : v128.load(d), e = first ? b : v128.load(d1);
+    if (K > 0) {
+      a = mac(a, v128.load(p0), w0);
+      e = mac(e, v128.load(p0 + S), w0);
+    }
+    if (K > 1) {
+      a = mac(a, v128.load(p1), w1);
+      e = mac(e, v128.load(p1 + S), w1);
+    }
+    if (K > 2) {
+      a = mac(a, v128.load(p2), w2);
+      e = mac(e, v128.load(p2 + S), w2);
+    }
+    v128.store(d, a);
+    v128.store(d1, e);
+    p0 += S << 1;
+    p1 += S << 1;
+    p2 += S << 1;
+    d = d1 + ds;
+  }
+  if (j < count) {
+    let a = first ? b : v128.load(d);
+    if (K > 0) a = mac(a, v128.load(p0), w0);
+    if (K > 1) a = mac(a, v128.load(p1), w1);
+    if (K > 2) a = mac(a, v128.load(p2), w2);
+    v128.store(d, a);
+  }
+}
+
+/**
+ * gather_pass for a kernel row of 3 taps on consecutive source pixels at stride 1 (S: one pixel),
+ * rising with kx when up (forward) or falling (input gradient): four pixels read six source pixels.
+ */
+// @ts-ignore: decorator
+@inline function gather_row3(up: bool, first: bool, t0: i32, j0: i32, count: i32, cb: usize, S: usize, d: usize, ds: usize, b: v128): void {
+  let p = tapAt(up ? t0 : t0 + 2, j0) + cb;
+  const w0 = v128.load(tapW(t0) + cb), w1 = v128.load(tapW(t0 + 1) + cb), w2 = v128.load(tapW(t0 + 2) + cb);
+  let j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const q1 = p + S, q2 = q1 + S, q3 = q2 + S, q4 = q3 + S, q5 = q4 + S;
+    const x0 = v128.load(p), x1 = v128.load(q1), x2 = v128.load(q2), x3 = v128.load(q3), x4 = v128.load(q4), x5 = v128.load(q5);
+    const d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds;
+    let a0 = first ? b : v128.load(d), a1 = first ? b : v128.load(d1);
+    let a2 = first ? b : v128.load(d2), a3 = first ? b : v128.load(d3);
+    if (up) {
+      a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
+      a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
+      a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
+      a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+    } else {
+      a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
+      a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
+      a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
+      a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+    }
+    v128.store(d, a0);
+    v128.store(d1, a1);
+    v128.store(d2, a2);
+    v128.store(d3, a3);
+    p = q4;
+    d = d3 + ds;
+  }
+  for (; j < count; j++) {
+    const q1 = p + S, q2 = q1 + S;
+    let a = first ? b : v128.load(d);
+    if (up) a = mac(mac(mac(a, v128.load(p), w0), v128.load(q1), w1), v128.load(q2), w2);
+    else a = mac(mac(mac(a, v128.load(q2), w0), v128.load(q1), w1), v128.load(p), w2);
+    v128.store(d, a);
+    p = q1;
+    d += ds;
+  }
+}
+
+/** ReLU over count pixels of one channel group: pmax(a, 0) is a < 0 ? 0 : a, as the scalar path (NaN passes). */
+function relu_group(count: i32, d: usize, ds: usize): void {
+  const z = f32x4.splat(0);
+  for (let j = 0; j < count; j++) {
+    v128.store(d, f32x4.pmax(v128.load(d), z));
+    d += ds;
+  }
+}
+
+/** The interior pixels [j0, j1) of one channel group, pass after pass. */
+function gather_interior(T: i32, rows3: i32, j0: i32, j1: i32, cb: usize, d: usize, ds: usize, b: v128): void {
+  const n = j1 - j0, S = <usize>colStep * pixB;
+  let t0 = 0;
+  do {
+    const first = t0 == 0;
+    if (rows3 > 0) {
+      if (first) gather_row3(true, true, t0, j0, n, cb, S, d, ds, b);
+      else gather_row3(true, false, t0, j0, n, cb, S, d, ds, b);
+    } else if (rows3 < 0) {
+      if (first) gather_row3(false, true, t0, j0, n, cb, S, d, ds, b);
+      else gather_row3(false, false, t0, j0, n, cb, S, d, ds, b);
+    } else {
+      const K = min(3, T - t0);
+      if (first) {
+        if (K == 3) gather_pass(3, true, t0, j0, n, cb, S, d, ds, b);
+        else if (K == 2) gather_pass(2, true, t0, j0, n, cb, S, d, ds, b);
+        else if (K == 1) gather_pass(1, true, t0, j0, n, cb, S, d, ds, b);
+        else gather_pass(0, true, t0, j0, n, cb, S, d, ds, b);
+      } else {
+        if (K == 3) gather_pass(3, false, t0, j0, n, cb, S, d, ds, b);
+        else if (K == 2) gather_pass(2, false, t0, j0, n, cb, S, d, ds, b);
+        else gather_pass(1, false, t0, j0, n, cb, S, d, ds, b);
+      }
+    }
+    t0 += 3;
+  } while (t0 < T);
+}
+
+/** Edge pixel j, all GV channel groups: the bias, then the taps inside the row, then ReLU. */
+function gather_edge(T: i32, j: i32, GV: i32, d: usize, bias: usize, hasBias: bool, relu: bool): void {
+  let n = 0;
+  for (let t = 0; t < T; t++) {
+    if (!inRow(t, j)) continue;
+    store<u32>(edgeP + (<usize>n << 3), <u32>tapAt(t, j));
+    store<u32>(edgeP + (<usize>n << 3), <u32>tapW(t), 4);
+    n++;
+  }
+  const z = f32x4.splat(0);
+  for (let q = 0; q < GV; q++) {
+    const cb = <usize>q << 4;
+    let a = hasBias ? v128.load(bias + cb) : z;
+    for (let k = 0; k < n; k++) {
+      const e = edgeP + (<usize>k << 3);
+      a = mac(a, v128.load(<usize>load<u32>(e) + cb), v128.load(<usize>load<u32>(e, 4) + cb));
+    }
+    if (relu) a = f32x4.pmax(a, z);
+    v128.store(d + cb, a);
+  }
+}
+
+/**
+ * dst[j*ds + c] = act(bias[c] + sum over the T taps of src_t[pixel col0_t + j*colStep, channel c] * w_t[c])
+ * for j < count, c < CC; taps outside the row count as zero. unit: 1 (-1) when the taps come in kernel
+ * rows of 3 on consecutive source pixels rising (falling) with kx. With no taps the row is the bias.
+ */
+function gather(T: i32, unit: i32, count: i32, dst: usize, ds: usize, CC: i32, bias: usize, flags: i32): void {
+  const hasBias = (flags & FLAG_BIAS) != 0, relu = (flags & FLAG_RELU) != 0;
+  const GV = scalarMode ? 0 : CC >> 2;
+  const j0 = interiorStart(T, count), j1 = interiorEnd(T, count, j0);
+  const rows3 = colStep == 1 && T > 0 && T % 3 == 0 ? unit : 0;
+  if (j1 > j0) {
+    for (let q = 0; q < GV; q++) {
+      const cb = <usize>q << 4, d = dst + <usize>j0 * ds + cb;
+      gather_interior(T, rows3, j0, j1, cb, d, ds, hasBias ? v128.load(bias + cb) : f32x4.splat(0));
+      if (relu) relu_group(j1 - j0, d, ds);
+    }
+  }
+  if (GV > 0) {
+    for (let j = 0; j < j0; j++) gather_edge(T, j, GV, dst + <usize>j * ds, bias, hasBias, relu);
+    for (let j = j1; j < count; j++) gather_edge(T, j, GV, dst + <usize>j * ds, bias, hasBias, relu);
+  }
+  // The scalar sibling (and the last channels when CC is not a multiple of 4): same taps, same order.
+  for (let c = GV << 2; c < CC; c++) {
+    const cb = <usize>c << 2;
+    const b: f32 = hasBias ? load<f32>(bias + cb) : 0;
+    for (let j = 0; j < count; j++) {
+      let a = b;
+      for (let t = 0; t < T; t++) if (inRow(t, j)) a += load<f32>(tapAt(t, j) + cb) * load<f32>(tapW(t) + cb);
+      if (relu) a = a < 0 ? 0 : a;
+      store<f32>(dst + <usize>j * ds + cb, a);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Accumulate: the filter (and bias) gradient.
+
+/**
+ * w_t += the sum over the pixels of src_t * dy for the K taps t0.. (K constant after inlining, 0..3) of
+ * one channel group, and db += the sum of dy when withBias; pixels in pairs, (x0*g0 + x1*g1), so each
+ * sum waits on one add per two pixels.
+ */
+// @ts-ignore: decorator
+@inline function accumulate_pass(K: i32, withBias: bool, t0: i32, j0: i32, count: i32, cb: usize, S: usize, g: usize, gs: usize,
+  db: usize): void {
+  const z = f32x4.splat(0);
+  let p0 = K > 0 ? tapAt(t0, j0) + cb : 0, p1 = K > 1 ? tapAt(t0 + 1, j0) + cb : 0, p2 = K > 2 ? tapAt(t0 + 2, j0) + cb : 0;
+  let a0 = z, a1 = z, a2 = z, ab = z;
+  let j = 0;
+  for (; j + 2 <= count; j += 2) {
+    const v = v128.load(g), u = v128.load(g + gs);
+    if (K > 0) a0 = f32x4.add(a0, mac(f32x4.mul(v128.load(p0), v), v128.load(p0 + S), u));
+    if (K > 1) a1 = f32x4.add(a1, mac(f32x4.mul(v128.load(p1), v), v128.load(p1 + S), u));
+    if (K > 2) a2 = f32x4.add(a2, mac(f32x4.mul(v128.load(p2), v), v128.load(p2 + S), u));
+    if (withBias) ab = f32x4.add(ab, f32x4.add(v, u));
+    p0 += S << 1;
+    p1 += S << 1;
+    p2 += S << 1;
+    g += gs << 1;
+  }
+  if (j < count) {
+    const v = v128.load(g);
+    if (K > 0) a0 = mac(a0, v128.load(p0), v);
+    if (K > 1) a1 = mac(a1, v128.load(p1), v);
+    if (K > 2) a2 = mac(a2, v128.load(p2), v);
+    if (withBias) ab = f32x4.add(ab, v);
+  }
+  if (K > 0) add_to(tapW(t0) + cb, a0);
+  if (K > 1) add_to(tapW(t0 + 1) + cb, a1);
+  if (K > 2) add_to(tapW(t0 + 2) + cb, a2);
+  if (withBias) add_to(db + cb, ab);
+}
+
+/** The interior pixels [j0, j1) of one channel group: w_t (and db) += their pair sums. */
+function accumulate_interior(T: i32, j0: i32, j1: i32, cb: usize, g: usize, gs: usize, db: usize): void {
+  const n = j1 - j0, S = <usize>colStep * pixB;
+  let t0 = 0;
+  do {
+    const K = min(3, T - t0);
+    if (t0 == 0 && db != 0) {
+      if (K == 3) accumulate_pass(3, true, t0, j0, n, cb, S, g, gs, db);
+      else if (K == 2) accumulate_pass(2, true, t0, j0, n, cb, S, g, gs, db);
+      else if (K == 1) accumulate_pass(1, true, t0, j0, n, cb, S, g, gs, db);
+      else accumulate_pass(0, true, t0, j0, n, cb, S, g, gs, db);
+    } else {
+      if (K == 3) accumulate_pass(3, false, t0, j0, n, cb, S, g, gs, db);
+      else if (K == 2) accumulate_pass(2, false, t0, j0, n, cb, S, g, gs, db);
+      else if (K == 1) accumulate_pass(1, false, t0, j0, n, cb, S, g, gs, db);
+    }
+    t0 += 3;
+  } while (t0 < T);
+}
+
+/** Edge pixel j, all GV channel groups: w_t += src_t * dy for the taps inside the row, db += dy. */
+function accumulate_edge(T: i32, j: i32, GV: i32, g: usize, db: usize): void {
+  for (let t = 0; t < T; t++) {
+    if (!inRow(t, j)) continue;
+    const s = tapAt(t, j), w = tapW(t);
+    for (let q = 0; q < GV; q++) {
+      const cb = <usize>q << 4;
+      add_to(w + cb, f32x4.mul(v128.load(s + cb), v128.load(g + cb)));
+    }
+  }
+  if (db != 0) for (let q = 0; q < GV; q++) add_to(db + (<usize>q << 4), v128.load(g + (<usize>q << 4)));
+}
+
+/**
+ * w_t[c] += sum over j < count of src_t[pixel col0_t + j*colStep, channel c] * dy[j*CC + c] for the T
+ * taps (taps outside the row count as zero), and db[c] += the sum of dy when db != 0.
+ */
+function accumulate(T: i32, count: i32, dy: usize, CC: i32, db: usize): void {
+  const GV = scalarMode ? 0 : CC >> 2, gs = <usize>CC << 2;
+  const j0 = interiorStart(T, count), j1 = interiorEnd(T, count, j0);
+  if (j1 > j0) {
+    for (let q = 0; q < GV; q++) {
+      const cb = <usize>q << 4;
+      accumulate_interior(T, j0, j1, cb, dy + <usize>j0 * gs + cb, gs, db);
+    }
+  }
+  if (GV > 0) {
+    for (let j = 0; j < j0; j++) accumulate_edge(T, j, GV, dy + <usize>j * gs, db);
+    for (let j = j1; j < count; j++) accumulate_edge(T, j, GV, dy + <usize>j * gs, db);
+  }
+  // The scalar sibling (and the last channels): the interior in pairs, then the edges, as above.
+  const S = <usize>colStep * pixB;
+  for (let c = GV << 2; c < CC; c++) {
+    const cb = <usize>c << 2, g0 = dy + <usize>j0 * gs + cb;
+    for (let t = 0; t < T; t++) {
+      if (j1 == j0) break;
+      let a: f32 = 0, s = tapAt(t, j0) + cb, g = g0, j = j0;
+      for (; j + 2 <= j1; j += 2) {
+        a += load<f32>(s) * load<f32>(g) + load<f32>(s + S) * load<f32>(g + gs);
+        s += S << 1;
+        g += gs << 1;
+      }
+      if (j < j1) a += load<f32>(s) * load<f32>(g);
+      const p = tapW(t) + cb;
+      store<f32>(p, load<f32>(p) + a);
+    }
+    if (db != 0 && j1 > j0) {
+      let a: f32 = 0, g = g0, j = j0;
+      for (; j + 2 <= j1; j += 2) {
+        a += load<f32>(g) + load<f32>(g + gs);
+        g += gs << 1;
+      }
+      if (j < j1) a += load<f32>(g);
+      store<f32>(db + cb, load<f32>(db + cb) + a);
+    }
+    for (let j = 0; j < count; j++) {
+      if (j == j0) j = j1;
+      if (j >= count) break;
+      const g = dy + <usize>j * gs + cb;
+      for (let t = 0; t < T; t++) {
+        if (!inRow(t, j)) continue;
+        const p = tapW(t) + cb;
+        store<f32>(p, load<f32>(p) + load<f32>(tapAt(t, j) + cb) * load<f32>(g));
+      }
+      if (db != 0) store<f32>(db + cb, load<f32>(db + cb) + load<f32>(g));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Kernels
+
+/** Taps of output row oy: each kernel tap whose input row lies inside the image, (ky, kx) ascending. */
+function forward_taps(img: usize, w: usize, oy: i32, H: i32, CC: i32, KH: i32, KW: i32, SH: i32, DH: i32, DW: i32, PT: i32, PL: i32): i32 {
+  let T = 0;
+  for (let ky = 0; ky < KH; ky++) {
+    const iy = oy * SH - PT + ky * DH;
+    if (iy < 0 || iy >= H) continue;
+    const row = source_row(img, iy);
+    for (let kx = 0; kx < KW; kx++) T = add_tap(T, row, f32p(w, (ky * KW + kx) * CC), kx * DW - PL);
+  }
+  return T;
+}
+
+/** Whether kernel rows are 3 taps on consecutive source pixels (gather's unit), with their direction. */
+// @ts-ignore: decorator
+@inline function unitOf(KW: i32, DW: i32, sign: i32): i32 {
+  return KW == 3 && DW == 1 ? sign : 0;
+}
+
+/**
+ * y = act(depthwise(x, w) + bias). Padding: PT above, PL left (TensorFlow's rule, from the host);
+ * dilations DH, DW. scratch: depthwiseScratchFloats on the host.
+ */
+export function depthwise_forward(x: usize, w: usize, bias: usize, y: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, flags: i32): void {
+  const CC = C * DM, ccb = <usize>CC << 2, unit = unitOf(KW, DW, 1);
+  setup(scratch, KH, KW, DH, W, C, DM, SW, 0);
+  for (let n = 0; n < N; n++) {
+    new_image();
+    const img = f32p(x, n * H * W * C), yimg = f32p(y, n * OH * OW * CC);
+    for (let oy = 0; oy < OH; oy++) {
+      const T = forward_taps(img, w, oy, H, CC, KH, KW, SH, DH, DW, PT, PL);
+      gather(T, unit, OW, f32p(yimg, oy * OW * CC), ccb, CC, bias, flags);
+    }
+  }
+}
+
+/**
+ * dw (overwritten) = sum over pixels of the input at each tap times dy; db likewise when flags has
+ * FLAG_BIAS. Each output row's sums are formed first, then added.
+ */
+export function depthwise_backward_filter(x: usize, dy: usize, dw: usize, db: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32, flags: i32): void {
+  const CC = C * DM, hasBias = (flags & FLAG_BIAS) != 0;
+  zero_f32(dw, KH * KW * CC);
+  if (hasBias) zero_f32(db, CC);
+  setup(scratch, KH, KW, DH, W, C, DM, SW, 0);
+  for (let n = 0; n < N; n++) {
+    new_image();
+    const img = f32p(x, n * H * W * C);
+    for (let oy = 0; oy < OH; oy++) {
+      const T = forward_taps(img, dw, oy, H, CC, KH, KW, SH, DH, DW, PT, PL);
+      accumulate(T, OW, f32p(dy, (n * OH + oy) * OW * CC), CC, hasBias ? db : 0);
+    }
+  }
+}
+
+/**
+ * dx = the gradient w.r.t. the input, gathered: input pixel (iy, ix) receives dy[oy, ox] * w[ky, kx]
+ * wherever oy*SH - PT + ky*DH == iy (and likewise across). Input columns ix = px, px + SW, ... share one
+ * set of kernel columns, and their dy columns advance by one pixel, so each (row, phase px) is one gather
+ * over dy rows. With depthMultiplier > 1 a row is formed per output channel in scratch and summed over m.
+ */
+export function depthwise_backward_input(dy: usize, w: usize, dx: usize, scratch: usize,
+  N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, DM: i32, KH: i32, KW: i32, SH: i32, SW: i32, DH: i32, DW: i32,
+  PT: i32, PL: i32): void {
+  const CC = C * DM, ccb = <usize>CC << 2, unit = SW == 1 ? unitOf(KW, DW, -1) : 0;
+  setup(scratch, KH, KW, DH, OW, CC, 1, 1, DM > 1 ? W * CC : 0);
+  for (let n = 0; n < N; n++) {
+    const img = f32p(dy, n * OH * OW * CC);
+    for (let iy = 0; iy < H; iy++) {
+      const dxrow = f32p(dx, (n * H + iy) * W * C);
+      const out = DM > 1 ? rowbufP : dxrow;
+      for (let px = 0; px < min(SW, W); px++) {
+        let T = 0;
+        for (let ky = 0; ky < KH; ky++) {
+          const q = iy + PT - ky * DH;
+          if (q < 0 || q % SH != 0 || q / SH >= OH) continue;
+          const row = f32p(img, (q / SH) * OW * CC);
+          for (let kx = 0; kx < KW; kx++) {
+            const qx = px + PL - kx * DW;
+            // qx / SW rounds towards zero: exact here, since qx % SW == 0.
+            if (qx % SW == 0) T = add_tap(T, row, f32p(w, (ky * KW + kx) * CC), qx / SW);
+          }
+        }
+        gather(T, unit, (W - px + SW - 1) / SW, f32p(out, px * CC), <usize>SW * ccb, CC, 0, 0);
+      }
+      if (DM > 1) {
+        for (let i = 0; i < W * C; i++) {
+          const p = f32p(out, i * DM);
+          let s = load<f32>(p);
+          for (let m = 1; m < DM; m++) s += load<f32>(f32p(p, m));
+          store<f32>(f32p(dxrow, i), s);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// Host side of the depthwise family: the geometry (TensorFlow's padding on the dilated window), scratch
+// sizing mirroring assembly/depthwise.ts's layout, and the calls in the kernels' fixed argument order.
+import type { Backend } from '../backend.js';
+import { computeWindow2D, type Padding, type Window2D } from './geometry.js';
+
+/** A depthwise window: Window2D over the dilated kernel, plus the real kernel, dilations and multiplier. */
+export interface DepthwiseGeometry extends Window2D {
+  /** Kernel size without dilation (Window2D's KH, KW are the dilated extent). */
+  kh: number;
+  kw: number;
+  DH: number;
+  DW: number;
+  DM: number;
+}
+
+export function depthwiseGeometry(
+  layer: string,
+  inShape: readonly number[],
+  k: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+  padding: Padding,
+  DM: number,
+): DepthwiseGeometry {
+  const extent: [number, number] = [(k[0] - 1) * dilation[0] + 1, (k[1] - 1) * dilation[1] + 1];
+  const g = computeWindow2D(layer, inShape, extent, strides, padding);
+  return { ...g, kh: k[0], kw: k[1], DH: dilation[0], DW: dilation[1], DM };
+}
+
+/** Floats of scratch the three depthwise kernels need for one call (independent of the batch size). */
+export function depthwiseScratchFloats(g: DepthwiseGeometry): number {
+  const CC = g.C * g.DM,
+    R = (g.kh - 1) * g.DH + 1;
+  const words = (R + 5 * g.kh * g.kw + 3) & ~3;
+  // depthMultiplier > 1: a ring of R input rows with their channels repeated, or one input-gradient row per output channel.
+  return words + (g.DM > 1 ? R * g.W * CC : 0);
+}
+
+export function depthwiseForward(
+  be: Backend,
+  x: number,
+  w: number,
+  bias: number,
+  y: number,
+  scratch: number,
+  g: DepthwiseGeometry,
+  N: number,
+  flags: number,
+): void {
+  be.k.depthwise_forward(x, w, bias, y, scratch, N, g.H, g.W, g.C, g.OH, g.OW, g.DM, g.kh, g.kw, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL, flags);
+}
+
+export function depthwiseBackwardInput(
+  be: Backend,
+  dy: number,
+  w: number,
+  dx: number,
+  scratch: number,
+  g: DepthwiseGeometry,
+  N: number,
+): void {
+  be.k.depthwise_backward_input(dy, w, dx, scratch, N, g.H, g.W, g.C, g.OH, g.OW, g.DM, g.kh, g.kw, g.SH, g.SW, g.DH, g.DW, g.PT, g.PL);
+}
+
+export function depthwiseBackwardFilter(
+  be: Backend,
+  x: number,
+  dy: number,
+  dw: number,
+  db: number,
+  scratch: number,
+  g: DepthwiseGeometry,
+  N: number,
+  flags: number,
+): void {
+  be.k.depthwise_backward_filter(
+    x,
+    dy,
+    dw,
+    db,
+    scratch,
+    N,
+    g.H,
+    g.W,
+    g.C,
+    g.OH,
+    g.OW,
+    g.DM,
+    g.kh,
+    g.kw,
+    g.SH,
+    g.SW,
+    g.DH,
+    g.DW,
+    g.PT,
+    g.PL,
+    flags,
+  );
+}
