@@ -27,6 +27,7 @@ export { registerLayer, getLayerClass } from './layers/registry.js';
 export { SymbolicTensor, Node } from './layers/symbolic.js';
 export type { Conv2DArgs } from './layers/conv2d.js';
 export type { DenseArgs } from './layers/dense.js';
+export type { DepthwiseConv2DArgs, SeparableConv2DArgs } from './layers/depthwise.js';
 export type { Pool2DArgs } from './layers/pool.js';
 export type { GlobalPool2DArgs } from './layers/global-pool.js';
 export type { ZeroPadding2DArgs, Cropping2DArgs } from './layers/padding.js';

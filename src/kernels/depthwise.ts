@@ -27,6 +27,23 @@ export function depthwiseGeometry(
   return { ...g, kh: k[0], kw: k[1], DH: dilation[0], DW: dilation[1], DM };
 }
 
+/** depthwiseGeometry of a layer's window, once per input shape (each node's own shape array): not per call. */
+export function depthwiseWindowsOf(
+  layer: string,
+  k: [number, number],
+  strides: [number, number],
+  dilation: [number, number],
+  padding: Padding,
+  DM: number,
+): (inShape: number[]) => DepthwiseGeometry {
+  const cache = new WeakMap<number[], DepthwiseGeometry>();
+  return (inShape) => {
+    let g = cache.get(inShape);
+    if (!g) cache.set(inShape, (g = depthwiseGeometry(layer, inShape, k, strides, dilation, padding, DM)));
+    return g;
+  };
+}
+
 /** Floats of scratch the three depthwise kernels need for one call (independent of the batch size). */
 export function depthwiseScratchFloats(g: DepthwiseGeometry): number {
   const CC = g.C * g.DM,

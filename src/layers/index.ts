@@ -1,6 +1,7 @@
 // Every layer, each registered by its own file.
 export * from './input.js';
 export * from './conv2d.js';
+export * from './depthwise.js';
 export * from './pool.js';
 export * from './dense.js';
 export * from './core.js';

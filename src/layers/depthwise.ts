@@ -1,0 +1,331 @@
+// The depthwise family: DepthwiseConv2D and SeparableConv2D (depthwise, then a 1x1 pointwise convolution).
+import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
+import { ValueError } from '../errors.js';
+import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
+import {
+  depthwiseBackwardFilter,
+  depthwiseBackwardInput,
+  depthwiseForward,
+  type DepthwiseGeometry,
+  depthwiseScratchFloats,
+  depthwiseWindowsOf,
+} from '../kernels/depthwise.js';
+import { pair, type Padding } from '../kernels/geometry.js';
+import {
+  type ActivationName,
+  activationBackward,
+  checkActivation,
+  checkPadding,
+  checkPositiveInt,
+  Layer,
+  type LayerArgs,
+  type Need,
+  type NodeIO,
+  type NodeShapes,
+  type RunContext,
+  type WeightSpec,
+} from './layer.js';
+import { callable, registerLayer } from './registry.js';
+
+export interface DepthwiseConv2DArgs extends LayerArgs {
+  kernelSize: number | [number, number];
+  strides?: number | [number, number];
+  padding?: Padding;
+  /** Output channels per input channel (default 1): output channel c * depthMultiplier + m reads input channel c. */
+  depthMultiplier?: number;
+  dilationRate?: number | [number, number];
+  useBias?: boolean;
+  activation?: ActivationName;
+  depthwiseInitializer?: InitializerName | InitializerConfig;
+  biasInitializer?: InitializerName | InitializerConfig;
+}
+
+export interface SeparableConv2DArgs extends DepthwiseConv2DArgs {
+  filters: number;
+  pointwiseInitializer?: InitializerName | InitializerConfig;
+}
+
+const NULL_OPTIONS = { dataFormat: 'channelsLast', biasRegularizer: null, activityRegularizer: null, biasConstraint: null };
+
+/** What both layers share: the depthwise window, its options and their TF.js config. */
+abstract class DepthwiseBase extends Layer {
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: Padding;
+  readonly depthMultiplier: number;
+  readonly dilationRate: [number, number];
+  readonly useBias: boolean;
+  readonly activation: ActivationName;
+  readonly depthwiseInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  readonly backwardReads: { input: boolean; output: boolean };
+  protected readonly geometry: (inShape: number[]) => DepthwiseGeometry;
+
+  constructor(args: DepthwiseConv2DArgs, base: string, depthwiseDefault: InitializerName) {
+    super(args, base);
+    if (args.kernelSize === undefined) throw new ValueError(`${this.name} (${this.className}): kernelSize is required`);
+    this.kernelSize = pair(args.kernelSize, 'kernelSize', this.name);
+    this.strides = pair(args.strides ?? 1, 'strides', this.name);
+    this.padding = checkPadding(args.padding, this.name);
+    this.depthMultiplier = checkPositiveInt(args.depthMultiplier ?? 1, 'depthMultiplier', this.name);
+    this.dilationRate = pair(args.dilationRate ?? 1, 'dilationRate', this.name);
+    if (Math.max(...this.strides) > 1 && Math.max(...this.dilationRate) > 1) {
+      throw new ValueError(
+        `${this.name} (${this.className}): strides ${JSON.stringify(this.strides)} with dilationRate ${JSON.stringify(this.dilationRate)}: ` +
+          'one of them must be 1 (as in TensorFlow)',
+      );
+    }
+    this.useBias = args.useBias ?? true;
+    this.activation = checkActivation(args.activation, this.name);
+    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.depthwiseInitializer = checkInitializer(args.depthwiseInitializer, this.name, 'depthwiseInitializer', depthwiseDefault);
+    this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
+    this.geometry = depthwiseWindowsOf(this.name, this.kernelSize, this.strides, this.dilationRate, this.padding, this.depthMultiplier);
+  }
+
+  protected abstract outChannels(inC: number): number;
+
+  computeOutputShape(inputShapes: number[][]): number[] {
+    const g = this.geometry(this.expectRank(inputShapes, 3, ' [batch, height, width, channels]'));
+    return [g.OH, g.OW, this.outChannels(g.C)];
+  }
+
+  protected depthwiseKernelSpec(inC: number, initializer: InitializerName): WeightSpec {
+    const [kh, kw] = this.kernelSize,
+      dm = this.depthMultiplier;
+    return { name: 'depthwise_kernel', shape: [kh, kw, inC, dm], initializer, fanIn: kh * kw * inC, fanOut: kh * kw * dm, trainable: true };
+  }
+
+  protected biasSpec(units: number): WeightSpec[] {
+    return this.useBias
+      ? [{ name: 'bias', shape: [units], initializer: this.biasInitializer, fanIn: 1, fanOut: units, trainable: true }]
+      : [];
+  }
+
+  protected get forwardFlags(): number {
+    return (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      dataFormat: 'channelsLast',
+      dilationRate: this.dilationRate,
+      activation: this.activation,
+      useBias: this.useBias,
+      biasInitializer: initializerConfig(this.biasInitializer),
+      biasRegularizer: null,
+      activityRegularizer: null,
+      biasConstraint: null,
+      depthMultiplier: this.depthMultiplier,
+      depthwiseInitializer: initializerConfig(this.depthwiseInitializer),
+      depthwiseRegularizer: null,
+      depthwiseConstraint: null,
+      ...super.getConfig(),
+    };
+  }
+}
+
+const DEPTHWISE_OPTIONS = [
+  'kernelSize',
+  'strides',
+  'padding',
+  'depthMultiplier',
+  'dilationRate',
+  'useBias',
+  'activation',
+  'depthwiseInitializer',
+  'biasInitializer',
+];
+
+/**
+ * Depthwise 2D convolution: each input channel is convolved with its own depthMultiplier filters of kh x kw,
+ * with no sum across channels. Weights [kh, kw, inC, depthMultiplier] (TF.js's layout); output channel
+ * c * depthMultiplier + m. dilationRate is applied as Keras does (tfjs-layers 4.22 accepts it but ignores it).
+ */
+class DepthwiseConv2DLayer extends DepthwiseBase {
+  static readonly className = 'DepthwiseConv2D';
+  static readonly options = DEPTHWISE_OPTIONS;
+  static readonly fixedOptions = { ...NULL_OPTIONS, depthwiseRegularizer: null, depthwiseConstraint: null };
+
+  constructor(args: DepthwiseConv2DArgs) {
+    // TF.js's BaseConv default for the depthwise kernel is glorotNormal; normal initialisers are not here yet.
+    super(args, 'depthwise_conv2d', 'glorotUniform');
+  }
+
+  protected outChannels(inC: number): number {
+    return inC * this.depthMultiplier;
+  }
+
+  protected declareWeights(inputShapes: number[][]): WeightSpec[] {
+    const inC = inputShapes[0][2];
+    return [this.depthwiseKernelSpec(inC, this.depthwiseInitializer), ...this.biasSpec(inC * this.depthMultiplier)];
+  }
+
+  scratchFloats(s: NodeShapes): number {
+    return depthwiseScratchFloats(this.geometry(s.in[0]));
+  }
+
+  forward(io: NodeIO, n: number, { be }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]);
+    depthwiseForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, g, n, this.forwardFlags);
+    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.OH * g.OW, g.C * g.DM);
+  }
+
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]),
+      CC = g.C * g.DM;
+    activationBackward(this.activation, io, n * g.OH * g.OW * CC, CC, be);
+    if (need.dw)
+      depthwiseBackwardFilter(
+        be,
+        io.x[0],
+        io.dy,
+        io.grads[0],
+        this.useBias ? io.grads[1] : 0,
+        io.scratch,
+        g,
+        n,
+        this.useBias ? FLAG_BIAS : 0,
+      );
+    if (need.dx[0]) depthwiseBackwardInput(be, io.dy, io.params[0], io.dx[0], io.scratch, g, n);
+  }
+}
+registerLayer(DepthwiseConv2DLayer);
+
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
+
+/**
+ * Depthwise-separable 2D convolution: a depthwise convolution (no bias) into inC * depthMultiplier channels,
+ * then a 1x1 convolution to `filters` channels, bias and activation. Weights in TF.js's order:
+ * depthwise_kernel [kh, kw, inC, dm], pointwise_kernel [1, 1, inC * dm, filters], bias [filters].
+ * In training the intermediate image is kept (saved state) for the pointwise gradients, followed by room
+ * for its gradient; at inference it goes image by image through scratch.
+ */
+class SeparableConv2DLayer extends DepthwiseBase {
+  static readonly className = 'SeparableConv2D';
+  static readonly options = ['filters', ...DEPTHWISE_OPTIONS, 'pointwiseInitializer'];
+  static readonly fixedOptions = {
+    ...NULL_OPTIONS,
+    depthwiseRegularizer: null,
+    depthwiseConstraint: null,
+    pointwiseRegularizer: null,
+    pointwiseConstraint: null,
+  };
+  readonly filters: number;
+  readonly pointwiseInitializer: InitializerName;
+
+  constructor(args: SeparableConv2DArgs) {
+    super(args, 'separable_conv2d', 'glorotUniform');
+    this.filters = checkPositiveInt(args.filters, 'filters', this.name);
+    this.pointwiseInitializer = checkInitializer(args.pointwiseInitializer, this.name, 'pointwiseInitializer', 'glorotUniform');
+  }
+
+  protected outChannels(): number {
+    return this.filters;
+  }
+
+  protected declareWeights(inputShapes: number[][]): WeightSpec[] {
+    const inC = inputShapes[0][2],
+      CC = inC * this.depthMultiplier;
+    return [
+      this.depthwiseKernelSpec(inC, this.depthwiseInitializer),
+      {
+        name: 'pointwise_kernel',
+        shape: [1, 1, CC, this.filters],
+        initializer: this.pointwiseInitializer,
+        fanIn: CC,
+        fanOut: this.filters,
+        trainable: true,
+      },
+      ...this.biasSpec(this.filters),
+    ];
+  }
+
+  /** Floats of the intermediate (depthwise) image of one sample. */
+  private midFloats(g: DepthwiseGeometry): number {
+    return g.OH * g.OW * g.C * g.DM;
+  }
+
+  /** Scratch of the kernels (the depthwise ones, then the pointwise GEMM's), where the intermediate image starts. */
+  private kernelScratch(g: DepthwiseGeometry): number {
+    return align16(Math.max(depthwiseScratchFloats(g), denseScratchFloats(g.C * g.DM, this.filters)));
+  }
+
+  /** [kernel scratch | one intermediate image, at inference]. */
+  scratchFloats(s: NodeShapes): number {
+    const g = this.geometry(s.in[0]);
+    return this.kernelScratch(g) + this.midFloats(g);
+  }
+
+  /** The intermediate image and, in backward, its gradient. */
+  savedFloatsPerSample(s: NodeShapes): number {
+    return 2 * this.midFloats(this.geometry(s.in[0]));
+  }
+
+  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]),
+      CC = g.C * g.DM,
+      pixels = g.OH * g.OW;
+    const [dk, pk] = io.params,
+      bias = this.useBias ? io.params[2] : 0,
+      flags = this.forwardFlags;
+    if (training && io.saved) {
+      depthwiseForward(be, io.x[0], dk, 0, io.saved, io.scratch, g, n, 0);
+      denseForward(be, io.saved, pk, bias, io.y, io.scratch, n * pixels, CC, this.filters, flags);
+    } else {
+      const mid = io.scratch + this.kernelScratch(g) * 4;
+      for (let i = 0; i < n; i++) {
+        depthwiseForward(be, io.x[0] + i * g.H * g.W * g.C * 4, dk, 0, mid, io.scratch, g, 1, 0);
+        denseForward(be, mid, pk, bias, io.y + i * pixels * this.filters * 4, io.scratch, pixels, CC, this.filters, flags);
+      }
+    }
+    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * pixels, this.filters);
+  }
+
+  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]),
+      CC = g.C * g.DM,
+      rows = n * g.OH * g.OW;
+    activationBackward(this.activation, io, rows * this.filters, this.filters, be);
+    if (!need.dw && !need.dx[0]) return;
+    const mid = io.saved,
+      dmid = io.saved + rows * CC * 4;
+    const flags = (this.useBias ? FLAG_BIAS : 0) | FLAG_NEED_DX | (need.dw ? 0 : FLAG_SKIP_DW);
+    denseBackward(
+      be,
+      mid,
+      io.params[1],
+      io.dy,
+      dmid,
+      io.grads[1] ?? 0,
+      this.useBias ? (io.grads[2] ?? 0) : 0,
+      io.scratch,
+      rows,
+      CC,
+      this.filters,
+      flags,
+    );
+    if (need.dw) depthwiseBackwardFilter(be, io.x[0], dmid, io.grads[0], 0, io.scratch, g, n, 0);
+    if (need.dx[0]) depthwiseBackwardInput(be, dmid, io.params[0], io.dx[0], io.scratch, g, n);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      filters: this.filters,
+      ...super.getConfig(),
+      pointwiseInitializer: initializerConfig(this.pointwiseInitializer),
+      pointwiseRegularizer: null,
+      pointwiseConstraint: null,
+    };
+  }
+}
+registerLayer(SeparableConv2DLayer);
+
+export const DepthwiseConv2D = callable(DepthwiseConv2DLayer);
+export type DepthwiseConv2D = DepthwiseConv2DLayer;
+export const SeparableConv2D = callable(SeparableConv2DLayer);
+export type SeparableConv2D = SeparableConv2DLayer;
