@@ -1,11 +1,21 @@
 // A MobileNet-v1-style net (Howard et al. 2017) on 32x32 RGB pictures generated on the fly: a strided 3x3
 // stem, then depthwise-separable blocks (a 3x3 DepthwiseConv2D per channel, then a 1x1 Conv2D that mixes the
-// channels, each followed by ReLU; stride 2 halves the image where the channels double), global average
-// pooling and a softmax. The pictures are stripes at four orientations (horizontal, vertical and the two
+// channels, each followed by BatchNormalization and ReLU; stride 2 halves the image where the channels double),
+// global average pooling and a softmax. The pictures are stripes at four orientations (horizontal, vertical and the two
 // diagonals) with a random period, phase and colour, plus noise: orientation is what a depthwise 3x3 sees.
 // Run: npx tsx examples/mobilenet.ts
 import { pathToFileURL } from 'node:url';
-import { Conv2D, Dense, DepthwiseConv2D, GlobalAveragePooling2D, Sequential, tensor, type Tensor } from '../src/node.js';
+import {
+  BatchNormalization,
+  Conv2D,
+  Dense,
+  DepthwiseConv2D,
+  GlobalAveragePooling2D,
+  ReLU,
+  Sequential,
+  tensor,
+  type Tensor,
+} from '../src/node.js';
 import { Rng } from '../src/random.js';
 
 export const CLASSES = ['horizontal', 'vertical', 'diagonal', 'anti-diagonal'];
@@ -38,10 +48,19 @@ export function stripes(n: number, seed: number): { x: Tensor; y: Int32Array } {
   return { x: tensor(x, [n, S, S, 3]), y };
 }
 
-/** One depthwise-separable block: depthwise 3x3 (stride 1 or 2) + ReLU, then pointwise 1x1 to `filters` + ReLU. */
+// BN's moving variance starts at 1 and keeps momentum^steps of it: with Keras's 0.99 a few hundred steps still
+// carry ~2% of it, far above a depthwise output's variance here (~0.005), and inference would be off. 0.9
+// forgets it within a hundred steps.
+const bn = (name: string) => BatchNormalization({ momentum: 0.9, name });
+
+/** One depthwise-separable block: depthwise 3x3 (stride 1 or 2), BN, ReLU, then pointwise 1x1 to `filters`, BN, ReLU. */
 const separableBlock = (filters: number, strides: number, name: string) => [
-  DepthwiseConv2D({ kernelSize: 3, strides, padding: 'same', activation: 'relu', name: `${name}_dw` }),
-  Conv2D({ filters, kernelSize: 1, activation: 'relu', name: `${name}_pw` }),
+  DepthwiseConv2D({ kernelSize: 3, strides, padding: 'same', useBias: false, name: `${name}_dw` }),
+  bn(`${name}_dw_bn`),
+  ReLU({ name: `${name}_dw_relu` }),
+  Conv2D({ filters, kernelSize: 1, useBias: false, name: `${name}_pw` }),
+  bn(`${name}_pw_bn`),
+  ReLU({ name: `${name}_pw_relu` }),
 ];
 
 /** 32x32x3 -> stem 16x16x16 -> 16x16x32 -> 8x8x64 -> 8x8x64 -> 4x4x128 -> global average -> 4 classes. */
