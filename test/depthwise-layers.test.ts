@@ -70,6 +70,26 @@ const gradCases: [string, number[], () => Layer][] = [
     [3, 8, 8, 17],
     () => SeparableConv2D({ filters: 4, kernelSize: 2, dilationRate: 2, inputShape: [8, 8, 17] }),
   ],
+  [
+    'depthwise x=[2,6,7,5] k=[3,3,5,2] same gelu (derivative from the saved pre-activation)',
+    [2, 6, 7, 5],
+    () => DepthwiseConv2D({ kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'gelu', inputShape: [6, 7, 5] }),
+  ],
+  [
+    'depthwise x=[1,7,5,6] k=[3,3,6,1] stride=2 valid tanh',
+    [1, 7, 5, 6],
+    () => DepthwiseConv2D({ kernelSize: 3, strides: 2, activation: 'tanh', inputShape: [7, 5, 6] }),
+  ],
+  [
+    'separable x=[2,6,6,3] dw=[3,3,3,2] pw=[1,1,6,5] same swish (derivative from the saved pre-activation)',
+    [2, 6, 6, 3],
+    () => SeparableConv2D({ filters: 5, kernelSize: 3, depthMultiplier: 2, padding: 'same', activation: 'swish', inputShape: [6, 6, 3] }),
+  ],
+  [
+    'separable x=[1,7,7,4] dw=[3,3,4,1] pw=[1,1,4,6] valid sigmoid',
+    [1, 7, 7, 4],
+    () => SeparableConv2D({ filters: 6, kernelSize: 3, activation: 'sigmoid', inputShape: [7, 7, 4] }),
+  ],
 ];
 
 describe('gradient check per layer (sum(r * layer(x)) vs central differences)', () => {
@@ -199,6 +219,31 @@ const nets: Net[] = [
       tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }),
     ],
     noTfGradient: true,
+  },
+  {
+    name: 'depthwise(3x3,same,elu,dm2) C=3 - separable(6,3x3,s2,same,swish) - depthwise(2x2,tanh) - flatten - dense(3,softmax)',
+    shape: [8, 9, 3],
+    ours: () => [
+      DepthwiseConv2D({ name: 'dw', kernelSize: 3, padding: 'same', depthMultiplier: 2, activation: 'elu', inputShape: [8, 9, 3] }),
+      SeparableConv2D({ name: 'sep', filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'swish' }),
+      DepthwiseConv2D({ name: 'dw2', kernelSize: 2, activation: 'tanh' }),
+      Flatten({ name: 'f' }),
+      Dense({ name: 'out', units: 3, activation: 'softmax' }),
+    ],
+    theirs: () => [
+      tf.layers.depthwiseConv2d({
+        name: 'dw',
+        kernelSize: 3,
+        padding: 'same',
+        depthMultiplier: 2,
+        activation: 'elu',
+        inputShape: [8, 9, 3],
+      }),
+      tf.layers.separableConv2d({ name: 'sep', filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'swish' }),
+      tf.layers.depthwiseConv2d({ name: 'dw2', kernelSize: 2, activation: 'tanh' }),
+      tf.layers.flatten({ name: 'f' }),
+      tf.layers.dense({ name: 'out', units: 3, activation: 'softmax' }),
+    ],
   },
 ];
 
@@ -331,6 +376,7 @@ describe('registry and errors', () => {
     expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, depthwiseRegularizer: 'l2' } as never)).toThrow(
       /d \(DepthwiseConv2D\): option depthwiseRegularizer='l2' is not supported \(only null\)/,
     );
+    expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, activation: 'tahn' as never })).toThrow(/d.*activation 'tahn'/);
     expect(() => SeparableConv2D({ name: 's', kernelSize: 3 } as never)).toThrow(
       /s: filters must be a positive integer, received undefined/,
     );

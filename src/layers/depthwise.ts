@@ -1,5 +1,6 @@
 // The depthwise family: DepthwiseConv2D and SeparableConv2D (depthwise, then a 1x1 pointwise convolution).
-import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
+import { actBackward, activationCode, actForward, gradSource } from '../activations.js';
+import { type Backend, FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
 import { ValueError } from '../errors.js';
 import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
@@ -14,7 +15,7 @@ import {
 import { pair, type Padding } from '../kernels/geometry.js';
 import {
   type ActivationName,
-  activationBackward,
+  ACT_SHIFT,
   checkActivation,
   checkPadding,
   checkPositiveInt,
@@ -27,6 +28,7 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
+import { shapeSize } from '../tensor.js';
 
 export interface DepthwiseConv2DArgs extends LayerArgs {
   kernelSize: number | [number, number];
@@ -78,7 +80,7 @@ abstract class DepthwiseBase extends Layer {
     }
     this.useBias = args.useBias ?? true;
     this.activation = checkActivation(args.activation, this.name);
-    this.backwardReads = { input: true, output: this.activation !== 'linear' };
+    this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.depthwiseInitializer = checkInitializer(args.depthwiseInitializer, this.name, 'depthwiseInitializer', depthwiseDefault);
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
     this.geometry = depthwiseWindowsOf(this.name, this.kernelSize, this.strides, this.dilationRate, this.padding, this.depthMultiplier);
@@ -103,8 +105,27 @@ abstract class DepthwiseBase extends Layer {
       : [];
   }
 
-  protected get forwardFlags(): number {
-    return (this.useBias ? FLAG_BIAS : 0) | (this.activation === 'relu' ? FLAG_RELU : 0);
+  /**
+   * After a kernel wrote y without its activation (the depthwise kernel fuses ReLU only): the activation in
+   * place, or from the pre-activation at pre; softmax too.
+   */
+  protected activate(be: Backend, pre: number, y: number, count: number, classes: number, fused: boolean): void {
+    const a = this.activation;
+    if (a === 'softmax') be.k.softmax_forward(y, y, count / classes, classes);
+    else if (!fused || pre !== y) actForward(be, activationCode(a), pre, y, count);
+  }
+
+  /** dy through the activation's derivative, from y or from the pre-activation at pre (nothing when the loss fused it). */
+  protected deactivate(be: Backend, io: NodeIO, pre: number, count: number, classes: number): void {
+    const a = this.activation;
+    if (io.preActivationGrad || a === 'linear') return;
+    if (a === 'softmax') be.k.softmax_backward(io.y, io.dy, io.dy, count / classes, classes);
+    else actBackward(be, activationCode(a), gradSource(a) === 'input' ? pre : io.y, io.dy, io.dy, count);
+  }
+
+  /** Where the kernel writes: the saved pre-activation when the derivative needs it (training), else y. */
+  protected preActivation(io: NodeIO, training: boolean, at: number): number {
+    return training && gradSource(this.activation) === 'input' && at ? at : io.y;
   }
 
   getConfig(): Record<string, unknown> {
@@ -169,16 +190,25 @@ class DepthwiseConv2DLayer extends DepthwiseBase {
     return depthwiseScratchFloats(this.geometry(s.in[0]));
   }
 
-  forward(io: NodeIO, n: number, { be }: RunContext): void {
-    const g = this.geometry(io.shapes.in[0]);
-    depthwiseForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, io.y, io.scratch, g, n, this.forwardFlags);
-    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * g.OH * g.OW, g.C * g.DM);
+  /** The pre-activation, when the activation's derivative reads it. */
+  savedFloatsPerSample(s: NodeShapes): number {
+    return gradSource(this.activation) === 'input' ? shapeSize(s.out) : 0;
+  }
+
+  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
+    const g = this.geometry(io.shapes.in[0]),
+      CC = g.C * g.DM;
+    const pre = this.preActivation(io, training, io.saved),
+      relu = this.activation === 'relu';
+    const flags = (this.useBias ? FLAG_BIAS : 0) | (relu ? FLAG_RELU : 0);
+    depthwiseForward(be, io.x[0], io.params[0], this.useBias ? io.params[1] : 0, pre, io.scratch, g, n, flags);
+    if (!relu && this.activation !== 'linear') this.activate(be, pre, io.y, n * g.OH * g.OW * CC, CC, false);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]),
       CC = g.C * g.DM;
-    activationBackward(this.activation, io, n * g.OH * g.OW * CC, CC, be);
+    this.deactivate(be, io, io.saved, n * g.OH * g.OW * CC, CC);
     if (need.dw)
       depthwiseBackwardFilter(
         be,
@@ -261,9 +291,9 @@ class SeparableConv2DLayer extends DepthwiseBase {
     return this.kernelScratch(g) + this.midFloats(g);
   }
 
-  /** The intermediate image and, in backward, its gradient. */
+  /** The intermediate image, in backward its gradient, and the pre-activation when its derivative reads it. */
   savedFloatsPerSample(s: NodeShapes): number {
-    return 2 * this.midFloats(this.geometry(s.in[0]));
+    return 2 * this.midFloats(this.geometry(s.in[0])) + (gradSource(this.activation) === 'input' ? shapeSize(s.out) : 0);
   }
 
   forward(io: NodeIO, n: number, { be, training }: RunContext): void {
@@ -272,10 +302,14 @@ class SeparableConv2DLayer extends DepthwiseBase {
       pixels = g.OH * g.OW;
     const [dk, pk] = io.params,
       bias = this.useBias ? io.params[2] : 0,
-      flags = this.forwardFlags;
+      code = this.activation === 'softmax' ? 0 : activationCode(this.activation);
+    const flags = (this.useBias ? FLAG_BIAS : 0) | (code << ACT_SHIFT);
+    // The dense kernel fuses every string activation but softmax; a saved pre-activation takes a second pass.
+    let pre = io.y;
     if (training && io.saved) {
+      pre = this.preActivation(io, training, io.saved + 2 * n * this.midFloats(g) * 4);
       depthwiseForward(be, io.x[0], dk, 0, io.saved, io.scratch, g, n, 0);
-      denseForward(be, io.saved, pk, bias, io.y, io.scratch, n * pixels, CC, this.filters, flags);
+      denseForward(be, io.saved, pk, bias, pre, io.scratch, n * pixels, CC, this.filters, pre === io.y ? flags : flags & FLAG_BIAS);
     } else {
       const mid = io.scratch + this.kernelScratch(g) * 4;
       for (let i = 0; i < n; i++) {
@@ -283,14 +317,14 @@ class SeparableConv2DLayer extends DepthwiseBase {
         denseForward(be, mid, pk, bias, io.y + i * pixels * this.filters * 4, io.scratch, pixels, CC, this.filters, flags);
       }
     }
-    if (this.activation === 'softmax') be.k.softmax_forward(io.y, io.y, n * pixels, this.filters);
+    if (pre !== io.y || this.activation === 'softmax') this.activate(be, pre, io.y, n * pixels * this.filters, this.filters, true);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
     const g = this.geometry(io.shapes.in[0]),
       CC = g.C * g.DM,
       rows = n * g.OH * g.OW;
-    activationBackward(this.activation, io, rows * this.filters, this.filters, be);
+    this.deactivate(be, io, io.saved + 2 * rows * CC * 4, rows * this.filters, this.filters);
     if (!need.dw && !need.dx[0]) return;
     const mid = io.saved,
       dmid = io.saved + rows * CC * 4;
