@@ -12,6 +12,7 @@ export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_de
 export { sgd_update, momentum_update, adam_update, rmsprop_update, adagrad_update, sumsq_f32, clip_f32 } from './optimizer';
 export { bce, binary_matches, mse, mae } from './losses';
 export { add_f32, mul_f32, scale_f32, copy_rows_f32 } from './merge';
+export { l1l2_penalty } from './regularizers';
 export { global_avgpool_forward, global_avgpool_backward, global_maxpool_forward, global_maxpool_backward } from './global-pool';
 export { zero_pad2d, crop2d } from './pad';
 export {

@@ -48,6 +48,8 @@ export type { LossName, LossConfig, LossLike } from './engine/losses.js';
 export { SGD, Adam, AdamW, RMSprop, Adagrad, Optimizer, type OptimizerLike, type ClipArgs } from './optimizers.js';
 export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
+export { regularizers, type Regularizer, type RegularizerConfig } from './regularizers.js';
+export { initializers, type Initializer, type InitializerConfig, type InitializerName } from './initializers.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
 export { setConvAlgorithm, getConvAlgorithm, type ConvAlgorithm } from './kernels/winograd.js';

@@ -116,11 +116,24 @@ function checkWeights(
   });
 }
 
-/** Same for the training loss: computeGradients vs central differences of evaluate(). */
-export function checkLossGradients(model: Model, x: Tensor, y: Int32Array, seed: number, eps = 1e-3, rtol = 3e-2, atol = 2e-3): void {
+/**
+ * Same for the training loss: computeGradients vs central differences of evaluate() plus `penalty` of the
+ * weights (the regularizers' term, which evaluate leaves out as TF.js does).
+ */
+export function checkLossGradients(
+  model: Model,
+  x: Tensor,
+  y: Int32Array,
+  seed: number,
+  eps = 1e-3,
+  rtol = 3e-2,
+  atol = 2e-3,
+  penalty?: (w: Float32Array[]) => number,
+): void {
   const rng = new Rng(seed);
   const { grads } = model.computeGradients(x, y);
   const tally = new Tally();
-  checkWeights(model, grads, () => model.evaluate(x, y, { batchSize: x.shape[0] }).loss, rng, 8, eps, rtol, atol, tally);
+  const f = () => model.evaluate(x, y, { batchSize: x.shape[0] }).loss + (penalty ? penalty(model.getWeights()) : 0);
+  checkWeights(model, grads, f, rng, 8, eps, rtol, atol, tally);
   tally.done();
 }

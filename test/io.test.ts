@@ -60,7 +60,7 @@ describe('simdcnn -> files -> simdcnn is bit-identical', () => {
         dilation_rate: [1, 1],
         activation: 'relu',
         use_bias: true,
-        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+        kernel_initializer: { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: null } },
         batch_input_shape: [null, 9, 7, 3],
         dtype: 'float32',
         trainable: true,
@@ -286,11 +286,11 @@ describe('corrupt or unsupported files are refused with ModelFormatError, alloca
       /padding 'causal' is not supported/,
     ],
     [
-      'a regularizer',
+      'an activity regularizer',
       edit((_, l) => {
-        l[3].config.kernel_regularizer = { class_name: 'L2', config: { l2: 0.01 } };
+        l[3].config.activity_regularizer = { class_name: 'L2', config: { l2: 0.01 } };
       }),
-      /\(Dense\): option kernel_regularizer=.* is not supported/,
+      /\(Dense\): option activity_regularizer=.* is not supported/,
     ],
     [
       'a float16 layer',

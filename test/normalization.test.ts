@@ -277,8 +277,8 @@ describe('BatchNormalization configs and shapes', () => {
     expect(() => BatchNormalization({ name: 'b5', renorm: true } as never)).toThrow(
       /b5 \(BatchNormalization\): option renorm=true is not supported/,
     );
-    expect(() => BatchNormalization({ name: 'b6', movingVarianceInitializer: 'randomNormal' as never })).toThrow(
-      /b6: movingVarianceInitializer 'randomNormal' is not supported/,
+    expect(() => BatchNormalization({ name: 'b6', movingVarianceInitializer: 'gaussian' as never })).toThrow(
+      /b6: movingVarianceInitializer 'gaussian' is not supported/,
     );
   });
   it("getConfig is TF.js's, defaults included", () => {

@@ -59,7 +59,7 @@ export function allocateWeights(be: Backend, layers: Layer[], rng: Rng, what: st
     l.weights.forEach((w, j) => {
       const v = new Float32Array(shapeSize(w.shape));
       if (w.values) v.set(w.values);
-      else initialize(v, w.initializer, w.fanIn, w.fanOut, rng);
+      else initialize(v, w.initializer, w.fanIn, w.fanOut, rng, w.shape, `${l.name}/${w.name}`);
       be.write(ptr + offsets[i][j] * 4, v);
     });
   });

@@ -3,6 +3,7 @@
 import type { DivergenceLimits, LossMonitor } from '../divergence.js';
 import { DivergenceError, SimdcnnError } from '../errors.js';
 import { lossOf } from './evaluation.js';
+import { regularize } from './regularization.js';
 import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
 import type { Compiled, TrainHost } from './state.js';
@@ -80,11 +81,14 @@ export function step(
   weights = 0,
 ): [number, number] {
   rt.forward(n, true);
-  const [loss, correct] = lossOf(rt, c.loss, n, io, true, c.fused, weights);
+  const [dataLoss, correct] = lossOf(rt, c.loss, n, io, true, c.fused, weights);
+  if (!Number.isFinite(dataLoss)) throw diverged(host, c, what, stepNo, `the loss became ${dataLoss}`);
+  rt.backward(n, c.fused);
+  // As TF.js reports it, the training loss includes the regularizers' penalty (per sample here: times n).
+  const loss = dataLoss + n * regularize(rt, true);
   if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
   const rise = monitor?.observe(loss / n);
   if (rise) throw diverged(host, c, what, stepNo, rise);
-  rt.backward(n, c.fused);
   ensureState(host, rt, c);
   const runs = rt.trainableRuns();
   if (!limits) {

@@ -8,6 +8,7 @@ import { formatShape, shapeSize, Tensor } from '../tensor.js';
 import { evaluateChecked, lossOf } from './evaluation.js';
 import { classOfRow, type History, type LoopArgs, TrainingRun } from './loop.js';
 import { isTrainable } from './plan.js';
+import { regularize } from './regularization.js';
 import type { Runtime } from './runtime.js';
 import { checkTrainable, type Compiled, idle, requireCompiled, TRAIN, type TrainHost } from './state.js';
 import { step } from './step.js';
@@ -125,13 +126,14 @@ export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: num
   return c.loss.hasAccuracy ? { loss: l / n, acc: k / n } : { loss: l / n };
 }
 
-/** Mean loss over the batch and its gradients w.r.t. every weight (getWeights order; zeros for frozen ones); weights unchanged. */
+/** Mean loss over the batch (with the regularizers' penalty) and its gradients w.r.t. every weight (getWeights order; zeros for frozen ones); weights unchanged. */
 export function computeGradients(host: TrainHost, x: Tensor, y: Labels): { loss: number; grads: Float32Array[] } {
   const { c, n, rt } = loadWholeBatch(host, x, y, 'computeGradients');
   rt.forward(n, true);
   const [l] = lossOf(rt, c.loss, n, host.ioShapes(), true, c.fused);
   rt.backward(n, c.fused);
-  return { loss: l / n, grads: readGrads(rt) };
+  const penalty = regularize(rt, true);
+  return { loss: l / n + penalty, grads: readGrads(rt) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { FLAG_BIAS } from '../backend.js';
-import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
@@ -21,6 +21,7 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
+import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
 import { shapeSize } from '../tensor.js';
 import { gradSource } from '../activations.js';
 
@@ -35,6 +36,9 @@ export interface Conv2DArgs extends LayerArgs {
   activation?: ActivationName;
   kernelInitializer?: InitializerName | InitializerConfig;
   biasInitializer?: InitializerName | InitializerConfig;
+  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
+  kernelRegularizer?: string | RegularizerConfig | null;
+  biasRegularizer?: string | RegularizerConfig | null;
 }
 
 /**
@@ -53,12 +57,12 @@ class Conv2DLayer extends Layer {
     'activation',
     'kernelInitializer',
     'biasInitializer',
+    'kernelRegularizer',
+    'biasRegularizer',
   ];
   static readonly fixedOptions = {
     dataFormat: 'channelsLast',
     groups: 1,
-    kernelRegularizer: null,
-    biasRegularizer: null,
     activityRegularizer: null,
     kernelConstraint: null,
     biasConstraint: null,
@@ -70,8 +74,10 @@ class Conv2DLayer extends Layer {
   readonly dilationRate: [number, number];
   readonly useBias: boolean;
   readonly activation: ActivationName;
-  readonly kernelInitializer: InitializerName;
-  readonly biasInitializer: InitializerName;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  readonly kernelRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
   readonly backwardReads: { input: boolean; output: boolean };
   /** The convolution's window per input shape (for Conv2DTranspose: the convolution it transposes). */
   protected readonly geometry: (inShape: number[]) => Window2D;
@@ -88,6 +94,8 @@ class Conv2DLayer extends Layer {
     this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
+    this.kernelRegularizer = checkRegularizer(args.kernelRegularizer, this.name, 'kernelRegularizer');
+    this.biasRegularizer = checkRegularizer(args.biasRegularizer, this.name, 'biasRegularizer');
     this.geometry = this.windows();
   }
 
@@ -108,13 +116,22 @@ class Conv2DLayer extends Layer {
         name: 'kernel',
         shape: [kh, kw, inC, this.filters],
         initializer: this.kernelInitializer,
+        regularizer: this.kernelRegularizer,
         fanIn: kh * kw * inC,
         fanOut: kh * kw * this.filters,
         trainable: true,
       },
     ];
     if (this.useBias)
-      w.push({ name: 'bias', shape: [this.filters], initializer: this.biasInitializer, fanIn: 1, fanOut: this.filters, trainable: true });
+      w.push({
+        name: 'bias',
+        shape: [this.filters],
+        initializer: this.biasInitializer,
+        regularizer: this.biasRegularizer,
+        fanIn: 1,
+        fanOut: this.filters,
+        trainable: true,
+      });
     return w;
   }
 
@@ -169,7 +186,7 @@ class Conv2DLayer extends Layer {
     return {
       filters: this.filters,
       kernelInitializer: initializerConfig(this.kernelInitializer),
-      kernelRegularizer: null,
+      kernelRegularizer: regularizerConfig(this.kernelRegularizer),
       kernelConstraint: null,
       kernelSize: this.kernelSize,
       strides: this.strides,
@@ -179,7 +196,7 @@ class Conv2DLayer extends Layer {
       activation: this.activation,
       useBias: this.useBias,
       biasInitializer: initializerConfig(this.biasInitializer),
-      biasRegularizer: null,
+      biasRegularizer: regularizerConfig(this.biasRegularizer),
       activityRegularizer: null,
       biasConstraint: null,
       ...super.getConfig(),

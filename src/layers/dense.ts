@@ -1,5 +1,5 @@
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_SKIP_DW } from '../backend.js';
-import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
 import {
   type ActivationName,
@@ -19,6 +19,7 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
+import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
 import { gradSource } from '../activations.js';
 
 export interface DenseArgs extends LayerArgs {
@@ -27,15 +28,24 @@ export interface DenseArgs extends LayerArgs {
   activation?: ActivationName;
   kernelInitializer?: InitializerName | InitializerConfig;
   biasInitializer?: InitializerName | InitializerConfig;
+  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
+  kernelRegularizer?: string | RegularizerConfig | null;
+  biasRegularizer?: string | RegularizerConfig | null;
 }
 
 /** Fully connected: y = act(x w + b), w [in, units]. */
 class DenseLayer extends Layer {
   static readonly className = 'Dense';
-  static readonly options = ['units', 'useBias', 'activation', 'kernelInitializer', 'biasInitializer'];
+  static readonly options = [
+    'units',
+    'useBias',
+    'activation',
+    'kernelInitializer',
+    'biasInitializer',
+    'kernelRegularizer',
+    'biasRegularizer',
+  ];
   static readonly fixedOptions = {
-    kernelRegularizer: null,
-    biasRegularizer: null,
     activityRegularizer: null,
     kernelConstraint: null,
     biasConstraint: null,
@@ -44,8 +54,10 @@ class DenseLayer extends Layer {
   readonly units: number;
   readonly useBias: boolean;
   readonly activation: ActivationName;
-  readonly kernelInitializer: InitializerName;
-  readonly biasInitializer: InitializerName;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  readonly kernelRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
   readonly backwardReads: { input: boolean; output: boolean };
 
   constructor(args: DenseArgs) {
@@ -56,6 +68,8 @@ class DenseLayer extends Layer {
     this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
+    this.kernelRegularizer = checkRegularizer(args.kernelRegularizer, this.name, 'kernelRegularizer');
+    this.biasRegularizer = checkRegularizer(args.biasRegularizer, this.name, 'biasRegularizer');
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
@@ -70,13 +84,22 @@ class DenseLayer extends Layer {
         name: 'kernel',
         shape: [inUnits, this.units],
         initializer: this.kernelInitializer,
+        regularizer: this.kernelRegularizer,
         fanIn: inUnits,
         fanOut: this.units,
         trainable: true,
       },
     ];
     if (this.useBias)
-      w.push({ name: 'bias', shape: [this.units], initializer: this.biasInitializer, fanIn: 1, fanOut: this.units, trainable: true });
+      w.push({
+        name: 'bias',
+        shape: [this.units],
+        initializer: this.biasInitializer,
+        regularizer: this.biasRegularizer,
+        fanIn: 1,
+        fanOut: this.units,
+        trainable: true,
+      });
     return w;
   }
 
@@ -127,8 +150,8 @@ class DenseLayer extends Layer {
       useBias: this.useBias,
       kernelInitializer: initializerConfig(this.kernelInitializer),
       biasInitializer: initializerConfig(this.biasInitializer),
-      kernelRegularizer: null,
-      biasRegularizer: null,
+      kernelRegularizer: regularizerConfig(this.kernelRegularizer),
+      biasRegularizer: regularizerConfig(this.biasRegularizer),
       activityRegularizer: null,
       kernelConstraint: null,
       biasConstraint: null,

@@ -4,7 +4,8 @@
 import { type ActivationName, actBackward, activationCode, actForward, gradSource } from '../activations.js';
 import type { Backend } from '../backend.js';
 import { ShapeError, SimdcnnError, ValueError } from '../errors.js';
-import type { InitializerName } from '../initializers.js';
+import type { Initializer } from '../initializers.js';
+import type { Regularizer } from '../regularizers.js';
 import type { Rng } from '../random.js';
 import { formatShape } from '../tensor.js';
 import { applyLayer, type Node, type SymbolicTensor } from './symbolic.js';
@@ -19,7 +20,9 @@ export interface WeightSpec {
   /** 'kernel', 'bias', ...: saved as '<layer name>/<name>'. */
   name: string;
   shape: number[];
-  initializer: InitializerName;
+  initializer: Initializer;
+  /** Its penalty joins the training loss and its gradient this weight's (Conv2D's, Dense's kernelRegularizer). */
+  regularizer?: Regularizer | null;
   fanIn: number;
   fanOut: number;
   /** False for statistics that are not learned by gradient (e.g. moving means). */

@@ -1,6 +1,6 @@
 import { FLAG_RELU } from '../backend.js';
 import { ShapeError, ValueError } from '../errors.js';
-import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { formatShape, shapeSize } from '../tensor.js';
 import {
   type FoldKind,
@@ -85,10 +85,10 @@ class BatchNormalizationLayer extends Layer {
   readonly epsilon: number;
   readonly center: boolean;
   readonly scale: boolean;
-  readonly betaInitializer: InitializerName;
-  readonly gammaInitializer: InitializerName;
-  readonly movingMeanInitializer: InitializerName;
-  readonly movingVarianceInitializer: InitializerName;
+  readonly betaInitializer: Initializer;
+  readonly gammaInitializer: Initializer;
+  readonly movingMeanInitializer: Initializer;
+  readonly movingVarianceInitializer: Initializer;
 
   constructor(args: BatchNormalizationArgs = {}) {
     super(args, 'batch_normalization');
@@ -122,7 +122,7 @@ class BatchNormalizationLayer extends Layer {
   protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const C = channelsOf(inputShapes[0]),
       fan = Math.sqrt(C);
-    const w = (name: string, initializer: InitializerName, trainable: boolean): WeightSpec => ({
+    const w = (name: string, initializer: Initializer, trainable: boolean): WeightSpec => ({
       name,
       shape: [C],
       initializer,
