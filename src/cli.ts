@@ -18,7 +18,9 @@ import { NET_NAMES, type NetName } from './nets.js';
 import { currentBackend, loadModel, type Model } from './node.js';
 import { OPTIMIZER_NAMES } from './optimizers.js';
 import { progressBar } from './progress.js';
-import { type Augmentation, AUGMENTATIONS, DATASETS, type DatasetName, planTraining, type TrainOptions } from './train-plan.js';
+import { type Augmentation, AUGMENTATIONS, DATASETS, type DatasetName, planTraining, SCHEDULES, type TrainOptions } from './train-plan.js';
+import { EarlyStopping } from './callbacks/early-stopping.js';
+import type { BatchLogs, Logs } from './engine/loop.js';
 
 const TRAIN_HELP = `Usage: simdcnn train [options]   train an image classifier and save it
 
@@ -39,6 +41,8 @@ Chosen from the data unless given:
   --optimizer sgd|adam      default adam (tutorial sgd)
   --lr X                    learning rate (default: adam 0.001, sgd 0.01, tutorial 0.005)
   --momentum X              SGD momentum (default 0)
+  --schedule NAME           learning rate over the run: constant (default), cosine (to 0), exponential (to lr/10), onecycle (peak lr)
+  --early-stopping N        stop after N epochs without a lower (validation) loss; keep the best epoch's weights
   --validation-split F      held out for validation: folders per class (default 0.15), datasets the last
                             part of the training set (default 0; the test set is evaluated at the end)
   --augment [LIST]          random changes to the training pictures (training only): without LIST chosen
@@ -127,7 +131,7 @@ function augmentation(v: string | undefined): TrainOptions['augment'] {
 }
 
 /** Flags -> TrainOptions. New training options (augmentation, schedules, callbacks) add their flags here. */
-function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | undefined {
+function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyStopping?: number } | undefined {
   // --augment with no list (last, or followed by another flag) means 'auto'.
   argv = argv.flatMap((a, i) => (a === '--augment' && (i === argv.length - 1 || argv[i + 1].startsWith('-')) ? [a, 'auto'] : [a]));
   const { values: v } = parseArgs({
@@ -144,6 +148,8 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
       optimizer: { type: 'string' },
       lr: { type: 'string' },
       momentum: { type: 'string' },
+      schedule: { type: 'string' },
+      'early-stopping': { type: 'string' },
       seed: { type: 'string' },
       'validation-split': { type: 'string' },
       augment: { type: 'string' },
@@ -175,13 +181,14 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string } | und
     optimizer: oneOf(v.optimizer, 'optimizer', OPTIMIZER_NAMES),
     lr: num(v.lr, 'lr'),
     momentum: num(v.momentum, 'momentum'),
+    schedule: oneOf(v.schedule, 'schedule', SCHEDULES),
     seed,
     validationSplit: split,
     trainLimit: int(v['train-limit'], 'train-limit'),
     testLimit: int(v['test-limit'], 'test-limit'),
     augment: augmentation(v.augment),
   };
-  return { opts, out: v.out };
+  return { opts, out: v.out, earlyStopping: int(v['early-stopping'], 'early-stopping') };
 }
 
 async function train(argv: string[]): Promise<void> {
@@ -197,15 +204,24 @@ async function train(argv: string[]): Promise<void> {
   );
   const bar = progressBar(plan.trainCount, plan.epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();
-  await model.fitDataset(plan.train, {
-    epochs: plan.epochs,
-    validationData: plan.validation,
-    callbacks: {
-      onEpochBegin: (e) => bar.onEpochBegin(e),
-      onBatchEnd: (b, l) => bar.onBatchEnd(b, l),
-      onEpochEnd: (e, l) => bar.onEpochEnd(e, l),
-    },
-  });
+  const progress = {
+    onEpochBegin: (e: number) => bar.onEpochBegin(e),
+    onBatchEnd: (b: number, l: BatchLogs) => bar.onBatchEnd(b, l),
+    onEpochEnd: (e: number, l: Logs) => bar.onEpochEnd(e, l),
+  };
+  // --early-stopping N: stop after N epochs without improvement and keep the best epoch's weights.
+  const stop =
+    parsed.earlyStopping === undefined
+      ? []
+      : [
+          new EarlyStopping({
+            monitor: plan.validation ? 'val_loss' : 'loss',
+            patience: parsed.earlyStopping,
+            restoreBestWeights: true,
+            verbose: 1,
+          }),
+        ];
+  await model.fitDataset(plan.train, { epochs: plan.epochs, validationData: plan.validation, callbacks: [progress, ...stop] });
   const trainS = (performance.now() - t1) / 1000;
   let line = `trained in ${trainS.toFixed(1)} s (${Math.round((plan.trainCount * plan.epochs) / trainS).toLocaleString('en-US')} img/s)`;
   if (plan.test) {

@@ -49,6 +49,20 @@ export { SGD, Adam, AdamW, RMSprop, Adagrad, Optimizer, type OptimizerLike, type
 export { Tensor, tensor } from './tensor.js';
 export { Rng } from './random.js';
 export { regularizers, type Regularizer, type RegularizerConfig } from './regularizers.js';
+export {
+  LearningRateSchedule,
+  PiecewiseConstantDecay,
+  ExponentialDecay,
+  CosineDecay,
+  OneCycle,
+  type ScheduleConfig,
+  type PiecewiseConstantDecayArgs,
+  type ExponentialDecayArgs,
+  type CosineDecayArgs,
+  type OneCycleArgs,
+} from './schedules.js';
+export * from './callbacks/index.js';
+export type { LearningRate } from './optimizers.js';
 export { initializers, type Initializer, type InitializerConfig, type InitializerName } from './initializers.js';
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';

@@ -3,6 +3,7 @@ import './node-flags.js';
 import './io/node.js';
 import './data/node-files.js';
 export * from './index.js';
+export { CSVLogger, JSONLogger, type CSVLoggerArgs, type JSONLoggerArgs } from './callbacks/loggers.js';
 export {
   imageFolder,
   ImageFolder,

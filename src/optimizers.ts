@@ -3,6 +3,10 @@
 // both ways. Every reader of optimizers (compile, model files, the worker, the CLI) goes through it.
 import type { Backend } from './backend.js';
 import { SimdcnnError, ValueError } from './errors.js';
+import { type LearningRateSchedule, type ScheduleConfig, scheduleFromConfig, kerasScheduleConfig } from './schedules.js';
+
+/** A learning rate: a number, or a schedule (an instance or its config) evaluated at every step. */
+export type LearningRate = number | LearningRateSchedule | ScheduleConfig;
 
 /** Trainable weights contiguous in memory and in the gradient/state layout (float offset). */
 export interface UpdateRun {
@@ -39,6 +43,8 @@ export abstract class Optimizer {
   readonly clipNorm?: number;
   readonly clipValue?: number;
   readonly globalClipNorm?: number;
+  private lr = 0;
+  private schedule?: LearningRateSchedule;
 
   constructor(clip: ClipArgs = {}, name = 'optimizer') {
     const set = (['clipNorm', 'clipValue', 'globalClipNorm'] as const).filter((k) => clip[k] != null);
@@ -47,12 +53,36 @@ export abstract class Optimizer {
     for (const k of set) this[k] = positive(clip[k] as number, k, name);
   }
 
+  /** A number, or a schedule: the rate is then schedule.at(iterations) at every step (Keras's step count). */
+  protected setLearningRate(v: LearningRate | undefined, byDefault: number, name: string): void {
+    if (v !== null && typeof v === 'object') {
+      this.schedule = scheduleFromConfig(v, name);
+      this.lr = this.schedule.at(this.iterations);
+    } else this.lr = positive(v ?? byDefault, 'learningRate', name);
+  }
+  /** The rate of the last step (or of the next, before any); ReduceLROnPlateau and users may set it, unless scheduled. */
+  get learningRate(): number {
+    return this.lr;
+  }
+  set learningRate(v: number) {
+    if (this.schedule)
+      throw new ValueError(`${this.className}: the learning rate follows a ${this.schedule.className} schedule; it cannot be set`);
+    this.lr = positive(v, 'learningRate', this.className);
+  }
+  get learningRateSchedule(): LearningRateSchedule | undefined {
+    return this.schedule;
+  }
+  /** The rate the next step will take. */
+  protected get nextLearningRate(): number {
+    return this.schedule ? this.schedule.at(this.iterations) : this.lr;
+  }
   /** The value each state slot starts at (Adagrad's accumulator starts at 0.1). */
   slotInitialValue(_slot: number): number {
     return 0;
   }
   /** One step: every run updated from the gradient block and state blocks (same layout). */
   apply(be: Backend, runs: UpdateRun[], grads: number, state: number[]): void {
+    this.lr = this.nextLearningRate;
     this.iterations++;
     for (const r of runs) this.update(be, r.ptr, grads + r.offset * 4, state.length ? state.map((s) => s + r.offset * 4) : state, r.floats);
   }
@@ -105,7 +135,7 @@ function fraction(v: number, what: string, opt: string): number {
 }
 
 export interface SGDArgs extends ClipArgs {
-  learningRate?: number;
+  learningRate?: LearningRate;
   momentum?: number;
   /** Nesterov momentum (TF.js's MomentumOptimizer useNesterov, Keras's nesterov). */
   nesterov?: boolean;
@@ -113,12 +143,11 @@ export interface SGDArgs extends ClipArgs {
 
 export class SGD extends Optimizer {
   readonly className = 'SGD';
-  readonly learningRate: number;
   readonly momentum: number;
   readonly nesterov: boolean;
   constructor(args: SGDArgs = {}) {
     super(args, 'SGD');
-    this.learningRate = positive(args.learningRate ?? 0.01, 'learningRate', 'SGD');
+    this.setLearningRate(args.learningRate, 0.01, 'SGD');
     this.momentum = fraction(args.momentum ?? 0, 'momentum', 'SGD');
     this.nesterov = args.nesterov ?? false;
     if (typeof this.nesterov !== 'boolean')
@@ -139,12 +168,12 @@ export class SGD extends Optimizer {
   }
   /** Plain SGD moves a weight by lr * g exactly; momentum's accumulator depends on history. */
   maxUpdate(gradMaxAbs: number): number {
-    return this.momentum > 0 ? Infinity : this.learningRate * gradMaxAbs * (1 + 2 ** -20);
+    return this.momentum > 0 ? Infinity : this.nextLearningRate * gradMaxAbs * (1 + 2 ** -20);
   }
 }
 
 export interface AdamArgs extends ClipArgs {
-  learningRate?: number;
+  learningRate?: LearningRate;
   beta1?: number;
   beta2?: number;
   epsilon?: number;
@@ -153,7 +182,6 @@ export interface AdamArgs extends ClipArgs {
 export class Adam extends Optimizer {
   readonly className: string = 'Adam';
   readonly slots = 2;
-  readonly learningRate: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
@@ -161,7 +189,7 @@ export class Adam extends Optimizer {
   private c2 = 1;
   constructor(args: AdamArgs = {}, name = 'Adam') {
     super(args, name);
-    this.learningRate = positive(args.learningRate ?? 0.001, 'learningRate', name);
+    this.setLearningRate(args.learningRate, 0.001, name);
     this.beta1 = positive(args.beta1 ?? 0.9, 'beta1', name, true);
     this.beta2 = positive(args.beta2 ?? 0.999, 'beta2', name, true);
     this.epsilon = positive(args.epsilon ?? 1e-7, 'epsilon', name);
@@ -213,7 +241,7 @@ export class AdamW extends Adam {
 }
 
 export interface RMSpropArgs extends ClipArgs {
-  learningRate?: number;
+  learningRate?: LearningRate;
   /** Decay of the mean square (TF.js's decay, Keras's rho); default 0.9. */
   rho?: number;
   decay?: number;
@@ -226,7 +254,6 @@ export interface RMSpropArgs extends ClipArgs {
 /** RMSprop with TF.js's update (epsilon inside the square root) and defaults rho 0.9, momentum 0, epsilon 1e-7. */
 export class RMSprop extends Optimizer {
   readonly className = 'RMSprop';
-  readonly learningRate: number;
   readonly rho: number;
   readonly momentum: number;
   readonly epsilon: number;
@@ -235,7 +262,7 @@ export class RMSprop extends Optimizer {
     super(args, 'RMSprop');
     if (args.rho != null && args.decay != null && args.rho !== args.decay)
       throw new ValueError(`RMSprop: rho and decay are the same option; received both (${args.rho}, ${args.decay})`);
-    this.learningRate = positive(args.learningRate ?? 0.001, 'learningRate', 'RMSprop');
+    this.setLearningRate(args.learningRate, 0.001, 'RMSprop');
     this.rho = fraction(args.rho ?? args.decay ?? 0.9, 'rho', 'RMSprop');
     this.momentum = fraction(args.momentum ?? 0, 'momentum', 'RMSprop');
     this.epsilon = positive(args.epsilon ?? 1e-7, 'epsilon', 'RMSprop');
@@ -266,7 +293,7 @@ export class RMSprop extends Optimizer {
 }
 
 export interface AdagradArgs extends ClipArgs {
-  learningRate?: number;
+  learningRate?: LearningRate;
   initialAccumulatorValue?: number;
 }
 
@@ -274,11 +301,10 @@ export interface AdagradArgs extends ClipArgs {
 export class Adagrad extends Optimizer {
   readonly className = 'Adagrad';
   readonly slots = 1;
-  readonly learningRate: number;
   readonly initialAccumulatorValue: number;
   constructor(args: AdagradArgs = {}) {
     super(args, 'Adagrad');
-    this.learningRate = positive(args.learningRate ?? 0.001, 'learningRate', 'Adagrad');
+    this.setLearningRate(args.learningRate, 0.001, 'Adagrad');
     this.initialAccumulatorValue = positive(args.initialAccumulatorValue ?? 0.1, 'initialAccumulatorValue', 'Adagrad', true);
   }
   slotInitialValue(): number {
@@ -298,7 +324,7 @@ const ADAGRAD_EPSILON = 1e-7;
 export type OptimizerLike =
   Optimizer | 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad' | { className: string; config?: Record<string, unknown> };
 
-type Config = Record<string, number | boolean | undefined>;
+type Config = Record<string, number | boolean | ScheduleConfig | undefined>;
 
 interface Entry {
   /** compile()'s string and the class names files use (TF.js's 'Momentum' is SGD with momentum). */
@@ -314,13 +340,15 @@ const clipOf = (c: Config): ClipArgs => ({
   globalClipNorm: c.globalClipNorm as number | undefined,
 });
 const num = (v: unknown) => v as number | undefined;
+/** A learning rate as configs hold it: a number or a schedule's config. */
+const rate = (v: unknown) => v as LearningRate | undefined;
 
 const REGISTRY: Entry[] = [
   {
     names: ['sgd', 'SGD', 'Momentum', 'momentum'],
     create: (c) =>
       new SGD({
-        learningRate: num(c.learningRate),
+        learningRate: rate(c.learningRate),
         momentum: num(c.momentum),
         nesterov: (c.nesterov ?? c.useNesterov) as boolean | undefined,
         ...clipOf(c),
@@ -330,7 +358,7 @@ const REGISTRY: Entry[] = [
   {
     names: ['adam', 'Adam'],
     create: (c) => {
-      const a = { learningRate: num(c.learningRate), beta1: num(c.beta1), beta2: num(c.beta2), epsilon: num(c.epsilon), ...clipOf(c) };
+      const a = { learningRate: rate(c.learningRate), beta1: num(c.beta1), beta2: num(c.beta2), epsilon: num(c.epsilon), ...clipOf(c) };
       // Keras 3's Adam with weight_decay decays decoupled, as AdamW.
       return c.weightDecay ? new AdamW({ ...a, weightDecay: num(c.weightDecay) }) : new Adam(a);
     },
@@ -340,7 +368,7 @@ const REGISTRY: Entry[] = [
     names: ['adamw', 'AdamW'],
     create: (c) =>
       new AdamW({
-        learningRate: num(c.learningRate),
+        learningRate: rate(c.learningRate),
         beta1: num(c.beta1),
         beta2: num(c.beta2),
         epsilon: num(c.epsilon),
@@ -353,7 +381,7 @@ const REGISTRY: Entry[] = [
     names: ['rmsprop', 'RMSProp', 'RMSprop'],
     create: (c) =>
       new RMSprop({
-        learningRate: num(c.learningRate),
+        learningRate: rate(c.learningRate),
         rho: num(c.rho ?? c.decay),
         momentum: num(c.momentum),
         epsilon: num(c.epsilon),
@@ -365,7 +393,7 @@ const REGISTRY: Entry[] = [
   {
     names: ['adagrad', 'Adagrad'],
     create: (c) =>
-      new Adagrad({ learningRate: num(c.learningRate), initialAccumulatorValue: num(c.initialAccumulatorValue), ...clipOf(c) }),
+      new Adagrad({ learningRate: rate(c.learningRate), initialAccumulatorValue: num(c.initialAccumulatorValue), ...clipOf(c) }),
     slotNames: () => ['accumulator'],
   },
 ];
@@ -391,6 +419,13 @@ export function getOptimizer(o: OptimizerLike, where = 'compile'): Optimizer {
  * global_clipnorm), which TF.js ignores.
  */
 export function optimizerConfig(o: Optimizer): { className: string; config: Record<string, unknown> } {
+  const c = constantConfig(o);
+  // A schedule goes where the rate would, in Keras 3's serialized form (TF.js has no schedules).
+  if (o.learningRateSchedule) c.config.learningRate = kerasScheduleConfig(o.learningRateSchedule);
+  return c;
+}
+
+function constantConfig(o: Optimizer): { className: string; config: Record<string, unknown> } {
   const clip: Record<string, number> = {};
   if (o.clipNorm !== undefined) clip.clipnorm = o.clipNorm;
   if (o.clipValue !== undefined) clip.clipvalue = o.clipValue;

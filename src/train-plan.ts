@@ -17,6 +17,7 @@ import { RandomContrast, RandomErasing, RandomFlip, RandomRotation, RandomTransl
 import type { Layer } from './layers/layer.js';
 import { buildNet, type NetName } from './nets.js';
 import { getOptimizer, type Optimizer, type OPTIMIZER_NAMES } from './optimizers.js';
+import { CosineDecay, ExponentialDecay, OneCycle, type ScheduleConfig } from './schedules.js';
 
 export type DatasetName = IdxDatasetName | 'cifar10';
 export const DATASETS: readonly DatasetName[] = [...IDX_DATASETS, 'cifar10'];
@@ -38,6 +39,8 @@ export interface TrainOptions {
   batchSize?: number;
   optimizer?: (typeof OPTIMIZER_NAMES)[number];
   lr?: number;
+  /** The learning rate over the run: constant (default), or from lr: cosine decay to 0, exponential (x0.1 over the run), one-cycle (peak lr). */
+  schedule?: (typeof SCHEDULES)[number];
   momentum?: number;
   seed?: number;
   /** Fraction held out for validation: image folders per class (default 0.15), datasets the last part of the training set (default 0). */
@@ -162,6 +165,16 @@ interface Loaded {
   source: string;
 }
 
+export const SCHEDULES = ['constant', 'cosine', 'exponential', 'onecycle'] as const;
+
+/** The --schedule recipes over a run of `steps` optimizer steps, from the learning rate lr. */
+function scheduleFor(name: (typeof SCHEDULES)[number], lr: number, steps: number): number | ScheduleConfig {
+  if (name === 'cosine') return new CosineDecay({ initialLearningRate: lr, decaySteps: steps }).toConfig();
+  if (name === 'exponential') return new ExponentialDecay({ initialLearningRate: lr, decaySteps: steps, decayRate: 0.1 }).toConfig();
+  if (name === 'onecycle') return new OneCycle({ maxLearningRate: lr, totalSteps: steps }).toConfig();
+  return lr;
+}
+
 export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   if (o.data !== undefined && o.dataset !== undefined)
     throw new ValueError('give either --data DIR (an image folder) or --dataset NAME, not both');
@@ -229,9 +242,11 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   const epochs = o.epochs ?? (tut ? 3 : defaultEpochs(dataset, trainCount));
   const optName = o.optimizer ?? (tut ? 'sgd' : 'adam');
   const lr = o.lr ?? (optName === 'adam' ? 0.001 : tut ? 0.005 : 0.01);
+  const steps = epochs * Math.ceil(trainCount / batchSize);
+  const rate = scheduleFor(o.schedule ?? 'constant', lr, steps);
   const optimizer = getOptimizer({
     className: optName,
-    config: optName === 'sgd' ? { learningRate: lr, momentum: o.momentum ?? 0 } : { learningRate: lr },
+    config: optName === 'sgd' ? { learningRate: rate, momentum: o.momentum ?? 0 } : { learningRate: rate },
   });
   const classes = train.numClasses;
   const prefix = augmentationLayers(augment, dataset, inputShape, range);
@@ -239,7 +254,7 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   return {
     summary: [
       loaded.source,
-      `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
+      `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}${o.schedule && o.schedule !== 'constant' ? ` (${o.schedule})` : ''}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
         (loaded.validationCount ? `, ${loaded.validationCount} pictures held out for validation` : ''),
       ...(augment.length ? [`augmentation in training: ${prefix.map((l) => l.className).join(', ')} (${augment.join(', ')})`] : []),
     ],

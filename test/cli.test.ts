@@ -7,7 +7,7 @@ import { PNG } from 'pngjs';
 import { expect, it } from 'vitest';
 import { loadMnist } from '../src/mnist.js';
 import { tutorialNet } from '../src/nets.js';
-import '../src/node.js';
+import { loadModel } from '../src/node.js';
 
 // The built CLI (npm test builds first): a tsx start-up per call costs seconds, minutes on a busy machine.
 const cli = resolve(import.meta.dirname, '../lib/cli.js');
@@ -42,10 +42,27 @@ it('simdcnn train --net tutorial (2,000 images) saves a model; eval and predict 
   expect(p.stdout).toMatch(/inverted/);
 }, 120_000);
 
+it('simdcnn train --schedule onecycle --early-stopping 1: the run follows the schedule, saved with the optimizer', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'simdcnn-cli-'));
+  const out = join(d, 'model');
+  const args = ['--net', 'tutorial', '--epochs', '3', '--train-limit', '300', '--test-limit', '100', '--validation-split', '0.2'];
+  const t = run(['train', ...args, '--schedule', 'onecycle', '--early-stopping', '1', '--out', out]);
+  expect(t.status, t.stderr).toBe(0);
+  expect(t.stdout).toMatch(/sgd lr 0\.005 \(onecycle\)/);
+  const m = await loadModel(out);
+  expect(m.optimizer!.learningRateSchedule!.toConfig()).toEqual({
+    className: 'OneCycle',
+    config: { maxLearningRate: 0.005, totalSteps: 3 * 240, pctStart: 0.3, divFactor: 25, finalDivFactor: 1e4 },
+  });
+  m.dispose();
+}, 120_000);
+
 it('bad arguments and files exit with status 2 and say what is wrong', async () => {
   const cases: [string[], RegExp][] = [
     [['train', '--net', 'resnet'], /--net must be tutorial, lenet or cnn3, received 'resnet'/],
     [['train', '--epochs', '0'], /--epochs must be a positive integer/],
+    [['train', '--schedule', 'linear'], /--schedule must be constant, cosine, exponential or onecycle, received 'linear'/],
+    [['train', '--early-stopping', '0'], /--early-stopping must be a positive integer/],
     [['eval'], /eval needs --model PATH/],
     [['eval', '--model', '/nonexistent/dir'], /cannot read \(ENOENT\)/],
     [['frobnicate'], /unknown command 'frobnicate'/],

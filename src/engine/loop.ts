@@ -34,6 +34,8 @@ export interface BatchLogs {
 }
 
 export interface Callbacks {
+  /** Called with the model before onTrainBegin (Keras's set_model): callback classes keep it. */
+  setModel?: (model: TrainHost) => void;
   onTrainBegin?: () => void | Promise<void>;
   onTrainEnd?: () => void | Promise<void>;
   onEpochBegin?: (epoch: number) => void | Promise<void>;
@@ -51,7 +53,8 @@ export interface LoopArgs extends Callbacks {
   epochs?: number;
   /** Epoch to start at (TF.js: for resuming): epochs initialEpoch..epochs-1 run. Default 0. */
   initialEpoch?: number;
-  callbacks?: Callbacks;
+  /** Callback objects or classes (EarlyStopping, ModelCheckpoint, ...), called in this order, then the on* options. */
+  callbacks?: Callbacks | Callbacks[];
   /**
    * Per-sample loss weights by class, as TF.js applies them: each sample's loss is multiplied by its class's
    * weight and the batch loss stays the mean over its samples; every class present in the data needs one.
@@ -92,6 +95,7 @@ export class TrainingRun {
   private readonly limits?: DivergenceLimits;
   private readonly monitor?: LossMonitor;
   private readonly cb: Callbacks = {};
+  private readonly callbacks: Callbacks[];
   private readonly yieldEvery: number;
   private readonly initialEpoch: number;
   /** One weight per class (NaN: not given), when classWeight is. */
@@ -121,8 +125,15 @@ export class TrainingRun {
     this.inputLimit = check ? limitOption(args.maxInputAbs, DEFAULT_MAX_INPUT_ABS, 'maxInputAbs', this.where) : 0;
     this.limits = check ? divergenceLimits(args.divergence, this.where) : undefined;
     this.monitor = this.limits ? new LossMonitor(this.limits.lossFactor) : undefined;
-    Object.assign(this.cb, args.callbacks);
-    for (const k of CALLBACKS) if (args[k]) (this.cb as Record<string, unknown>)[k] = args[k];
+    this.callbacks = [...(Array.isArray(args.callbacks) ? args.callbacks : args.callbacks ? [args.callbacks] : []), args];
+    for (const k of CALLBACKS) {
+      const fs = this.callbacks.filter((c) => typeof c[k] === 'function');
+      // One hook calling each callback's in turn; after each, the model may have been disposed meanwhile.
+      if (fs.length)
+        (this.cb as Record<string, unknown>)[k] = async (...a: unknown[]) => {
+          for (const c of fs) await this.after((c[k] as (...x: unknown[]) => unknown).apply(c, a));
+        };
+    }
     this.yieldEvery = args.yieldEvery ?? 100;
     // A single sigmoid unit still has two classes, 0 and 1.
     if (args.classWeight !== undefined) this.classWeight = classWeights(args.classWeight, Math.max(this.classes, 2), this.where);
@@ -144,6 +155,7 @@ export class TrainingRun {
     host.stopTraining = false;
     running.add(host);
     try {
+      for (const c of this.callbacks) c.setModel?.(host);
       await this.after(cb.onTrainBegin?.());
       for (this.epoch = this.initialEpoch; this.epoch < this.epochs; this.epoch++) {
         await this.after(cb.onEpochBegin?.(this.epoch));
@@ -153,9 +165,10 @@ export class TrainingRun {
         const { loss, correct, seen } = this.sums;
         const acc = this.c.loss.hasAccuracy ? { acc: correct / seen } : {};
         const logs: Logs = seen ? { loss: loss / seen, ...acc, ...val } : { ...val };
+        await this.after(cb.onEpochEnd?.(this.epoch, logs));
+        // After the callbacks, as Keras's History: what they add to the logs (learning_rate) is kept too.
         this.history.epoch.push(this.epoch);
         for (const [k, v] of Object.entries(logs)) (this.history.history[k] ??= []).push(v as number);
-        await this.after(cb.onEpochEnd?.(this.epoch, logs));
         if (host.stopTraining) break;
       }
       await this.after(cb.onTrainEnd?.());

@@ -51,6 +51,20 @@ export const running = new WeakSet<TrainHost>();
 /** Whether fit() is running on this model. */
 export const isTraining = (host: TrainHost) => running.has(host);
 
+/**
+ * Runs fn as if no training were on: for callbacks that write weights as training ends (EarlyStopping's
+ * restoreBestWeights, from its onTrainEnd, where no step can run in between).
+ */
+export function duringRun<T>(host: TrainHost, fn: () => T): T {
+  const on = running.has(host);
+  running.delete(host);
+  try {
+    return fn();
+  } finally {
+    if (on) running.add(host);
+  }
+}
+
 /** Calls that change the weights, the optimizer or the model itself wait for fit to finish. */
 export function idle(host: TrainHost, what: string): void {
   host.alive(what);

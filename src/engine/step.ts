@@ -82,11 +82,12 @@ export function step(
 ): [number, number] {
   rt.forward(n, true);
   const [dataLoss, correct] = lossOf(rt, c.loss, n, io, true, c.fused, weights);
-  if (!Number.isFinite(dataLoss)) throw diverged(host, c, what, stepNo, `the loss became ${dataLoss}`);
+  // checkFinite: false (no limits) lets a non-finite loss through, for TerminateOnNaN or the caller to judge.
+  if (limits && !Number.isFinite(dataLoss)) throw diverged(host, c, what, stepNo, `the loss became ${dataLoss}`);
   rt.backward(n, c.fused);
   // As TF.js reports it, the training loss includes the regularizers' penalty (per sample here: times n).
   const loss = dataLoss + n * regularize(rt, true);
-  if (!Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
+  if (limits && !Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);
   const rise = monitor?.observe(loss / n);
   if (rise) throw diverged(host, c, what, stepNo, rise);
   ensureState(host, rt, c);

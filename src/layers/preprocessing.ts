@@ -132,7 +132,7 @@ class NormalizationLayer extends Layer {
     const spec = (name: string, initializer: 'zeros' | 'ones', values?: Float32Array): WeightSpec => ({
       name,
       shape: [C],
-      initializer,
+      initializer: { className: initializer === 'zeros' ? 'Zeros' : 'Ones', config: {} },
       fanIn: C,
       fanOut: C,
       trainable: false,
