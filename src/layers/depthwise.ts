@@ -2,7 +2,7 @@
 import { actBackward, activationCode, actForward, gradSource } from '../activations.js';
 import { type Backend, FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../backend.js';
 import { ValueError } from '../errors.js';
-import { checkInitializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { checkInitializer, initializerConfig, type Initializer, type InitializerConfig, type InitializerName } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
 import {
   depthwiseBackwardFilter,
@@ -59,8 +59,8 @@ abstract class DepthwiseBase extends Layer {
   readonly dilationRate: [number, number];
   readonly useBias: boolean;
   readonly activation: ActivationName;
-  readonly depthwiseInitializer: InitializerName;
-  readonly biasInitializer: InitializerName;
+  readonly depthwiseInitializer: Initializer;
+  readonly biasInitializer: Initializer;
   readonly backwardReads: { input: boolean; output: boolean };
   protected readonly geometry: (inShape: number[]) => DepthwiseGeometry;
 
@@ -93,7 +93,7 @@ abstract class DepthwiseBase extends Layer {
     return [g.OH, g.OW, this.outChannels(g.C)];
   }
 
-  protected depthwiseKernelSpec(inC: number, initializer: InitializerName): WeightSpec {
+  protected depthwiseKernelSpec(inC: number, initializer: Initializer): WeightSpec {
     const [kh, kw] = this.kernelSize,
       dm = this.depthMultiplier;
     return { name: 'depthwise_kernel', shape: [kh, kw, inC, dm], initializer, fanIn: kh * kw * inC, fanOut: kh * kw * dm, trainable: true };
@@ -246,7 +246,7 @@ class SeparableConv2DLayer extends DepthwiseBase {
     pointwiseConstraint: null,
   };
   readonly filters: number;
-  readonly pointwiseInitializer: InitializerName;
+  readonly pointwiseInitializer: Initializer;
 
   constructor(args: SeparableConv2DArgs) {
     super(args, 'separable_conv2d', 'glorotUniform');
