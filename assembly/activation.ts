@@ -157,6 +157,16 @@ export function bias_act(rows: i32, cols: i32, y: usize, bias: usize, flags: i32
   const hasBias = (flags & FLAG_BIAS) != 0;
   const code = (flags & FLAG_RELU) != 0 ? ACT_RELU : flags >> ACT_SHIFT;
   if (!hasBias && code == ACT_LINEAR) return;
+  // The common epilogues get loops of their own: a switch on the code per vector halves their speed.
+  if (code == ACT_RELU) {
+    if (hasBias) bias_relu_rows(rows, cols, y, bias, true, true);
+    else bias_relu_rows(rows, cols, y, bias, false, true);
+    return;
+  }
+  if (code == ACT_LINEAR) {
+    bias_relu_rows(rows, cols, y, bias, true, false);
+    return;
+  }
   for (let r = 0; r < rows; r++) {
     const row = y + <usize>r * (<usize>cols << 2);
     let j = 0;
@@ -173,6 +183,30 @@ export function bias_act(rows: i32, cols: i32, y: usize, bias: usize, flags: i32
       let v = load<f32>(p);
       if (hasBias) v += load<f32>(bias + (<usize>j << 2));
       store<f32>(p, act_s(v, code, 1, 0, 0));
+    }
+  }
+}
+
+/** bias_act for no activation or ReLU; hasBias and relu are constants at each call, so each call is its own loop. */
+// @ts-ignore: decorator
+@inline function bias_relu_rows(rows: i32, cols: i32, y: usize, bias: usize, hasBias: bool, relu: bool): void {
+  const z = f32x4.splat(0);
+  for (let r = 0; r < rows; r++) {
+    const row = y + <usize>r * (<usize>cols << 2);
+    let j = 0;
+    if (!scalarMode) {
+      for (; j + 4 <= cols; j += 4) {
+        const p = row + (<usize>j << 2);
+        let v = v128.load(p);
+        if (hasBias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
+        v128.store(p, relu ? f32x4.pmax(v, z) : v);
+      }
+    }
+    for (; j < cols; j++) {
+      const p = row + (<usize>j << 2);
+      let v = load<f32>(p);
+      if (hasBias) v += load<f32>(bias + (<usize>j << 2));
+      store<f32>(p, relu && v < 0 ? 0 : v);
     }
   }
 }

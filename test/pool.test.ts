@@ -42,6 +42,11 @@ const cases = [
   '1,3,3,33 p=2,2 s=1,1 same',
   '1,10,10,8 p=4,4 s=3,3 same',
   '2,5,6,5 p=3,2 s=1,2 valid',
+  // 2x2 windows, stride 2, all inside the image: the kernels' fast path (odd sizes drop the last row/column).
+  '2,6,8,12 p=2,2 s=2,2 valid',
+  '1,14,14,32 p=2,2 s=2,2 same',
+  '2,4,6,5 p=2,2 s=2,2 same',
+  '3,9,7,7 p=2,2 s=2,2 valid',
 ].map(parse);
 
 const caseName = (k: 'max' | 'avg', c: PoolCase) =>
@@ -195,6 +200,16 @@ describe('pooling edge cases', () => {
     const { dy } = randomCase(c, 44);
     checkMax(c, x, dy, 'ties');
     // A constant image: every window's first in-bounds position wins.
+    checkMax(c, new Float32Array(x.length).fill(-0.125), dy, 'constant');
+  });
+
+  it('maxpool x=[2,6,8,7] pool=[2,2] stride=2 valid with ties (the fast path): the first position wins and takes the gradient', () => {
+    const c = parse('2,6,8,7 p=2,2 s=2,2 valid');
+    const rnd = mulberry32(45);
+    // Two values and both zeros: most windows tie, and +0/-0 ties must resolve as the general path does.
+    const x = Float32Array.from({ length: 2 * 6 * 8 * 7 }, () => [-0.5, 0.25, 0, -0][Math.floor(rnd() * 4)]);
+    const { dy } = randomCase(c, 46);
+    checkMax(c, x, dy, 'ties');
     checkMax(c, new Float32Array(x.length).fill(-0.125), dy, 'constant');
   });
 
