@@ -4,21 +4,8 @@
 // stripes, random colours, phases and noise), so it runs in seconds without a download.
 // Run: npx tsx examples/resnet.ts [epochs]
 import { pathToFileURL } from 'node:url';
-import {
-  Add,
-  BatchNormalization,
-  Conv2D,
-  Dense,
-  GlobalAveragePooling2D,
-  input,
-  type Model,
-  model,
-  ReLU,
-  Rng,
-  type SymbolicTensor,
-  type Tensor,
-  tensor,
-} from '../src/node.js';
+import { Rng, type Tensor, tensor } from '../src/node.js';
+import { resnet as resnetNet } from '../src/nets.js';
 
 export interface ResNetOptions {
   /** Filters of the stem and the first stage; each later stage doubles them and halves the image. */
@@ -31,27 +18,10 @@ export interface ResNetOptions {
   seed?: number;
 }
 
-/** conv - BN (- ReLU): the convs have no bias, BN's beta takes its place (as in the ResNet papers). */
-function convBn(x: SymbolicTensor, filters: number, kernelSize: number, strides: number, relu: boolean): SymbolicTensor {
-  const c = Conv2D({ filters, kernelSize, strides, padding: 'same', useBias: false }).apply(x);
-  // momentum 0.9: the moving statistics catch up within a few dozen steps, so a short run evaluates well.
-  const b = BatchNormalization({ momentum: 0.9 }).apply(c);
-  return relu ? ReLU().apply(b) : b;
-}
-
-function block(x: SymbolicTensor, filters: number, strides: number): SymbolicTensor {
-  const h = convBn(convBn(x, filters, 3, strides, true), filters, 3, 1, false);
-  const skip = strides === 1 && x.dims[2] === filters ? x : convBn(x, filters, 1, strides, false);
-  return ReLU().apply(Add().apply([h, skip]));
-}
-
-export function resnet(opts: ResNetOptions = {}): Model {
+/** The library's CIFAR-style ResNet (src/nets.ts), here 2 stages of 1 block and 4 classes by default. */
+export function resnet(opts: ResNetOptions = {}) {
   const { filters = 16, stages = 2, blocks = 1, classes = 4, seed = 0 } = opts;
-  const img = input({ shape: [32, 32, 3] });
-  let h = convBn(img, filters, 3, 1, true);
-  for (let s = 0; s < stages; s++) for (let b = 0; b < blocks; b++) h = block(h, filters * 2 ** s, s > 0 && b === 0 ? 2 : 1);
-  const out = Dense({ units: classes, activation: 'softmax' }).apply(GlobalAveragePooling2D().apply(h));
-  return model({ inputs: img, outputs: out, name: 'resnet', seed });
+  return resnetNet(seed, { inputShape: [32, 32, 3], classes, filters, stages, blocks, name: 'resnet' });
 }
 
 /**

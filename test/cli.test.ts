@@ -59,7 +59,7 @@ it('simdcnn train --schedule onecycle --early-stopping 1: the run follows the sc
 
 it('bad arguments and files exit with status 2 and say what is wrong', async () => {
   const cases: [string[], RegExp][] = [
-    [['train', '--net', 'resnet'], /--net must be tutorial, lenet or cnn3, received 'resnet'/],
+    [['train', '--net', 'resnet'], /--net must be tutorial, lenet, cnn3, bncnn, resnet8 or resnet20, received 'resnet'/],
     [['train', '--epochs', '0'], /--epochs must be a positive integer/],
     [['train', '--schedule', 'linear'], /--schedule must be constant, cosine, exponential or onecycle, received 'linear'/],
     [['train', '--early-stopping', '0'], /--early-stopping must be a positive integer/],

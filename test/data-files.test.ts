@@ -16,6 +16,7 @@ import '../src/data/node-files.js';
 import { readSource } from '../src/data/source.js';
 import { DataError, FileError } from '../src/errors.js';
 import { readIdx } from '../src/idx.js';
+import { idxBytes } from './data-helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'simdcnn-data-'));
 const dir = (name: string) => {
@@ -32,15 +33,6 @@ function cifarBytes(n: number, seed: number): Uint8Array {
     for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) b[k * 3073 + 1 + c * 1024 + p] = (k * 7 + c * 50 + p + seed) % 256;
   }
   return b;
-}
-
-export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
-  const out = new Uint8Array(4 + 4 * dims.length + data.length);
-  out.set([0, 0, 8, dims.length]);
-  const v = new DataView(out.buffer);
-  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
-  out.set(data, 4 + 4 * dims.length);
-  return out;
 }
 
 /** n pictures rows x cols: pixel (r, c) of picture k is (k*31 + r*cols + c) % 256; labels k % classes + first. */

@@ -1,4 +1,4 @@
-// Generated pictures for the data tests: seeded RGBA pixels, PNG and JPEG files.
+// Generated pictures for the data tests: seeded RGBA pixels, PNG and JPEG files, IDX and CIFAR-10 binaries.
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import type { RgbaImage } from '../src/data/pixels.js';
@@ -49,4 +49,26 @@ export function halvesJpeg(w: number, h: number): Buffer {
   const data = Buffer.alloc(w * h * 4, 255);
   for (let y = 0; y < h; y++) for (let x = 0; x < w / 2; x++) data.fill(0, (y * w + x) * 4, (y * w + x) * 4 + 3);
   return jpeg.encode({ width: w, height: h, data }, 100).data;
+}
+
+/** An IDX file of unsigned bytes (type 0x08) with these dimensions. */
+export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  out.set([0, 0, 8, dims.length]);
+  const v = new DataView(out.buffer);
+  dims.forEach((d, i) => v.setUint32(4 + 4 * i, d, false));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** n CIFAR-10 records, record k of class k % 10, its pixels around 25 * class with seeded noise (learnable). */
+export function cifarRecords(n: number, seed: number): Uint8Array {
+  const rng = new Rng(seed),
+    b = new Uint8Array(n * 3073);
+  for (let k = 0; k < n; k++) {
+    const label = k % 10;
+    b[k * 3073] = label;
+    for (let i = 1; i < 3073; i++) b[k * 3073 + i] = (label * 25 + rng.int(30)) & 255;
+  }
+  return b;
 }
