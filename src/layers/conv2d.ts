@@ -1,19 +1,14 @@
 import { FLAG_BIAS } from '../backend.js';
-import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { initializerConfig } from '../initializers.js';
 import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
 import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
-  type ActivationName,
   activationBackward,
   finishActivation,
   fusedOutput,
   fusedSavedFloats,
-  checkActivation,
   checkPadding,
   checkPositiveInt,
-  type FoldKind,
-  Layer,
-  type LayerArgs,
   type Need,
   type NodeIO,
   type NodeShapes,
@@ -21,45 +16,26 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
-import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
+import { regularizerConfig } from '../regularizers.js';
 import { shapeSize } from '../tensor.js';
-import { gradSource } from '../activations.js';
+import { KernelLayer, type KernelLayerArgs, KERNEL_LAYER_OPTIONS } from './kernel-layer.js';
 
-export interface Conv2DArgs extends LayerArgs {
+export interface Conv2DArgs extends KernelLayerArgs {
   filters: number;
   kernelSize: number | [number, number];
   strides?: number | [number, number];
   padding?: Padding;
   /** Atrous convolution: kernel taps this many pixels apart. Strides must then be 1 (as in TF.js and Keras). */
   dilationRate?: number | [number, number];
-  useBias?: boolean;
-  activation?: ActivationName;
-  kernelInitializer?: InitializerName | InitializerConfig;
-  biasInitializer?: InitializerName | InitializerConfig;
-  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
-  kernelRegularizer?: string | RegularizerConfig | null;
-  biasRegularizer?: string | RegularizerConfig | null;
 }
 
 /**
  * 2D convolution. Each of the `filters` filters has the depth of its input: kh x kw x inC weights whose
  * responses over all input channels are summed into one output channel. Weights [kh, kw, inC, filters].
  */
-class Conv2DLayer extends Layer {
+class Conv2DLayer extends KernelLayer {
   static readonly className: string = 'Conv2D';
-  static readonly options = [
-    'filters',
-    'kernelSize',
-    'strides',
-    'padding',
-    'dilationRate',
-    'useBias',
-    'activation',
-    'kernelInitializer',
-    'biasInitializer',
-    'kernelRegularizer',
-    'biasRegularizer',
-  ];
+  static readonly options = ['filters', 'kernelSize', 'strides', 'padding', 'dilationRate', ...KERNEL_LAYER_OPTIONS];
   static readonly fixedOptions = {
     dataFormat: 'channelsLast',
     groups: 1,
@@ -72,13 +48,6 @@ class Conv2DLayer extends Layer {
   readonly strides: [number, number];
   readonly padding: Padding;
   readonly dilationRate: [number, number];
-  readonly useBias: boolean;
-  readonly activation: ActivationName;
-  readonly kernelInitializer: Initializer;
-  readonly biasInitializer: Initializer;
-  readonly kernelRegularizer: Regularizer | null;
-  readonly biasRegularizer: Regularizer | null;
-  readonly backwardReads: { input: boolean; output: boolean };
   /** The convolution's window per input shape (for Conv2DTranspose: the convolution it transposes). */
   protected readonly geometry: (inShape: number[]) => Window2D;
 
@@ -89,13 +58,6 @@ class Conv2DLayer extends Layer {
     this.strides = pair(args.strides ?? 1, 'strides', this.name);
     this.padding = checkPadding(args.padding, this.name);
     this.dilationRate = checkDilation(args.dilationRate, this.strides, this.name);
-    this.useBias = args.useBias ?? true;
-    this.activation = checkActivation(args.activation, this.name);
-    this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
-    this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
-    this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
-    this.kernelRegularizer = checkRegularizer(args.kernelRegularizer, this.name, 'kernelRegularizer');
-    this.biasRegularizer = checkRegularizer(args.biasRegularizer, this.name, 'biasRegularizer');
     this.geometry = this.windows();
   }
 
@@ -111,28 +73,7 @@ class Conv2DLayer extends Layer {
   protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const [kh, kw] = this.kernelSize;
     const inC = inputShapes[0][2];
-    const w: WeightSpec[] = [
-      {
-        name: 'kernel',
-        shape: [kh, kw, inC, this.filters],
-        initializer: this.kernelInitializer,
-        regularizer: this.kernelRegularizer,
-        fanIn: kh * kw * inC,
-        fanOut: kh * kw * this.filters,
-        trainable: true,
-      },
-    ];
-    if (this.useBias)
-      w.push({
-        name: 'bias',
-        shape: [this.filters],
-        initializer: this.biasInitializer,
-        regularizer: this.biasRegularizer,
-        fanIn: 1,
-        fanOut: this.filters,
-        trainable: true,
-      });
-    return w;
+    return this.kernelAndBias([kh, kw, inC, this.filters], kh * kw * inC, kh * kw * this.filters);
   }
 
   scratchFloats(s: NodeShapes): number {
@@ -146,11 +87,6 @@ class Conv2DLayer extends Layer {
 
   savedFloatsPerSample(s: NodeShapes): number {
     return fusedSavedFloats(this.activation, shapeSize(s.out));
-  }
-
-  /** A following BN (into kernel and bias) and activation (into the kernel's epilogue) fold in when this is linear. */
-  absorbs(kind: FoldKind): boolean {
-    return this.activation === 'linear' && kind !== 'softmax';
   }
 
   forward(io: NodeIO, n: number, { be, training, weightsVersion }: RunContext): void {

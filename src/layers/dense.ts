@@ -1,17 +1,12 @@
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_SKIP_DW } from '../backend.js';
-import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { initializerConfig } from '../initializers.js';
 import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
 import {
-  type ActivationName,
   activationBackward,
   finishActivation,
   fusedOutput,
   fusedSavedFloats,
-  checkActivation,
   checkPositiveInt,
-  type FoldKind,
-  Layer,
-  type LayerArgs,
   type Need,
   type NodeIO,
   type NodeShapes,
@@ -19,32 +14,17 @@ import {
   type WeightSpec,
 } from './layer.js';
 import { callable, registerLayer } from './registry.js';
-import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
-import { gradSource } from '../activations.js';
+import { regularizerConfig } from '../regularizers.js';
+import { KernelLayer, type KernelLayerArgs, KERNEL_LAYER_OPTIONS } from './kernel-layer.js';
 
-export interface DenseArgs extends LayerArgs {
+export interface DenseArgs extends KernelLayerArgs {
   units: number;
-  useBias?: boolean;
-  activation?: ActivationName;
-  kernelInitializer?: InitializerName | InitializerConfig;
-  biasInitializer?: InitializerName | InitializerConfig;
-  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
-  kernelRegularizer?: string | RegularizerConfig | null;
-  biasRegularizer?: string | RegularizerConfig | null;
 }
 
 /** Fully connected: y = act(x w + b), w [in, units]. */
-class DenseLayer extends Layer {
+class DenseLayer extends KernelLayer {
   static readonly className = 'Dense';
-  static readonly options = [
-    'units',
-    'useBias',
-    'activation',
-    'kernelInitializer',
-    'biasInitializer',
-    'kernelRegularizer',
-    'biasRegularizer',
-  ];
+  static readonly options = ['units', ...KERNEL_LAYER_OPTIONS];
   static readonly fixedOptions = {
     activityRegularizer: null,
     kernelConstraint: null,
@@ -52,24 +32,10 @@ class DenseLayer extends Layer {
     loraRank: null,
   };
   readonly units: number;
-  readonly useBias: boolean;
-  readonly activation: ActivationName;
-  readonly kernelInitializer: Initializer;
-  readonly biasInitializer: Initializer;
-  readonly kernelRegularizer: Regularizer | null;
-  readonly biasRegularizer: Regularizer | null;
-  readonly backwardReads: { input: boolean; output: boolean };
 
   constructor(args: DenseArgs) {
     super(args, 'dense');
     this.units = checkPositiveInt(args.units, 'units', this.name);
-    this.useBias = args.useBias ?? true;
-    this.activation = checkActivation(args.activation, this.name);
-    this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
-    this.kernelInitializer = checkInitializer(args.kernelInitializer, this.name, 'kernelInitializer', 'glorotUniform');
-    this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
-    this.kernelRegularizer = checkRegularizer(args.kernelRegularizer, this.name, 'kernelRegularizer');
-    this.biasRegularizer = checkRegularizer(args.biasRegularizer, this.name, 'biasRegularizer');
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
@@ -79,28 +45,7 @@ class DenseLayer extends Layer {
 
   protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const inUnits = inputShapes[0][0];
-    const w: WeightSpec[] = [
-      {
-        name: 'kernel',
-        shape: [inUnits, this.units],
-        initializer: this.kernelInitializer,
-        regularizer: this.kernelRegularizer,
-        fanIn: inUnits,
-        fanOut: this.units,
-        trainable: true,
-      },
-    ];
-    if (this.useBias)
-      w.push({
-        name: 'bias',
-        shape: [this.units],
-        initializer: this.biasInitializer,
-        regularizer: this.biasRegularizer,
-        fanIn: 1,
-        fanOut: this.units,
-        trainable: true,
-      });
-    return w;
+    return this.kernelAndBias([inUnits, this.units], inUnits, this.units);
   }
 
   scratchFloats(s: NodeShapes): number {
@@ -109,11 +54,6 @@ class DenseLayer extends Layer {
 
   savedFloatsPerSample(_s: NodeShapes): number {
     return fusedSavedFloats(this.activation, this.units);
-  }
-
-  /** A following BN (into kernel and bias) and activation (into the kernel's epilogue) fold in when this is linear. */
-  absorbs(kind: FoldKind): boolean {
-    return this.activation === 'linear' && kind !== 'softmax';
   }
 
   forward(io: NodeIO, n: number, { be, training }: RunContext): void {
