@@ -25,7 +25,7 @@ import {
 import { Rng } from '../src/random.js';
 import { seededMask } from './batchnorm-reference.js';
 import { randomTensor } from './gradcheck.js';
-import { copyWeights, maxDiff, tf, tfjsArtifacts, tfPredict, tfWeights, toTfjs } from './tfjs-helpers.js';
+import { copyWeights, kerasKernelDefaults, maxDiff, tf, tfjsArtifacts, tfPredict, tfWeights, toTfjs } from './tfjs-helpers.js';
 import { trainingForward } from './training-forward.js';
 
 beforeAll(async () => {
@@ -321,14 +321,8 @@ describe('Keras files with BatchNormalization and SpatialDropout2D', () => {
         dilation_rate: [1, 1],
         groups: 1,
         activation: 'linear',
+        ...kerasKernelDefaults,
         use_bias: false,
-        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
-        bias_initializer: init('Zeros'),
-        kernel_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: null,
-        kernel_constraint: null,
-        bias_constraint: null,
       }),
       layer('BatchNormalization', bn),
       layer(
@@ -344,14 +338,7 @@ describe('Keras files with BatchNormalization and SpatialDropout2D', () => {
         dtype,
         units: 2,
         activation: 'softmax',
-        use_bias: true,
-        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
-        bias_initializer: init('Zeros'),
-        kernel_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: null,
-        kernel_constraint: null,
-        bias_constraint: null,
+        ...kerasKernelDefaults,
       }),
     ];
     return {

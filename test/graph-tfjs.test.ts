@@ -21,21 +21,17 @@ import {
   ReLU,
   Sequential,
   SGD,
-  tensor,
   type Tensor,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
+import { randomTensor } from './gradcheck.js';
 import { copyWeights, maxDiff, tf, tfjsArtifacts, tfPredict, tfWeights, toTfjs } from './tfjs-helpers.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 const rng = new Rng(31);
-const rand = (shape: number[]) =>
-  tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
-    shape,
-  );
+const rand = (shape: number[]) => randomTensor(shape, rng);
 
 /** img [9,9,3] -> c1 (5, 3x3 same, relu) -> c2 (5, 3x3 same) -> skip = c2 + c1 -> relu -> [r, br (3, 1x1)] concatenated -> pool -> dense 7 softmax. */
 function residualOurs(seed = 1): Model {

@@ -22,16 +22,12 @@ import {
   Sequential,
   Softmax,
   SpatialDropout2D,
-  tensor,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
+import { randomTensor } from './gradcheck.js';
 
 const rng = new Rng(41);
-const rand = (shape: number[]) =>
-  tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
-    shape,
-  );
+const rand = (shape: number[]) => randomTensor(shape, rng);
 
 describe('functional API', () => {
   it('input -> apply -> model: shapes with a null batch, layers in TF.js order, getLayer by name and index', () => {

@@ -5,21 +5,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, loadModel, type ModelArtifacts, SGD, tensor } from '../src/node.js';
+import { Adam, loadModel, type ModelArtifacts, SGD } from '../src/node.js';
 import { archs } from './io-archs.js';
-import { maxDiff, tf, tfjsArtifacts, tfPredict, toTfjs } from './tfjs-helpers.js';
+import { kerasKernelDefaults, maxDiff, tf, tfjsArtifacts, tfPredict, toTfjs } from './tfjs-helpers.js';
 import { Rng } from '../src/random.js';
+import { randomTensor } from './gradcheck.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 const dir = () => mkdtempSync(join(tmpdir(), 'simdcnn-io-tfjs-'));
 const rng = new Rng(21);
-const rand = (shape: number[]) =>
-  tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
-    shape,
-  );
+const rand = (shape: number[]) => randomTensor(shape, rng);
 
 describe('simdcnn -> TF.js -> simdcnn', () => {
   for (const [name, shape, make] of archs) {
@@ -191,14 +188,7 @@ describe('Keras files (as tensorflowjs_converter writes them) -> simdcnn', () =>
         dilation_rate: [1, 1],
         groups: 1,
         activation: 'relu',
-        use_bias: true,
-        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
-        bias_initializer: { class_name: 'Zeros', config: {} },
-        kernel_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: null,
-        kernel_constraint: null,
-        bias_constraint: null,
+        ...kerasKernelDefaults,
       },
     },
     {
@@ -222,14 +212,7 @@ describe('Keras files (as tensorflowjs_converter writes them) -> simdcnn', () =>
         dtype: policy,
         units: 5,
         activation: 'softmax',
-        use_bias: true,
-        kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
-        bias_initializer: { class_name: 'Zeros', config: {} },
-        kernel_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: null,
-        kernel_constraint: null,
-        bias_constraint: null,
+        ...kerasKernelDefaults,
       },
     },
   ];

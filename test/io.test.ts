@@ -10,14 +10,11 @@ import { Adam, currentBackend, loadModel, modelToArtifacts, ModelFormatError, SG
 import type { ModelFiles } from '../src/io/registry.js';
 import { archs } from './io-archs.js';
 import { Rng } from '../src/random.js';
+import { randomTensor } from './gradcheck.js';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'simdcnn-io-'));
 const rng = new Rng(11);
-const rand = (shape: number[]) =>
-  tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
-    shape,
-  );
+const rand = (shape: number[]) => randomTensor(shape, rng);
 
 describe('simdcnn -> files -> simdcnn is bit-identical', () => {
   for (const [name, shape, make] of archs) {

@@ -18,24 +18,20 @@ import {
   Reshape,
   Sequential,
   SGD,
-  tensor,
   type Tensor,
   UpSampling2D,
   ZeroPadding2D,
 } from '../src/node.js';
 import { Rng } from '../src/random.js';
-import { maxDiff, tf, tfjsArtifacts, tfPredict, toTfjs } from './tfjs-helpers.js';
+import { randomTensor } from './gradcheck.js';
+import { kerasKernelDefaults, maxDiff, tf, tfjsArtifacts, tfPredict, toTfjs } from './tfjs-helpers.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
 const rng = new Rng(77);
-const rand = (shape: number[]) =>
-  tensor(
-    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform() * 2 - 1),
-    shape,
-  );
+const rand = (shape: number[]) => randomTensor(shape, rng);
 
 type Case = { name: string; input: number[]; batch: number; layers: () => ConstructorParameters<typeof Sequential>[0]; note?: string };
 
@@ -381,14 +377,7 @@ describe('files both ways', () => {
             dilation_rate: [1, 1],
             groups: 1,
             activation: 'relu',
-            use_bias: true,
-            kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
-            bias_initializer: { class_name: 'Zeros', config: {} },
-            kernel_regularizer: null,
-            bias_regularizer: null,
-            activity_regularizer: null,
-            kernel_constraint: null,
-            bias_constraint: null,
+            ...kerasKernelDefaults,
           }),
           layer('UpSampling2D', { size: [2, 2], data_format: 'channels_last', interpolation: 'nearest' }),
           layer('Cropping2D', {

@@ -50,3 +50,15 @@ export function copyWeights(ours: Model, theirs: tf.LayersModel): void {
 
 /** Names and values of a TF.js model's weights, in its getWeights order. */
 export const tfWeights = (m: tf.LayersModel) => m.weights.map((v) => ({ name: v.originalName, data: v.read().dataSync() as Float32Array }));
+
+/** What Keras writes for a kernel-and-bias layer's (Dense, Conv2D, Conv2DTranspose) options at their defaults. */
+export const kerasKernelDefaults = {
+  use_bias: true,
+  kernel_initializer: { class_name: 'GlorotUniform', config: { seed: null } },
+  bias_initializer: { class_name: 'Zeros', config: {} },
+  kernel_regularizer: null,
+  bias_regularizer: null,
+  activity_regularizer: null,
+  kernel_constraint: null,
+  bias_constraint: null,
+};
