@@ -4,15 +4,22 @@ import type { BuildName } from '../backend.js';
 import type { LossName } from '../engine/losses.js';
 import type { History } from '../engine/training.js';
 import type { ModelFiles } from '../io/registry.js';
+import type { ScheduleConfig } from '../schedules.js';
 
-/** An optimizer as compile() takes it: a name, or TF.js's serialized form (Momentum is SGD with momentum). */
+/**
+ * An optimizer as compile() takes it: a name, or TF.js's serialized form (Momentum is SGD with momentum).
+ * Its learningRate may be a schedule's config ({className: 'OneCycle', config: {...}}), as compile() takes it.
+ */
 export type OptimizerSpec =
   | 'sgd'
   | 'adam'
   | 'adamw'
   | 'rmsprop'
   | 'adagrad'
-  | { className: 'SGD' | 'Momentum' | 'Adam' | 'AdamW' | 'RMSProp' | 'RMSprop' | 'Adagrad'; config?: Record<string, number | boolean> };
+  | {
+      className: 'SGD' | 'Momentum' | 'Adam' | 'AdamW' | 'RMSProp' | 'RMSprop' | 'Adagrad';
+      config?: Record<string, number | boolean | ScheduleConfig>;
+    };
 
 /** A model as plain data, so it can cross to the worker. */
 export interface ModelSpec {

@@ -1,19 +1,10 @@
 // The demo page: train in a Worker with live charts, draw a digit, look inside the network, save/load.
 // URL options: ?build=simd|relaxed picks the wasm build (the page and its worker use the same one).
-import {
-  currentBackend,
-  type Layer,
-  loadModel,
-  type Model,
-  model as graphModel,
-  relaxedSupported,
-  setBackend,
-  simdSupported,
-  tensor,
-} from '../../src/index.js';
+import { currentBackend, type Layer, loadModel, type Model, model as graphModel, tensor } from '../../src/index.js';
 import type { TrainProgress, TrainResult } from '../../src/browser/protocol.js';
 import { type TrainJob, trainInWorker } from '../../src/browser/train-in-worker.js';
-import { LineChart } from './charts.js';
+import { chooseBuild } from './build-choice.js';
+import { accuracyChart, lossChart as newLossChart } from './charts.js';
 import { loadMnist, type Mnist, toFloat } from './data.js';
 import { DrawPad, toMnist } from './draw.js';
 import { NETS, type NetDef } from './nets.js';
@@ -60,18 +51,8 @@ const hook = {
 (window as unknown as { simdcnnDemo: typeof hook }).simdcnnDemo = hook;
 
 // ---------- charts ----------
-const lossChart = new LineChart($<HTMLCanvasElement>('loss-chart'), {
-  color: '#ff8a65',
-  dotsColor: '#ffd1a8',
-  format: (v) => String(Math.round(v * 100) / 100),
-});
-const accChart = new LineChart($<HTMLCanvasElement>('acc-chart'), {
-  color: '#4fd1a5',
-  dotsColor: '#e6f27a',
-  yMin: 0,
-  yMax: 1,
-  format: (v) => `${Math.round(v * 100)}%`,
-});
+const lossChart = newLossChart($<HTMLCanvasElement>('loss-chart'));
+const accChart = accuracyChart($<HTMLCanvasElement>('acc-chart'));
 
 // ---------- probability bars ----------
 const bars: { row: HTMLElement; fill: HTMLElement; p: HTMLElement }[] = [];
@@ -485,27 +466,14 @@ $('load-file').addEventListener('change', (e) => {
 
 // ---------- start ----------
 async function start(): Promise<void> {
-  const badge = $('build-badge');
-  const want = new URLSearchParams(location.search).get('build');
   try {
-    if (!simdSupported()) throw new Error('This browser has no WebAssembly SIMD (needs Chrome 91+, Firefox 89+, Safari 16.4+).');
-    if (want === 'simd' || want === 'relaxed') {
-      if (want === 'relaxed' && !relaxedSupported())
-        throw new Error('?build=relaxed: this browser has no relaxed SIMD; remove the option to use plain SIMD.');
-      if (currentBackend().build !== want) await setBackend({ build: want });
-    }
+    hook.build = await chooseBuild($('build-badge'));
   } catch (e) {
-    badge.textContent = 'no WebAssembly SIMD';
-    badge.className = 'badge bad';
     say('train-msg', (e as Error).message, 'err');
     hook.state = 'error';
     hook.error = (e as Error).message;
     return;
   }
-  hook.build = currentBackend().build;
-  badge.textContent = hook.build === 'relaxed' ? 'wasm SIMD + FMA (relaxed SIMD)' : 'wasm SIMD';
-  badge.className = 'badge ok';
-  if (self.crossOriginIsolated) badge.title = 'cross-origin isolated';
   selectNet('tutorial');
   updateDrawing();
   say('train-msg', 'Loading 12,000 MNIST digits…');

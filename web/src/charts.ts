@@ -172,3 +172,10 @@ function niceMax(m: number): number {
   for (const f of [1, 2, 2.5, 3, 5, 10]) if (4 * f * p >= m) return 4 * f * p;
   return 40 * p;
 }
+
+/** The pages' loss chart: training as a line, validation/test as dots. */
+export const lossChart = (canvas: HTMLCanvasElement): LineChart =>
+  new LineChart(canvas, { color: '#ff8a65', dotsColor: '#ffd1a8', format: (v) => String(Math.round(v * 100) / 100) });
+/** The pages' accuracy chart, 0 to 100%. */
+export const accuracyChart = (canvas: HTMLCanvasElement): LineChart =>
+  new LineChart(canvas, { color: '#4fd1a5', dotsColor: '#e6f27a', yMin: 0, yMax: 1, format: (v) => `${Math.round(v * 100)}%` });

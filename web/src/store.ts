@@ -51,6 +51,13 @@ const readJson = async (f: File): Promise<unknown> => {
  * TF.js/Keras) plus the weight files its manifest names.
  */
 export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta: DemoMeta }> {
+  const { model, json } = await modelFromFiles(files);
+  const meta = json.userDefinedMetadata?.[META_KEY] as DemoMeta | undefined;
+  return { model, meta: meta ?? { net: model.name, range: [0, 1] } };
+}
+
+/** The model of the chosen files (see loadFromFiles), its model.json and that file's name. */
+export async function modelFromFiles(files: File[]): Promise<{ model: Model; json: Partial<ModelJson>; file: string }> {
   if (!files.length) throw new UserError('No file chosen.');
   const jsons = files.filter((f) => f.name.toLowerCase().endsWith('.json'));
   if (jsons.length === 0) {
@@ -90,6 +97,5 @@ export async function loadFromFiles(files: File[]): Promise<{ model: Model; meta
   } catch (e) {
     throw new UserError(`“${jsons[0].name}” could not be loaded: ${(e as Error).message}`);
   }
-  const meta = json.userDefinedMetadata?.[META_KEY] as DemoMeta | undefined;
-  return { model, meta: meta ?? { net: model.name, range: [0, 1] } };
+  return { model, json, file: jsons[0].name };
 }
