@@ -45,6 +45,7 @@ export class Webcam {
     this.stream = stream;
     stream.getVideoTracks()[0]?.addEventListener('ended', () => this.stop());
     this.video.srcObject = stream;
+    this.video.hidden = false;
     try {
       await this.video.play();
       if (this.video.readyState < 2) await new Promise((r) => this.video.addEventListener('loadeddata', r, { once: true }));
@@ -58,5 +59,6 @@ export class Webcam {
     this.stream?.getTracks().forEach((t) => t.stop());
     this.stream = undefined;
     this.video.srcObject = null;
+    this.video.hidden = true;
   }
 }
