@@ -24,7 +24,7 @@ interface Hook {
   names: string[];
   counts(): number[];
   charts(): { loss: number; acc: number; validation: number };
-  result?: { history: { epoch: number[]; history: Record<string, number[]> }; cancelled: boolean };
+  result?: { history: { epoch: number[]; history: Record<string, number[]> }; cancelled: boolean; elapsedMs: number };
   optimizer?: unknown;
   prediction: null | { source: string; label: string; probabilities: number[]; file?: string };
   livePredictions: number;
@@ -175,10 +175,22 @@ describe('web/classes.html: your own classes', () => {
     expect(stopped.history.epoch.length).toBeLessThan(100);
     expect(await hook<string>('h.state')).toBe('ready');
 
+    // Live prediction with the stopped run's model keeps going while the next run trains: the page never freezes.
+    const livePredictions = () => hook<number>('h.livePredictions');
+    await page.click('#live');
+    await page.waitForFunction(() => (window as unknown as { ownClasses: Hook }).ownClasses.livePredictions >= 3, null, {
+      timeout: 10_000,
+    });
+
     // Train: 3 classes, 20% of each held out for validation (2 + 2 + 2 or more).
     await page.fill('#epochs', '12');
     await page.click('#train');
+    const atStart = await livePredictions();
     await page.waitForFunction(() => (window as unknown as { ownClasses: Hook }).ownClasses.state === 'ready', null, { timeout: 60_000 });
+    const seconds = (await hook<number>('h.result.elapsedMs')) / 1000;
+    expect(await livePredictions(), `webcam frames classified during ${seconds.toFixed(1)} s of training`).toBeGreaterThanOrEqual(
+      atStart + Math.floor(3 * seconds),
+    );
     const charts = await hook<{ loss: number; acc: number; validation: number }>('h.charts()');
     const result = (await hook<Hook['result']>('h.result'))!;
     expect(result.cancelled).toBe(false);
@@ -210,9 +222,9 @@ describe('web/classes.html: your own classes', () => {
     expect(filters.colours).toBeGreaterThan(200);
     expect(filters.tinted).toBeGreaterThan(16 * 25 * 8);
 
-    // Live prediction from the webcam: the camera class, about 10+ frames a second.
-    await page.click('#live');
-    await page.waitForFunction(() => (window as unknown as { ownClasses: Hook }).ownClasses.livePredictions >= 20, null, {
+    // Live prediction from the webcam, now with the trained model: the camera class, about 10+ frames a second.
+    const atReady = await livePredictions();
+    await page.waitForFunction((n) => (window as unknown as { ownClasses: Hook }).ownClasses.livePredictions >= n + 20, atReady, {
       timeout: 15_000,
     });
     const live = (await hook<Hook['prediction']>('h.prediction'))!;
