@@ -87,6 +87,18 @@ async function message(id: string, re: RegExp): Promise<{ text: string; cls: str
   });
   return { text: (await msg(id))!, cls: (await page.getAttribute(`#${id}`, 'class'))! };
 }
+/** Drops `files` on the element `selector`, as dragging them from the desktop does. */
+async function drop(selector: string, files: { name: string; mimeType: string; buffer: Buffer }[]): Promise<void> {
+  const dataTransfer = await page.evaluateHandle(
+    (list) => {
+      const dt = new DataTransfer();
+      for (const f of list) dt.items.add(new File([new Uint8Array(f.bytes)], f.name, { type: f.mimeType }));
+      return dt;
+    },
+    files.map((f) => ({ name: f.name, mimeType: f.mimeType, bytes: Array.from(f.buffer) })),
+  );
+  await page.dispatchEvent(selector, 'drop', { dataTransfer });
+}
 const card = (n: number) => `#class-list .class-card:nth-child(${n})`;
 
 describe('web/classes.html: your own classes', () => {
@@ -130,7 +142,7 @@ describe('web/classes.html: your own classes', () => {
     await page.evaluate(() => (window as unknown as { restoreCamera(): void }).restoreCamera());
   });
 
-  it('classes from uploaded PNGs and the fake camera train in the Worker with live charts, predict live and by upload, show RGB filters, save and load', async () => {
+  it('classes from uploaded and dropped PNGs and the fake camera train in the Worker with live charts, predict live and by upload, show RGB filters, save and load', async () => {
     need();
     // Classes: two from uploads (renamed), one recorded from the fake webcam while the button is held.
     await page.fill(`${card(1)} .class-name`, 'Red discs');
@@ -140,8 +152,8 @@ describe('web/classes.html: your own classes', () => {
       Array.from({ length: 12 }, (_, i) => pngFile(`disc${i}.png`, picture('disc', i))),
     );
     await message('classes-msg', /12 pictures added to “Red discs”/);
-    await page.setInputFiles(
-      `${card(2)} input.upload`,
+    await drop(
+      card(2),
       Array.from({ length: 12 }, (_, i) => pngFile(`square${i}.png`, picture('square', i, 40 + i, 56))),
     );
     await message('classes-msg', /12 pictures added to “Blue squares”/);
@@ -247,6 +259,8 @@ describe('web/classes.html: your own classes', () => {
     const before = await predictAll();
     expect(before.map((p) => p.label)).toEqual(['Red discs', 'Blue squares']);
     expect(await msg('predict-msg')).toMatch(/“test-square\.png” looks like “Blue squares”/);
+    await drop('#predict-card', [pngFile('dropped-disc.png', picture('disc', 103))]);
+    expect((await message('predict-msg', /dropped-disc/)).text).toMatch(/“dropped-disc\.png” looks like “Red discs”/);
 
     // Save as downloads, load the files back: same names, same predictions.
     const downloads: { name: string; path: string }[] = [];

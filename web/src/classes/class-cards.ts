@@ -106,6 +106,7 @@ export class ClassCards {
     };
     const off = () => this.actions.record(id, false);
     record.addEventListener('pointerdown', on);
+    record.addEventListener('contextmenu', (e) => e.preventDefault());
     for (const ev of ['pointerup', 'pointerleave', 'pointercancel', 'blur']) record.addEventListener(ev, off);
     record.addEventListener('keydown', (e) => (e.key === ' ' || e.key === 'Enter') && !e.repeat && on(e));
     record.addEventListener('keyup', (e) => (e.key === ' ' || e.key === 'Enter') && off());

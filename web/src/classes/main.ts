@@ -269,21 +269,29 @@ $('live').addEventListener('click', () =>
   }),
 );
 
+async function predictFile(files: File[]): Promise<string> {
+  if (!model) throw new UserError('Train or load a model first, then pick a picture to classify.');
+  const { images, problems } = await filesToBytes(files.slice(0, 1));
+  if (!images.length) throw new UserError(problems.join(' ') || 'No file chosen.');
+  if (live.running) {
+    live.stop();
+    updateButtons();
+  }
+  const r = show('image', images[0].bytes, images[0].name);
+  return `“${images[0].name}” looks like “${r.label}” (${pct(r.p)}).`;
+}
 $('predict-file').addEventListener('change', (e) => {
   const input = e.target as HTMLInputElement;
   const files = Array.from(input.files ?? []);
   input.value = '';
-  void guard('predict-msg', async () => {
-    if (!model) throw new UserError('Train or load a model first, then pick a picture to classify.');
-    const { images, problems } = await filesToBytes(files.slice(0, 1));
-    if (!images.length) throw new UserError(problems.join(' ') || 'No file chosen.');
-    if (live.running) {
-      live.stop();
-      updateButtons();
-    }
-    const r = show('image', images[0].bytes, images[0].name);
-    return `“${images[0].name}” looks like “${r.label}” (${pct(r.p)}).`;
-  });
+  void guard('predict-msg', () => predictFile(files));
+});
+const predictCard = $('predict-card');
+predictCard.addEventListener('dragover', (e) => e.preventDefault());
+predictCard.addEventListener('drop', (e) => {
+  e.preventDefault();
+  const files = Array.from(e.dataTransfer?.files ?? []);
+  if (files.length) void guard('predict-msg', () => predictFile(files));
 });
 
 // ---------- save / load ----------
