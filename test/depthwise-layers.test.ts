@@ -373,8 +373,8 @@ describe('registry and errors', () => {
     expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, filters: 4 } as never)).toThrow(
       /d \(DepthwiseConv2D\): unknown option 'filters'/,
     );
-    expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, depthwiseRegularizer: 'l2' } as never)).toThrow(
-      /d \(DepthwiseConv2D\): option depthwiseRegularizer='l2' is not supported \(only null\)/,
+    expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, biasConstraint: 'nonNeg' } as never)).toThrow(
+      /d \(DepthwiseConv2D\): option biasConstraint='nonNeg' is not supported \(only null\)/,
     );
     expect(() => DepthwiseConv2D({ name: 'd', kernelSize: 3, activation: 'tahn' as never })).toThrow(/d.*activation 'tahn'/);
     expect(() => SeparableConv2D({ name: 's', kernelSize: 3 } as never)).toThrow(

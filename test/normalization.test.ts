@@ -271,8 +271,8 @@ describe('BatchNormalization configs and shapes', () => {
     expect(() => BatchNormalization({ name: 'b1', momentum: 1.5 })).toThrow(/b1: momentum must be a number in \[0, 1\], received 1.5/);
     expect(() => BatchNormalization({ name: 'b2', epsilon: 0 })).toThrow(/b2: epsilon must be a positive number/);
     expect(() => BatchNormalization({ name: 'b3', center: 'yes' as never })).toThrow(/b3: center must be true or false/);
-    expect(() => BatchNormalization({ name: 'b4', gammaRegularizer: { className: 'L2', config: { l2: 0.01 } } } as never)).toThrow(
-      /b4 \(BatchNormalization\): option gammaRegularizer=.* is not supported \(only null\)/,
+    expect(() => BatchNormalization({ name: 'b4', gammaConstraint: { className: 'NonNeg', config: {} } } as never)).toThrow(
+      /b4 \(BatchNormalization\): option gammaConstraint=.* is not supported \(only null\)/,
     );
     expect(() => BatchNormalization({ name: 'b5', renorm: true } as never)).toThrow(
       /b5 \(BatchNormalization\): option renorm=true is not supported/,

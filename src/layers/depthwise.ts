@@ -13,6 +13,7 @@ import {
   depthwiseWindowsOf,
 } from '../kernels/depthwise.js';
 import { pair, type Padding } from '../kernels/geometry.js';
+import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
 import {
   type ActivationName,
   ACT_SHIFT,
@@ -41,14 +42,18 @@ export interface DepthwiseConv2DArgs extends LayerArgs {
   activation?: ActivationName;
   depthwiseInitializer?: InitializerName | InitializerConfig;
   biasInitializer?: InitializerName | InitializerConfig;
+  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
+  depthwiseRegularizer?: string | RegularizerConfig | null;
+  biasRegularizer?: string | RegularizerConfig | null;
 }
 
 export interface SeparableConv2DArgs extends DepthwiseConv2DArgs {
   filters: number;
   pointwiseInitializer?: InitializerName | InitializerConfig;
+  pointwiseRegularizer?: string | RegularizerConfig | null;
 }
 
-const NULL_OPTIONS = { dataFormat: 'channelsLast', biasRegularizer: null, activityRegularizer: null, biasConstraint: null };
+const NULL_OPTIONS = { dataFormat: 'channelsLast', activityRegularizer: null, biasConstraint: null };
 
 /** What both layers share: the depthwise window, its options and their TF.js config. */
 abstract class DepthwiseBase extends Layer {
@@ -61,6 +66,8 @@ abstract class DepthwiseBase extends Layer {
   readonly activation: ActivationName;
   readonly depthwiseInitializer: Initializer;
   readonly biasInitializer: Initializer;
+  readonly depthwiseRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
   readonly backwardReads: { input: boolean; output: boolean };
   protected readonly geometry: (inShape: number[]) => DepthwiseGeometry;
 
@@ -83,6 +90,8 @@ abstract class DepthwiseBase extends Layer {
     this.backwardReads = { input: true, output: gradSource(this.activation) === 'output' };
     this.depthwiseInitializer = checkInitializer(args.depthwiseInitializer, this.name, 'depthwiseInitializer', depthwiseDefault);
     this.biasInitializer = checkInitializer(args.biasInitializer, this.name, 'biasInitializer', 'zeros');
+    this.depthwiseRegularizer = checkRegularizer(args.depthwiseRegularizer, this.name, 'depthwiseRegularizer');
+    this.biasRegularizer = checkRegularizer(args.biasRegularizer, this.name, 'biasRegularizer');
     this.geometry = depthwiseWindowsOf(this.name, this.kernelSize, this.strides, this.dilationRate, this.padding, this.depthMultiplier);
   }
 
@@ -96,12 +105,30 @@ abstract class DepthwiseBase extends Layer {
   protected depthwiseKernelSpec(inC: number, initializer: Initializer): WeightSpec {
     const [kh, kw] = this.kernelSize,
       dm = this.depthMultiplier;
-    return { name: 'depthwise_kernel', shape: [kh, kw, inC, dm], initializer, fanIn: kh * kw * inC, fanOut: kh * kw * dm, trainable: true };
+    return {
+      name: 'depthwise_kernel',
+      shape: [kh, kw, inC, dm],
+      initializer,
+      fanIn: kh * kw * inC,
+      fanOut: kh * kw * dm,
+      trainable: true,
+      regularizer: this.depthwiseRegularizer,
+    };
   }
 
   protected biasSpec(units: number): WeightSpec[] {
     return this.useBias
-      ? [{ name: 'bias', shape: [units], initializer: this.biasInitializer, fanIn: 1, fanOut: units, trainable: true }]
+      ? [
+          {
+            name: 'bias',
+            shape: [units],
+            initializer: this.biasInitializer,
+            fanIn: 1,
+            fanOut: units,
+            trainable: true,
+            regularizer: this.biasRegularizer,
+          },
+        ]
       : [];
   }
 
@@ -138,12 +165,12 @@ abstract class DepthwiseBase extends Layer {
       activation: this.activation,
       useBias: this.useBias,
       biasInitializer: initializerConfig(this.biasInitializer),
-      biasRegularizer: null,
+      biasRegularizer: regularizerConfig(this.biasRegularizer),
       activityRegularizer: null,
       biasConstraint: null,
       depthMultiplier: this.depthMultiplier,
       depthwiseInitializer: initializerConfig(this.depthwiseInitializer),
-      depthwiseRegularizer: null,
+      depthwiseRegularizer: regularizerConfig(this.depthwiseRegularizer),
       depthwiseConstraint: null,
       ...super.getConfig(),
     };
@@ -160,6 +187,8 @@ const DEPTHWISE_OPTIONS = [
   'activation',
   'depthwiseInitializer',
   'biasInitializer',
+  'depthwiseRegularizer',
+  'biasRegularizer',
 ];
 
 /**
@@ -169,12 +198,19 @@ const DEPTHWISE_OPTIONS = [
  */
 class DepthwiseConv2DLayer extends DepthwiseBase {
   static readonly className = 'DepthwiseConv2D';
-  static readonly options = DEPTHWISE_OPTIONS;
-  static readonly fixedOptions = { ...NULL_OPTIONS, depthwiseRegularizer: null, depthwiseConstraint: null };
+  static readonly options = [...DEPTHWISE_OPTIONS, 'depthwiseConstraint'];
+  static readonly fixedOptions = NULL_OPTIONS;
 
   constructor(args: DepthwiseConv2DArgs) {
     // TF.js's BaseConv default for the depthwise kernel is glorotNormal; normal initialisers are not here yet.
     super(args, 'depthwise_conv2d', 'glorotUniform');
+    // No constraints here; but tfjs-layers 4.22's getConfig writes the depthwiseRegularizer as depthwiseConstraint
+    // too, so a TF.js file with a regularizer carries that copy: it is not a constraint.
+    const c = (args as { depthwiseConstraint?: unknown }).depthwiseConstraint;
+    if (c != null && JSON.stringify(checkCopy(c, this.name)) !== JSON.stringify(this.depthwiseRegularizer))
+      throw new ValueError(
+        `${this.name} (${this.className}): option depthwiseConstraint=${JSON.stringify(c)} is not supported (only null)`,
+      );
   }
 
   protected outChannels(inC: number): number {
@@ -226,6 +262,12 @@ class DepthwiseConv2DLayer extends DepthwiseBase {
 }
 registerLayer(DepthwiseConv2DLayer);
 
+/** The regularizer a TF.js depthwiseConstraint copies, or undefined when it is no regularizer config. */
+function checkCopy(c: unknown, layer: string): Regularizer | null | undefined {
+  const name = typeof c === 'object' && c !== null ? (c as RegularizerConfig).className : undefined;
+  return name === 'L1L2' || name === 'L1' || name === 'L2' ? checkRegularizer(c, layer, 'depthwiseConstraint') : undefined;
+}
+
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
 /**
@@ -237,21 +279,17 @@ const align16 = (n: number) => Math.ceil(n / 16) * 16;
  */
 class SeparableConv2DLayer extends DepthwiseBase {
   static readonly className = 'SeparableConv2D';
-  static readonly options = ['filters', ...DEPTHWISE_OPTIONS, 'pointwiseInitializer'];
-  static readonly fixedOptions = {
-    ...NULL_OPTIONS,
-    depthwiseRegularizer: null,
-    depthwiseConstraint: null,
-    pointwiseRegularizer: null,
-    pointwiseConstraint: null,
-  };
+  static readonly options = ['filters', ...DEPTHWISE_OPTIONS, 'pointwiseInitializer', 'pointwiseRegularizer'];
+  static readonly fixedOptions = { ...NULL_OPTIONS, depthwiseConstraint: null, pointwiseConstraint: null };
   readonly filters: number;
   readonly pointwiseInitializer: Initializer;
+  readonly pointwiseRegularizer: Regularizer | null;
 
   constructor(args: SeparableConv2DArgs) {
     super(args, 'separable_conv2d', 'glorotUniform');
     this.filters = checkPositiveInt(args.filters, 'filters', this.name);
     this.pointwiseInitializer = checkInitializer(args.pointwiseInitializer, this.name, 'pointwiseInitializer', 'glorotUniform');
+    this.pointwiseRegularizer = checkRegularizer(args.pointwiseRegularizer, this.name, 'pointwiseRegularizer');
   }
 
   protected outChannels(): number {
@@ -270,6 +308,7 @@ class SeparableConv2DLayer extends DepthwiseBase {
         fanIn: CC,
         fanOut: this.filters,
         trainable: true,
+        regularizer: this.pointwiseRegularizer,
       },
       ...this.biasSpec(this.filters),
     ];
@@ -352,7 +391,7 @@ class SeparableConv2DLayer extends DepthwiseBase {
       filters: this.filters,
       ...super.getConfig(),
       pointwiseInitializer: initializerConfig(this.pointwiseInitializer),
-      pointwiseRegularizer: null,
+      pointwiseRegularizer: regularizerConfig(this.pointwiseRegularizer),
       pointwiseConstraint: null,
     };
   }

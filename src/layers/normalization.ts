@@ -1,6 +1,7 @@
 import { FLAG_RELU } from '../backend.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { checkInitializer, type Initializer, initializerConfig, type InitializerConfig, type InitializerName } from '../initializers.js';
+import { checkRegularizer, type Regularizer, regularizerConfig, type RegularizerConfig } from '../regularizers.js';
 import { formatShape, shapeSize } from '../tensor.js';
 import {
   type FoldKind,
@@ -32,6 +33,9 @@ export interface BatchNormalizationArgs extends LayerArgs {
   gammaInitializer?: Init;
   movingMeanInitializer?: Init;
   movingVarianceInitializer?: Init;
+  /** tf.regularizers.l1l2({l1, l2}) (or 'l1l2', Keras's 'l1', 'l2'): its penalty joins the training loss. */
+  betaRegularizer?: string | RegularizerConfig | null;
+  gammaRegularizer?: string | RegularizerConfig | null;
 }
 
 // io.cache, in floats: a header (int32 stamp of the inference scale, int32 "statistics pending"), then
@@ -68,10 +72,10 @@ class BatchNormalizationLayer extends Layer {
     'gammaInitializer',
     'movingMeanInitializer',
     'movingVarianceInitializer',
+    'betaRegularizer',
+    'gammaRegularizer',
   ];
   static readonly fixedOptions = {
-    betaRegularizer: null,
-    gammaRegularizer: null,
     betaConstraint: null,
     gammaConstraint: null,
     renorm: false,
@@ -89,6 +93,8 @@ class BatchNormalizationLayer extends Layer {
   readonly gammaInitializer: Initializer;
   readonly movingMeanInitializer: Initializer;
   readonly movingVarianceInitializer: Initializer;
+  readonly betaRegularizer: Regularizer | null;
+  readonly gammaRegularizer: Regularizer | null;
 
   constructor(args: BatchNormalizationArgs = {}) {
     super(args, 'batch_normalization');
@@ -107,6 +113,8 @@ class BatchNormalizationLayer extends Layer {
     this.gammaInitializer = checkInitializer(args.gammaInitializer, this.name, 'gammaInitializer', 'ones');
     this.movingMeanInitializer = checkInitializer(args.movingMeanInitializer, this.name, 'movingMeanInitializer', 'zeros');
     this.movingVarianceInitializer = checkInitializer(args.movingVarianceInitializer, this.name, 'movingVarianceInitializer', 'ones');
+    this.betaRegularizer = checkRegularizer(args.betaRegularizer, this.name, 'betaRegularizer');
+    this.gammaRegularizer = checkRegularizer(args.gammaRegularizer, this.name, 'gammaRegularizer');
   }
 
   computeOutputShape(inputShapes: number[][]): number[] {
@@ -122,17 +130,18 @@ class BatchNormalizationLayer extends Layer {
   protected declareWeights(inputShapes: number[][]): WeightSpec[] {
     const C = channelsOf(inputShapes[0]),
       fan = Math.sqrt(C);
-    const w = (name: string, initializer: Initializer, trainable: boolean): WeightSpec => ({
+    const w = (name: string, initializer: Initializer, trainable: boolean, regularizer: Regularizer | null = null): WeightSpec => ({
       name,
       shape: [C],
       initializer,
       fanIn: fan,
       fanOut: fan,
       trainable,
+      regularizer,
     });
     return [
-      ...(this.scale ? [w('gamma', this.gammaInitializer, true)] : []),
-      ...(this.center ? [w('beta', this.betaInitializer, true)] : []),
+      ...(this.scale ? [w('gamma', this.gammaInitializer, true, this.gammaRegularizer)] : []),
+      ...(this.center ? [w('beta', this.betaInitializer, true, this.betaRegularizer)] : []),
       w('moving_mean', this.movingMeanInitializer, false),
       w('moving_variance', this.movingVarianceInitializer, false),
     ];
@@ -234,8 +243,8 @@ class BatchNormalizationLayer extends Layer {
       gammaInitializer: initializerConfig(this.gammaInitializer),
       movingMeanInitializer: initializerConfig(this.movingMeanInitializer),
       movingVarianceInitializer: initializerConfig(this.movingVarianceInitializer),
-      betaRegularizer: null,
-      gammaRegularizer: null,
+      betaRegularizer: regularizerConfig(this.betaRegularizer),
+      gammaRegularizer: regularizerConfig(this.gammaRegularizer),
       betaConstraint: null,
       gammaConstraint: null,
       ...super.getConfig(),
