@@ -102,7 +102,7 @@ async function drop(selector: string, files: { name: string; mimeType: string; b
 const card = (n: number) => `#class-list .class-card:nth-child(${n})`;
 
 describe('web/classes.html: your own classes', () => {
-  it('explains what a user can get wrong: empty classes, fewer than 2, a non-image, a giant image, no camera permission', async () => {
+  it('explains what a user can get wrong: empty classes, fewer than 2, duplicate names, a non-image, a giant image, no camera permission', async () => {
     need();
     expect(await page.locator('#class-list .class-card').count()).toBe(2);
     await page.click('#train');
@@ -112,6 +112,9 @@ describe('web/classes.html: your own classes', () => {
     await message('train-msg', /Add at least 2 classes to train \(you have 1\)/);
     await page.click('#add-class');
     expect(await page.locator('#class-list .class-card').count()).toBe(2);
+    await page.fill(`${card(2)} .class-name`, 'Class A');
+    await page.click('#train');
+    await message('train-msg', /Two classes are called “Class A”/);
 
     const giant = encodePng({ width: 1, height: 1, data: new Uint8Array(4) });
     giant.writeUInt32BE(30000, 16);
@@ -198,11 +201,13 @@ describe('web/classes.html: your own classes', () => {
     await page.fill('#epochs', '12');
     await page.click('#train');
     const atStart = await livePredictions();
+    const t0 = Date.now();
     await page.waitForFunction(() => (window as unknown as { ownClasses: Hook }).ownClasses.state === 'ready', null, { timeout: 60_000 });
-    const seconds = (await hook<number>('h.result.elapsedMs')) / 1000;
-    expect(await livePredictions(), `webcam frames classified during ${seconds.toFixed(1)} s of training`).toBeGreaterThanOrEqual(
-      atStart + Math.floor(3 * seconds),
+    const wall = (Date.now() - t0) / 1000;
+    expect(await livePredictions(), `webcam frames classified during ${wall.toFixed(1)} s of training`).toBeGreaterThanOrEqual(
+      atStart + Math.floor(2 * wall),
     );
+    const seconds = (await hook<number>('h.result.elapsedMs')) / 1000;
     const charts = await hook<{ loss: number; acc: number; validation: number }>('h.charts()');
     const result = (await hook<Hook['result']>('h.result'))!;
     expect(result.cancelled).toBe(false);
@@ -215,6 +220,10 @@ describe('web/classes.html: your own classes', () => {
     expect(h.val_acc[11]).toBeGreaterThanOrEqual(0.8);
     expect(JSON.stringify(await hook('h.optimizer'))).toMatch(/OneCycle/);
     expect(await msg('train-msg')).toMatch(/Done: .* Validation accuracy/);
+    const last = (await hook<{ imagesPerSec: number }[]>('h.progress()')).at(-1)!;
+    console.info(
+      `classes page: ${last.imagesPerSec.toFixed(0)} images/s training in the Worker, ${seconds.toFixed(1)} s for 12 epochs (${wall.toFixed(1)} s from the click, worker start included), ${(await livePredictions()) - atStart} webcam frames classified meanwhile`,
+    );
 
     // The first layer's filters: 16 of 5x5x3, each as a colour picture and three grey slices.
     expect(await hook<number>('h.filtersDrawn')).toBeGreaterThanOrEqual(1);
@@ -242,7 +251,9 @@ describe('web/classes.html: your own classes', () => {
     const live = (await hook<Hook['prediction']>('h.prediction'))!;
     expect(live.source).toBe('camera');
     expect(live.label).toBe('Camera');
-    expect(await hook<number>('h.fps')).toBeGreaterThanOrEqual(5);
+    const fps = await hook<number>('h.fps');
+    console.info(`classes page: live webcam prediction at ${fps} frames/s`);
+    expect(fps).toBeGreaterThanOrEqual(5);
     await page.screenshot({ path: join(SHOTS, 'classes-laptop.png'), fullPage: true });
 
     // Uploaded pictures the net has not seen are classified by name.

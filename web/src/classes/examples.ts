@@ -81,13 +81,13 @@ export class ClassSet {
   problem(): string | null {
     if (this.classes.length < MIN_CLASSES)
       return `Add at least ${MIN_CLASSES} classes to train (you have ${this.classes.length}): a classifier needs something to tell apart.`;
-    const empty = this.classes.filter((c) => c.examples.length === 0);
-    if (empty.length)
-      return `${empty.map((c) => `“${c.name || 'unnamed'}”`).join(', ')} ${empty.length > 1 ? 'have' : 'has'} no pictures yet: add some from the webcam or by uploading images, or remove ${empty.length > 1 ? 'them' : 'it'}.`;
     const names = this.classes.map((c) => c.name);
     if (names.some((n) => !n)) return 'Every class needs a name.';
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) return `Two classes are called “${dup}”: give each class its own name.`;
+    const empty = this.classes.filter((c) => c.examples.length === 0);
+    if (empty.length)
+      return `${empty.map((c) => `“${c.name || 'unnamed'}”`).join(', ')} ${empty.length > 1 ? 'have' : 'has'} no pictures yet: add some from the webcam or by uploading images, or remove ${empty.length > 1 ? 'them' : 'it'}.`;
     return null;
   }
 
