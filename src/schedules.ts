@@ -247,9 +247,6 @@ export function scheduleFromConfig(v: unknown, where: string): LearningRateSched
   }
 }
 
-/** Whether an optimizer config's learning rate is a schedule (an object), not a number. */
-export const isScheduleConfig = (v: unknown) => v instanceof LearningRateSchedule || (typeof v === 'object' && v !== null);
-
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Keras 3's serialized schedule (what an optimizer config holds as its learning_rate); OneCycle as a custom class. */

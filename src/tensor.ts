@@ -1,4 +1,4 @@
-import { ShapeError, ValueError } from './errors.js';
+import { ShapeError } from './errors.js';
 
 /** A dense float32 array with a shape; row-major (NHWC for images). */
 export class Tensor {
@@ -58,11 +58,4 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape?: number[])
     throw new ShapeError(`tensor: shape ${formatShape(s)} needs ${shapeSize(s)} values, received ${arr.length}`);
   }
   return new Tensor(arr, s);
-}
-
-export function assertFinite(data: Float32Array, what: string): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v - v !== 0) throw new ValueError(`${what}: value at flat index ${i} is ${v}; expected finite numbers`);
-  }
 }

@@ -4,8 +4,6 @@
 // lifetimes do not overlap share memory (greedy by size, the usual offset planner). A gradient that
 // several consumers feed is accumulated: the first writer overwrites it, later ones write a temporary
 // that is added in. Reshapes share their input's buffer. Inference plans hold no gradients or saved state.
-import { MAX_MEMORY_BYTES } from '../backend.js';
-import { MemoryError } from '../errors.js';
 import type { Layer, Need, NodeIO, RunContext } from '../layers/layer.js';
 import type { Node, SymbolicTensor } from '../layers/symbolic.js';
 import { shapeSize } from '../tensor.js';
@@ -254,13 +252,4 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     };
   }
   return { bytes, bind };
-}
-
-/** Refuses, before anything is allocated, an arena the engine could not hold. */
-export function checkArenaFits(bytes: number, allocated: number, capacity: number, model: string): void {
-  if (bytes + allocated > MAX_MEMORY_BYTES) {
-    throw new MemoryError(
-      `${model}: batches of ${capacity} need ${(bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB); use a smaller batch size`,
-    );
-  }
 }
