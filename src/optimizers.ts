@@ -84,8 +84,15 @@ export abstract class Optimizer {
   apply(be: Backend, runs: UpdateRun[], grads: number, state: number[]): void {
     this.lr = this.nextLearningRate;
     this.iterations++;
-    for (const r of runs) this.update(be, r.ptr, grads + r.offset * 4, state.length ? state.map((s) => s + r.offset * 4) : state, r.floats);
+    const at = this.stateAt;
+    at.length = state.length;
+    for (const r of runs) {
+      for (let i = 0; i < state.length; i++) at[i] = state[i] + r.offset * 4;
+      this.update(be, r.ptr, grads + r.offset * 4, at, r.floats);
+    }
   }
+  /** The state blocks' pointers at the run being updated: one array reused every step. */
+  private readonly stateAt: number[] = [];
   /**
    * Clips the gradients of the trainable weights in place, as Keras does before the update: each weight's
    * by its own norm (clipNorm), all by their joint norm (globalClipNorm), or each element (clipValue).
