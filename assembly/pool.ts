@@ -8,9 +8,8 @@ import { scalarMode, zero_f32 } from './common';
  */
 export function maxpool2d_forward(x: usize, y: usize, arg: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
-  // Fix: this used to read `arg == 0 && !scalarMode`, so in scalar mode an inference call fell through
-  // to the loop below and stored its int32 winners at address 0 + ..., over the module's static data
-  // (the math tables start at byte 1030). maxpool2d_values now has its own scalar sibling.
+  // Inference (arg == 0) never reaches the paths that store winners, in either mode: they would write them
+  // at address 0 + ..., over the module's static data.
   const pairs = PH == 2 && PW == 2 && SH == 2 && SW == 2 && PT == 0 && PL == 0 && 2 * OH <= H && 2 * OW <= W;
   if (arg == 0) {
     if (pairs) maxpool2x2_values(x, y, N, H, W, C, OH, OW);
@@ -32,8 +31,7 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
           const idx = ((n * H + iy) * W + ix) * C + c;
           const v = v128.load(x + (<usize>idx << 2));
           // !(v <= best): a larger value or a NaN takes over; `best == best`: nothing takes over from a
-          // NaN, so a NaN anywhere in the window propagates. (Fix: without the second test a NaN was
-          // replaced by the next finite value, so it propagated only from the window's last position.)
+          // NaN, so a NaN anywhere in the window propagates (without it, the next finite value would replace it).
           const take = v128.and(v128.not(f32x4.le(v, best)), f32x4.eq(best, best));
           best = v128.bitselect(v, best, take);
           bi = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), bi, take);
