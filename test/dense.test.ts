@@ -5,9 +5,10 @@
 // Plain SIMD vs scalar sibling: bit for bit for y, dw and db. dx = dy w^T bit for bit when N >= 4
 // (packed GEMM) or OUT < 4; with N < 4 and OUT >= 4 it is gemm_nt's dot-product path, which reduces
 // four lanes as a tree, so there the two agree to float32 rounding (checked with a tolerance).
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../src/backend.js';
-import { denseBackward, denseForward, denseScratchFloats } from '../src/kernels/dense.js';
+import { denseBackward, denseForward, denseForwardCached, densePackedCacheFloats, denseScratchFloats } from '../src/kernels/dense.js';
+import { Dense, Sequential, SGD, tensor } from '../src/index.js';
 import { denseBackwardRef, denseForwardRef, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
 
@@ -161,4 +162,74 @@ describe('dense backward of a frozen layer (FLAG_SKIP_DW): only dx is written', 
       }
     });
   }
+});
+
+describe('dense forward with the kernel packed once (inference cache) equals the per-call packing bit for bit', () => {
+  const shapes: [number, number, number][] = [
+    [8, 5, 13],
+    [13, 17, 8],
+    [17, 31, 29],
+    [64, 100, 10],
+    [11, 3, 1],
+    [5, 7, 9],
+  ];
+  shapes.forEach(([N, IN, OUT], idx) => {
+    it(`dense x=[${N},${IN}] w=[${IN},${OUT}] bias+relu: cached panels vs dense_forward, then new weights repack`, () => {
+      const d = caseData(N, IN, OUT, 600 + idx),
+        w2 = d.w.map((v) => -0.5 * v);
+      for (const { name, be } of vs) {
+        withArena(be, (ar) => {
+          const p = ar.place({ x: d.x, w: d.w, b: d.b, y: N * OUT, y2: N * OUT, scratch: denseScratchFloats(IN, OUT) }, null);
+          const cache = ar.place({ cache: densePackedCacheFloats(IN, OUT) }, 'cache').cache;
+          be.i32.fill(0, cache / 4, cache / 4 + 16); // a planned cache starts zeroed
+          const label = `dense x=[${N},${IN}] w=[${IN},${OUT}]`;
+          const flags = FLAG_BIAS | FLAG_RELU;
+          for (const [version, w] of [
+            [3, d.w],
+            [3, d.w],
+            [4, w2],
+          ] as const) {
+            ar.refill(p.w, w);
+            ar.run(`${label} forward`, [p.y, p.scratch], () => denseForward(be, p.x, p.w, p.b, p.y, p.scratch, N, IN, OUT, flags));
+            ar.run(`${label} cached forward v${version}`, [p.y2, cache], () =>
+              denseForwardCached(be, p.x, p.w, p.b, p.y2, 0, N, IN, OUT, flags, cache, version),
+            );
+            expectBitwise(ar.read(p.y2), ar.read(p.y), `${name} cached vs per-call packing, weights version ${version}`);
+          }
+          // The same version again does not repack: stale panels give the stale (first weights') result.
+          ar.refill(p.w, d.w);
+          ar.run(`${label} cached forward v4 again`, [p.y2, cache], () =>
+            denseForwardCached(be, p.x, p.w, p.b, p.y2, 0, N, IN, OUT, flags, cache, 4),
+          );
+          ar.run(`${label} forward`, [p.y, p.scratch], () => denseForward(be, p.x, p.w, p.b, p.y, p.scratch, N, IN, OUT, flags));
+          expect(Buffer.from(ar.read(p.y2).buffer).equals(Buffer.from(ar.read(p.y).buffer)), `${name}: version 4 kept its panels`).toBe(
+            N < 8,
+          );
+        });
+      }
+    });
+  });
+});
+
+describe('Dense layer inference packs its kernel once per weights version', () => {
+  it('Dense 37 -> 13 relu, predict x=[16,37] (batches of 16 and 5): setWeights and a training step are seen by the next predict', () => {
+    const [N, IN, OUT] = [16, 37, 13];
+    const d = caseData(N, IN, OUT, 700);
+    const m = new Sequential([Dense({ units: OUT, activation: 'relu', inputShape: [IN] })], { seed: 3 });
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'meanSquaredError' });
+    const x = tensor(Float32Array.from(d.x), [N, IN]);
+    const check = (what: string) => {
+      const [w, b] = m.getWeights();
+      const ref = denseForwardRef(d.x, w, b, N, IN, OUT, true);
+      for (const batchSize of [16, 5])
+        expectClose(m.predict(x, { batchSize }).data, ref, { ...sumTol(IN), shape: [N, OUT] }, `${what}, batches of ${batchSize}`);
+    };
+    check('initial weights');
+    check('initial weights again (cached panels)');
+    m.setWeights([d.w, d.b]);
+    check('after setWeights');
+    m.trainOnBatch(x, tensor(new Float32Array(N * OUT).fill(0.25), [N, OUT]));
+    check('after a training step');
+    m.dispose();
+  });
 });

@@ -20,6 +20,41 @@ export function denseForward(
 ): void {
   be.k.dense_forward(x, w, bias, y, scratch, N, IN, OUT, flags);
 }
+/**
+ * Floats a Dense layer keeps between inference calls: a 16-float header (int32: 1 + the weights version the
+ * panels were packed from; zeroed memory matches none), then its kernel packed for the GEMM.
+ */
+export function densePackedCacheFloats(IN: number, OUT: number): number {
+  return 16 + roundUp(OUT, 8) * IN;
+}
+
+/**
+ * denseForward with the kernel packed into `cache` once per weights version instead of into scratch on every
+ * call. Batches below 8 rows read the kernel in place (denseForward's path; packing would not pay).
+ */
+export function denseForwardCached(
+  be: Backend,
+  x: number,
+  w: number,
+  bias: number,
+  y: number,
+  scratch: number,
+  N: number,
+  IN: number,
+  OUT: number,
+  flags: number,
+  cache: number,
+  version: number,
+): void {
+  if (N < 8) return denseForward(be, x, w, bias, y, scratch, N, IN, OUT, flags);
+  const wp = cache + 64,
+    stamp = (version + 1) | 0;
+  if (be.i32[cache / 4] !== stamp) {
+    be.k.dense_pack(w, wp, IN, OUT);
+    be.i32[cache / 4] = stamp;
+  }
+  be.k.dense_forward_packed(x, wp, bias, y, N, IN, OUT, flags);
+}
 export function denseBackward(
   be: Backend,
   x: number,

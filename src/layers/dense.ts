@@ -1,6 +1,6 @@
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_SKIP_DW } from '../backend.js';
 import { initializerConfig } from '../initializers.js';
-import { denseBackward, denseForward, denseScratchFloats } from '../kernels/dense.js';
+import { denseBackward, denseForward, denseForwardCached, densePackedCacheFloats, denseScratchFloats } from '../kernels/dense.js';
 import {
   activationBackward,
   finishActivation,
@@ -52,15 +52,26 @@ class DenseLayer extends KernelLayer {
     return denseScratchFloats(s.in[0][0], this.units);
   }
 
+  /**
+   * Inference keeps the kernel packed for the GEMM, made once per weights version (XNNPACK's setup/run
+   * split); training changes the weights every step, so it packs in scratch as it goes.
+   */
+  cacheFloats(s: NodeShapes, training: boolean): number {
+    return training ? 0 : densePackedCacheFloats(s.in[0][0], this.units);
+  }
+
   savedFloatsPerSample(_s: NodeShapes): number {
     return fusedSavedFloats(this.activation, this.units);
   }
 
-  forward(io: NodeIO, n: number, { be, training }: RunContext): void {
+  forward(io: NodeIO, n: number, { be, training, weightsVersion }: RunContext): void {
     const [kernel, b] = io.fold?.params ?? [io.params[0], this.useBias ? io.params[1] : 0],
       activation = io.fold?.activation ?? this.activation;
     const { out, flags } = fusedOutput(activation, io, training);
-    denseForward(be, io.x[0], kernel, b, out, io.scratch, n, io.shapes.in[0][0], this.units, flags | (b ? FLAG_BIAS : 0));
+    const IN = io.shapes.in[0][0],
+      f = flags | (b ? FLAG_BIAS : 0);
+    if (io.cache) denseForwardCached(be, io.x[0], kernel, b, out, io.scratch, n, IN, this.units, f, io.cache, weightsVersion);
+    else denseForward(be, io.x[0], kernel, b, out, io.scratch, n, IN, this.units, f);
     finishActivation(activation, io, n * this.units, this.units, training, be);
   }
 
