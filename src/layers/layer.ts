@@ -228,7 +228,7 @@ export abstract class Layer {
   }
   /**
    * Floats kept across calls (io.cache) for what the layer derives from its weights (Winograd's transformed
-   * filters) or keeps between a training forward and applyUpdates, valid while ctx.weightsVersion stays the
+   * filters, Dense's packed kernel) or keeps between a training forward and applyUpdates, valid while ctx.weightsVersion stays the
    * same; `training`: the plan also runs backward.
    */
   cacheFloats(_s: NodeShapes, _training: boolean): number {
