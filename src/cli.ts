@@ -281,13 +281,17 @@ function testEvery(every: number | undefined, plan: TrainPlan, t0: number) {
   if (every === undefined) return undefined;
   if (!plan.test) fail('--eval-every needs a test set: a --dataset (image folders have none)');
   const perEpoch = plan.train.size ?? fail('--eval-every needs a training set of known size');
-  const k = Math.max(1, Math.round(every * perEpoch));
+  const last = perEpoch * plan.epochs;
+  // The j-th test after round(j * every * perEpoch) batches (at least one apart), and one at the end.
+  const at = (j: number) => Math.max(j, Math.round(j * every * perEpoch));
   let done = 0,
+    j = 1,
     testing = 0;
   return {
     seconds: () => testing / 1000,
     async onBatchEnd(): Promise<void> {
-      if (++done % k !== 0 && done !== perEpoch * plan.epochs) return;
+      if (++done < at(j) && done !== last) return;
+      while (at(j) <= done) j++;
       const t = performance.now();
       const trained = (t - t0 - testing) / 1000;
       const r = await plan.model.evaluateDataset(plan.test!);

@@ -60,18 +60,20 @@ describe('simdcnn train --recipe NAME on generated files', () => {
     {
       recipe: 'mnist-fast',
       data: ['--train-limit', '150', '--test-limit', '40'],
-      summary: /net bncnn on \[28,28,1\] -> 10 classes, adam lr 0\.005 \(onecycle\), label smoothing 0\.1, batch 64, 1 epoch\(s\), seed 3/,
+      epochs: '2',
+      summary: /net bncnn on \[28,28,1\] -> 10 classes, adam lr 0\.005 \(onecycle\), label smoothing 0\.1, batch 32, 2 epoch\(s\), seed 3/,
       augment: /augmentation in training: RandomTranslation \(translate\)/,
       params: '104,874',
       tests: 40,
-      // 150 pictures = 3 batches of 64; half an epoch = 2 batches, then the end of the run.
-      evals: ['0.67', '1.00'],
+      // 150 pictures = 5 batches of 32: tests after round(2.5 j) batches, each epoch's end among them.
+      evals: ['0.60', '1.00', '1.60', '2.00'],
       png: greyPng,
       layers: 14,
     },
     {
       recipe: 'fashion-mnist',
       data: ['--data-dir', fashionDir],
+      epochs: '1',
       summary: /net bncnn on \[28,28,1\] -> 10 classes, adam lr 0\.005 \(onecycle\), label smoothing 0\.1, batch 64, 1 epoch\(s\), seed 3/,
       augment: /augmentation in training: RandomFlip, RandomTranslation \(flip, translate\)/,
       params: '104,874',
@@ -83,6 +85,7 @@ describe('simdcnn train --recipe NAME on generated files', () => {
     {
       recipe: 'cifar10-resnet',
       data: ['--data-dir', cifarDir],
+      epochs: '1',
       summary:
         /net resnet20 on \[32,32,3\] -> 10 classes, adamw lr 0\.003 \(onecycle\), label smoothing 0\.1, batch 128, 1 epoch\(s\), seed 3/,
       augment: /augmentation in training: RandomFlip, RandomTranslation \(flip, crop\)/,
@@ -94,9 +97,9 @@ describe('simdcnn train --recipe NAME on generated files', () => {
     },
   ];
   for (const c of cases)
-    it(`--recipe ${c.recipe} --epochs 1: the recipe's net and settings, test accuracy per --eval-every with the training time, saved; eval and predict read it`, () => {
+    it(`--recipe ${c.recipe} --epochs ${c.epochs}: the recipe's net and settings, test accuracy per --eval-every with the training time, saved; eval and predict read it`, () => {
       const out = join(tmp, c.recipe);
-      const t = run(['train', '--recipe', c.recipe, ...c.data, '--epochs', '1', '--seed', '3', '--out', out]);
+      const t = run(['train', '--recipe', c.recipe, ...c.data, '--epochs', c.epochs, '--seed', '3', '--out', out]);
       expect(t.status, t.stderr).toBe(0);
       expect(t.stdout).toMatch(c.summary);
       expect(t.stdout).toMatch(c.augment);
