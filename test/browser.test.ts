@@ -225,6 +225,25 @@ describe('trainInWorker (simdcnn/worker-client)', () => {
     for (const g of r.gaps) expect(g).toBeGreaterThanOrEqual(100);
   }, 60_000);
 
+  it("epochWeights: the report after each epoch carries that epoch's weights (tutorial net, 3 epochs of 200); the last are the result's", async () => {
+    needBrowser();
+    const r = await inPage<{ withWeights: number[]; lens: number[][]; lastEqual: boolean; changed: boolean; plain: number }>(`
+      const sent = [];
+      const res = await trainInWorker(NETS.tutorial.spec, data(200), { epochs: 3, batchSize: 1, seed: 1, progressInterval: 0, epochWeights: true },
+        (p) => p.weights && sent.push({ epoch: p.epochsDone[p.epochsDone.length - 1].epoch, weights: p.weights })).promise;
+      let plain = 0;
+      await trainInWorker(NETS.tutorial.spec, data(50), { epochs: 2, batchSize: 1, progressInterval: 0 }, (p) => { if ('weights' in p) plain++; }).promise;
+      const same = (a, b) => a.length === b.length && a.every((w, i) => w.length === b[i].length && w.every((v, j) => v === b[i][j]));
+      return { withWeights: sent.map((s) => s.epoch), lens: sent.map((s) => s.weights.map((w) => w.length)),
+        lastEqual: same(sent[sent.length - 1].weights, res.weights), changed: !same(sent[0].weights, sent[sent.length - 1].weights), plain };
+    `);
+    expect(r.withWeights).toEqual([0, 1, 2]);
+    for (const l of r.lens) expect(l).toEqual([72, 13520, 10]);
+    expect(r.lastEqual).toBe(true);
+    expect(r.changed).toBe(true);
+    expect(r.plain, 'no weights without epochWeights').toBe(0);
+  }, 60_000);
+
   it('cancel() stops after the current batch and resolves with the weights so far, also before the worker is up', async () => {
     needBrowser();
     const r = await inPage<{

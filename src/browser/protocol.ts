@@ -61,6 +61,11 @@ export interface TrainOptions {
   workerUrl?: string | URL;
   /** Minimum time between progress reports, ms (default 100). */
   progressInterval?: number;
+  /**
+   * Send the weights (getWeights order) with the first progress report after each epoch, e.g. to draw the
+   * filters as they learn (default false). Epochs that end between two reports send only the latest weights.
+   */
+  epochWeights?: boolean;
   /** Move the data's buffers to the worker instead of copying them (default true: trainInWorker detaches them at once). */
   transfer?: boolean;
 }
@@ -89,6 +94,8 @@ export interface TrainProgress {
   elapsedMs: number;
   /** Epochs that ended since the previous report, with their mean loss/accuracy (and validation). */
   epochsDone: EpochLogs[];
+  /** With options.epochWeights: the weights at the end of the last epoch in epochsDone (transferred). */
+  weights?: Float32Array[];
 }
 
 export interface TrainResult {

@@ -7,6 +7,7 @@
 //     { x, shape: [N, 28, 28, 1], y },             // x: Float32Array, y: Uint8Array; their buffers move to the worker
 //     { epochs: 3, batchSize: 1 },
 //     (p) => console.log(p.epoch, p.batch, p.loss, p.acc, p.imagesPerSec));
+//   // options.epochWeights: true also sends p.weights (getWeights order) after each epoch, e.g. to draw filters
 //   cancelButton.onclick = () => job.cancel();      // stops after the current batch; the promise still resolves
 //   const { weights, history, files, cancelled } = await job.promise;
 //   const trained = await loadModel(files);          // or: model.setWeights(weights)

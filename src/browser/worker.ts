@@ -76,6 +76,7 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
       lastLoss = NaN,
       lastAcc = NaN;
     let epochsDone: EpochLogs[] = [];
+    let epochWeights: Float32Array[] | undefined;
     const report = (force: boolean) => {
       const t = now();
       if (!force && t - last < interval) return;
@@ -91,8 +92,10 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
         images,
         elapsedMs: t - t0,
         epochsDone,
+        ...(epochWeights ? { weights: epochWeights } : {}),
       };
-      scope.postMessage({ type: 'progress', progress: p });
+      scope.postMessage({ type: 'progress', progress: p }, buffers(epochWeights ?? []));
+      epochWeights = undefined;
       last = t;
       lossSum = 0;
       accSum = 0;
@@ -131,6 +134,7 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
         },
         onEpochEnd: (e, logs) => {
           epochsDone.push({ epoch: e, loss: logs.loss ?? NaN, acc: logs.acc ?? NaN, val_loss: logs.val_loss, val_acc: logs.val_acc });
+          if (options.epochWeights) epochWeights = model.getWeights();
           report(false);
         },
       });

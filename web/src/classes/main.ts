@@ -10,7 +10,7 @@ import { $, errorText, type MsgKind, pct, say } from './dom.js';
 import { ClassSet, MAX_CLASSES, MAX_EXAMPLES } from './examples.js';
 import { drawRgbFilters } from './filters.js';
 import { drawBytes, filesToBytes, pictureBytes } from './images.js';
-import { buildNet, INPUT_SHAPE, RECIPE } from './net.js';
+import { buildNet, firstKernel, INPUT_SHAPE, RECIPE } from './net.js';
 import { LiveLoop, ProbabilityBars } from './predict.js';
 import { loadBrowser, loadFiles, saveBrowser, saveDownloads } from './storage.js';
 import { Trainer } from './training.js';
@@ -41,6 +41,7 @@ const hook = {
   livePredictions: 0,
   fps: 0,
   filtersDrawn: 0,
+  filtersDuringTraining: 0,
   error: '',
 };
 (window as unknown as { ownClasses: typeof hook }).ownClasses = hook;
@@ -164,11 +165,11 @@ const live = new LiveLoop(() => {
   return true;
 });
 
-function renderFilters(): void {
+/** Draws the first convolution's kernel [kh, kw, 3, F]; without one, says why. */
+function renderFilters(kernel?: { data: Float32Array; shape: number[] }): void {
   const canvas = $<HTMLCanvasElement>('filters-canvas');
   const placeholder = $('rgb-filters').querySelector('.placeholder') as HTMLElement;
-  const conv = model?.layers.find((l) => l.className === 'Conv2D');
-  if (!model || !conv || conv.inputShape[2] !== 3) {
+  if (!kernel || kernel.shape[2] !== 3) {
     canvas.hidden = $('filters-key').hidden = true;
     placeholder.hidden = false;
     placeholder.textContent = model
@@ -176,14 +177,20 @@ function renderFilters(): void {
       : 'Train or load a model to see its filters.';
     return;
   }
-  const specs = model.weightSpecs();
-  const k = specs.findIndex((s) => s.name === `${conv.name}/kernel`);
   const narrow = window.matchMedia('(max-width: 640px)').matches;
-  drawRgbFilters(canvas, model.getWeights()[k], specs[k].shape, narrow ? 2 : 4, narrow ? 6 : 10);
+  drawRgbFilters(canvas, kernel.data, kernel.shape, narrow ? 2 : 4, narrow ? 6 : 10);
   canvas.hidden = $('filters-key').hidden = false;
   placeholder.hidden = true;
   hook.filtersDrawn++;
 }
+const modelFilters = (m: Model) => {
+  const at = firstKernel(m);
+  renderFilters(at && { data: m.getWeights()[at.index], shape: at.shape });
+};
+trainer.onKernel = (data, shape) => {
+  renderFilters({ data, shape });
+  hook.filtersDuringTraining++;
+};
 
 function useModel(m: Model, classNames: string[]): void {
   model?.dispose();
@@ -191,7 +198,7 @@ function useModel(m: Model, classNames: string[]): void {
   names = classNames;
   hook.names = names;
   bars.setNames(names);
-  renderFilters();
+  modelFilters(m);
   hook.state = 'ready';
   updateButtons();
 }

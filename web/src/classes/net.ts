@@ -7,6 +7,7 @@ import {
   GlobalAveragePooling2D,
   type Layer,
   MaxPool2D,
+  type Model,
   RandomFlip,
   RandomTranslation,
   Sequential,
@@ -51,13 +52,27 @@ export interface Recipe {
 }
 export const RECIPE: Recipe = { epochs: 15, batchSize: 16, maxLearningRate: 0.005 };
 
+/** Where the first convolution's kernel is among a net's weights (getWeights order), and its shape. */
+export interface KernelAt {
+  index: number;
+  shape: number[];
+}
+export function firstKernel(model: Model): KernelAt | undefined {
+  const conv = model.layers.find((l) => l.className === 'Conv2D');
+  const specs = model.weightSpecs();
+  const index = conv ? specs.findIndex((s) => s.name === `${conv.name}/kernel`) : -1;
+  return index >= 0 ? { index, shape: specs[index].shape } : undefined;
+}
+
 /** What the worker trains: the augmented net, Adam under a one-cycle schedule over all the steps. */
-export function trainingSpec(classes: number, samples: number, r: Recipe): ModelSpec {
+export function trainingSpec(classes: number, samples: number, r: Recipe): ModelSpec & { kernel?: KernelAt } {
   const totalSteps = Math.max(2, Math.ceil(samples / r.batchSize) * r.epochs);
   const model = buildNet(classes, true);
   const modelTopology = model.toJSON(null, false) as Record<string, unknown>;
+  const kernel = firstKernel(model);
   model.dispose();
   return {
+    kernel,
     modelTopology,
     seed: 1,
     compile: {

@@ -10,6 +10,8 @@ import { type Recipe, trainingSpec } from './net.js';
 export class Trainer {
   readonly loss = lossChart($<HTMLCanvasElement>('loss-chart'));
   readonly acc = accuracyChart($<HTMLCanvasElement>('acc-chart'));
+  /** Called with the first convolution's kernel after each epoch (as the worker reports it). */
+  onKernel: (kernel: Float32Array, shape: number[]) => void = () => {};
   private job?: TrainJob;
   /** Every progress report of the current run (for tests and the console). */
   progress: TrainProgress[] = [];
@@ -30,11 +32,22 @@ export class Trainer {
     this.valDots = 0;
     this.stats({});
     $('progress-bar').style.width = '0';
+    const { kernel, ...spec } = trainingSpec(classes, n, recipe);
     this.job = trainInWorker(
-      trainingSpec(classes, n, recipe),
+      spec,
       data,
-      { epochs: recipe.epochs, batchSize: recipe.batchSize, seed: 1, build: currentBackend().build, progressInterval: 80 },
-      (p) => this.onProgress(p, n, total, recipe.epochs),
+      {
+        epochs: recipe.epochs,
+        batchSize: recipe.batchSize,
+        seed: 1,
+        build: currentBackend().build,
+        progressInterval: 80,
+        epochWeights: !!kernel,
+      },
+      (p) => {
+        this.onProgress(p, n, total, recipe.epochs);
+        if (kernel && p.weights) this.onKernel(p.weights[kernel.index], kernel.shape);
+      },
     );
     try {
       return await this.job.promise;
