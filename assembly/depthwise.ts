@@ -4,9 +4,12 @@
 //
 // The three kernels work output row by output row on "taps": each kernel tap whose source row lies in
 // the image becomes (source row, weight row, source column of output pixel 0). The pixels whose taps
-// all lie inside the row (the interior) are swept by row passes: a channel group of 4 keeps at most three
-// tap weights in registers and runs along the row two or four pixels at a time, its sums independent
-// so the core overlaps them, each pass continuing the sums the previous one stored. The few pixels
+// all lie inside the row (the interior) of a 3-wide stride-1 window (up to three kernel rows: the 3x3
+// case) go pixel-major, as XNNPACK's unipass kernels: four output pixels at a time, every channel group
+// in turn with all its taps summed in registers and stored once. Other windows are swept by row passes:
+// a channel group of 4 keeps at most three tap weights in registers and runs along the row two or four
+// pixels at a time, its sums independent so the core overlaps them, each pass continuing the sums the
+// previous one stored. The few pixels
 // at the left and right edges (padding) take the taps that exist, one pixel at a time. Rows are read in
 // place (a copy that pads them costs more than the edges do); only depthMultiplier > 1 copies each input
 // row once into a ring, its channels repeated DM times.
@@ -228,6 +231,134 @@ function interiorEnd(T: i32, count: i32, j0: i32): i32 {
   }
 }
 
+/**
+ * The interior [j0, j1) of a row whose T taps come in kernel rows of 3 (rows3: 1 rising, -1 falling),
+ * pixel-major as XNNPACK's unipass depthwise kernels: four output pixels at a time, every channel group
+ * in turn with all its taps summed in registers and stored once. Same sums in the same order as
+ * gather_interior. Only for T <= 9 with each kernel row's weights one channel row apart.
+ */
+function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool, relu: bool): void {
+  const R = T / 3;
+  // Kernel row r: its leftmost source pixel for output pixel j0 (p_r), its first weight (w_r).
+  const pa = tapAt(up ? 0 : 2, j0), wa = tapW(0);
+  const pb = R > 1 ? tapAt(up ? 3 : 5, j0) : 0, wb = R > 1 ? tapW(3) : 0;
+  const pc = R > 2 ? tapAt(up ? 6 : 8, j0) : 0, wc = R > 2 ? tapW(6) : 0;
+  if (up) {
+    if (R == 3) px4_rows(true, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else if (R == 2) px4_rows(true, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else px4_rows(true, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+  } else {
+    if (R == 3) px4_rows(false, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else if (R == 2) px4_rows(false, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else px4_rows(false, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+  }
+}
+
+/** gather_interior_px4 for R kernel rows (a constant after inlining); the rows are unrolled by hand (Binaryen does not). */
+// @ts-ignore: decorator
+@inline function px4_rows(up: bool, R: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool, relu: bool,
+  pa: usize, wa: usize, pb: usize, wb: usize, pc: usize, wc: usize): void {
+  const S = pixB, ws = pixB;
+  const z = f32x4.splat(0);
+  let j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const o = <usize>(j - j0) * S, d = dst + <usize>j * ds;
+    let p0 = pa + o, p1 = pb + o, p2 = pc + o, w0p = wa, w1p = wb, w2p = wc, bp = bias, dp = d;
+    for (let q = 0; q < GV; q++) {
+      const b = hasBias ? v128.load(bp) : z;
+      let a0 = b, a1 = b, a2 = b, a3 = b;
+      if (R > 0) {
+        const w0 = v128.load(w0p), w1 = v128.load(w0p + ws), w2 = v128.load(w0p + (ws << 1));
+        const x0 = v128.load(p0), x1 = v128.load(p0 + S), x2 = v128.load(p0 + 2 * S);
+        const x3 = v128.load(p0 + 3 * S), x4 = v128.load(p0 + 4 * S), x5 = v128.load(p0 + 5 * S);
+        if (up) {
+          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
+          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
+          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
+          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        } else {
+          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
+          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
+          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
+          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+        }
+      }
+      if (R > 1) {
+        const w0 = v128.load(w1p), w1 = v128.load(w1p + ws), w2 = v128.load(w1p + (ws << 1));
+        const x0 = v128.load(p1), x1 = v128.load(p1 + S), x2 = v128.load(p1 + 2 * S);
+        const x3 = v128.load(p1 + 3 * S), x4 = v128.load(p1 + 4 * S), x5 = v128.load(p1 + 5 * S);
+        if (up) {
+          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
+          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
+          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
+          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        } else {
+          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
+          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
+          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
+          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+        }
+      }
+      if (R > 2) {
+        const w0 = v128.load(w2p), w1 = v128.load(w2p + ws), w2 = v128.load(w2p + (ws << 1));
+        const x0 = v128.load(p2), x1 = v128.load(p2 + S), x2 = v128.load(p2 + 2 * S);
+        const x3 = v128.load(p2 + 3 * S), x4 = v128.load(p2 + 4 * S), x5 = v128.load(p2 + 5 * S);
+        if (up) {
+          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
+          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
+          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
+          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        } else {
+          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
+          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
+          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
+          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+        }
+      }
+      if (relu) {
+        a0 = f32x4.pmax(a0, z);
+        a1 = f32x4.pmax(a1, z);
+        a2 = f32x4.pmax(a2, z);
+        a3 = f32x4.pmax(a3, z);
+      }
+      v128.store(dp, a0);
+      v128.store(dp + ds, a1);
+      v128.store(dp + 2 * ds, a2);
+      v128.store(dp + 3 * ds, a3);
+      p0 += 16;
+      p1 += 16;
+      p2 += 16;
+      w0p += 16;
+      w1p += 16;
+      w2p += 16;
+      bp += 16;
+      dp += 16;
+    }
+  }
+  for (; j < j1; j++) {
+    const o = <usize>(j - j0) * S, d = dst + <usize>j * ds;
+    for (let q = 0; q < GV; q++) {
+      const cb = <usize>q << 4;
+      let a = hasBias ? v128.load(bias + cb) : z;
+      for (let r = 0; r < R; r++) {
+        const p = (r == 0 ? pa : r == 1 ? pb : pc) + o + cb, w = (r == 0 ? wa : r == 1 ? wb : wc) + cb;
+        const x0 = v128.load(p), x1 = v128.load(p + S), x2 = v128.load(p + 2 * S);
+        if (up) a = mac(mac(mac(a, x0, v128.load(w)), x1, v128.load(w + ws)), x2, v128.load(w + (ws << 1)));
+        else a = mac(mac(mac(a, x2, v128.load(w)), x1, v128.load(w + ws)), x0, v128.load(w + (ws << 1)));
+      }
+      if (relu) a = f32x4.pmax(a, z);
+      v128.store(d + cb, a);
+    }
+  }
+}
+
+/** Whether gather_interior_px4 takes these taps: at most 3 kernel rows, each with its weights one channel row apart. */
+function px4Fits(T: i32, rows3: i32): bool {
+  if (rows3 == 0 || T > 9) return false;
+  for (let t = 0; t < T; t += 3) if (tapW(t + 1) != tapW(t) + pixB || tapW(t + 2) != tapW(t) + 2 * pixB) return false;
+  return true;
+}
+
 /** ReLU over count pixels of one channel group: pmax(a, 0) is a < 0 ? 0 : a, as the scalar path (NaN passes). */
 function relu_group(count: i32, d: usize, ds: usize): void {
   const z = f32x4.splat(0);
@@ -298,7 +429,8 @@ function gather(T: i32, unit: i32, count: i32, dst: usize, ds: usize, CC: i32, b
   const GV = scalarMode ? 0 : CC >> 2;
   const j0 = interiorStart(T, count), j1 = interiorEnd(T, count, j0);
   const rows3 = colStep == 1 && T > 0 && T % 3 == 0 ? unit : 0;
-  if (j1 > j0) {
+  if (j1 > j0 && GV > 0 && px4Fits(T, rows3)) gather_interior_px4(rows3 > 0, T, j0, j1, GV, dst, ds, bias, hasBias, relu);
+  else if (j1 > j0) {
     for (let q = 0; q < GV; q++) {
       const cb = <usize>q << 4, d = dst + <usize>j0 * ds + cb;
       gather_interior(T, rows3, j0, j1, cb, d, ds, hasBias ? v128.load(bias + cb) : f32x4.splat(0));
