@@ -61,7 +61,7 @@ describe('simdcnn train --recipe NAME on generated files', () => {
       recipe: 'mnist-fast',
       data: ['--train-limit', '150', '--test-limit', '40'],
       epochs: '2',
-      summary: /net bncnn on \[28,28,1\] -> 10 classes, adam lr 0\.005 \(onecycle\), label smoothing 0\.1, batch 32, 2 epoch\(s\), seed 3/,
+      summary: /net bncnn on \[28,28,1\] -> 10 classes, adam lr 0\.01 \(onecycle\), label smoothing 0\.1, batch 32, 2 epoch\(s\), seed 3/,
       augment: /augmentation in training: RandomTranslation \(translate\)/,
       params: '104,874',
       tests: 40,
