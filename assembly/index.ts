@@ -28,3 +28,4 @@ export {
   contrast_backward,
   erase_rect,
 } from './augment';
+export { sum_blocks_f32 } from './parallel';

@@ -2,6 +2,7 @@
 import { relaxedBase64, simdBase64 } from './generated/wasm-bytes.js';
 import { MemoryError, SimdcnnError, StateError } from './errors.js';
 import type { Kernels } from './generated/kernels.js';
+import { SHARED_MAX_PAGES, sharedMemoryModule } from './threads/shared-module.js';
 
 export type { Kernels };
 
@@ -60,6 +61,8 @@ export class Backend {
   readonly k: Kernels;
   readonly build: BuildName;
   readonly scalar: boolean;
+  /** The compiled module, when the memory is shared: workers instantiate it over the same memory. */
+  readonly sharedModule?: WebAssembly.Module;
   private _f32: Float32Array;
   private _i32: Int32Array;
   /** Free regions below `top`, sorted by start, never adjacent (neighbours are merged). */
@@ -77,10 +80,11 @@ export class Backend {
   /** Bytes currently handed out; tests use it to prove disposal returns memory. */
   allocatedBytes = 0;
 
-  constructor(instance: WebAssembly.Instance, build: BuildName, scalar: boolean) {
+  constructor(instance: WebAssembly.Instance, build: BuildName, scalar: boolean, sharedModule?: WebAssembly.Module) {
     this.k = instance.exports as unknown as Kernels;
     this.build = build;
     this.scalar = scalar;
+    this.sharedModule = sharedModule;
     this.k.set_scalar(scalar ? 1 : 0);
     this.base = this.top = this.pristine = Math.ceil(this.k.heapBase() / ALIGN) * ALIGN;
     this.grownTo = this.k.memory.buffer.byteLength;
@@ -263,23 +267,43 @@ export class Backend {
   }
 }
 
-const modules = new Map<BuildName, WebAssembly.Module>();
+const modules = new Map<string, WebAssembly.Module>();
 
-async function compile(build: BuildName): Promise<WebAssembly.Module> {
-  let m = modules.get(build);
+const bytesFor = (build: BuildName, shared: boolean) => (shared ? sharedMemoryModule(wasmBytes(build)) : wasmBytes(build));
+
+async function compile(build: BuildName, shared = false): Promise<WebAssembly.Module> {
+  let m = modules.get(`${build}${shared}`);
   if (!m) {
-    m = await WebAssembly.compile(wasmBytes(build));
-    modules.set(build, m);
+    m = await WebAssembly.compile(bytesFor(build, shared));
+    modules.set(`${build}${shared}`, m);
   }
   return m;
 }
 function compileSync(build: BuildName): WebAssembly.Module {
-  let m = modules.get(build);
+  let m = modules.get(`${build}false`);
   if (!m) {
     m = new WebAssembly.Module(wasmBytes(build));
-    modules.set(build, m);
+    modules.set(`${build}false`, m);
   }
   return m;
+}
+
+/**
+ * Why this engine cannot share one wasm memory with workers, or undefined when it can: SharedArrayBuffer
+ * is missing (older engines) or withheld (a page that is not cross-origin isolated), or a shared
+ * WebAssembly.Memory cannot be made.
+ */
+export function sharedMemoryUnavailable(): string | undefined {
+  if (typeof SharedArrayBuffer !== 'function')
+    return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false
+      ? 'the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)'
+      : 'this engine has no SharedArrayBuffer';
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch (e) {
+    return `this engine cannot make a shared WebAssembly.Memory (${(e as Error).message})`;
+  }
+  return undefined;
 }
 
 export interface BackendOptions {
@@ -287,6 +311,8 @@ export interface BackendOptions {
   build?: BuildName;
   /** Run the scalar sibling of every SIMD kernel (tests). */
   scalar?: boolean;
+  /** One shared memory (up to 4 GiB, grown in place) that worker threads run kernels over. */
+  shared?: boolean;
 }
 
 let preferred: BuildName | undefined;
@@ -319,6 +345,14 @@ function chooseBuild(opts: BackendOptions): BuildName {
 /** A new, independent wasm instance with its own memory. */
 export async function createBackend(opts: BackendOptions = {}): Promise<Backend> {
   const build = chooseBuild(opts);
+  if (opts.shared) {
+    const why = sharedMemoryUnavailable();
+    if (why) throw new SimdcnnError(`a shared-memory backend needs shared wasm memory: ${why}`);
+    const module = await compile(build, true);
+    const memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    return new Backend(instance, build, opts.scalar ?? false, module);
+  }
   const instance = await WebAssembly.instantiate(await compile(build), {});
   return new Backend(instance, build, opts.scalar ?? false);
 }

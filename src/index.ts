@@ -67,6 +67,7 @@ export { initializers, type Initializer, type InitializerConfig, type Initialize
 export * from './errors.js';
 export { setBackend, createBackend, currentBackend, simdSupported, relaxedSupported, type Backend, type BuildName } from './backend.js';
 export { setConvAlgorithm, getConvAlgorithm, type ConvAlgorithm } from './kernels/winograd.js';
+export { setThreads, threadsInfo, type ThreadsInfo } from './threads/config.js';
 export {
   registerIOHandler,
   type IOHandler,

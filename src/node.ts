@@ -2,6 +2,7 @@
 import './node-flags.js';
 import './io/node.js';
 import './data/node-files.js';
+import './threads/node-workers.js';
 export * from './index.js';
 export { CSVLogger, JSONLogger, type CSVLoggerArgs, type JSONLoggerArgs } from './callbacks/loggers.js';
 export {

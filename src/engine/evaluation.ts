@@ -16,13 +16,23 @@ export interface InferenceArgs {
 
 /**
  * Loss sum and correct count (NaN without a metric) of the batch in the arena (samples weighted by `weights`
- * unless 0); writes the output gradient when grad.
+ * unless 0); writes the output gradient when grad, of the mean over `meanOver` samples (a chunk of a
+ * larger batch passes the batch's size).
  */
-export function lossOf(rt: Runtime, loss: Loss, n: number, io: IOShapes, grad: boolean, fused: boolean, weights = 0): [number, number] {
+export function lossOf(
+  rt: Runtime,
+  loss: Loss,
+  n: number,
+  io: IOShapes,
+  grad: boolean,
+  fused: boolean,
+  weights = 0,
+  meanOver = n,
+): [number, number] {
   const a = rt.current!,
     D = shapeSize(io.output),
     C = io.output[io.output.length - 1];
-  const l = loss.lossSum(rt.be, a.output, a, weights, grad ? a.outputGrad : 0, n, D, C, fused);
+  const l = loss.lossSum(rt.be, a.output, a, weights, grad ? a.outputGrad : 0, n, D, C, fused, meanOver);
   return [l, loss.correct(rt.be, a.output, a, n, D, C) ?? NaN];
 }
 

@@ -133,6 +133,7 @@ export class Loss {
    * sample for the elementwise losses); writes the gradient of the batch mean into dl unless it is 0, w.r.t.
    * the final activation's input when fused. D = floats per sample, C = the last axis. `weights` (0: none)
    * points to one f32 per sample that scales its loss and gradient (class weights; one row per sample).
+   * The gradient is of the mean over `meanOver` samples: n, or the whole batch when these n are a chunk of it.
    */
   lossSum(
     be: Backend,
@@ -144,19 +145,20 @@ export class Loss {
     D: number,
     C: number,
     fused: boolean,
+    meanOver = n,
   ): number {
     const k = be.k,
       ls = this.labelSmoothing,
       lg = this.fromLogits ? 1 : 0;
-    const all = n * D,
+    const all = meanOver * D,
       perSample = D / C;
     switch (this.kind.name) {
       case 'sparseCategoricalCrossentropy':
-        return k.softmax_xent_sparse(out, t.labels, weights, dl, n, C, 1 / n, ls, lg);
+        return k.softmax_xent_sparse(out, t.labels, weights, dl, n, C, 1 / meanOver, ls, lg);
       case 'categoricalCrossentropy':
         if (weights && perSample !== 1)
           throw new ValueError(`class weights need one row of classes per sample; the output has ${perSample}`);
-        return k.softmax_xent_dense(out, t.targets, weights, dl, n * perSample, C, 1 / (n * perSample), ls, lg) / perSample;
+        return k.softmax_xent_dense(out, t.targets, weights, dl, n * perSample, C, 1 / (meanOver * perSample), ls, lg) / perSample;
       case 'binaryCrossentropy': {
         const mode = this.fromLogits ? BCE_LOGITS : fused ? BCE_SIGMOID : BCE_PROBS;
         return k.bce(out, t.targets, weights, dl, n, D, 1 / all, ls, mode) / C / perSample;

@@ -17,6 +17,9 @@ export class Runtime {
   private plannedAt = -1;
   /** Gradients of every weight, in the params layout. */
   readonly gradBlock: number;
+  private readonly ownsGradBlock: boolean;
+  /** Run by dispose(): what was built on this runtime (a data-parallel split's arenas) goes with it. */
+  readonly onDispose: (() => void)[] = [];
   private readonly ctx: RunContext;
   private runsOf?: { at: number; runs: Run[] };
   /** An upper bound on |w| over the trainable weights, valid while no weights or trainable flags changed since. */
@@ -28,9 +31,16 @@ export class Runtime {
     readonly params: ParamLayout,
     rng: Rng,
     readonly name: string,
+    gradBlock?: number,
   ) {
     this.ctx = { be, training: false, rng, weightsVersion: weightsVersion() };
-    this.gradBlock = be.alloc(params.floats * 4, `${name} gradients`);
+    this.ownsGradBlock = gradBlock === undefined;
+    this.gradBlock = gradBlock ?? be.alloc(params.floats * 4, `${name} gradients`);
+  }
+
+  /** The generator of the model's random draws (dropout, augmentation). */
+  get rng(): Rng {
+    return this.ctx.rng;
   }
 
   /**
@@ -210,7 +220,8 @@ export class Runtime {
   }
 
   dispose(): void {
+    for (const f of this.onDispose.splice(0)) f();
     this.releaseArena();
-    this.be.release(this.gradBlock);
+    if (this.ownsGradBlock) this.be.release(this.gradBlock);
   }
 }

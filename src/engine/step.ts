@@ -2,6 +2,7 @@
 // gradients judged before the update, the new weights right after it (undone when they fail).
 import type { DivergenceLimits, LossMonitor } from '../divergence.js';
 import { DivergenceError, SimdcnnError } from '../errors.js';
+import { chunkedGradients } from '../threads/chunked.js';
 import { lossOf } from './evaluation.js';
 import { regularize } from './regularization.js';
 import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
@@ -80,11 +81,18 @@ export function step(
   monitor?: LossMonitor,
   weights = 0,
 ): [number, number] {
-  rt.forward(n, true);
-  const [dataLoss, correct] = lossOf(rt, c.loss, n, io, true, c.fused, weights);
   // checkFinite: false (no limits) lets a non-finite loss through, for TerminateOnNaN or the caller to judge.
-  if (limits && !Number.isFinite(dataLoss)) throw diverged(host, c, what, stepNo, `the loss became ${dataLoss}`);
-  rt.backward(n, c.fused);
+  const check = (l: number) => {
+    if (limits && !Number.isFinite(l)) throw diverged(host, c, what, stepNo, `the loss became ${l}`);
+  };
+  let r = chunkedGradients(rt, c.loss, c.fused, n, io, weights, check);
+  if (!r) {
+    rt.forward(n, true);
+    r = lossOf(rt, c.loss, n, io, true, c.fused, weights);
+    check(r[0]);
+    rt.backward(n, c.fused);
+  }
+  const [dataLoss, correct] = r;
   // As TF.js reports it, the training loss includes the regularizers' penalty (per sample here: times n).
   const loss = dataLoss + n * regularize(rt, true);
   if (limits && !Number.isFinite(loss)) throw diverged(host, c, what, stepNo, `the loss became ${loss}`);

@@ -1,0 +1,18 @@
+// Node's worker threads for the kernel pool: the worker runs from source text (eval), so no file has to be
+// found next to the package in ESM, CJS or a bundle.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { setCoreCount } from './config.js';
+import { setWorkerFactory } from './pool.js';
+
+setCoreCount(availableParallelism());
+
+setWorkerFactory((source, data) => {
+  const w = new Worker(source, { eval: true, workerData: data });
+  w.unref(); // idle kernel threads never keep the process alive
+  return {
+    terminate: () => void w.terminate(),
+    onMessage: (f) => w.on('message', f),
+    onError: (f) => w.on('error', f),
+  };
+});

@@ -1,0 +1,237 @@
+// Data-parallel training over threads (src/threads/): the fixed-order gradient reduction kernel against
+// a float32 reference in every variant, the shared-memory module made from a build's bytes, and training
+// whose weights are the same bits with 1, 2 and 3 threads (workers over one shared memory), equal to a
+// plain unchunked step within rounding, with a BatchNormalization model kept on one thread, the workers'
+// failures reported, the memory returned, and the fallback where shared memory is missing.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  BatchNormalization,
+  Conv2D,
+  createBackend,
+  Dense,
+  DepthwiseConv2D,
+  Dropout,
+  Flatten,
+  MaxPool2D,
+  RandomFlip,
+  Sequential,
+  setThreads,
+  Tensor,
+  threadsInfo,
+} from '../src/node.js';
+import { currentBackend } from '../src/backend.js';
+import { sharedMemoryModule } from '../src/threads/shared-module.js';
+import { kernelNames, ThreadPool } from '../src/threads/pool.js';
+import { createVariants, type Variant, withArena } from './helpers.js';
+import { mulberry32, randomArray, randomInts } from './reference.js';
+
+let vs: Variant[];
+beforeAll(async () => {
+  vs = await createVariants();
+});
+afterAll(async () => {
+  await setThreads(1);
+});
+
+describe('sum_blocks_f32 (fixed-order gradient reduction) vs float32 reference', () => {
+  for (const count of [1, 2, 3, 5])
+    for (const n of [0, 1, 3, 4, 7, 8, 9, 13, 31, 101]) {
+      it(`sum_blocks_f32 blocks=${count} n=${n} stride=${n + 5}`, () => {
+        const stride = n + 5;
+        const src = randomArray(count * stride, mulberry32(count * 100 + n), 1000);
+        const want = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          let a = src[i];
+          for (let c = 1; c < count; c++) a = Math.fround(a + src[c * stride + i]);
+          want[i] = a;
+        }
+        for (const { name, be } of vs) {
+          const got = withArena(be, (ar) => {
+            const s = ar.f32('src', src),
+              d = ar.out('dst', n);
+            ar.run(`sum_blocks ${name}`, [d], () => be.k.sum_blocks_f32(d, s, stride * 4, count, n));
+            return ar.read(d);
+          });
+          expect(Array.from(got), name).toEqual(Array.from(want));
+        }
+      });
+    }
+  it('sum_blocks_f32 in place (dst = block 0), 3 blocks of 37 floats', () => {
+    const be = vs[0].be;
+    const src = randomArray(3 * 40, mulberry32(9));
+    const want = Array.from({ length: 37 }, (_, i) => Math.fround(Math.fround(src[i] + src[40 + i]) + src[80 + i]));
+    const got = withArena(be, (ar) => {
+      const s = ar.f32('src', src);
+      be.k.sum_blocks_f32(s, s, 160, 3, 37);
+      return ar.read(s).slice(0, 37);
+    });
+    expect(Array.from(got)).toEqual(want);
+  });
+});
+
+describe('shared-memory module', () => {
+  it('imports one shared memory of up to 65,536 pages and keeps every export', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const m = be.sharedModule!;
+    expect(WebAssembly.Module.imports(m)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+    expect(kernelNames(be)).toEqual(kernelNames(vs[0].be));
+    expect(be.k.memory.buffer).toBeInstanceOf(SharedArrayBuffer);
+    // Grown in place: a view made before still sees the same bytes.
+    const p = be.alloc(64);
+    be.write(p, [1, 2, 3]);
+    const before = be.k.memory.buffer.byteLength;
+    be.alloc(8 << 20);
+    expect(be.k.memory.buffer.byteLength).toBeGreaterThan(before);
+    expect(Array.from(be.read(p, 3))).toEqual([1, 2, 3]);
+  });
+  it('refuses bytes without a memory section', () => {
+    const empty = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0]);
+    expect(() => sharedMemoryModule(empty)).toThrow(/defines no memory/);
+  });
+});
+
+/** A small net with every kind of step a chunk replays: staged writes (RandomFlip), dropout keys, the Winograd cache, depthwise. */
+function net(seed: number, bn = false): Sequential {
+  return new Sequential(
+    [
+      RandomFlip({ mode: 'horizontal', inputShape: [10, 10, 3] }),
+      new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+      ...(bn ? [new BatchNormalization()] : []),
+      new DepthwiseConv2D({ kernelSize: 3, activation: 'relu' }),
+      new MaxPool2D({ poolSize: 2 }),
+      new Flatten(),
+      new Dropout({ rate: 0.25 }),
+      new Dense({ units: 7, activation: 'softmax' }),
+    ],
+    { seed },
+  );
+}
+
+const N = 53; // chunks of 16, 16, 16 and 5
+const X = new Tensor(randomArray(N * 300, mulberry32(5)), [N, 10, 10, 3]);
+const Y = randomInts(N, mulberry32(6), 7);
+
+function sha(m: Sequential): string {
+  const h = createHash('sha256');
+  for (const w of m.getWeights()) h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+  return h.digest('hex');
+}
+
+async function trained(threads: number | undefined, bn = false): Promise<{ sha: string; loss: number[] }> {
+  if (threads !== undefined) await setThreads(threads);
+  const m = net(3, bn);
+  m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+  const h = await m.fit(X, Y, { batchSize: 40, epochs: 2, seed: 11 });
+  const out = { sha: sha(m), loss: h.history.loss };
+  m.dispose();
+  return out;
+}
+
+describe('data-parallel training', () => {
+  it('x=[53,10,10,3] batch 40, 2 epochs: the same sha256 of the weights with 1, 2 and 3 threads', async () => {
+    const one = await trained(1);
+    const two = await trained(2);
+    expect(threadsInfo()).toMatchObject({ requested: 2, active: 2 });
+    expect(currentBackend().sharedModule).toBeDefined();
+    // The shared memory started at 16 pages with the workers; it grew in place under them.
+    expect(currentBackend().memoryBytes).toBeGreaterThan(16 * 65536);
+    const three = await trained(3);
+    expect(threadsInfo().active).toBe(3);
+    expect(two.sha).toBe(one.sha);
+    expect(three.sha).toBe(one.sha);
+    expect(three.loss).toEqual(one.loss);
+  });
+
+  it('one chunked step equals the unchunked step within float32 rounding (x=[53,10,10,3], SGD)', async () => {
+    await setThreads(2);
+    const m = new Sequential(
+      [
+        new Flatten({ inputShape: [10, 10, 3] }),
+        new Dense({ units: 9, activation: 'relu' }),
+        new Dense({ units: 7, activation: 'softmax' }),
+      ],
+      {
+        seed: 4,
+      },
+    );
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const { grads, loss } = m.computeGradients(X, Y); // computeGradients always runs the whole batch at once
+    const w0 = m.getWeights().map((w) => w.slice());
+    const r = m.trainOnBatch(X, Y);
+    expect(r.loss).toBeCloseTo(loss, 6);
+    m.getWeights().forEach((w, i) => {
+      for (let j = 0; j < w.length; j++) expect(w[j]).toBeCloseTo(w0[i][j] - 0.01 * grads[i][j], 7);
+    });
+    m.dispose();
+  });
+
+  it('a model with BatchNormalization trains unchunked on one thread, says so once, same weights as before setThreads', async () => {
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const two = await trained(2, true);
+    const notes = info.mock.calls.filter((c) => String(c[0]).includes('BatchNormalization'));
+    expect(notes.length).toBe(1);
+    info.mockRestore();
+    const one = await trained(1, true);
+    expect(two.sha).toBe(one.sha);
+  });
+
+  it('workers return every byte: the heap is consistent and back to its size after dispose', async () => {
+    await setThreads(2);
+    const be = currentBackend();
+    const before = be.allocatedBytes;
+    await trained(undefined);
+    be.checkHeap();
+    expect(be.allocatedBytes).toBe(before);
+  });
+});
+
+describe('thread pool', () => {
+  it('a kernel error in a worker is thrown on the main thread, and the pool keeps working', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    const code = kernelNames(be).indexOf('add_f32');
+    expect(code).toBeGreaterThanOrEqual(0);
+    const ops = be.alloc(64);
+    const list = new Float64Array(be.k.memory.buffer, ops, 6);
+    list.set([code, 4, 2 ** 32 - 64, 0, 0, 1000]); // writes 4000 bytes from 64 below the end of the address space
+    expect(() => pool.run([{ at: ops, len: 6 }], () => {})).toThrow(/worker thread \(worker 0: .*out of bounds/);
+    const buf = be.alloc(64);
+    be.write(buf, [5, 6]);
+    list.set([code, 4, buf, buf, buf, 2]);
+    pool.run([{ at: ops, len: 6 }], () => {});
+    expect(Array.from(be.read(buf, 2))).toEqual([10, 12]);
+    pool.dispose();
+    expect(pool.running).toBe(false);
+    expect(() => pool.run([], () => {})).toThrow(/not running/);
+  });
+
+  it('setThreads(1) terminates the workers; bad counts are refused', async () => {
+    await setThreads(2);
+    expect(threadsInfo().active).toBe(2);
+    await setThreads(1);
+    expect(threadsInfo()).toMatchObject({ requested: 1, active: 1 });
+    await expect(setThreads(0)).rejects.toThrow(/whole number of threads/);
+    await expect(setThreads(1.5)).rejects.toThrow(/received 1.5/);
+  });
+
+  it('without SharedArrayBuffer: one thread, a note once, training still runs', async () => {
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const sab = globalThis.SharedArrayBuffer;
+    try {
+      (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer = undefined;
+      const t = await setThreads(2);
+      expect(t.active).toBe(1);
+      expect(t.note).toMatch(/one thread: this engine has no SharedArrayBuffer/);
+      expect(info.mock.calls).toEqual([[t.note]]);
+    } finally {
+      globalThis.SharedArrayBuffer = sab;
+      info.mockRestore();
+    }
+    const one = await trained(undefined);
+    await setThreads(1);
+    expect(one.sha).toBe((await trained(1)).sha);
+  });
+});
