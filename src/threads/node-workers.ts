@@ -8,7 +8,8 @@ import { setWorkerFactory } from './pool.js';
 setCoreCount(availableParallelism());
 
 setWorkerFactory((source, data) => {
-  const w = new Worker(source, { eval: true, workerData: data });
+  const boot = "const wt = require('node:worker_threads');\npost = (m) => wt.parentPort.postMessage(m);\nstart(wt.workerData);\n";
+  const w = new Worker(source + boot, { eval: true, workerData: data });
   w.unref(); // idle kernel threads never keep the process alive
   return {
     terminate: () => void w.terminate(),

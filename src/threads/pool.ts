@@ -80,14 +80,6 @@ function start(d) {
   }
 }
 let post;
-if (typeof require === 'function' && require('worker_threads').parentPort) {
-  const wt = require('worker_threads');
-  post = (m) => wt.parentPort.postMessage(m);
-  start(wt.workerData);
-} else {
-  post = (m) => self.postMessage(m);
-  self.onmessage = (e) => start(e.data);
-}
 `;
 
 export interface WorkerHandle {
@@ -95,11 +87,16 @@ export interface WorkerHandle {
   onMessage(f: (m: unknown) => void): void;
   onError(f: (e: unknown) => void): void;
 }
-/** Starts a worker from source text with its start data (Node: worker_threads; browsers: a Blob Worker). */
+/**
+ * Starts a worker from source text with its start data (Node: worker_threads; browsers: a Blob Worker).
+ * The source defines start(data) and leaves `post` (the reply to the main thread) to the platform's
+ * own lines, which each factory appends.
+ */
 export type WorkerFactory = (source: string, data: unknown) => WorkerHandle;
 
 function browserWorker(source: string, data: unknown): WorkerHandle {
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const boot = 'post = (m) => self.postMessage(m);\nself.onmessage = (e) => start(e.data);\n';
+  const url = URL.createObjectURL(new Blob([source, boot], { type: 'text/javascript' }));
   const w = new Worker(url);
   URL.revokeObjectURL(url);
   w.postMessage(data);
