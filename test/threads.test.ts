@@ -132,7 +132,10 @@ async function trained(threads: number | undefined, bn = false): Promise<{ sha: 
 describe('data-parallel training', () => {
   it('x=[53,10,10,3] batch 40, 2 epochs: the same sha256 of the weights with 1, 2 and 3 threads', async () => {
     const one = await trained(1);
+    const run = vi.spyOn(ThreadPool.prototype, 'run');
     const two = await trained(2);
+    expect(run.mock.calls.length).toBeGreaterThan(0);
+    run.mockRestore();
     expect(threadsInfo()).toMatchObject({ requested: 2, active: 2 });
     expect(currentBackend().sharedModule).toBeDefined();
     // The shared memory started at 16 pages with the workers; it grew in place under them.
@@ -142,6 +145,28 @@ describe('data-parallel training', () => {
     expect(two.sha).toBe(one.sha);
     expect(three.sha).toBe(one.sha);
     expect(three.loss).toEqual(one.loss);
+  });
+
+  it('x=[53,10,10,3] -> dense 460 -> 7 (138K weights: the sum and the Adam update split across threads): same sha256 with 1, 2, 3 threads', async () => {
+    const run = async (threads: number) => {
+      await setThreads(threads);
+      const m = new Sequential(
+        [
+          new Flatten({ inputShape: [10, 10, 3] }),
+          new Dense({ units: 460, activation: 'relu' }),
+          new Dense({ units: 7, activation: 'softmax' }),
+        ],
+        { seed: 8 },
+      );
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+      await m.fit(X, Y, { batchSize: 53, epochs: 3, seed: 2 });
+      const h = sha(m);
+      m.dispose();
+      return h;
+    };
+    const one = await run(1);
+    expect(await run(2)).toBe(one);
+    expect(await run(3)).toBe(one);
   });
 
   it('one chunked step equals the unchunked step within float32 rounding (x=[53,10,10,3], SGD)', async () => {
@@ -184,6 +209,28 @@ describe('data-parallel training', () => {
     await trained(undefined);
     be.checkHeap();
     expect(be.allocatedBytes).toBe(before);
+  });
+});
+
+describe('predict over threads', () => {
+  it('x=[53,10,10,3] batch 53 and 20 on 3 threads (parts of 18/18/17, then 10/10, and a last batch of 13 on one): the same bits as one thread', async () => {
+    await setThreads(1);
+    const m1 = net(12);
+    const want = [m1.predict(X, { batchSize: 53 }), m1.predict(X, { batchSize: 20 })];
+    m1.dispose();
+    await setThreads(3);
+    const m = net(12);
+    const run = vi.spyOn(ThreadPool.prototype, 'run');
+    const got = [m.predict(X, { batchSize: 53 }), m.predict(X, { batchSize: 20 })];
+    expect(run).toHaveBeenCalledTimes(3);
+    run.mockRestore();
+    expect(got[0].shape).toEqual([53, 7]);
+    got.forEach((g, i) => expect(Array.from(g.data)).toEqual(Array.from(want[i].data)));
+    const be = currentBackend(),
+      before = be.allocatedBytes;
+    m.dispose();
+    be.checkHeap();
+    expect(be.allocatedBytes).toBeLessThan(before);
   });
 });
 

@@ -2,6 +2,7 @@
 // same input checks as training.
 import { DEFAULT_MAX_INPUT_ABS, limitOption } from '../divergence.js';
 import { shapeSize, Tensor } from '../tensor.js';
+import { parallelPredict } from '../threads/inference.js';
 import { getLoss, type Loss } from './losses.js';
 import type { Runtime } from './runtime.js';
 import { INFER, type TrainHost } from './state.js';
@@ -105,6 +106,7 @@ export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): T
     const n = Math.min(batchSize, N - from);
     const data = dataOf(src, io);
     host.runtime('predict'); // reading x.data runs user code (a getter) that may have disposed the model
+    if (parallelPredict(rt, data, src.row, from, n, limit, b, out, row)) continue;
     rt.loadInput(data, src.row, null, from, n, limit, 'predict', b);
     rt.forward(n, false);
     out.set(rt.be.view(a.output, n * row), from * row);

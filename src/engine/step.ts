@@ -2,7 +2,7 @@
 // gradients judged before the update, the new weights right after it (undone when they fail).
 import type { DivergenceLimits, LossMonitor } from '../divergence.js';
 import { DivergenceError, SimdcnnError } from '../errors.js';
-import { chunkedGradients } from '../threads/chunked.js';
+import { chunkedGradients, parallelUpdate } from '../threads/chunked.js';
 import { lossOf } from './evaluation.js';
 import { regularize } from './regularization.js';
 import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
@@ -19,7 +19,8 @@ function maxAbs(rt: Runtime, runs: Run[], of: 'weights' | 'gradients'): number {
 
 function update(rt: Runtime, c: Compiled, runs: Run[]): void {
   if (c.optimizer.clips) c.optimizer.clip(rt.be, rt.gradBlock, rt.params.ordered().filter(isTrainable));
-  c.optimizer.apply(rt.be, runs, rt.gradBlock, c.states);
+  if (!parallelUpdate(rt, runs, (be, pieces) => c.optimizer.apply(be, pieces, rt.gradBlock, c.states)))
+    c.optimizer.apply(rt.be, runs, rt.gradBlock, c.states);
   noteWeightsWritten();
 }
 

@@ -7,13 +7,10 @@
 // Every number a chunk computes is therefore the same whichever thread runs it, and the sum's order is
 // fixed: the weights after training are bit-identical for 1, 2 or 3 threads.
 //
-// Recording is exact because layers only call kernels and write JS-made data (augmentation and dropout
-// draws, taken in chunk order from the model's generator): such writes are staged and replayed in place.
-// The few words layers keep in memory for themselves (a cache's weights stamp, dropout's keys) are read and
-// written at once, which is what the sequential run would see: no kernel touches them. A layer that reads
-// kernel results from JS in forward or backward, or allocates there, makes recording throw NotThreadable:
-// that model then trains unchunked on one thread, with one note. So does a layer with batch-coupled
-// updates (BatchNormalization's batch statistics and moving averages), known by its applyUpdates.
+// Recording (src/threads/record.ts) is exact for layers that only call kernels and write JS-made data;
+// one that reads kernel results from JS while it runs makes the model train unchunked on one thread, with
+// one note. So does a layer with batch-coupled updates (BatchNormalization's batch statistics and moving
+// averages), known by its applyUpdates.
 import type { Backend } from '../backend.js';
 import { lossOf } from '../engine/evaluation.js';
 import type { Loss } from '../engine/losses.js';
@@ -21,74 +18,20 @@ import { Runtime } from '../engine/runtime.js';
 import { TRAIN } from '../engine/state.js';
 import type { IOShapes } from '../engine/validation.js';
 import { Layer } from '../layers/layer.js';
+import type { UpdateRun } from '../optimizers.js';
 import { shapeSize } from '../tensor.js';
-import { chunkedTraining, poolFor } from './config.js';
-import { COPY, kernelNames, type OpList, runOps } from './pool.js';
+import { chunkedTraining } from './config.js';
+import { kernelNames } from './pool.js';
+import { NotThreadable, Replayer, threadsFor } from './record.js';
 
 /** Samples per chunk: fixed, so the arithmetic never depends on the thread count. */
 export const CHUNK = 16;
-const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
-
-class NotThreadable extends Error {}
-
-/** Kernel calls and staged writes, recorded while `on`. */
-class Recorder {
-  on = false;
-  ops: number[] = [];
-  staged: number[] = [];
-  readonly kernels: Record<string, (...a: number[]) => number> = {};
-
-  constructor(be: Backend) {
-    kernelNames(be).forEach((name, code) => {
-      this.kernels[name] = (...a: number[]) => {
-        this.ops.push(code, a.length, ...a);
-        return 0;
-      };
-    });
-  }
-}
-
-/** be as the chunk runtimes see it: itself, except that while recording, kernels and writes are recorded. */
-function recordingBackend(be: Backend, rec: Recorder): Backend {
-  const bound = new Map<PropertyKey, unknown>();
-  const refuse = (what: string) => () => {
-    throw new NotThreadable(what);
-  };
-  const recording: Record<PropertyKey, unknown> = {
-    write: (ptr: number, data: ArrayLike<number>) => {
-      rec.ops.push(STAGED, 3, ptr, rec.staged.length, data.length);
-      for (let i = 0; i < data.length; i++) rec.staged.push(data[i]);
-    },
-    copy: (dst: number, src: number, n: number) => void rec.ops.push(COPY, 3, dst, src, n),
-    view: refuse('view'),
-    read: refuse('read'),
-    viewI32: refuse('viewI32'),
-    alloc: refuse('alloc'),
-    release: refuse('release'),
-  };
-  return new Proxy(be, {
-    get(t, p) {
-      if (rec.on) {
-        if (p === 'k') return rec.kernels;
-        if (p === 'f32') throw new NotThreadable('f32');
-        if (p in recording) return recording[p];
-      }
-      const v = Reflect.get(t, p, t);
-      if (typeof v !== 'function') return v;
-      if (!bound.has(p)) bound.set(p, v.bind(t));
-      return bound.get(p);
-    },
-  });
-}
-
 interface ChunkSet {
   rts: Runtime[];
   /** count blocks of `stride` bytes: chunk c's gradients. */
   grads: number;
   stride: number;
-  rec: Recorder;
-  /** Where the op lists and staged data of a phase go. */
-  region: { ptr: number; bytes: number };
+  rep: Replayer;
 }
 
 const sets = new WeakMap<Runtime, ChunkSet>();
@@ -101,7 +44,7 @@ function release(rt: Runtime): void {
   sets.delete(rt);
   for (const c of s.rts) c.dispose();
   rt.be.release(s.grads);
-  if (s.region.ptr) rt.be.release(s.region.ptr);
+  s.rep.dispose();
 }
 
 function chunkSet(rt: Runtime, count: number): ChunkSet {
@@ -111,15 +54,14 @@ function chunkSet(rt: Runtime, count: number): ChunkSet {
   const be = rt.be,
     stride = rt.params.floats * 4;
   const grads = be.alloc(stride * count, `${rt.name} chunk gradients`);
-  const rec = new Recorder(be);
-  const view = recordingBackend(be, rec);
-  s = { rts: [], grads, stride, rec, region: { ptr: 0, bytes: 0 } };
+  const rep = new Replayer(be, rt.name);
+  s = { rts: [], grads, stride, rep };
   sets.set(rt, s);
   if (!hooked.has(rt)) {
     hooked.add(rt);
     rt.onDispose.push(() => release(rt));
   }
-  for (let c = 0; c < count; c++) s.rts.push(new Runtime(view, rt.graph, rt.params, rt.rng, rt.name, grads + c * stride));
+  for (let c = 0; c < count; c++) s.rts.push(new Runtime(rep.view, rt.graph, rt.params, rt.rng, rt.name, grads + c * stride));
   return s;
 }
 const hooked = new WeakSet<Runtime>();
@@ -133,59 +75,20 @@ function noteOnce(rt: Runtime, why: string): void {
 /** Why this model trains unchunked, or undefined. */
 export const unchunkedReason = (rt: Runtime): string | undefined => unchunked.get(rt);
 
-/** Records fn(c) for every chunk, then runs the lists: chunk c on thread c mod T. */
-function phase(rt: Runtime, s: ChunkSet, chunks: number, fn: (c: number) => void): void {
-  const be = rt.be,
-    rec = s.rec;
-  const lists: number[][] = [];
-  rec.staged = [];
-  rec.on = true;
-  try {
-    for (let c = 0; c < chunks; c++) {
-      rec.ops = [];
-      fn(c);
-      lists.push(rec.ops);
-    }
-  } finally {
-    rec.on = false;
+/** The chunk gradients summed into rt.gradBlock in chunk order, the floats split across the threads. */
+function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
+  const floats = rt.params.floats,
+    code = kernelNames(rt.be).indexOf('sum_blocks_f32');
+  // Below ~64K floats one thread sums faster than a dispatch costs.
+  const threads = threadsFor(rt.be, Math.ceil(floats / 65536));
+  const per = Math.ceil(floats / threads / 16) * 16;
+  const perThread: number[][] = [];
+  for (let t = 0; t < threads; t++) {
+    const from = Math.min(t * per, floats),
+      n = Math.min(per, floats - from);
+    perThread.push(n > 0 ? [code, 5, rt.gradBlock + from * 4, s.grads + from * 4, s.stride, chunks, n] : []);
   }
-  const pool = poolFor(be);
-  const threads = pool ? Math.min(pool.workers + 1, chunks) : 1;
-  const perThread: number[][] = Array.from({ length: threads }, () => []);
-  lists.forEach((ops, c) => {
-    const t = perThread[c % threads];
-    for (let i = 0; i < ops.length; i++) t.push(ops[i]);
-  });
-  const opFloats = perThread.reduce((t, l) => t + l.length, 0);
-  const bytes = opFloats * 8 + rec.staged.length * 4;
-  if (s.region.bytes < bytes) {
-    if (s.region.ptr) be.release(s.region.ptr);
-    s.region = { ptr: 0, bytes: 0 };
-    s.region = { ptr: be.alloc(bytes * 2, `${rt.name} thread op lists`), bytes: bytes * 2 };
-  }
-  const stage = s.region.ptr + opFloats * 8;
-  const buffer = be.k.memory.buffer;
-  new Float32Array(buffer, stage, rec.staged.length).set(rec.staged);
-  const out: OpList[] = [];
-  let at = s.region.ptr;
-  for (const ops of perThread) {
-    const f = new Float64Array(buffer, at, ops.length);
-    for (let i = 0; i < ops.length;) {
-      const argc = ops[i + 1];
-      f.set(ops.slice(i, i + 2 + argc), i);
-      if (ops[i] === STAGED) {
-        f[i] = COPY;
-        f[i + 3] = stage + ops[i + 3] * 4;
-      }
-      i += 2 + argc;
-    }
-    out.push({ at, len: ops.length });
-    at += ops.length * 8;
-  }
-  const fns = kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]);
-  const own = () => runOps(fns, buffer, out[0].at, out[0].len);
-  if (pool && threads > 1) pool.run(out.slice(1), own);
-  else own();
+  s.rep.dispatch(perThread);
 }
 
 /**
@@ -221,7 +124,7 @@ export function chunkedGradients(
     rt.be.copy(ca.targets, a.targets + from * out * 4, size(c) * out);
   }
   try {
-    phase(rt, s, chunks, (c) => s.rts[c].forward(size(c), true));
+    s.rep.run(chunks, (c) => s.rts[c].forward(size(c), true));
     let sum = 0,
       correct = 0;
     for (let c = 0; c < chunks; c++) {
@@ -230,8 +133,8 @@ export function chunkedGradients(
       correct += k;
     }
     check(sum);
-    phase(rt, s, chunks, (c) => s.rts[c].backward(size(c), fused));
-    rt.be.k.sum_blocks_f32(rt.gradBlock, s.grads, s.stride, chunks, rt.params.floats);
+    s.rep.run(chunks, (c) => s.rts[c].backward(size(c), fused));
+    reduce(rt, s, chunks);
     return [sum, correct];
   } catch (e) {
     // A failed dispatch leaves the chunks' caches stamped for work that never ran: start them afresh.
@@ -241,4 +144,44 @@ export function chunkedGradients(
     noteOnce(rt, `a layer reads wasm memory from JavaScript while it runs (${e.message})`);
     return undefined;
   }
+}
+
+/**
+ * Runs an elementwise update (the optimizer's) over the trainable runs split across the threads, when this
+ * model trains chunked on more than one: `apply` is called once, in record mode, with the runs cut into
+ * one stretch per thread (on 16-float boundaries), and each stretch's kernel calls run on its thread.
+ * Elementwise, so the bits are those of one call over the whole runs. Returns false (nothing done) when
+ * the update should run as ever on this thread.
+ */
+export function parallelUpdate(rt: Runtime, runs: UpdateRun[], apply: (be: Backend, runs: UpdateRun[]) => void): boolean {
+  const s = sets.get(rt);
+  const total = runs.reduce((t, r) => t + r.floats, 0);
+  const threads = s ? threadsFor(rt.be, Math.floor(total / 65536)) : 1;
+  if (!s || threads < 2) return false;
+  const per = Math.ceil(total / threads / 16) * 16;
+  const pieces: UpdateRun[] = [],
+    owner: number[] = [];
+  let done = 0;
+  for (const r of runs)
+    for (let at = 0; at < r.floats;) {
+      const t = Math.floor(done / per),
+        n = Math.min(r.floats - at, (t + 1) * per - done);
+      pieces.push({ ptr: r.ptr + at * 4, offset: r.offset + at, floats: n });
+      owner.push(t);
+      at += n;
+      done += n;
+    }
+  const ops = s.rep.record(() => apply(s.rep.view, pieces));
+  const starts = Replayer.calls(ops);
+  const perThread: number[][] = Array.from({ length: threads }, () => []);
+  // The same number of calls per piece: piece p's are calls [p*k, (p+1)*k). Otherwise all run here, in order.
+  const k = starts.length / pieces.length;
+  if (!Number.isInteger(k)) perThread[0] = ops;
+  else
+    starts.forEach((st, i) => {
+      const list = perThread[owner[Math.floor(i / k)]];
+      for (let j = st; j < st + 2 + ops[st + 1]; j++) list.push(ops[j]);
+    });
+  s.rep.dispatch(perThread);
+  return true;
 }

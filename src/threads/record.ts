@@ -1,0 +1,155 @@
+// Recording a runtime's kernel calls and replaying them on threads. While recording, the runtime's backend
+// (a view of the real one) writes kernel calls down instead of running them, and stages the data layers
+// write from JS (augmentation and dropout draws) to be copied in place at the same point of the list. The
+// words layers keep in memory for themselves (a cache's weights stamp, dropout's keys) are read and written
+// at once, which is what a sequential run would see, since no kernel touches them. Reading kernel results
+// from JS, or allocating, throws NotThreadable: such a model runs on the main thread as ever.
+import type { Backend } from '../backend.js';
+import { poolFor } from './config.js';
+import { COPY, kernelNames, type OpList, runOps } from './pool.js';
+
+const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
+
+export class NotThreadable extends Error {}
+
+/** Threads a dispatch of `jobs` independent jobs uses: the pool's workers and this one, at most `jobs`. */
+export function threadsFor(be: Backend, jobs: number): number {
+  const pool = poolFor(be);
+  return pool ? Math.max(1, Math.min(pool.workers + 1, jobs)) : 1;
+}
+
+export class Replayer {
+  private on = false;
+  private ops: number[] = [];
+  private staged: number[] = [];
+  private readonly kernels: Record<string, (...a: number[]) => number> = {};
+  private readonly fns: ((...a: number[]) => unknown)[];
+  /** Where a dispatch's op lists and staged data go. */
+  private region = { ptr: 0, bytes: 0 };
+  /** be as the recorded runtimes see it: itself, except while recording. */
+  readonly view: Backend;
+
+  constructor(
+    readonly be: Backend,
+    private readonly what: string,
+  ) {
+    const names = kernelNames(be);
+    names.forEach((name, code) => {
+      this.kernels[name] = (...a: number[]) => {
+        this.ops.push(code, a.length, ...a);
+        return 0;
+      };
+    });
+    this.fns = names.map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]);
+    this.view = this.recordingView();
+  }
+
+  private recordingView(): Backend {
+    const bound = new Map<PropertyKey, unknown>();
+    const refuse = (what: string) => () => {
+      throw new NotThreadable(what);
+    };
+    const recording: Record<PropertyKey, unknown> = {
+      write: (ptr: number, data: ArrayLike<number>) => {
+        this.ops.push(STAGED, 3, ptr, this.staged.length, data.length);
+        for (let i = 0; i < data.length; i++) this.staged.push(data[i]);
+      },
+      copy: (dst: number, src: number, n: number) => void this.ops.push(COPY, 3, dst, src, n),
+      view: refuse('view'),
+      read: refuse('read'),
+      viewI32: refuse('viewI32'),
+      alloc: refuse('alloc'),
+      release: refuse('release'),
+    };
+    return new Proxy(this.be, {
+      get: (t, p) => {
+        if (this.on) {
+          if (p === 'k') return this.kernels;
+          if (p === 'f32') throw new NotThreadable('f32');
+          if (p in recording) return recording[p];
+        }
+        const v = Reflect.get(t, p, t);
+        if (typeof v !== 'function') return v;
+        if (!bound.has(p)) bound.set(p, v.bind(t));
+        return bound.get(p);
+      },
+    });
+  }
+
+  /** Records fn(j) for jobs 0..jobs-1, job j into list j mod T, and runs list t on thread t. */
+  run(jobs: number, fn: (j: number) => void): void {
+    const threads = threadsFor(this.be, jobs);
+    const perThread: number[][] = Array.from({ length: threads }, () => []);
+    this.record(() => {
+      for (let j = 0; j < jobs; j++) {
+        this.ops = perThread[j % threads];
+        fn(j);
+      }
+    });
+    this.dispatch(perThread);
+  }
+
+  /** Records what fn does into one list (returned) and the staged data, without running anything. */
+  record(fn: () => void): number[] {
+    this.staged = [];
+    this.ops = [];
+    const first = this.ops;
+    this.on = true;
+    try {
+      fn();
+    } finally {
+      this.on = false;
+    }
+    return first;
+  }
+
+  /** Offsets of the calls in a recorded list. */
+  static calls(ops: number[]): number[] {
+    const starts: number[] = [];
+    for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) starts.push(i);
+    return starts;
+  }
+
+  /** Writes the lists (and the data staged by the last recording) into the op region, then runs list t on thread t (0: this one). */
+  dispatch(perThread: number[][]): void {
+    const be = this.be,
+      staged = this.staged;
+    const opFloats = perThread.reduce((t, l) => t + l.length, 0);
+    const bytes = opFloats * 8 + staged.length * 4;
+    if (this.region.bytes < bytes) {
+      this.releaseRegion();
+      this.region = { ptr: be.alloc(bytes * 2, `${this.what} thread op lists`), bytes: bytes * 2 };
+    }
+    const stage = this.region.ptr + opFloats * 8;
+    const buffer = be.k.memory.buffer;
+    new Float32Array(buffer, stage, staged.length).set(staged);
+    const out: OpList[] = [];
+    let at = this.region.ptr;
+    for (const ops of perThread) {
+      const f = new Float64Array(buffer, at, ops.length);
+      f.set(ops);
+      for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) {
+        if (ops[i] === STAGED) {
+          f[i] = COPY;
+          f[i + 3] = stage + ops[i + 3] * 4;
+        }
+      }
+      out.push({ at, len: ops.length });
+      at += ops.length * 8;
+    }
+    this.staged = [];
+    const own = () => runOps(this.fns, buffer, out[0].at, out[0].len);
+    const pool = poolFor(be);
+    if (pool && out.length > 1) pool.run(out.slice(1), own);
+    else own();
+  }
+
+  private releaseRegion(): void {
+    if (this.region.ptr) this.be.release(this.region.ptr);
+    this.region = { ptr: 0, bytes: 0 };
+  }
+
+  dispose(): void {
+    this.releaseRegion();
+  }
+}
