@@ -68,6 +68,11 @@ export interface TrainOptions {
   epochWeights?: boolean;
   /** Move the data's buffers to the worker instead of copying them (default true: trainInWorker detaches them at once). */
   transfer?: boolean;
+  /**
+   * Threads that train (setThreads in the worker; any count gives the same weights). Default: the cores,
+   * where the page is cross-origin isolated; elsewhere one thread, in the unchunked order, with a note.
+   */
+  threads?: number;
 }
 
 export interface EpochLogs {
@@ -109,6 +114,8 @@ export interface TrainResult {
   /** True when cancel() stopped training early (weights are those reached so far). */
   cancelled: boolean;
   build: BuildName;
+  /** Threads that trained, and why fewer than asked for, if so. */
+  threads: { active: number; note?: string };
   images: number;
   elapsedMs: number;
 }

@@ -2,7 +2,8 @@
 // its TF.js JSON, trains it on the transferred data, reports progress at most every `progressInterval` ms,
 // stops on 'cancel' after the current batch and sends back the weights (transferred) with the history and the
 // model as files.
-import { currentBackend, getBackend, setBackend } from '../backend.js';
+import { currentBackend, getBackend, setBackend, sharedMemoryUnavailable } from '../backend.js';
+import { setThreads, type ThreadsInfo } from '../threads/config.js';
 import { type Model, modelFromJSON, ValueError } from '../index.js'; // starts compiling the wasm (synchronously: this is a worker)
 import { tensor } from '../tensor.js';
 import type { EpochLogs, FromWorker, ModelSpec, ToWorker, TrainData, TrainProgress, TrainRequest, TrainResult } from './protocol.js';
@@ -44,11 +45,21 @@ function modelFromSpec(spec: ModelSpec): Model {
   return m;
 }
 
+/** The threads asked for; by default the cores where the page allows shared memory, else one, unchunked, with a note. */
+async function threadsFor(asked: number | undefined): Promise<ThreadsInfo> {
+  const why = asked === undefined ? sharedMemoryUnavailable() : undefined;
+  if (!why) return setThreads(asked);
+  const note = `simdcnn runs on one thread: ${why}`;
+  console.info(note);
+  return { requested: undefined, active: 1, note };
+}
+
 async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<void> {
   const { spec, data, options } = msg;
   const me: Job = { cancelled: cancelledEarly };
   job = me;
   if (options.build && options.build !== currentBackend().build) await setBackend({ build: options.build });
+  const threads = await threadsFor(options.threads);
   const model = modelFromSpec(spec);
   me.model = model;
   try {
@@ -149,6 +160,7 @@ async function train(msg: Extract<TrainRequest, { type: 'train' }>): Promise<voi
       cancelled: me.cancelled,
       files: { modelJson: files.modelJson, weights: files.weights, optimizerWeights: files.optimizerWeights },
       build: model.backend.build,
+      threads: { active: threads.active, ...(threads.note ? { note: threads.note } : {}) },
       images,
       elapsedMs: now() - t0,
     };
