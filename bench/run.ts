@@ -1,5 +1,5 @@
 // simdcnn vs TF.js (wasm/XNNPACK and cpu backends) and ConvNetJS, in one process, pinned to one core.
-// npm run bench [-- --quick] [-- --only tutorial|lenet|kernels|layers|depthwise]
+// npm run bench [-- --quick] [-- --only tutorial|lenet|kernels|layers|depthwise] [-- --threads 1,2 (the threads sweep only)]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release } from 'node:os';
 import { createRequire } from 'node:module';
@@ -8,14 +8,21 @@ import { loadMnist } from '../src/mnist.js';
 import { lenet, tutorialNet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
 import { depthwiseRows, DW_SHAPE } from './depthwise.js';
+import { threadRows } from './threads.js';
 import { kernelRows } from './kernels.js';
 import { layerRows } from './layers.js';
 import { convnet, initTfWasm, type NetName, probeWasmMaxPoolGrad, tf, tfModel } from './peers.js';
 import { fmt, maxAbsDiff, median, pinToOneCore } from './util.js';
 
-pinToOneCore();
-const t0 = performance.now();
 const args = process.argv.slice(2);
+// --threads 1,2: the threads sweep only, pinned to as many cores as the largest count.
+const threadCounts = args.includes('--threads') ? args[args.indexOf('--threads') + 1]?.split(',').map(Number) : undefined;
+if (threadCounts && !(threadCounts.length && threadCounts.every((n) => Number.isInteger(n) && n >= 1))) {
+  console.error(`bench: --threads expects a comma list of thread counts, e.g. 1,2; received ${args[args.indexOf('--threads') + 1]}`);
+  process.exit(2);
+}
+pinToOneCore(threadCounts && Array.from({ length: Math.max(...threadCounts) }, (_, i) => i).join(','));
+const t0 = performance.now();
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 if (only !== undefined && !['kernels', 'layers', 'tutorial', 'lenet', 'depthwise'].includes(only)) {
@@ -27,6 +34,28 @@ const REPS = quick ? 3 : 5;
 const LIBS = ['simdcnn', 'simdcnn-direct', 'tfjs-wasm', 'tfjs-cpu', 'convnetjs'] as const;
 type Lib = (typeof LIBS)[number];
 const CONV = getConvAlgorithm();
+
+if (threadCounts) {
+  const n = quick ? 1024 : 2048;
+  const m = await loadMnist({ trainLimit: n, testLimit: 1 });
+  const reps = quick ? 3 : 7;
+  const { rows, load } = await threadRows(threadCounts, reps, tensor(m.train.images.data, [n, 28, 28, 1]), Int32Array.from(m.train.labels));
+  const one = rows.find((r) => r.threads === 1) ?? rows[1];
+  console.log(`# simdcnn threads sweep${quick ? ' (quick)' : ''}\n`);
+  console.log(
+    `${cpus()[0].model}, Node ${process.version}, pinned: ${process.env.BENCH_PINNED ? `taskset -c ${process.env.BENCH_PINNED}` : 'no'}; build '${currentBackend().build}'; ${new Date().toISOString()}`,
+  );
+  console.log(
+    `Command: npm run bench -- ${args.join(' ')}. LeNet (the bench's), SGD, MNIST images; medians of ${reps} interleaved rounds (${n} training images, 4 x 256 predicted, per round). 1-minute load average: ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end (2 cores).\n`,
+  );
+  console.log('| threads | LeNet train b64 img/s | vs 1 thread | one 60k epoch (s) | LeNet infer b256 img/s | vs 1 thread |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.threads ? r.threads : '1, unchunked (no setThreads)'} | ${fmt(r.train)} | ${fmt(r.train / one.train, 2)}x | ${fmt(60000 / r.train, 1)} | ${fmt(r.infer)} | ${fmt(r.infer / one.infer, 2)}x |`,
+    );
+  process.exit(0);
+}
 
 const notes = await initTfWasm();
 const maxPoolProbe = await probeWasmMaxPoolGrad();

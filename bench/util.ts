@@ -1,10 +1,13 @@
 // Timing helpers: warm up, repeat, take the median; pin to one core by re-executing under taskset.
 import { execFileSync, spawnSync } from 'node:child_process';
 
-/** Re-runs this process under `taskset -c N` (N = BENCH_CORE, default 0: another core when someone else's runs hold core 0). */
-export function pinToOneCore(): void {
+/**
+ * Re-runs this process under `taskset -c N` (N = BENCH_CORE, default 0: another core when someone else's runs
+ * hold core 0; `cores` instead for a threads sweep, e.g. '0,1').
+ */
+export function pinToOneCore(cores?: string): void {
   if (process.env.BENCH_PINNED) return;
-  const core = process.env.BENCH_CORE ?? '0';
+  const core = cores ?? process.env.BENCH_CORE ?? '0';
   let hasTaskset = false;
   try {
     execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });

@@ -15,7 +15,7 @@ import { FITS } from './data/pixels.js';
 import { checkImageSize, maxImageFileBytes, parseImageLimit } from './image.js';
 import { mnistDataDir } from './mnist.js';
 import { NET_NAMES, type NetName } from './nets.js';
-import { currentBackend, loadModel, type Model } from './node.js';
+import { currentBackend, loadModel, type Model, setThreads } from './node.js';
 import { OPTIMIZER_NAMES } from './optimizers.js';
 import { progressBar } from './progress.js';
 import { applyRecipe, RECIPE_NAMES, RECIPES, type RecipeName } from './recipes.js';
@@ -69,6 +69,7 @@ Chosen from the data unless given:
 
 Other:
   --seed N                  seed for initialisation, shuffling and the validation pick (default 0)
+  --threads N               threads that train (default: the cores, at most 8); any count gives the same weights
   --train-limit N           datasets: use the first N training pictures
   --test-limit N            datasets: evaluate on the first N test pictures
   --max-image-size N|WxH    largest picture accepted, checked from its header (default 4096x4096)
@@ -149,7 +150,9 @@ function augmentation(v: string | undefined): TrainOptions['augment'] {
 }
 
 /** Flags -> TrainOptions. New training options (augmentation, schedules, callbacks) add their flags here. */
-function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyStopping?: number; evalEvery?: number } | undefined {
+function trainOptions(
+  argv: string[],
+): { opts: TrainOptions; out: string; earlyStopping?: number; evalEvery?: number; threads?: number } | undefined {
   // --augment with no list (last, or followed by another flag) means 'auto'.
   argv = argv.flatMap((a, i) => (a === '--augment' && (i === argv.length - 1 || argv[i + 1].startsWith('-')) ? [a, 'auto'] : [a]));
   const { values: v } = parseArgs({
@@ -172,6 +175,7 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
       'label-smoothing': { type: 'string' },
       'eval-every': { type: 'string' },
       seed: { type: 'string' },
+      threads: { type: 'string' },
       'validation-split': { type: 'string' },
       augment: { type: 'string' },
       'train-limit': { type: 'string' },
@@ -221,6 +225,7 @@ function trainOptions(argv: string[]): { opts: TrainOptions; out: string; earlyS
     out: v.out,
     earlyStopping: int(v['early-stopping'], 'early-stopping'),
     evalEvery: evalEvery ?? (recipe && RECIPES[recipe].evalEvery),
+    threads: int(v.threads, 'threads'),
   };
 }
 
@@ -228,12 +233,14 @@ async function train(argv: string[]): Promise<void> {
   const parsed = trainOptions(argv);
   if (!parsed) return;
   const t0 = performance.now();
+  // Before the model is built: more than one thread moves new models to a shared wasm memory.
+  const threads = await setThreads(parsed.threads);
   const plan = await planTraining(parsed.opts);
   const { model } = plan;
   model.compile({ optimizer: plan.optimizer, loss: plan.loss });
   for (const line of plan.summary) process.stdout.write(`${line}\n`);
   process.stdout.write(
-    `${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}' (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
+    `${model.countParams().toLocaleString('en-US')} parameters, wasm build '${currentBackend().build}', ${threads.active} thread${threads.active > 1 ? 's' : ''} (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s)\n`,
   );
   const bar = progressBar(plan.trainCount, plan.epochs, (s) => process.stdout.write(s), process.stdout.isTTY === true);
   const t1 = performance.now();

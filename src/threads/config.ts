@@ -33,8 +33,16 @@ export function threadsInfo(): ThreadsInfo {
   return { requested, active: 1 + (pool?.running ? pool.workers : 0), note };
 }
 
+let cap = Infinity;
+/** Benchmarks: use at most n threads of the running pool; 0 runs unchunked, as before setThreads. */
+export function capThreads(n: number): void {
+  cap = n;
+}
+/** The most threads a dispatch may use. */
+export const threadCap = () => cap;
+
 /** Whether training splits batches into fixed chunks (setThreads was called). */
-export const chunkedTraining = () => requested !== undefined;
+export const chunkedTraining = () => requested !== undefined && cap > 0;
 
 /** The running pool over this backend's memory, if any. */
 export function poolFor(be: Backend): ThreadPool | undefined {

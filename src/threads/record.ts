@@ -5,7 +5,7 @@
 // at once, which is what a sequential run would see, since no kernel touches them. Reading kernel results
 // from JS, or allocating, throws NotThreadable: such a model runs on the main thread as ever.
 import type { Backend } from '../backend.js';
-import { poolFor } from './config.js';
+import { poolFor, threadCap } from './config.js';
 import { COPY, kernelNames, type OpList, runOps } from './pool.js';
 
 const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
@@ -15,7 +15,7 @@ export class NotThreadable extends Error {}
 /** Threads a dispatch of `jobs` independent jobs uses: the pool's workers and this one, at most `jobs`. */
 export function threadsFor(be: Backend, jobs: number): number {
   const pool = poolFor(be);
-  return pool ? Math.max(1, Math.min(pool.workers + 1, jobs)) : 1;
+  return pool ? Math.max(1, Math.min(pool.workers + 1, jobs, threadCap())) : 1;
 }
 
 export class Replayer {
