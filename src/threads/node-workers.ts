@@ -10,10 +10,10 @@ setCoreCount(availableParallelism());
 setWorkerFactory((source, data) => {
   const boot = "const wt = require('node:worker_threads');\npost = (m) => wt.parentPort.postMessage(m);\nstart(wt.workerData);\n";
   const w = new Worker(source + boot, { eval: true, workerData: data });
-  w.unref(); // idle kernel threads never keep the process alive
   return {
     terminate: () => void w.terminate(),
     onMessage: (f) => w.on('message', f),
     onError: (f) => w.on('error', f),
+    unref: () => void w.unref(),
   };
 });

@@ -86,6 +86,8 @@ export interface WorkerHandle {
   terminate(): void;
   onMessage(f: (m: unknown) => void): void;
   onError(f: (e: unknown) => void): void;
+  /** Once started, idle kernel threads must not keep the process alive (Node). */
+  unref(): void;
 }
 /**
  * Starts a worker from source text with its start data (Node: worker_threads; browsers: a Blob Worker).
@@ -104,6 +106,7 @@ function browserWorker(source: string, data: unknown): WorkerHandle {
     terminate: () => w.terminate(),
     onMessage: (f) => w.addEventListener('message', (e) => f(e.data)),
     onError: (f) => w.addEventListener('error', (e) => f(e.message ?? e)),
+    unref: () => {},
   };
 }
 let factory: WorkerFactory | undefined = typeof Worker === 'function' ? browserWorker : undefined;
@@ -152,6 +155,7 @@ export class ThreadPool {
         h.onMessage(() => {
           if (++started === workers) {
             this.isReady = !this.broken;
+            for (const w of this.handles) w.unref();
             resolve();
           }
         });
