@@ -3,7 +3,7 @@
 // corrupt or unsupported is a ModelFormatError that allocates nothing. (TF.js and Keras: io-tfjs.test.ts.)
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Adam, currentBackend, loadModel, modelToArtifacts, ModelFormatError, SGD, tensor, ValueError } from '../src/node.js';
@@ -87,6 +87,18 @@ describe('simdcnn -> files -> simdcnn is bit-identical', () => {
     m.metadata = { inputRange: [0, 1] };
     const back = await loadModel(await m.save(undefined, { metadata: { dataset: 'mnist' } }));
     expect(back.metadata).toEqual({ inputRange: [0, 1], dataset: 'mnist' });
+  });
+
+  it("'file://./relative/dir' (TF.js's relative form) saves and loads the folder relative to the working directory", async () => {
+    const m = archs[0][2]();
+    const d = dir();
+    const rel = relative(process.cwd(), join(d, 'm'));
+    expect(rel.startsWith('/')).toBe(false);
+    await m.save(`file://./${rel}`);
+    expect(existsSync(join(d, 'm', 'model.json'))).toBe(true);
+    const back = await loadModel(`file://./${rel}/model.json`);
+    const x = randomTensor([2, ...m.inputShape], new Rng(5));
+    expect(back.predict(x).data).toEqual(m.predict(x).data);
   });
 
   it('unknown targets are refused with the supported ones named', async () => {

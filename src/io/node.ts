@@ -27,7 +27,10 @@ const isFileTarget = (t: unknown): t is string =>
   !/^(downloads|indexeddb|memory|https?):\/\//.test(t);
 
 function paths(target: string): { dir: string; json: string } {
-  const p = resolve(target.startsWith('file://') ? fileURLToPath(target) : target);
+  // 'file://./dir' is how TF.js users write a relative folder (tfjs-node strips the scheme); URL parsing would
+  // read '.' as a host and throw, so only absolute file URLs go through fileURLToPath.
+  const rest = target.startsWith('file://') ? target.slice('file://'.length) : undefined;
+  const p = resolve(rest === undefined ? target : rest.startsWith('/') ? fileURLToPath(target) : rest);
   return p.endsWith('.json') ? { dir: dirname(p), json: p } : { dir: p, json: join(p, 'model.json') };
 }
 
