@@ -22,7 +22,8 @@ import {
 } from '../src/node.js';
 import { currentBackend } from '../src/backend.js';
 import { sharedMemoryModule } from '../src/threads/shared-module.js';
-import { kernelNames, ThreadPool } from '../src/threads/pool.js';
+import { workersRestarted } from '../src/threads/config.js';
+import { EXIT, kernelNames, ThreadPool } from '../src/threads/pool.js';
 import { createVariants, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray, randomInts } from './reference.js';
 
@@ -253,6 +254,79 @@ describe('thread pool', () => {
     pool.dispose();
     expect(pool.running).toBe(false);
     expect(() => pool.run([], () => {})).toThrow(/not running/);
+  });
+
+  it('a worker terminated mid-dispatch (no event reaches the blocked main thread): run throws naming it, no hang', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 2);
+    await pool.ready;
+    // Worker 0 gets seconds of copies; worker 1 a short list that finishes: run waits for it, then throws.
+    const buf = be.alloc(4 << 20);
+    const ops = be.alloc(8 * 5 * 20001);
+    const list = new Float64Array(be.k.memory.buffer, ops, 5 * 20001);
+    for (let i = 0; i < 20001; i++) list.set([-1, 3, buf, buf + (2 << 20), 1 << 19], 5 * i);
+    const t0 = performance.now();
+    expect(() =>
+      pool.run(
+        [
+          { at: ops, len: 5 * 20000 },
+          { at: ops + 8 * 5 * 20000, len: 5 },
+        ],
+        () => pool.kill(0),
+      ),
+    ).toThrow(/a worker thread died: worker 0: terminated/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(pool.running).toBe(false);
+    expect(() => pool.run([], () => {})).toThrow(/thread pool: worker 0: terminated/);
+    pool.dispose();
+  });
+
+  it('a kernel that does not return within stallMs (gemm_nn M=2^30 rows): the worker is terminated, run throws naming it', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    pool.stallMs = 100;
+    const code = kernelNames(be).indexOf('gemm_nn');
+    const buf = be.alloc(4096);
+    const ops = be.alloc(8 * 13);
+    // M = 2^30 rows of K = 8 against 8 columns, every row read from and written to the same place (lda = ldc = 0): minutes of work.
+    new Float64Array(be.k.memory.buffer, ops, 13).set([code, 11, 2 ** 30, 8, 8, buf, 0, buf + 1024, 8, buf + 2048, 0, 0, 0]);
+    const t0 = performance.now();
+    expect(() => pool.run([{ at: ops, len: 13 }], () => {})).toThrow(
+      /worker 0: ran one kernel for over 0.1 s \(hung\?\) and was terminated/,
+    );
+    expect(performance.now() - t0).toBeLessThan(3000);
+    pool.dispose();
+  });
+
+  it('fit x=[53,10,10,3] batch 40 on 2 threads whose worker exits mid-step: fit rejects naming it, the workers restart, the next fit gives the 1-thread sha256', async () => {
+    const want = (await trained(1)).sha;
+    await setThreads(2);
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const be = currentBackend();
+    const exitOps = be.alloc(24);
+    new Float64Array(be.k.memory.buffer, exitOps, 3).set([EXIT, 1, 7]);
+    const real = ThreadPool.prototype.run;
+    const run = vi.spyOn(ThreadPool.prototype, 'run').mockImplementationOnce(function (this: ThreadPool, lists, own) {
+      return real.call(this, [{ at: exitOps, len: 3 }, ...lists.slice(1)], own);
+    });
+    const m = net(3);
+    m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    await expect(m.fit(X, Y, { batchSize: 40, epochs: 1 })).rejects.toThrow(/a worker thread died: worker 0: exited with code 7/);
+    m.dispose();
+    run.mockRestore();
+    be.release(exitOps);
+    // The next step finds the pool broken, starts new workers and meanwhile trains on this thread.
+    const meanwhile = await trained(undefined);
+    expect(info.mock.calls.some((c) => /one thread while its workers restart \(worker 0: exited with code 7\)/.test(String(c[0])))).toBe(
+      true,
+    );
+    await workersRestarted();
+    info.mockRestore();
+    expect(threadsInfo()).toMatchObject({ active: 2, note: undefined });
+    const after = await trained(undefined);
+    expect(meanwhile.sha).toBe(want);
+    expect(after.sha).toBe(want);
   });
 
   it('setThreads(1) terminates the workers; bad counts are refused', async () => {

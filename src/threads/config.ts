@@ -44,10 +44,39 @@ export const threadCap = () => cap;
 /** Whether training splits batches into fixed chunks (setThreads was called). */
 export const chunkedTraining = () => requested !== undefined && cap > 0;
 
-/** The running pool over this backend's memory, if any. */
+/** The running pool over this backend's memory, if any. A pool whose worker died is replaced here. */
 export function poolFor(be: Backend): ThreadPool | undefined {
-  return pool?.be === be && pool.running ? pool : undefined;
+  if (pool?.be !== be) return undefined;
+  if (pool.running) return pool;
+  if (pool.failure) restart(pool);
+  return undefined;
 }
+
+/**
+ * Replaces a pool whose worker died with a fresh one; until it is up everything runs on this thread (same
+ * bits: chunks do not depend on the thread count), with the note. A pool that fails to start is not retried.
+ */
+function restart(old: ThreadPool): void {
+  old.dispose();
+  note = `simdcnn runs on one thread while its workers restart (${old.failure})`;
+  console.info(note);
+  const next = new ThreadPool(old.be, old.workers);
+  pool = next;
+  restarting = next.ready.then(
+    () => {
+      if (pool === next) note = undefined;
+    },
+    (e: Error) => {
+      if (pool !== next) return;
+      stopPool();
+      note = `simdcnn runs on one thread: ${e.message}`;
+      console.info(note);
+    },
+  );
+}
+let restarting: Promise<void> = Promise.resolve();
+/** Settles once the last restart of the workers did (tests). */
+export const workersRestarted = () => restarting;
 
 function why(): string | undefined {
   const shared = sharedMemoryUnavailable();

@@ -8,12 +8,19 @@ import { setWorkerFactory } from './pool.js';
 setCoreCount(availableParallelism());
 
 setWorkerFactory((source, data) => {
-  const boot = "const wt = require('node:worker_threads');\npost = (m) => wt.parentPort.postMessage(m);\nstart(wt.workerData);\n";
+  const boot =
+    "const wt = require('node:worker_threads');\n" +
+    'post = (m) => wt.parentPort.postMessage(m);\n' +
+    'exit = (code) => process.exit(code);\n' +
+    // The main thread may be blocked waiting for this one: a thread that ends marks itself dead first.
+    "process.on('exit', (code) => dying && dying('exited with code ' + code));\n" +
+    'start(wt.workerData);\n';
   const w = new Worker(source + boot, { eval: true, workerData: data });
   return {
     terminate: () => void w.terminate(),
     onMessage: (f) => w.on('message', f),
     onError: (f) => w.on('error', f),
+    onExit: (f) => w.on('exit', f),
     unref: () => void w.unref(),
   };
 });

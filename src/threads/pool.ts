@@ -4,6 +4,14 @@
 // module instance. Dispatch is synchronous: the main thread posts the lists through a control block of
 // atomics, runs its own list, and waits until every worker is done, so a training step or a predict
 // stays a plain function call.
+//
+// A blocked main thread gets no events, so a worker that dies during a dispatch must be noticed from the
+// control block: a worker that exits through JavaScript (process.exit, an error outside a kernel) marks
+// itself dead on the way out, and the main thread waits in slices of SLICE_MS; a wait that times out
+// (never on a normal step) checks the dead marks, the workers this thread terminated, and each worker's
+// beat (bumped per op): one that ran no op for stallMs is terminated. The dispatch then throws a
+// SimdcnnError naming the worker, once the live workers have finished; the pool stops running (and
+// src/threads/config.ts starts a fresh one).
 import type { Backend } from '../backend.js';
 import { SimdcnnError } from '../errors.js';
 
@@ -14,9 +22,20 @@ const STOP = 2; // set when the pool is disposed
 const ERR = 3; // characters of the first error message (0: none)
 const TEXT = 8; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
+// Per worker, at WORKER + 3 * id: the last dispatch it finished, 1 once it is dead, ops it has run.
+const WORKER = TEXT + TEXT_MAX;
+const FIN = 0,
+  DEAD = 1,
+  BEAT = 2;
+/** How long a wait blocks before it checks that the workers are alive; a normal dispatch ends sooner. */
+const SLICE_MS = 50;
+/** A worker that runs no op for this long is taken to be hung (a kernel that never returns). */
+export const DEFAULT_STALL_MS = 60_000;
 
 /** An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n). */
 export const COPY = -1;
+/** Fault injection for tests: the worker that runs it exits (code a[0]) as a crashed thread would. */
+export const EXIT = -3;
 
 /**
  * Runs the op list at byte `at` of `len` float64s. The worker runs the same loop from its source text
@@ -37,9 +56,16 @@ export function runOps(fns: ((...a: number[]) => unknown)[], buffer: ArrayBuffer
 
 const WORKER_SOURCE = `
 'use strict';
+let dying;
 function start(d) {
   const c = new Int32Array(d.ctrl), slots = new Float64Array(d.slots), memory = d.memory;
+  const me = ${WORKER} + 3 * d.id;
   let fns;
+  dying = (why) => {
+    fail(new Error(why));
+    Atomics.store(c, me + ${DEAD}, 1);
+    Atomics.notify(c, ${DONE});
+  };
   try {
     const ex = new WebAssembly.Instance(d.module, { env: { memory } }).exports;
     ex.set_scalar(d.scalar);
@@ -49,27 +75,34 @@ function start(d) {
   }
   post('ready');
   let gen = d.gen;
-  for (;;) {
-    Atomics.wait(c, ${GEN}, gen);
-    gen = Atomics.load(c, ${GEN});
-    if (Atomics.load(c, ${STOP})) return;
-    const at = slots[2 * d.id], len = slots[2 * d.id + 1];
-    if (len > 0) {
-      try {
-        if (!fns) throw new Error('the worker could not instantiate the kernels');
-        const ops = new Float64Array(memory.buffer, at, len), f32 = new Float32Array(memory.buffer);
-        for (let i = 0; i < len; ) {
-          const code = ops[i], argc = ops[i + 1], a = ops.subarray(i + 2, i + 2 + argc);
-          if (code === ${COPY}) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
-          else fns[code](...a);
-          i += 2 + argc;
+  try {
+    for (;;) {
+      Atomics.wait(c, ${GEN}, gen);
+      gen = Atomics.load(c, ${GEN});
+      if (Atomics.load(c, ${STOP})) return;
+      const at = slots[2 * d.id], len = slots[2 * d.id + 1];
+      if (len > 0) {
+        try {
+          if (!fns) throw new Error('the worker could not instantiate the kernels');
+          const ops = new Float64Array(memory.buffer, at, len), f32 = new Float32Array(memory.buffer);
+          for (let i = 0; i < len; ) {
+            const code = ops[i], argc = ops[i + 1], a = ops.subarray(i + 2, i + 2 + argc);
+            if (code === ${COPY}) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
+            else if (code === ${EXIT}) exit(a[0]);
+            else fns[code](...a);
+            c[me + ${BEAT}]++;
+            i += 2 + argc;
+          }
+        } catch (e) {
+          fail(e);
         }
-      } catch (e) {
-        fail(e);
       }
+      Atomics.store(c, me + ${FIN}, gen);
+      Atomics.add(c, ${DONE}, 1);
+      Atomics.notify(c, ${DONE});
     }
-    Atomics.add(c, ${DONE}, 1);
-    Atomics.notify(c, ${DONE});
+  } catch (e) {
+    dying('stopped (' + ((e && e.message) || String(e)) + ')');
   }
   function fail(e) {
     const m = 'worker ' + d.id + ': ' + ((e && e.message) || String(e));
@@ -79,25 +112,31 @@ function start(d) {
     Atomics.store(c, ${ERR}, n);
   }
 }
-let post;
+let post, exit;
 `;
 
 export interface WorkerHandle {
   terminate(): void;
   onMessage(f: (m: unknown) => void): void;
   onError(f: (e: unknown) => void): void;
+  /** The thread ended (Node's 'exit'; browsers have no such event). */
+  onExit(f: (code: number) => void): void;
   /** Once started, idle kernel threads must not keep the process alive (Node). */
   unref(): void;
 }
 /**
  * Starts a worker from source text with its start data (Node: worker_threads; browsers: a Blob Worker).
- * The source defines start(data) and leaves `post` (the reply to the main thread) to the platform's
- * own lines, which each factory appends.
+ * The source defines start(data) and leaves `post` (the reply to the main thread) and `exit` (end this
+ * thread; the EXIT op) to the platform's own lines, which each factory appends; Node's also marks the
+ * worker dead when its thread exits.
  */
 export type WorkerFactory = (source: string, data: unknown) => WorkerHandle;
 
 function browserWorker(source: string, data: unknown): WorkerHandle {
-  const boot = 'post = (m) => self.postMessage(m);\nself.onmessage = (e) => start(e.data);\n';
+  const boot =
+    'post = (m) => self.postMessage(m);\n' +
+    "exit = (code) => { self.close(); dying('exited with code ' + code); throw new Error('exited'); };\n" +
+    'self.onmessage = (e) => start(e.data);\n';
   const url = URL.createObjectURL(new Blob([source, boot], { type: 'text/javascript' }));
   const w = new Worker(url);
   URL.revokeObjectURL(url);
@@ -106,6 +145,7 @@ function browserWorker(source: string, data: unknown): WorkerHandle {
     terminate: () => w.terminate(),
     onMessage: (f) => w.addEventListener('message', (e) => f(e.data)),
     onError: (f) => w.addEventListener('error', (e) => f(e.message ?? e)),
+    onExit: () => {},
     unref: () => {},
   };
 }
@@ -124,11 +164,15 @@ export interface OpList {
 
 export class ThreadPool {
   readonly ready: Promise<void>;
-  private readonly ctrl = new Int32Array(new SharedArrayBuffer(4 * (TEXT + TEXT_MAX)));
+  private readonly ctrl: Int32Array;
   private readonly slots: Float64Array;
   private readonly handles: WorkerHandle[] = [];
+  /** Why each worker this thread terminated (or found dead) is gone. */
+  private readonly gone = new Map<number, string>();
   private isReady = false;
   private broken?: string;
+  /** A worker that runs no op for this long during a dispatch is terminated as hung. */
+  stallMs = DEFAULT_STALL_MS;
 
   /** `workers` threads besides the main thread, over be's shared memory. */
   constructor(
@@ -137,6 +181,7 @@ export class ThreadPool {
   ) {
     if (!be.sharedModule) throw new SimdcnnError('thread pool: the backend has no shared memory');
     if (!factory) throw new SimdcnnError('thread pool: this engine cannot start workers');
+    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (WORKER + 3 * workers)));
     this.slots = new Float64Array(new SharedArrayBuffer(16 * workers));
     const names = kernelNames(be);
     let started = 0;
@@ -159,11 +204,14 @@ export class ThreadPool {
             resolve();
           }
         });
-        h.onError((e) => {
-          this.broken = `a worker thread failed: ${(e as Error)?.message ?? String(e)}`;
+        const fail = (why: string) => {
+          if (Atomics.load(this.ctrl, STOP)) return;
+          this.broken ??= `worker ${id} ${why}`;
           this.isReady = false;
-          reject(new SimdcnnError(this.broken));
-        });
+          reject(new SimdcnnError(`a worker thread failed: ${this.broken}`));
+        };
+        h.onError((e) => fail(`failed: ${(e as Error)?.message ?? String(e)}`));
+        h.onExit((code) => fail(`exited with code ${code}`));
         this.handles.push(h);
       }
     });
@@ -175,19 +223,26 @@ export class ThreadPool {
     return this.isReady && !this.broken && !Atomics.load(this.ctrl, STOP);
   }
 
+  /** Why the pool stopped running after it started (a worker died), if it did. */
+  get failure(): string | undefined {
+    return this.broken;
+  }
+
   /**
    * Runs lists[w] on worker w and `own` on this thread, and returns when all are done. A kernel error in a
-   * worker (or in `own`) is thrown here as a SimdcnnError once every thread has stopped.
+   * worker (or in `own`) is thrown here as a SimdcnnError once every thread has stopped; so is a worker's
+   * death (then the pool stops running).
    */
   run(lists: OpList[], own: () => void): void {
-    if (!this.running) throw new SimdcnnError(this.broken ?? 'thread pool: not running');
+    if (!this.running) throw new SimdcnnError(this.broken ? `thread pool: ${this.broken}` : 'thread pool: not running');
     const c = this.ctrl;
     for (let w = 0; w < this.workers; w++) {
       this.slots[2 * w] = lists[w]?.at ?? 0;
       this.slots[2 * w + 1] = lists[w]?.len ?? 0;
     }
+    this.watch = undefined;
     Atomics.store(c, DONE, 0);
-    Atomics.add(c, GEN, 1);
+    const gen = Atomics.add(c, GEN, 1) + 1;
     Atomics.notify(c, GEN);
     let ownError: unknown;
     try {
@@ -195,15 +250,67 @@ export class ThreadPool {
     } catch (e) {
       ownError = e;
     }
-    for (let d = Atomics.load(c, DONE); d < this.workers; d = Atomics.load(c, DONE)) Atomics.wait(c, DONE, d);
+    // Normal dispatches end within the first slice; a slice that times out (or a death's wake-up) checks liveness.
+    for (let d = Atomics.load(c, DONE); d < this.workers; d = Atomics.load(c, DONE))
+      if (Atomics.wait(c, DONE, d, SLICE_MS) !== 'not-equal' && Atomics.load(c, DONE) < this.workers && this.waitOut(gen)) break;
+    if (this.broken) throw new SimdcnnError(`a worker thread died: ${this.broken}; the pool restarts its workers`);
     if (ownError) throw ownError;
     const n = Atomics.load(c, ERR);
     if (n !== 0) {
-      let m = '';
-      for (let i = 0; i < n; i++) m += String.fromCharCode(c[TEXT + i]);
       Atomics.store(c, ERR, 0);
-      throw new SimdcnnError(`a kernel failed in a worker thread (${m})`);
+      throw new SimdcnnError(`a kernel failed in a worker thread (${this.errorText(n)})`);
     }
+  }
+
+  private errorText(n: number): string {
+    let m = '';
+    for (let i = 0; i < n; i++) m += String.fromCharCode(this.ctrl[TEXT + i]);
+    return m;
+  }
+
+  /**
+   * Called when a wait for dispatch `gen` ends with workers still out: true once every worker has either
+   * finished it or is dead (some are: this.broken says which), false while live ones are still at work.
+   */
+  private waitOut(gen: number): boolean {
+    const c = this.ctrl,
+      now = performance.now();
+    const watch = (this.watch ??= {
+      since: new Float64Array(this.workers).fill(now - SLICE_MS),
+      seen: new Int32Array(this.workers).fill(-1),
+    });
+    let out = false;
+    for (let w = 0; w < this.workers; w++) {
+      const base = WORKER + 3 * w;
+      if (Atomics.load(c, base + FIN) === gen) continue;
+      if (!this.gone.has(w) && Atomics.load(c, base + DEAD)) {
+        const n = Atomics.load(c, ERR);
+        const text = n > 0 ? this.errorText(n) : '';
+        this.gone.set(w, text.startsWith(`worker ${w}: `) ? text : `worker ${w}: died`);
+      }
+      if (this.gone.has(w)) continue;
+      const beat = Atomics.load(c, base + BEAT);
+      if (beat !== watch.seen[w]) {
+        watch.seen[w] = beat;
+        watch.since[w] = now;
+      } else if (now - watch.since[w] > this.stallMs) {
+        this.handles[w]?.terminate();
+        this.gone.set(w, `worker ${w}: ran one kernel for over ${this.stallMs / 1000} s (hung?) and was terminated`);
+      }
+      if (!this.gone.has(w)) out = true;
+    }
+    if (this.gone.size === 0) return false;
+    this.broken ??= [...this.gone.values()].join('; ');
+    this.isReady = false;
+    return !out;
+  }
+  /** Each worker's beat when last seen to change, and when, during the current dispatch's slow wait. */
+  private watch?: { since: Float64Array; seen: Int32Array };
+
+  /** Fault injection for tests: terminates worker `id` as a crash would, without telling the pool. */
+  kill(id: number): void {
+    this.handles[id].terminate();
+    this.gone.set(id, `worker ${id}: terminated`);
   }
 
   /** Stops and terminates every worker. */
