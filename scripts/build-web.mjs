@@ -4,12 +4,13 @@
 //   web/dist/app.js             the page (web/src/app.ts + the library), one ESM file
 //   web/dist/classes.js         the "your own classes" page (web/src/classes/main.ts + the library)
 //   web/dist/worker.js          the training worker
+//   web/dist/bench*.js          web/bench.html, simdcnn vs TF.js wasm with threads (web/src/bench/; dev only)
 import { execSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { bundle } from './esbuild-browser.mjs';
+import { bundle, bundleBench } from './esbuild-browser.mjs';
 
 export const TRAIN = 10_000;
 export const TEST = 2_000;
@@ -67,8 +68,9 @@ try {
     outdir: 'web/dist',
     sourcemap: true,
   });
+  await bundleBench('web/dist');
 } catch {
   process.exit(1); // esbuild printed why
 }
-for (const f of ['web/dist/app.js', 'web/dist/classes.js', 'web/dist/worker.js'])
+for (const f of ['web/dist/app.js', 'web/dist/classes.js', 'web/dist/worker.js', 'web/dist/bench-tfjs.js'])
   console.log(`${f.padEnd(34)} ${(statSync(f).size / 1024).toFixed(0).padStart(6)} KiB`);

@@ -3,6 +3,7 @@
 // Node-only modules, fails the build with the chain of files that pulled it in.
 import { builtinModules } from 'node:module';
 import { relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
@@ -35,8 +36,21 @@ export const noNodePlugin = {
   },
 };
 
-/** Bundles `entryPoints` (object: out name -> source) for browsers into outdir; throws on any error. */
-export async function bundle({ entryPoints, outdir, format = 'esm', minify = true, sourcemap = false, metafile = false }) {
+/**
+ * Bundles `entryPoints` (object: out name -> source) for browsers into outdir; throws on any error.
+ * `nodeCheck: false` lets packages' own "browser" fields stub the Node built-ins they name (TF.js's wasm
+ * backend, in the dev-only bench page).
+ */
+export async function bundle({
+  entryPoints,
+  outdir,
+  format = 'esm',
+  minify = true,
+  sourcemap = false,
+  metafile = false,
+  nodeCheck = true,
+  keepNames = true,
+}) {
   return esbuild.build({
     entryPoints,
     outdir,
@@ -45,11 +59,24 @@ export async function bundle({ entryPoints, outdir, format = 'esm', minify = tru
     platform: 'browser',
     target: 'es2022',
     minify,
-    keepNames: true, // error classes report their own names (ValueError, ...) even when minified
+    keepNames, // error classes report their own names (ValueError, ...) even when minified
     sourcemap,
     metafile,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [noNodePlugin],
+    plugins: nodeCheck ? [noNodePlugin] : [],
   });
+}
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url));
+/** web/bench.html's page and its two workers (dev only), into outdir. */
+export async function bundleBench(outdir) {
+  await bundle({
+    entryPoints: { bench: here('../web/src/bench/main.ts'), 'bench-simdcnn': here('../web/src/bench/simdcnn-worker.ts') },
+    outdir,
+  });
+  // Neither minified nor name-kept: TF.js starts its pthreads from the source text of its Emscripten
+  // factory (Function.prototype.toString), which must not refer to names renamed or helpers added outside it.
+  const tfjs = { 'bench-tfjs': here('../web/src/bench/tfjs-worker.ts') };
+  await bundle({ entryPoints: tfjs, outdir, nodeCheck: false, minify: false, keepNames: false });
 }

@@ -5,7 +5,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const MIME = {
@@ -89,6 +90,17 @@ export function startServer({ mounts = { '/': 'web' }, port = 8080, host = '127.
   });
 }
 
+/** The demo's mounts: the pages under `root`, and TF.js's wasm binaries for web/bench.html (a devDependency). */
+export function demoMounts(root = 'web') {
+  const mounts = { '/': root };
+  try {
+    mounts['/tfjs-wasm/'] = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  } catch {
+    // not installed: web/bench.html says TF.js could not start
+  }
+  return mounts;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const arg = (name, def) => {
     const i = process.argv.indexOf(`--${name}`);
@@ -98,7 +110,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   let port = Number(arg('port', 8080));
   for (let tries = 0; ; tries++) {
     try {
-      const { url } = await startServer({ mounts: { '/': root }, port, log: process.argv.includes('--log') });
+      const { url } = await startServer({ mounts: demoMounts(root), port, log: process.argv.includes('--log') });
       console.log(`simdcnn demo: ${url}  (serving ${root}/; Ctrl+C to stop)`);
       break;
     } catch (e) {
