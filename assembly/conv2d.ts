@@ -40,7 +40,7 @@ function isPointwise(KH: i32, KW: i32, SH: i32, SW: i32, PT: i32, PL: i32, PB: i
 }
 
 /** Image n of x, with zero borders, written to xp [H+PT+PB, DW phases, Wq, C] (DW = 1: [Hp, Wp, C]). */
-function pad_image(x: usize, n: i32, H: i32, W: i32, C: i32, xp: usize, PT: i32, PL: i32, PB: i32, DW: i32, Wq: i32): void {
+export function pad_image(x: usize, n: i32, H: i32, W: i32, C: i32, xp: usize, PT: i32, PL: i32, PB: i32, DW: i32, Wq: i32): void {
   zero_f32(xp, (H + PT + PB) * DW * Wq * C);
   const src = x + (<usize>(n * H * W * C) << 2);
   for (let iy = 0; iy < H; iy++) {

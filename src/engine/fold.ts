@@ -2,7 +2,8 @@
 // into the conv or dense before it, whose kernel and bias are scaled into a planned buffer once per weights
 // version (the saved weights never change), and an activation layer into the layer before it (conv and dense
 // kernels and BN's normalisation apply ReLU as they write). Folded layers run no step: their outputs share
-// the buffer of the layer they folded into.
+// the buffer of the layer they folded into. Last in a chain, a 2x2 max pool folds into a convolution that
+// pools its output tiles as it finishes them (kernels/conv2d.ts): the unpooled activation is never written.
 import type { Fold, Layer, NodeIO, RunContext } from '../layers/layer.js';
 import type { Node, SymbolicTensor } from '../layers/symbolic.js';
 import { shapeSize } from '../tensor.js';
@@ -13,6 +14,7 @@ import { alignFloats } from './plan.js';
 export interface FoldPlan {
   affine?: Node;
   activation?: Fold['activation'];
+  pool?: boolean;
 }
 
 let enabled = true;
@@ -38,13 +40,15 @@ export function planFolds(nodes: Node[], consumers: Map<SymbolicTensor, { node: 
       if (next?.length !== 1 || next[0].node.inputs.length !== 1) break;
       const c = next[0].node,
         kind = layerOf(c).inferenceFold();
+      if (plan.pool) break;
       if (kind === 'affine' && !plan.affine && !plan.activation && l.absorbs(kind)) plan.affine = c;
-      else if (kind && kind !== 'affine' && !plan.activation && l.absorbs(kind)) plan.activation = kind;
+      else if (kind === 'maxpool2x2' && l.absorbs(kind)) plan.pool = true;
+      else if (kind && kind !== 'affine' && kind !== 'maxpool2x2' && !plan.activation && l.absorbs(kind)) plan.activation = kind;
       else break;
       absorbed.add(c);
       t = c.output;
     }
-    if (plan.affine || plan.activation) folds.set(n, plan);
+    if (plan.affine || plan.activation || plan.pool) folds.set(n, plan);
   }
   return { folds, absorbed };
 }
@@ -72,7 +76,7 @@ export function bindFold(
 ): { fold: Fold; prepare?: (ctx: RunContext) => void } {
   const activation = plan.activation ?? l.activation;
   const own = [io.params[0], l.weights.length > 1 ? io.params[1] : 0];
-  if (!affine) return { fold: { params: own, activation } };
+  if (!affine) return { fold: { params: own, activation, pool: plan.pool } };
   const shape = l.weights[0].shape,
     C = shape[shape.length - 1],
     kernelFloats = shapeSize(shape);
@@ -84,5 +88,5 @@ export function bindFold(
     affine.layer.foldAffine(affine.io, ctx, own[0], kernel, kernelFloats / C, own[1], bias);
     ctx.be.i32[at] = ctx.weightsVersion + 1;
   };
-  return { fold: { params: [kernel, bias], activation }, prepare };
+  return { fold: { params: [kernel, bias], activation, pool: plan.pool }, prepare };
 }

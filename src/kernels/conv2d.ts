@@ -28,7 +28,7 @@ export function conv2dScratchFloats(g: Window2D, OC: number, winograd = winograd
   const phased = g.DW * Math.ceil((g.W + g.PL + g.PR) / g.DW);
   const padded = g.PT + g.PL + g.PB + g.PR > 0 || g.DW > 1 ? (g.H + g.PT + g.PB) * phased * g.C : 0;
   const offsets = g.OH * g.OW;
-  const forward = roundUp8(OC) * K + padded + offsets;
+  const forward = roundUp8(OC) * (K + 1) + padded + offsets; // + 1: conv2d_forward_fused's packed bias
   const backwardInput = g.KH * roundUp8(run) * OC + padded + offsets;
   const pointwise = Math.max(roundUp8(OC) * g.C, roundUp8(g.C) * OC); // 1x1 kernels pack B for the GEMM
   const wino = winograd ? Math.max(winogradScratchFloats(g, OC, 2), winogradScratchFloats(g, OC, 4)) : 0;
@@ -61,6 +61,45 @@ export function conv2dCacheFloats(g: Window2D, OC: number, training: boolean): n
   return winogradPlanned(g, OC) ? winogradCacheFloats(g.C, OC, training) : 0;
 }
 
+let fusedOn = true;
+/** Tests and benchmarks (A/B): false sends every call that would take conv2d_forward_fused to conv2d_forward (+ a pooling pass). */
+export function setFusedConv(on: boolean): void {
+  fusedOn = on;
+}
+
+/** flags of conv2d_forward with no activation or ReLU (bias_act's code 0 or 1, or FLAG_RELU). */
+const linearOrRelu = (flags: number) => flags >> 8 <= 1;
+
+/**
+ * Whether a forward call takes conv2d_forward_fused, the kernel that finishes each output tile (bias, ReLU,
+ * and a 2x2 max pool when asked) in registers: undilated, not 1x1, up to 3 input channels, no other
+ * activation. bench/first-conv.ts: 1.13-1.45x conv2d_forward + bias/ReLU at 1-3 channels (1.3-2.3x with
+ * the pool against the pooling pass), 1.00-1.02x at 4 and 8, where conv2d_forward's runs of taps are long.
+ */
+export function fusedConvApplies(g: Window2D, flags: number): boolean {
+  return fusedOn && g.C <= 3 && g.DH === 1 && g.DW === 1 && g.KH * g.KW > 1 && linearOrRelu(flags);
+}
+
+/**
+ * y = act(conv(x) + bias) by conv2d_forward_fused, for calls where fusedConvApplies; `pool`: then its 2x2
+ * stride-2 max pool, [N, floor(OH/2), floor(OW/2), OC], in the same kernel (inference: no winners kept).
+ */
+export function conv2dForwardFused(
+  be: Backend,
+  x: number,
+  w: number,
+  bias: number,
+  y: number,
+  scratch: number,
+  g: Window2D,
+  N: number,
+  OC: number,
+  flags: number,
+  pool: boolean,
+): void {
+  be.k.conv2d_forward_fused(x, w, bias, y, scratch, N, ...dims(g, OC), flags, pool ? 1 : 0);
+}
+
 /**
  * With `cache` (conv2dCacheFloats floats of the layer's) and the weights `version` they must match, a call
  * may run Winograd; without, it runs the direct kernels.
@@ -81,6 +120,7 @@ export function conv2dForward(
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
   if (m) winogradForward(be, x, winogradFilters(be, cache, w, g.C, OC, m, false, version), bias, y, scratch, g, N, OC, m, flags);
+  else if (fusedConvApplies(g, flags)) conv2dForwardFused(be, x, w, bias, y, scratch, g, N, OC, flags, false);
   else be.k.conv2d_forward(x, w, bias, y, scratch, N, ...dims(g, OC), flags);
 }
 

@@ -14,3 +14,10 @@ export function avgPoolForward(be: Backend, x: number, y: number, g: Window2D, N
 export function avgPoolBackward(be: Backend, dy: number, dx: number, g: Window2D, N: number): void {
   be.k.avgpool2d_backward(dy, dx, N, g.H, g.W, g.C, g.OH, g.OW, g.KH, g.KW, g.SH, g.SW, g.PT, g.PL);
 }
+/**
+ * y[N, OH/2, OW/2, C] = the 2x2 stride-2 max pool of y[N, OH, OW, C], in place (each window is read before its
+ * output, which lies at or before it, is written): a convolution with a folded pool whose kernel cannot pool.
+ */
+export function maxPool2x2InPlace(be: Backend, y: number, OH: number, OW: number, C: number, N: number): void {
+  be.k.maxpool2d_forward(y, y, 0, N, OH, OW, C, OH >> 1, OW >> 1, 2, 2, 2, 2, 0, 0);
+}

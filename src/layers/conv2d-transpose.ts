@@ -12,6 +12,7 @@ import { Conv2D, type Conv2DArgs } from './conv2d.js';
 import {
   activationBackward,
   finishActivation,
+  type FoldKind,
   fusedOutput,
   type Need,
   type NodeIO,
@@ -72,6 +73,10 @@ class Conv2DTransposeLayer extends Conv2D {
   }
   cacheFloats(): number {
     return 0;
+  }
+  /** Not the 2x2 max pool Conv2D folds in: this forward is a convolution's input gradient. */
+  absorbs(kind: FoldKind): boolean {
+    return kind !== 'maxpool2x2' && super.absorbs(kind);
   }
 
   forward(io: NodeIO, n: number, { be, training }: RunContext): void {

@@ -1,6 +1,15 @@
 import { FLAG_BIAS } from '../backend.js';
 import { initializerConfig } from '../initializers.js';
-import { conv2dBackwardFilter, conv2dBackwardInput, conv2dCacheFloats, conv2dForward, conv2dScratchFloats } from '../kernels/conv2d.js';
+import {
+  conv2dBackwardFilter,
+  conv2dBackwardInput,
+  conv2dCacheFloats,
+  conv2dForward,
+  conv2dForwardFused,
+  conv2dScratchFloats,
+  fusedConvApplies,
+} from '../kernels/conv2d.js';
+import { maxPool2x2InPlace } from '../kernels/pool.js';
 import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   activationBackward,
@@ -8,6 +17,7 @@ import {
   fusedOutput,
   fusedSavedFloats,
   checkPadding,
+  type FoldKind,
   checkPositiveInt,
   type Need,
   type NodeIO,
@@ -94,8 +104,22 @@ class Conv2DLayer extends KernelLayer {
     const [kernel, b] = io.fold?.params ?? [io.params[0], this.useBias ? io.params[1] : 0],
       activation = io.fold?.activation ?? this.activation;
     const { out, flags } = fusedOutput(activation, io, training);
-    conv2dForward(be, io.x[0], kernel, b, out, io.scratch, g, n, this.filters, flags | (b ? FLAG_BIAS : 0), io.cache, weightsVersion);
+    const f = flags | (b ? FLAG_BIAS : 0);
+    if (io.fold?.pool && fusedConvApplies(g, f))
+      return conv2dForwardFused(be, io.x[0], kernel, b, io.y, io.scratch, g, n, this.filters, f, true);
+    conv2dForward(be, io.x[0], kernel, b, out, io.scratch, g, n, this.filters, f, io.cache, weightsVersion);
     finishActivation(activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
+    if (io.fold?.pool) maxPool2x2InPlace(be, io.y, g.OH, g.OW, this.filters, n);
+  }
+
+  /**
+   * Besides what every kernel layer folds in, a 2x2 max pool, where conv2d_forward_fused can pool as it goes
+   * (forward falls back to pooling its output in place when a folded activation rules that kernel out).
+   */
+  absorbs(kind: FoldKind): boolean {
+    if (kind !== 'maxpool2x2') return super.absorbs(kind);
+    const shape = this.inputShapes[0];
+    return shape !== undefined && (this.activation === 'linear' || this.activation === 'relu') && fusedConvApplies(this.geometry(shape), 0);
   }
 
   backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {

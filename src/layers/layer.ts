@@ -75,10 +75,12 @@ export interface NodeIO {
 export interface Fold {
   params: number[];
   activation: ActivationName;
+  /** A 2x2 stride-2 max pool (padding 'valid') of the output, written in its place. */
+  pool?: boolean;
 }
 
-/** What an inference plan can fold into the layer before: a per-channel affine map, or an activation. */
-export type FoldKind = 'affine' | ActivationName;
+/** What an inference plan can fold into the layer before: a per-channel affine map, an activation, or a 2x2 max pool (last). */
+export type FoldKind = 'affine' | 'maxpool2x2' | ActivationName;
 
 export interface Need {
   dx: boolean[];

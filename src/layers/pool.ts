@@ -1,6 +1,6 @@
 import { pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import { avgPoolBackward, avgPoolForward, maxPoolBackward, maxPoolForward } from '../kernels/pool.js';
-import { checkPadding, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, type RunContext } from './layer.js';
+import { checkPadding, type FoldKind, Layer, type LayerArgs, type Need, type NodeIO, type NodeShapes, type RunContext } from './layer.js';
 import { callable, registerLayer } from './registry.js';
 
 export interface Pool2DArgs extends LayerArgs {
@@ -44,6 +44,12 @@ class MaxPool2DLayer extends Pool2D {
   }
   savedFloatsPerSample(s: NodeShapes): number {
     return s.out[0] * s.out[1] * s.out[2]; // the int32 index of each window's winner
+  }
+  /** LeNet's pooling, 2x2 windows at stride 2 with no padding, folds into a convolution before it at inference. */
+  inferenceFold(): FoldKind | undefined {
+    const [ph, pw] = this.poolSize,
+      [sh, sw] = this.strides;
+    return ph === 2 && pw === 2 && sh === 2 && sw === 2 && this.padding === 'valid' ? 'maxpool2x2' : undefined;
   }
   forward(io: NodeIO, n: number, { be, training }: RunContext): void {
     maxPoolForward(be, io.x[0], io.y, training ? io.saved : 0, this.geometry(io.shapes.in[0]), n);
