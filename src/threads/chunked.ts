@@ -1,9 +1,9 @@
 // Data-parallel training over fixed chunks. A batch of n > CHUNK samples is split into chunks of CHUNK
 // (the last one shorter), whatever the thread count. Each chunk has a runtime of its own (an arena planned
 // for CHUNK samples, and its own gradient block); the main thread runs each chunk's layers in "record"
-// mode, where kernel calls are written down instead of run, then the chunks' lists run on the threads
-// (chunk c on thread c mod T), the loss of each chunk is taken on the main thread in chunk order, the
-// backward lists run the same way, and the chunk gradients are summed in chunk order by sum_blocks_f32.
+// mode, where kernel calls are written down instead of run, then the chunks' lists (forward, loss and
+// backward) run on the threads (chunk c on thread c mod T), the losses are added on the main thread in
+// chunk order, and the chunk gradients are summed in chunk order by sum_blocks_f32.
 // Every number a chunk computes is therefore the same whichever thread runs it, and the sum's order is
 // fixed: the weights after training are bit-identical for 1, 2 or 3 threads.
 //
@@ -94,7 +94,7 @@ function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
 /**
  * The batch's data loss and correct count, with its gradients summed into rt.gradBlock, computed over
  * fixed chunks; undefined when this batch or model trains unchunked (then the caller runs it as ever).
- * `check` judges the loss before anything runs backward.
+ * `check` judges the loss before the gradients reach rt.gradBlock.
  */
 export function chunkedGradients(
   rt: Runtime,
@@ -123,17 +123,25 @@ export function chunkedGradients(
     rt.be.copy(ca.labels, a.labels + from * 4, size(c));
     rt.be.copy(ca.targets, a.targets + from * out * 4, size(c) * out);
   }
+  const lossOfChunk = (c: number) => lossOf(s.rts[c], loss, size(c), io, true, fused, weights && weights + c * CHUNK * 4, n);
   try {
-    s.rep.run(chunks, (c) => s.rts[c].forward(size(c), true));
+    // One dispatch per chunk runs forward, loss and backward; the loss kernels' results come back kept.
+    s.rep.run(chunks, (c) => {
+      s.rts[c].forward(size(c), true);
+      s.rep.keep(() => lossOfChunk(c));
+      s.rts[c].backward(size(c), fused);
+    });
     let sum = 0,
       correct = 0;
-    for (let c = 0; c < chunks; c++) {
-      const [l, k] = lossOf(s.rts[c], loss, size(c), io, true, fused, weights && weights + c * CHUNK * 4, n);
-      sum += l;
-      correct += k;
-    }
+    s.rep.playback(() => {
+      for (let c = 0; c < chunks; c++) {
+        const [l, k] = lossOfChunk(c);
+        sum += l;
+        correct += k;
+      }
+    });
+    // The chunks' gradients are in their own blocks: a loss judged bad here leaves the model as it was.
     check(sum);
-    s.rep.run(chunks, (c) => s.rts[c].backward(size(c), fused));
     reduce(rt, s, chunks);
     return [sum, correct];
   } catch (e) {

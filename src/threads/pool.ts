@@ -32,8 +32,12 @@ const SLICE_MS = 50;
 /** A worker that runs no op for this long is taken to be hung (a kernel that never returns). */
 export const DEFAULT_STALL_MS = 60_000;
 
-/** An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n). */
+/**
+ * An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n); KEEP
+ * calls kernel a[1] with a[2..] and stores what it returns as a float64 at byte a[0].
+ */
 export const COPY = -1;
+export const KEEP = -4;
 /** Fault injection for tests: the worker that runs it exits (code a[0]) as a crashed thread would. */
 export const EXIT = -3;
 
@@ -49,6 +53,7 @@ export function runOps(fns: ((...a: number[]) => unknown)[], buffer: ArrayBuffer
       argc = ops[i + 1];
     const a = ops.subarray(i + 2, i + 2 + argc);
     if (code === COPY) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
+    else if (code === KEEP) new Float64Array(buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2)) as number;
     else fns[code](...a);
     i += 2 + argc;
   }
@@ -88,6 +93,7 @@ function start(d) {
           for (let i = 0; i < len; ) {
             const code = ops[i], argc = ops[i + 1], a = ops.subarray(i + 2, i + 2 + argc);
             if (code === ${COPY}) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
+            else if (code === ${KEEP}) new Float64Array(memory.buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2));
             else if (code === ${EXIT}) exit(a[0]);
             else fns[code](...a);
             c[me + ${BEAT}]++;

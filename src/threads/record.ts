@@ -3,12 +3,15 @@
 // write from JS (augmentation and dropout draws) to be copied in place at the same point of the list. The
 // words layers keep in memory for themselves (a cache's weights stamp, dropout's keys) are read and written
 // at once, which is what a sequential run would see, since no kernel touches them. Reading kernel results
-// from JS, or allocating, throws NotThreadable: such a model runs on the main thread as ever.
+// from JS, or allocating, throws NotThreadable: such a model runs on the main thread as ever. Kernel results
+// a caller needs (a loss sum) are kept: recorded under keep(), stored by the thread that runs the call, and
+// handed back in order when the same code runs again under playback().
 import type { Backend } from '../backend.js';
 import { poolFor, threadCap } from './config.js';
-import { COPY, kernelNames, type OpList, runOps } from './pool.js';
+import { COPY, KEEP, kernelNames, type OpList, runOps } from './pool.js';
 
 const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
+const KEPT = -5; // a kept call recorded before the results have their address: [KEPT, argc + 2, slot, code, ...args]
 
 export class NotThreadable extends Error {}
 
@@ -22,7 +25,14 @@ export class Replayer {
   private on = false;
   private ops: number[] = [];
   private staged: number[] = [];
+  private keeping = false;
+  /** Results kept by the current recording. */
+  private kept = 0;
+  /** The last dispatch's kept results, and the next one playback hands out (-1: not playing back). */
+  private results = new Float64Array(0);
+  private next = -1;
   private readonly kernels: Record<string, (...a: number[]) => number> = {};
+  private readonly played: Record<string, () => number> = {};
   private readonly fns: ((...a: number[]) => unknown)[];
   /** Where a dispatch's op lists and staged data go. */
   private region = { ptr: 0, bytes: 0 };
@@ -36,8 +46,13 @@ export class Replayer {
     const names = kernelNames(be);
     names.forEach((name, code) => {
       this.kernels[name] = (...a: number[]) => {
-        this.ops.push(code, a.length, ...a);
+        if (this.keeping) this.ops.push(KEPT, a.length + 2, this.kept++, code, ...a);
+        else this.ops.push(code, a.length, ...a);
         return 0;
+      };
+      this.played[name] = () => {
+        if (this.next >= this.results.length) throw new Error(`${this.what}: playback asked for more results than were kept`);
+        return this.results[this.next++];
       };
     });
     this.fns = names.map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]);
@@ -63,6 +78,7 @@ export class Replayer {
     };
     return new Proxy(this.be, {
       get: (t, p) => {
+        if (this.next >= 0 && p === 'k') return this.played;
         if (this.on) {
           if (p === 'k') return this.kernels;
           if (p === 'f32') throw new NotThreadable('f32');
@@ -89,9 +105,30 @@ export class Replayer {
     this.dispatch(perThread);
   }
 
+  /** While recording: the kernel calls fn makes keep their results (see playback). */
+  keep<T>(fn: () => T): T {
+    this.keeping = true;
+    try {
+      return fn();
+    } finally {
+      this.keeping = false;
+    }
+  }
+
+  /** Runs fn (the code that ran under keep, in the same order) with its kernel calls answered by the kept results. */
+  playback<T>(fn: () => T): T {
+    this.next = 0;
+    try {
+      return fn();
+    } finally {
+      this.next = -1;
+    }
+  }
+
   /** Records what fn does into one list (returned) and the staged data, without running anything. */
   record(fn: () => void): number[] {
     this.staged = [];
+    this.kept = 0;
     this.ops = [];
     const first = this.ops;
     this.on = true;
@@ -115,12 +152,13 @@ export class Replayer {
     const be = this.be,
       staged = this.staged;
     const opFloats = perThread.reduce((t, l) => t + l.length, 0);
-    const bytes = opFloats * 8 + staged.length * 4;
+    const bytes = (opFloats + this.kept) * 8 + staged.length * 4;
     if (this.region.bytes < bytes) {
       this.releaseRegion();
       this.region = { ptr: be.alloc(bytes * 2, `${this.what} thread op lists`), bytes: bytes * 2 };
     }
-    const stage = this.region.ptr + opFloats * 8;
+    const results = this.region.ptr + opFloats * 8,
+      stage = results + this.kept * 8;
     const buffer = be.k.memory.buffer;
     new Float32Array(buffer, stage, staged.length).set(staged);
     const out: OpList[] = [];
@@ -132,6 +170,9 @@ export class Replayer {
         if (ops[i] === STAGED) {
           f[i] = COPY;
           f[i + 3] = stage + ops[i + 3] * 4;
+        } else if (ops[i] === KEPT) {
+          f[i] = KEEP;
+          f[i + 2] = results + ops[i + 2] * 8;
         }
       }
       out.push({ at, len: ops.length });
@@ -142,6 +183,7 @@ export class Replayer {
     const pool = poolFor(be);
     if (pool && out.length > 1) pool.run(out.slice(1), own);
     else own();
+    this.results = new Float64Array(buffer, results, this.kept).slice();
   }
 
   private releaseRegion(): void {
