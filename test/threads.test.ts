@@ -193,6 +193,20 @@ describe('data-parallel training', () => {
     m.dispose();
   });
 
+  it('a chunked step whose loss is not finite (x=[53,10,10,3], dense weights 3e38) is refused on 2 threads: DivergenceError, weights unchanged', async () => {
+    await setThreads(2);
+    const m = new Sequential([new Flatten({ inputShape: [10, 10, 3] }), new Dense({ units: 7, activation: 'softmax' })], { seed: 4 });
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    m.setWeights([new Float32Array(300 * 7).fill(3e38), new Float32Array(7)]);
+    const before = sha(m);
+    const run = vi.spyOn(ThreadPool.prototype, 'run');
+    expect(() => m.trainOnBatch(X, Y)).toThrow(/the loss became (NaN|Infinity)/);
+    expect(run).toHaveBeenCalled();
+    run.mockRestore();
+    expect(sha(m)).toBe(before);
+    m.dispose();
+  });
+
   it('a model with BatchNormalization trains unchunked on one thread, says so once, same weights as before setThreads', async () => {
     const info = vi.spyOn(console, 'info').mockImplementation(() => {});
     const two = await trained(2, true);
