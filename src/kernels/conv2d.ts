@@ -4,9 +4,11 @@
 import type { Backend } from '../backend.js';
 import type { Kernels } from '../generated/kernels.js';
 import type { Window2D } from './geometry.js';
+import { partRange, splitFor } from './split.js';
 import {
   winogradBackwardFilter,
   winogradBackwardInput,
+  winogradBlocks,
   winogradCacheFloats,
   winogradFilters,
   winogradForward,
@@ -119,8 +121,43 @@ export function conv2dForward(
   version = 0,
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
-  if (m) winogradForward(be, x, winogradFilters(be, cache, w, g.C, OC, m, false, version), bias, y, scratch, g, N, OC, m, flags);
-  else if (fusedConvApplies(g, flags)) conv2dForwardFused(be, x, w, bias, y, scratch, g, N, OC, flags, false);
+  const u = m ? winogradFilters(be, cache, w, g.C, OC, m, false, version) : 0;
+  const s = splitFor(N, 2 * g.OH * g.OW * OC * g.KH * g.KW * g.C, Math.ceil(g.OH / (m || 1)));
+  if (s) {
+    // Output rows in runs that start at multiples of the Winograd tile, so each part's tiles are the whole call's.
+    const TB = m ? winogradBlocks(g, OC, m).forward : 0;
+    s.split.run(s.parts, conv2dScratchFloats(g, OC), (p, bp, sp) => {
+      const [r0, r1] = partRange(g.OH, s.parts, m || 1, p);
+      if (r0 === r1) return;
+      const top = r0 * g.SH - g.PT,
+        bottom = (r1 - 1) * g.SH - g.PT + (g.KH - 1) * g.DH;
+      const x0 = Math.max(0, top),
+        x1 = Math.min(g.H - 1, bottom);
+      const part: Window2D = { ...g, H: x1 - x0 + 1, OH: r1 - r0, PT: x0 - top, PB: bottom - x1 };
+      const xp = x + x0 * g.W * g.C * 4,
+        yp = y + r0 * g.OW * OC * 4;
+      if (m) winogradForward(bp, xp, u, bias, yp, sp, part, 1, OC, m, flags, TB);
+      else conv2dForwardDirect(bp, xp, w, bias, yp, sp, part, 1, OC, flags);
+    });
+    return;
+  }
+  if (m) winogradForward(be, x, u, bias, y, scratch, g, N, OC, m, flags);
+  else conv2dForwardDirect(be, x, w, bias, y, scratch, g, N, OC, flags);
+}
+
+function conv2dForwardDirect(
+  be: Backend,
+  x: number,
+  w: number,
+  bias: number,
+  y: number,
+  scratch: number,
+  g: Window2D,
+  N: number,
+  OC: number,
+  flags: number,
+): void {
+  if (fusedConvApplies(g, flags)) conv2dForwardFused(be, x, w, bias, y, scratch, g, N, OC, flags, false);
   else be.k.conv2d_forward(x, w, bias, y, scratch, N, ...dims(g, OC), flags);
 }
 

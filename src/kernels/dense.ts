@@ -1,5 +1,6 @@
 // Host side of the dense family.
 import type { Backend } from '../backend.js';
+import { partRange, splitFor } from './split.js';
 
 const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
 
@@ -18,7 +19,15 @@ export function denseForward(
   OUT: number,
   flags: number,
 ): void {
-  be.k.dense_forward(x, w, bias, y, scratch, N, IN, OUT, flags);
+  const s = splitFor(N, 2 * IN * OUT, Math.ceil(OUT / 8));
+  if (!s) return be.k.dense_forward(x, w, bias, y, scratch, N, IN, OUT, flags);
+  // Output columns in runs of whole 8-column panels: each column is summed by the same tile as in the whole call.
+  s.split.run(s.parts, 0, (p, bp) => {
+    const [j0, j1] = partRange(OUT, s.parts, 8, p);
+    if (j0 === j1) return;
+    bp.k.gemm_nn(1, j1 - j0, IN, x, IN, w + j0 * 4, OUT, y + j0 * 4, OUT, 0, 0);
+    bp.k.bias_act(1, j1 - j0, y + j0 * 4, bias && bias + j0 * 4, flags);
+  });
 }
 /**
  * Floats a Dense layer keeps between inference calls: a 16-float header (int32: 1 + the weights version the

@@ -1,13 +1,72 @@
 // predict over threads: a batch is split into one part per thread (at least MIN_PART samples each), each
 // part with a runtime and inference arena of its own; the parts' forward passes are recorded on the main
-// thread and run on the threads (src/threads/record.ts), and the outputs are copied out in order.
+// thread and run on the threads (src/threads/record.ts), and the outputs are copied out in order. A batch
+// of one runs on the main thread with its big conv and dense calls split across the threads
+// (src/kernels/split.ts): output rows or columns, one dispatch per call.
+import type { Backend } from '../backend.js';
 import { Runtime } from '../engine/runtime.js';
 import { INFER } from '../engine/state.js';
+import { type KernelSplit, withSplit } from '../kernels/split.js';
 import { chunkedTraining } from './config.js';
 import { NotThreadable, Replayer, threadsFor } from './record.js';
 
 /** Fewer samples per thread than this do not pay for a dispatch. */
 const MIN_PART = 8;
+/**
+ * Floating-point operations per part below which splitting a batch-1 call does not pay for its dispatch
+ * (waking a worker and waiting for it: tens of microseconds, more when the other core is busy). Calls of
+ * at least twice this split. bench/infer-threads.ts on this loaded 2-core machine (load 7-10) showed no
+ * gain for LeNet or the ResNets at any threshold and noise of +-50% between identical configurations, so
+ * the default only splits calls of >= 8 MFLOP (~200 us on one core: cnn3's convolutions at 64x64), where
+ * half a call outweighs a dispatch by several times; LeNet's largest call (its second conv, 7.2 MFLOP)
+ * stays whole. docs/performance.md has the numbers.
+ */
+let minSplitFlops = 4e6;
+/** Benchmarks and tests: the batch-1 split threshold (Infinity: never split). */
+export function setSplitThreshold(flops: number): void {
+  minSplitFlops = flops;
+}
+
+/** A runtime's batch-1 split: a recorder and the parts' scratch (part 0's is used on this thread too). */
+class Split implements KernelSplit {
+  private scratch: number[] = [];
+  private floats = 0;
+  constructor(
+    private readonly be: Backend,
+    readonly rep: Replayer,
+  ) {}
+  parts(flops: number): number {
+    return flops < 2 * minSplitFlops ? 1 : threadsFor(this.be, Math.floor(flops / minSplitFlops));
+  }
+  run(parts: number, scratchFloats: number, part: (p: number, be: Backend, scratch: number) => void): void {
+    if (scratchFloats > this.floats || this.scratch.length < parts) {
+      this.release();
+      this.floats = Math.max(scratchFloats, 16);
+      for (let p = 0; p < parts; p++) this.scratch.push(this.be.alloc(this.floats * 4, 'batch-1 split scratch'));
+    }
+    this.rep.run(parts, (p) => part(p, this.rep.view, this.scratch[p]));
+  }
+  release(): void {
+    for (const p of this.scratch) this.be.release(p);
+    this.scratch = [];
+    this.floats = 0;
+  }
+}
+const splits = new WeakMap<Runtime, Split>();
+
+function splitOf(rt: Runtime): Split {
+  let s = splits.get(rt);
+  if (!s) {
+    const made = new Split(rt.be, new Replayer(rt.be, `${rt.name} batch-1 split`));
+    rt.onDispose.push(() => {
+      made.release();
+      made.rep.dispose();
+      splits.delete(rt);
+    });
+    splits.set(rt, (s = made));
+  }
+  return s;
+}
 
 interface Parts {
   rts: Runtime[];
@@ -50,7 +109,14 @@ export function parallelPredict(
   out: Float32Array,
   outRow: number,
 ): boolean {
-  const count = chunkedTraining() && !unthreaded.has(rt) ? threadsFor(rt.be, Math.floor(n / MIN_PART)) : 1;
+  const threaded = chunkedTraining() && !unthreaded.has(rt);
+  if (threaded && n === 1 && threadsFor(rt.be, 2) > 1) {
+    rt.loadInput(data, row, null, from, 1, limit, 'predict', batch);
+    withSplit(splitOf(rt), () => rt.forward(1, false));
+    out.set(rt.be.view(rt.current!.output, outRow), from * outRow);
+    return true;
+  }
+  const count = threaded ? threadsFor(rt.be, Math.floor(n / MIN_PART)) : 1;
   if (count < 2) return false;
   const s = parts(rt, count),
     per = Math.ceil(n / count);
