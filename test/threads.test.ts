@@ -249,6 +249,44 @@ describe('predict over threads', () => {
   });
 });
 
+describe('evaluate over threads', () => {
+  it('evaluate x=[53,10,10,3] batch 53, 40 and 25 (3 threads: parts of 17/18/18; 13/13/14, then 13 on one; 8/8/9 twice, then 3 on one): the same bits as one thread', async () => {
+    const evals = async (threads: number) => {
+      await setThreads(threads);
+      const m = net(12);
+      m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+      const r = [53, 40, 25].map((batchSize) => m.evaluate(X, Y, { batchSize }));
+      m.dispose();
+      return r;
+    };
+    const one = await evals(1);
+    const run = vi.spyOn(ThreadPool.prototype, 'run');
+    const two = await evals(2);
+    expect(run).toHaveBeenCalledTimes(1 + 1 + 2);
+    run.mockRestore();
+    const three = await evals(3);
+    expect(two).toEqual(one);
+    expect(three).toEqual(one);
+  });
+
+  it("fit's validationData x=[53,10,10,3] on 2 threads: val_loss and val_acc the same bits as on 1 thread and as evaluate", async () => {
+    const run = async (threads: number) => {
+      await setThreads(threads);
+      const m = net(5);
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+      const h = await m.fit(X, Y, { batchSize: 40, epochs: 2, seed: 3, validationData: [X, Y] });
+      const e = m.evaluate(X, Y, { batchSize: 40 });
+      m.dispose();
+      return { h: h.history, e };
+    };
+    const one = await run(1),
+      two = await run(2);
+    expect(two.h.val_loss).toEqual(one.h.val_loss);
+    expect(two.h.val_acc).toEqual(one.h.val_acc);
+    expect(one.h.val_loss![1]).toBe(one.e.loss);
+  });
+});
+
 describe('thread pool', () => {
   it('a kernel error in a worker is thrown on the main thread, and the pool keeps working', async () => {
     const be = await createBackend({ build: 'simd', shared: true });

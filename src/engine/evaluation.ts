@@ -2,6 +2,7 @@
 // same input checks as training.
 import { DEFAULT_MAX_INPUT_ABS, limitOption } from '../divergence.js';
 import { shapeSize, Tensor } from '../tensor.js';
+import { parallelForward } from '../threads/evaluate.js';
 import { parallelPredict } from '../threads/inference.js';
 import { getLoss, type Loss } from './losses.js';
 import type { Runtime } from './runtime.js';
@@ -82,7 +83,7 @@ export function evaluateChecked(
     host.runtime(src.what);
     rt.loadInput(data, src.row, null, from, n, limit, src.what, b);
     rt.loadTargets(labels, N, null, from, n, src.what, loss.probabilityTargets);
-    rt.forward(n, false);
+    if (!parallelForward(rt, n, io)) rt.forward(n, false);
     const [l, k] = lossOf(rt, loss, n, io, false, fused);
     sum += l;
     correct += k;

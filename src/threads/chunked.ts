@@ -20,12 +20,10 @@ import type { IOShapes } from '../engine/validation.js';
 import { Layer } from '../layers/layer.js';
 import type { UpdateRun } from '../optimizers.js';
 import { shapeSize } from '../tensor.js';
-import { chunkedTraining } from './config.js';
+import { CHUNK, chunkedTraining } from './config.js';
 import { kernelNames } from './pool.js';
 import { NotThreadable, Replayer, threadsFor } from './record.js';
 
-/** Samples per chunk: fixed, so the arithmetic never depends on the thread count. */
-export const CHUNK = 16;
 interface ChunkSet {
   rts: Runtime[];
   /** count blocks of `stride` bytes: chunk c's gradients. */

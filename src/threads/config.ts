@@ -7,6 +7,9 @@ import { type Backend, getBackend, setBackend, sharedMemoryUnavailable } from '.
 import { ValueError } from '../errors.js';
 import { canStartWorkers, ThreadPool } from './pool.js';
 
+/** Samples per chunk of a training or evaluated batch: fixed, so the arithmetic never depends on the thread count. */
+export const CHUNK = 16;
+
 /** More threads than this rarely pay for small nets (each keeps a chunk's activations). */
 export const MAX_DEFAULT_THREADS = 8;
 

@@ -75,7 +75,7 @@ interface Parts {
 const sets = new WeakMap<Runtime, Parts>();
 const unthreaded = new WeakSet<Runtime>();
 
-function release(rt: Runtime): void {
+export function release(rt: Runtime): void {
   const s = sets.get(rt);
   if (!s) return;
   sets.delete(rt);
@@ -83,7 +83,7 @@ function release(rt: Runtime): void {
   s.rep.dispose();
 }
 
-function parts(rt: Runtime, count: number): Parts {
+export function parts(rt: Runtime, count: number): Parts {
   let s = sets.get(rt);
   if (!s) {
     s = { rts: [], rep: new Replayer(rt.be, rt.name) };
