@@ -16,6 +16,8 @@ import { act_s, act_v, ACT_LINEAR, ACT_RELU, ACT_SHIFT, bias_grad, FLAG_BIAS, FL
 
 /** winograd_forward: make outputs whose window reads only zeros exactly 0 (before the bias), as direct convolution does. */
 export const FLAG_ZERO_WINDOWS: i32 = 16;
+/** winograd_forward (inference): y is the 2x2 stride-2 max pool of the output, [N, OH/2, OW/2, OC] rounded down. */
+export const FLAG_POOL2X2: i32 = 32;
 
 // ---------------------------------------------------------------------------------------------------
 // Lane-generic arithmetic: T is v128 (four channels) or f32 (one channel, the scalar sibling).
@@ -57,6 +59,12 @@ export const FLAG_ZERO_WINDOWS: i32 = 16;
   return a * k + c;
 }
 /** max(v, 0) as bias_act computes it (pmax keeps NaN and -0 as the scalar test does). */
+// @ts-ignore: decorator
+@inline function pmax<T>(a: T, b: T): T {
+  if (isVector<T>()) return <T>f32x4.pmax(<v128>a, <v128>b);
+  // @ts-ignore: f32 here
+  return a < b ? b : a;
+}
 // @ts-ignore: decorator
 @inline function relu<T>(v: T): T {
   if (isVector<T>()) return <T>f32x4.pmax(<v128>v, f32x4.splat(0));
@@ -266,10 +274,10 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
 @inline function output_block<T>(m: i32, mb: usize, mMat: usize, OCp: i32, y: usize, bias: usize, flags: i32,
   t0: i32, tb: i32, OH: i32, OW: i32, OC: i32, TH: i32, TW: i32, dead: usize, tmp: usize): void {
   const es = sizeof<T>(), lanes = <i32>es >> 2, alpha = m + 2;
-  const hasBias = (flags & FLAG_BIAS) != 0;
+  const hasBias = (flags & FLAG_BIAS) != 0, pool = (flags & FLAG_POOL2X2) != 0;
   const code = (flags & FLAG_RELU) != 0 ? ACT_RELU : flags >> ACT_SHIFT;
   const out = tmp + (<usize>(alpha * alpha) << 4);
-  const per = TH * TW;
+  const per = TH * TW, PH = OH >> 1, PW = OW >> 1;
   for (let tt = 0; tt < tb; tt++) {
     const t = t0 + tt, n = t / per, r = t - n * per, ty = r / TW, tx = r - ty * TW;
     const oy0 = ty * m, ox0 = tx * m;
@@ -280,18 +288,38 @@ const GT: i32 = 3; // G^T: alpha -> 3 (sums over tiles back to filter taps)
       t2d<T>(AT, m, mb + (<usize>(tt * OCp + oc) << 2), <usize>alpha * mMat, mMat, tmp, out, <usize>m * es, es);
       const nl = OC - oc;
       const b = hasBias ? loadLanes<T>(bias + (<usize>oc << 2), nl) : zero<T>();
+      if (pool) {
+        // Tiles start at even rows and columns, so each 2x2 window lies in one tile; maxpool2x2's order of maxima.
+        for (let i = 0; i + 1 < rows; i += 2) {
+          const prow = y + (<usize>(((n * PH + ((oy0 + i) >> 1)) * PW + (ox0 >> 1)) * OC + oc) << 2);
+          for (let j = 0; j + 1 < cols; j += 2) {
+            let best = finish<T>(out, m, i, j, es, deadBits, b, hasBias, code);
+            best = pmax<T>(finish<T>(out, m, i, j + 1, es, deadBits, b, hasBias, code), best);
+            best = pmax<T>(finish<T>(out, m, i + 1, j, es, deadBits, b, hasBias, code), best);
+            best = pmax<T>(finish<T>(out, m, i + 1, j + 1, es, deadBits, b, hasBias, code), best);
+            storeLanes<T>(prow + (<usize>((j >> 1) * OC) << 2), best, nl);
+          }
+        }
+        continue;
+      }
       for (let i = 0; i < rows; i++) {
         for (let j = 0; j < cols; j++) {
-          let val = load<T>(out + <usize>(i * m + j) * es);
-          if ((deadBits >> (i * m + j)) & 1) val = zero<T>();
-          if (hasBias) val = add<T>(val, b);
-          if (code == ACT_RELU) val = relu<T>(val);
-          else if (code != ACT_LINEAR) val = activate<T>(val, code);
-          storeLanes<T>(base + (<usize>((i * OW + j) * OC + oc) << 2), val, nl);
+          storeLanes<T>(base + (<usize>((i * OW + j) * OC + oc) << 2), finish<T>(out, m, i, j, es, deadBits, b, hasBias, code), nl);
         }
       }
     }
   }
+}
+
+/** Output (i, j) of the transformed tile in out: zero where its window read only zeros, + bias, activation. */
+// @ts-ignore: decorator
+@inline function finish<T>(out: usize, m: i32, i: i32, j: i32, es: usize, deadBits: u32, b: T, hasBias: bool, code: i32): T {
+  let val = load<T>(out + <usize>(i * m + j) * es);
+  if ((deadBits >> (i * m + j)) & 1) val = zero<T>();
+  if (hasBias) val = add<T>(val, b);
+  if (code == ACT_RELU) val = relu<T>(val);
+  else if (code != ACT_LINEAR) val = activate<T>(val, code);
+  return val;
 }
 
 /**

@@ -1,11 +1,13 @@
 // LeNet inference in one pinned process, interleaved rounds: simdcnn as it is, simdcnn with the fused
-// first-layer kernels off (setFusedConv(false): conv2d_forward + bias/ReLU pass + pooling layer), and
+// kernels and folding off (setFusedConv(false), setInferenceFolding(false): conv2d_forward + its bias/ReLU
+// pass, Winograd's output written whole, and the pooling layers), and
 // TF.js wasm (1 thread). Medians, with the 1-minute load at the start and the end.
 // npx tsx bench/infer-ab.ts [batch ...]   (default: 256 1)
 import { loadavg } from 'node:os';
 import { tensor } from '../src/node.js';
 import { lenet } from '../src/nets.js';
 import { setFusedConv } from '../src/kernels/conv2d.js';
+import { setInferenceFolding } from '../src/engine/fold.js';
 import { initTfWasm, tf, tfModel } from './peers.js';
 import { fmt, maxAbsDiff, median, pinToOneCore } from './util.js';
 
@@ -26,10 +28,12 @@ for (const B of batches.length ? batches : [256, 1]) {
   const txs = xs.map((x) => tf.tensor4d(x.data, [B, 28, 28, 1]));
   const ours = (fused: boolean) => () => {
     setFusedConv(fused);
+    setInferenceFolding(fused);
     try {
       for (const x of xs) (fused ? m : mOff).predict(x, { batchSize: B });
     } finally {
       setFusedConv(true);
+      setInferenceFolding(true);
     }
   };
   const tfjs = () => {
@@ -41,6 +45,7 @@ for (const B of batches.length ? batches : [256, 1]) {
   };
   const a = ours(true),
     b = ours(false);
+  ours(false)(); // plans mOff with folding off
   setFusedConv(false);
   const old = mOff.predict(xs[0], { batchSize: B }).data;
   setFusedConv(true);

@@ -8,6 +8,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_BIAS, FLAG_RELU } from '../src/backend.js';
 import { conv2dForward, conv2dForwardFused, conv2dScratchFloats, fusedConvApplies, setFusedConv } from '../src/kernels/conv2d.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
+import {
+  FLAG_POOL2X2,
+  type WinogradTile,
+  winogradBlocks,
+  winogradFilterFloats,
+  winogradForward,
+  winogradScratchFloats,
+  winogradTransformFilter,
+} from '../src/kernels/winograd.js';
+import { setInferenceFolding } from '../src/engine/fold.js';
 import { Activation, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, tensor } from '../src/node.js';
 import { conv2dRef, type ConvCase, convGeometry, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
@@ -137,8 +147,65 @@ describe('conv2d_forward_fused vs float64 reference, conv2d_forward (+ maxpool2d
   });
 });
 
+describe('winograd_forward with FLAG_POOL2X2 (inference: the pool taken as output tiles are finished)', () => {
+  const wcases = ['2,13,11,8 k=3,3 oc=13 s=1,1 same', '1,14,14,32 k=3,3 oc=64 s=1,1 same', '1,10,7,12 k=3,3 oc=24 s=1,1 valid'].map(parse);
+  wcases.forEach((c, idx) => {
+    for (const m of [2, 4] as WinogradTile[]) {
+      const flags = FLAGS[(idx + m) % FLAGS.length];
+      it(`winograd F(${m}x${m},3x3) ${caseName(c)} (${flagName(flags)}) + 2x2 max pool: equals the pool of its output bit for bit, simd == scalar, vs float64`, () => {
+        const rnd = mulberry32(500 + idx);
+        const x = randomArray(c.N * c.H * c.W * c.C, rnd),
+          w = randomArray(9 * c.C * c.OC, rnd),
+          b = randomArray(c.OC, rnd);
+        const g = computeWindow2D('t', [c.H, c.W, c.C], [3, 3], [1, 1], c.pad, c.N);
+        const TB = winogradBlocks(g, c.OC, m).forward;
+        const PH = g.OH >> 1,
+          PW = g.OW >> 1,
+          Y = c.N * g.OH * g.OW * c.OC,
+          YP = c.N * PH * PW * c.OC;
+        const ref = poolRef(
+          conv2dRef(c, x, w, flags & FLAG_BIAS ? b : null, (flags & (FLAG_RELU | RELU_CODE)) !== 0),
+          c.N,
+          g.OH,
+          g.OW,
+          c.OC,
+        );
+        const pooled: Record<string, Float32Array> = {};
+        for (const { name, be } of vs) {
+          const [got, want] = withArena(be, (ar) => {
+            const p = ar.place({
+              x,
+              w,
+              b,
+              u: winogradFilterFloats(c.C, c.OC, m),
+              y: Y,
+              yp: YP,
+              scratch: winogradScratchFloats(g, c.OC, m, { forward: TB, input: TB, filter: TB }),
+            });
+            const bias = flags & FLAG_BIAS ? p.b : 0;
+            winogradTransformFilter(be, p.w, p.u, c.C, c.OC, m, false);
+            ar.run('pooled', [p.yp, p.scratch], () =>
+              winogradForward(be, p.x, p.u, bias, p.yp, p.scratch, g, c.N, c.OC, m, flags | FLAG_POOL2X2, TB),
+            );
+            const a = ar.read(p.yp);
+            ar.run('unpooled', [p.y, p.scratch], () => winogradForward(be, p.x, p.u, bias, p.y, p.scratch, g, c.N, c.OC, m, flags, TB));
+            ar.run('maxpool2d_forward', [p.yp], () =>
+              be.k.maxpool2d_forward(p.y, p.yp, 0, c.N, g.OH, g.OW, c.OC, PH, PW, 2, 2, 2, 2, 0, 0),
+            );
+            return [a, ar.read(p.yp)];
+          });
+          expectBitwise(got, want, `${name} pooled vs pool of the output`);
+          expectClose(got, ref, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(9 * c.C) }, `${name} pooled vs float64`);
+          pooled[name] = got;
+        }
+        expectBitwise(pooled.simd, pooled.scalar, 'simd vs scalar pooled');
+      });
+    }
+  });
+});
+
 describe('inference plans fold a 2x2 max pool into the convolution before it', () => {
-  /** Models with the same weights; the one planned with the fused kernels off keeps the pooling layer. */
+  /** Models with the same weights; the one planned with folding and the fused kernels off keeps the pooling layer. */
   function pair(make: () => Sequential) {
     const on = make();
     setFusedConv(false);
@@ -192,6 +259,19 @@ describe('inference plans fold a 2x2 max pool into the convolution before it', (
         ),
     ],
   ];
+  nets.push([
+    'conv(16,3x3,same,relu) Winograd -> maxpool2 -> dense(4) x=[13,10,8] (odd rows: the last is never pooled)',
+    (seed) =>
+      new Sequential(
+        [
+          new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [13, 10, 8] }),
+          new MaxPool2D({ poolSize: 2 }),
+          new Flatten(),
+          new Dense({ units: 4 }),
+        ],
+        { seed },
+      ),
+  ]);
   nets.forEach(([name, make], idx) => {
     it(`${name}: same bits as the unfolded plan at batch 1 and 5`, () => {
       const { on, off } = pair(() => make(7 + idx));
@@ -201,7 +281,9 @@ describe('inference plans fold a 2x2 max pool into the convolution before it', (
         const x = tensor(randomArray(n * h * w * c, rnd), [n, h, w, c]);
         const a = on.predict(x).data;
         setFusedConv(false);
+        setInferenceFolding(false);
         const b = off.predict(x).data;
+        setInferenceFolding(true);
         setFusedConv(true);
         expectBitwise(a, b, `batch ${n}`);
       }

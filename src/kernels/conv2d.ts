@@ -4,9 +4,11 @@
 import type { Backend } from '../backend.js';
 import type { Kernels } from '../generated/kernels.js';
 import type { Window2D } from './geometry.js';
+import { maxPool2x2InPlace } from './pool.js';
 import { partRange, splitFor } from './split.js';
 import {
   winogradBackwardFilter,
+  FLAG_POOL2X2,
   winogradBackwardInput,
   winogradBlocks,
   winogradCacheFloats,
@@ -104,7 +106,9 @@ export function conv2dForwardFused(
 
 /**
  * With `cache` (conv2dCacheFloats floats of the layer's) and the weights `version` they must match, a call
- * may run Winograd; without, it runs the direct kernels.
+ * may run Winograd; without, it runs the direct kernels. `pool` (inference): y is the 2x2 stride-2 max pool
+ * of the output, [N, floor(OH/2), floor(OW/2), OC], pooled as Winograd and the fused kernel finish their
+ * tiles, or in place after conv2d_forward.
  */
 export function conv2dForward(
   be: Backend,
@@ -119,15 +123,19 @@ export function conv2dForward(
   flags: number,
   cache = 0,
   version = 0,
+  pool = false,
 ): void {
   const m = cache ? winogradTileFor(g, OC, 'forward', N) : 0;
   const u = m ? winogradFilters(be, cache, w, g.C, OC, m, false, version) : 0;
-  const s = splitFor(N, 2 * g.OH * g.OW * OC * g.KH * g.KW * g.C, Math.ceil(g.OH / (m || 1)));
+  if (m && pool) flags |= FLAG_POOL2X2;
+  // Output rows in runs that start at multiples of the Winograd tile (each part's tiles are the whole
+  // call's) or of the pool's 2 rows; a pool after conv2d_forward runs in place, so that path stays whole.
+  const align = m || (pool ? 2 : 1);
+  const s = (m || !pool || fusedConvApplies(g, flags)) && splitFor(N, 2 * g.OH * g.OW * OC * g.KH * g.KW * g.C, Math.ceil(g.OH / align));
   if (s) {
-    // Output rows in runs that start at multiples of the Winograd tile, so each part's tiles are the whole call's.
     const TB = m ? winogradBlocks(g, OC, m).forward : 0;
     s.split.run(s.parts, conv2dScratchFloats(g, OC), (p, bp, sp) => {
-      const [r0, r1] = partRange(g.OH, s.parts, m || 1, p);
+      const [r0, r1] = partRange(g.OH, s.parts, align, p);
       if (r0 === r1) return;
       const top = r0 * g.SH - g.PT,
         bottom = (r1 - 1) * g.SH - g.PT + (g.KH - 1) * g.DH;
@@ -135,14 +143,14 @@ export function conv2dForward(
         x1 = Math.min(g.H - 1, bottom);
       const part: Window2D = { ...g, H: x1 - x0 + 1, OH: r1 - r0, PT: x0 - top, PB: bottom - x1 };
       const xp = x + x0 * g.W * g.C * 4,
-        yp = y + r0 * g.OW * OC * 4;
+        yp = y + (pool ? (r0 >> 1) * (g.OW >> 1) : r0 * g.OW) * OC * 4;
       if (m) winogradForward(bp, xp, u, bias, yp, sp, part, 1, OC, m, flags, TB);
-      else conv2dForwardDirect(bp, xp, w, bias, yp, sp, part, 1, OC, flags);
+      else conv2dForwardDirect(bp, xp, w, bias, yp, sp, part, 1, OC, flags, pool);
     });
     return;
   }
   if (m) winogradForward(be, x, u, bias, y, scratch, g, N, OC, m, flags);
-  else conv2dForwardDirect(be, x, w, bias, y, scratch, g, N, OC, flags);
+  else conv2dForwardDirect(be, x, w, bias, y, scratch, g, N, OC, flags, pool);
 }
 
 function conv2dForwardDirect(
@@ -156,9 +164,11 @@ function conv2dForwardDirect(
   N: number,
   OC: number,
   flags: number,
+  pool: boolean,
 ): void {
-  if (fusedConvApplies(g, flags)) conv2dForwardFused(be, x, w, bias, y, scratch, g, N, OC, flags, false);
-  else be.k.conv2d_forward(x, w, bias, y, scratch, N, ...dims(g, OC), flags);
+  if (fusedConvApplies(g, flags)) return conv2dForwardFused(be, x, w, bias, y, scratch, g, N, OC, flags, pool);
+  be.k.conv2d_forward(x, w, bias, y, scratch, N, ...dims(g, OC), flags);
+  if (pool) maxPool2x2InPlace(be, y, g.OH, g.OW, OC, N);
 }
 
 export function conv2dBackwardInput(

@@ -7,6 +7,8 @@ import type { Window2D } from './geometry.js';
 
 /** winograd_forward: outputs whose window reads only zeros are exactly 0 before the bias (assembly/winograd.ts). */
 const FLAG_ZERO_WINDOWS = 16;
+/** winograd_forward's flag (inference): y is the 2x2 stride-2 max pool of the output, rounded down. */
+export const FLAG_POOL2X2 = 32;
 
 /** Output tile edge m of F(m x m, 3 x 3). */
 export type WinogradTile = 2 | 4;

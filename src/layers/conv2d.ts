@@ -5,11 +5,10 @@ import {
   conv2dBackwardInput,
   conv2dCacheFloats,
   conv2dForward,
-  conv2dForwardFused,
   conv2dScratchFloats,
   fusedConvApplies,
 } from '../kernels/conv2d.js';
-import { maxPool2x2InPlace } from '../kernels/pool.js';
+import { winogradTileFor } from '../kernels/winograd.js';
 import { checkDilation, pair, type Padding, type Window2D, windowsOf } from '../kernels/geometry.js';
 import {
   activationBackward,
@@ -104,22 +103,25 @@ class Conv2DLayer extends KernelLayer {
     const [kernel, b] = io.fold?.params ?? [io.params[0], this.useBias ? io.params[1] : 0],
       activation = io.fold?.activation ?? this.activation;
     const { out, flags } = fusedOutput(activation, io, training);
-    const f = flags | (b ? FLAG_BIAS : 0);
-    if (io.fold?.pool && fusedConvApplies(g, f))
-      return conv2dForwardFused(be, io.x[0], kernel, b, io.y, io.scratch, g, n, this.filters, f, true);
-    conv2dForward(be, io.x[0], kernel, b, out, io.scratch, g, n, this.filters, f, io.cache, weightsVersion);
-    finishActivation(activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
-    if (io.fold?.pool) maxPool2x2InPlace(be, io.y, g.OH, g.OW, this.filters, n);
+    const pool = io.fold?.pool === true;
+    conv2dForward(be, io.x[0], kernel, b, out, io.scratch, g, n, this.filters, flags | (b ? FLAG_BIAS : 0), io.cache, weightsVersion, pool);
+    if (!pool) finishActivation(activation, io, n * g.OH * g.OW * this.filters, this.filters, training, be);
   }
 
   /**
-   * Besides what every kernel layer folds in, a 2x2 max pool, where conv2d_forward_fused can pool as it goes
-   * (forward falls back to pooling its output in place when a folded activation rules that kernel out).
+   * Besides what every kernel layer folds in, a 2x2 max pool, where Winograd or conv2d_forward_fused can
+   * pool as they finish their tiles (conv2dForward pools in place after conv2d_forward when the algorithm
+   * or a folded activation rules them out: no gain, same results). No softmax: it would run after the pool.
    */
   absorbs(kind: FoldKind): boolean {
     if (kind !== 'maxpool2x2') return super.absorbs(kind);
     const shape = this.inputShapes[0];
-    return shape !== undefined && (this.activation === 'linear' || this.activation === 'relu') && fusedConvApplies(this.geometry(shape), 0);
+    if (shape === undefined || this.activation === 'softmax') return false;
+    const g = this.geometry(shape);
+    return (
+      winogradTileFor(g, this.filters, 'forward', 1) !== 0 ||
+      ((this.activation === 'linear' || this.activation === 'relu') && fusedConvApplies(g, 0))
+    );
   }
 
   backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {
