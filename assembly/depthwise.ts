@@ -4,9 +4,10 @@
 //
 // The three kernels work output row by output row on "taps": each kernel tap whose source row lies in
 // the image becomes (source row, weight row, source column of output pixel 0). The pixels whose taps
-// all lie inside the row (the interior) of a 3-wide stride-1 window (up to three kernel rows: the 3x3
-// case) go pixel-major, as XNNPACK's unipass kernels: four output pixels at a time, every channel group
-// in turn with all its taps summed in registers and stored once. Other windows are swept by row passes:
+// all lie inside the row (the interior) of a 3-wide window at stride 1 (or 2, forward) with up to three
+// kernel rows (the 3x3 case) go pixel-major where the channels outnumber the pixels (pixelMajor), as
+// XNNPACK's unipass kernels: four output pixels at a time, every channel group in turn with all its taps
+// summed in registers and stored once. Other windows and rows are swept by row passes:
 // a channel group of 4 keeps at most three tap weights in registers and runs along the row two or four
 // pixels at a time, its sums independent so the core overlaps them, each pass continuing the sums the
 // previous one stored. The few pixels
@@ -22,6 +23,27 @@
 // reference only). The host computes output sizes and TensorFlow's padding.
 import { scalarMode, zero_f32 } from './common';
 import { FLAG_BIAS, FLAG_RELU } from './activation';
+
+// Interior kernel, set_depthwise_variant for A/B runs: 0 the measured rule (pixelMajor), 1 the row passes
+// everywhere, 2 pixel-major wherever it applies.
+const DW_RULE = 0;
+const DW_PIXELS = 2;
+let variant: i32 = DW_RULE;
+
+/**
+ * Pixel-major (gather_interior_px4) or row passes for a row of count output pixels of CC channels. The rule,
+ * from interleaved A/B runs on MobileNet-v1's depthwise shapes (docs/performance.md): pixel-major runs its
+ * inner loop over the CC/4 channel groups and the row passes theirs along the pixels, so each wins where its
+ * inner loop is the longer one: pixel-major when CC >= 2 * count (1.1-1.9x faster from C = 128 at width
+ * 56 to C = 1024 at width 7; 1.1-1.2x slower at C = 32 and 64, widths 56-112).
+ */
+function pixelMajor(CC: i32, count: i32): bool {
+  return variant == DW_PIXELS || (variant == DW_RULE && CC >= 2 * count);
+}
+
+export function set_depthwise_variant(v: i32): void {
+  variant = v;
+}
 
 // @ts-ignore: decorator
 @inline function f32p(p: usize, i: i32): usize {
@@ -235,7 +257,8 @@ function interiorEnd(T: i32, count: i32, j0: i32): i32 {
  * The interior [j0, j1) of a row whose T taps come in kernel rows of 3 (rows3: 1 rising, -1 falling),
  * pixel-major as XNNPACK's unipass depthwise kernels: four output pixels at a time, every channel group
  * in turn with all its taps summed in registers and stored once. Same sums in the same order as
- * gather_interior. Only for T <= 9 with each kernel row's weights one channel row apart.
+ * gather_interior. Only for T <= 9 with each kernel row's weights one channel row apart; stride 2
+ * (colStep) only rising (the forward).
  */
 function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool, relu: bool): void {
   const R = T / 3;
@@ -243,22 +266,29 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
   const pa = tapAt(up ? 0 : 2, j0), wa = tapW(0);
   const pb = R > 1 ? tapAt(up ? 3 : 5, j0) : 0, wb = R > 1 ? tapW(3) : 0;
   const pc = R > 2 ? tapAt(up ? 6 : 8, j0) : 0, wc = R > 2 ? tapW(6) : 0;
-  if (up) {
-    if (R == 3) px4_rows(true, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else if (R == 2) px4_rows(true, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else px4_rows(true, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+  if (colStep == 2) {
+    if (R == 3) px4_rows(true, 2, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else if (R == 2) px4_rows(true, 2, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else px4_rows(true, 2, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+  } else if (up) {
+    if (R == 3) px4_rows(true, 1, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else if (R == 2) px4_rows(true, 1, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else px4_rows(true, 1, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
   } else {
-    if (R == 3) px4_rows(false, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else if (R == 2) px4_rows(false, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else px4_rows(false, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    if (R == 3) px4_rows(false, 1, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else if (R == 2) px4_rows(false, 1, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    else px4_rows(false, 1, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
   }
 }
 
-/** gather_interior_px4 for R kernel rows (a constant after inlining); the rows are unrolled by hand (Binaryen does not). */
+/**
+ * gather_interior_px4 for R kernel rows and STEP source pixels per output pixel (1 or 2, rising only;
+ * constants after inlining); the rows are unrolled by hand (Binaryen does not).
+ */
 // @ts-ignore: decorator
-@inline function px4_rows(up: bool, R: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool, relu: bool,
-  pa: usize, wa: usize, pb: usize, wb: usize, pc: usize, wc: usize): void {
-  const S = pixB, ws = pixB;
+@inline function px4_rows(up: bool, STEP: i32, R: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool,
+  relu: bool, pa: usize, wa: usize, pb: usize, wb: usize, pc: usize, wc: usize): void {
+  const P = pixB, S = <usize>STEP * P, ws = pixB;
   const z = f32x4.splat(0);
   let j = j0;
   for (; j + 4 <= j1; j += 4) {
@@ -269,50 +299,53 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
       let a0 = b, a1 = b, a2 = b, a3 = b;
       if (R > 0) {
         const w0 = v128.load(w0p), w1 = v128.load(w0p + ws), w2 = v128.load(w0p + (ws << 1));
-        const x0 = v128.load(p0), x1 = v128.load(p0 + S), x2 = v128.load(p0 + 2 * S);
-        const x3 = v128.load(p0 + 3 * S), x4 = v128.load(p0 + 4 * S), x5 = v128.load(p0 + 5 * S);
-        if (up) {
-          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
-          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
-          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
-          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        const x0 = v128.load(p0), x1 = v128.load(p0 + P), x2 = v128.load(p0 + 2 * P);
+        const x3 = v128.load(p0 + 3 * P), x4 = v128.load(p0 + 4 * P), x5 = v128.load(p0 + 5 * P);
+        if (STEP == 1) {
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x1, x2, x3, w0, w1, w2);
+          a2 = row3(up, a2, x2, x3, x4, w0, w1, w2);
+          a3 = row3(up, a3, x3, x4, x5, w0, w1, w2);
         } else {
-          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
-          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
-          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
-          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+          const x6 = v128.load(p0 + 6 * P), x7 = v128.load(p0 + 7 * P), x8 = v128.load(p0 + 8 * P);
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x2, x3, x4, w0, w1, w2);
+          a2 = row3(up, a2, x4, x5, x6, w0, w1, w2);
+          a3 = row3(up, a3, x6, x7, x8, w0, w1, w2);
         }
       }
       if (R > 1) {
         const w0 = v128.load(w1p), w1 = v128.load(w1p + ws), w2 = v128.load(w1p + (ws << 1));
-        const x0 = v128.load(p1), x1 = v128.load(p1 + S), x2 = v128.load(p1 + 2 * S);
-        const x3 = v128.load(p1 + 3 * S), x4 = v128.load(p1 + 4 * S), x5 = v128.load(p1 + 5 * S);
-        if (up) {
-          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
-          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
-          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
-          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        const x0 = v128.load(p1), x1 = v128.load(p1 + P), x2 = v128.load(p1 + 2 * P);
+        const x3 = v128.load(p1 + 3 * P), x4 = v128.load(p1 + 4 * P), x5 = v128.load(p1 + 5 * P);
+        if (STEP == 1) {
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x1, x2, x3, w0, w1, w2);
+          a2 = row3(up, a2, x2, x3, x4, w0, w1, w2);
+          a3 = row3(up, a3, x3, x4, x5, w0, w1, w2);
         } else {
-          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
-          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
-          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
-          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+          const x6 = v128.load(p1 + 6 * P), x7 = v128.load(p1 + 7 * P), x8 = v128.load(p1 + 8 * P);
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x2, x3, x4, w0, w1, w2);
+          a2 = row3(up, a2, x4, x5, x6, w0, w1, w2);
+          a3 = row3(up, a3, x6, x7, x8, w0, w1, w2);
         }
       }
       if (R > 2) {
         const w0 = v128.load(w2p), w1 = v128.load(w2p + ws), w2 = v128.load(w2p + (ws << 1));
-        const x0 = v128.load(p2), x1 = v128.load(p2 + S), x2 = v128.load(p2 + 2 * S);
-        const x3 = v128.load(p2 + 3 * S), x4 = v128.load(p2 + 4 * S), x5 = v128.load(p2 + 5 * S);
-        if (up) {
-          a0 = mac(mac(mac(a0, x0, w0), x1, w1), x2, w2);
-          a1 = mac(mac(mac(a1, x1, w0), x2, w1), x3, w2);
-          a2 = mac(mac(mac(a2, x2, w0), x3, w1), x4, w2);
-          a3 = mac(mac(mac(a3, x3, w0), x4, w1), x5, w2);
+        const x0 = v128.load(p2), x1 = v128.load(p2 + P), x2 = v128.load(p2 + 2 * P);
+        const x3 = v128.load(p2 + 3 * P), x4 = v128.load(p2 + 4 * P), x5 = v128.load(p2 + 5 * P);
+        if (STEP == 1) {
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x1, x2, x3, w0, w1, w2);
+          a2 = row3(up, a2, x2, x3, x4, w0, w1, w2);
+          a3 = row3(up, a3, x3, x4, x5, w0, w1, w2);
         } else {
-          a0 = mac(mac(mac(a0, x2, w0), x1, w1), x0, w2);
-          a1 = mac(mac(mac(a1, x3, w0), x2, w1), x1, w2);
-          a2 = mac(mac(mac(a2, x4, w0), x3, w1), x2, w2);
-          a3 = mac(mac(mac(a3, x5, w0), x4, w1), x3, w2);
+          const x6 = v128.load(p2 + 6 * P), x7 = v128.load(p2 + 7 * P), x8 = v128.load(p2 + 8 * P);
+          a0 = row3(up, a0, x0, x1, x2, w0, w1, w2);
+          a1 = row3(up, a1, x2, x3, x4, w0, w1, w2);
+          a2 = row3(up, a2, x4, x5, x6, w0, w1, w2);
+          a3 = row3(up, a3, x6, x7, x8, w0, w1, w2);
         }
       }
       if (relu) {
@@ -342,9 +375,7 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
       let a = hasBias ? v128.load(bias + cb) : z;
       for (let r = 0; r < R; r++) {
         const p = (r == 0 ? pa : r == 1 ? pb : pc) + o + cb, w = (r == 0 ? wa : r == 1 ? wb : wc) + cb;
-        const x0 = v128.load(p), x1 = v128.load(p + S), x2 = v128.load(p + 2 * S);
-        if (up) a = mac(mac(mac(a, x0, v128.load(w)), x1, v128.load(w + ws)), x2, v128.load(w + (ws << 1)));
-        else a = mac(mac(mac(a, x2, v128.load(w)), x1, v128.load(w + ws)), x0, v128.load(w + (ws << 1)));
+        a = row3(up, a, v128.load(p), v128.load(p + P), v128.load(p + 2 * P), v128.load(w), v128.load(w + ws), v128.load(w + (ws << 1)));
       }
       if (relu) a = f32x4.pmax(a, z);
       v128.store(d + cb, a);
@@ -357,6 +388,12 @@ function px4Fits(T: i32, rows3: i32): bool {
   if (rows3 == 0 || T > 9) return false;
   for (let t = 0; t < T; t += 3) if (tapW(t + 1) != tapW(t) + pixB || tapW(t + 2) != tapW(t) + 2 * pixB) return false;
   return true;
+}
+
+/** a + the three taps of one kernel row, kx ascending: on xl, xm, xr rising (up), on xr, xm, xl falling. */
+// @ts-ignore: decorator
+@inline function row3(up: bool, a: v128, xl: v128, xm: v128, xr: v128, w0: v128, w1: v128, w2: v128): v128 {
+  return up ? mac(mac(mac(a, xl, w0), xm, w1), xr, w2) : mac(mac(mac(a, xr, w0), xm, w1), xl, w2);
 }
 
 /** ReLU over count pixels of one channel group: pmax(a, 0) is a < 0 ? 0 : a, as the scalar path (NaN passes). */
@@ -429,8 +466,9 @@ function gather(T: i32, unit: i32, count: i32, dst: usize, ds: usize, CC: i32, b
   const GV = scalarMode ? 0 : CC >> 2;
   const j0 = interiorStart(T, count), j1 = interiorEnd(T, count, j0);
   const rows3 = colStep == 1 && T > 0 && T % 3 == 0 ? unit : 0;
-  if (j1 > j0 && GV > 0 && px4Fits(T, rows3)) gather_interior_px4(rows3 > 0, T, j0, j1, GV, dst, ds, bias, hasBias, relu);
-  else if (j1 > j0) {
+  if (j1 > j0 && GV > 0 && pixelMajor(CC, count) && px4Fits(T, colStep == 2 && unit > 0 && T % 3 == 0 ? 1 : rows3)) {
+    gather_interior_px4(unit > 0, T, j0, j1, GV, dst, ds, bias, hasBias, relu);
+  } else if (j1 > j0) {
     for (let q = 0; q < GV; q++) {
       const cb = <usize>q << 4, d = dst + <usize>j0 * ds + cb;
       gather_interior(T, rows3, j0, j1, cb, d, ds, hasBias ? v128.load(bias + cb) : f32x4.splat(0));
@@ -643,6 +681,23 @@ export function depthwise_backward_filter(x: usize, dy: usize, dw: usize, db: us
   }
 }
 
+/** Taps of input row iy, phase px (columns px, px + SW, ...) of the input gradient: dy rows and kernel taps, (ky, kx) ascending. */
+function input_taps(img: usize, w: usize, iy: i32, px: i32, OH: i32, OW: i32, CC: i32, KH: i32, KW: i32, SH: i32, SW: i32,
+  DH: i32, DW: i32, PT: i32, PL: i32): i32 {
+  let T = 0;
+  for (let ky = 0; ky < KH; ky++) {
+    const q = iy + PT - ky * DH;
+    if (q < 0 || q % SH != 0 || q / SH >= OH) continue;
+    const row = f32p(img, (q / SH) * OW * CC);
+    for (let kx = 0; kx < KW; kx++) {
+      const qx = px + PL - kx * DW;
+      // qx / SW rounds towards zero: exact here, since qx % SW == 0.
+      if (qx % SW == 0) T = add_tap(T, row, f32p(w, (ky * KW + kx) * CC), qx / SW);
+    }
+  }
+  return T;
+}
+
 /**
  * dx = the gradient w.r.t. the input, gathered: input pixel (iy, ix) receives dy[oy, ox] * w[ky, kx]
  * wherever oy*SH - PT + ky*DH == iy (and likewise across). Input columns ix = px, px + SW, ... share one
@@ -660,17 +715,7 @@ export function depthwise_backward_input(dy: usize, w: usize, dx: usize, scratch
       const dxrow = f32p(dx, (n * H + iy) * W * C);
       const out = DM > 1 ? rowbufP : dxrow;
       for (let px = 0; px < min(SW, W); px++) {
-        let T = 0;
-        for (let ky = 0; ky < KH; ky++) {
-          const q = iy + PT - ky * DH;
-          if (q < 0 || q % SH != 0 || q / SH >= OH) continue;
-          const row = f32p(img, (q / SH) * OW * CC);
-          for (let kx = 0; kx < KW; kx++) {
-            const qx = px + PL - kx * DW;
-            // qx / SW rounds towards zero: exact here, since qx % SW == 0.
-            if (qx % SW == 0) T = add_tap(T, row, f32p(w, (ky * KW + kx) * CC), qx / SW);
-          }
-        }
+        const T = input_taps(img, w, iy, px, OH, OW, CC, KH, KW, SH, SW, DH, DW, PT, PL);
         gather(T, unit, (W - px + SW - 1) / SW, f32p(out, px * CC), <usize>SW * ccb, CC, 0, 0);
       }
       if (DM > 1) {

@@ -4,7 +4,7 @@ export { maxabs_f32 } from './reduce';
 export { gemm_nn, gemm_nt, gemm_tn, gemm_nn_scalar, gemm_nt_scalar, gemm_tn_scalar } from './gemm';
 export { conv2d_forward, conv2d_backward_input, conv2d_backward_filter } from './conv2d';
 export { conv2d_forward_fused } from './conv2d-fused';
-export { depthwise_forward, depthwise_backward_input, depthwise_backward_filter } from './depthwise';
+export { depthwise_forward, depthwise_backward_input, depthwise_backward_filter, set_depthwise_variant } from './depthwise';
 export { winograd_forward, winograd_backward_filter, winograd_filter_transform } from './winograd';
 export { maxpool2d_forward, maxpool2d_backward, avgpool2d_forward, avgpool2d_backward } from './pool';
 export { dense_forward, dense_backward, dense_pack, dense_forward_packed } from './dense';

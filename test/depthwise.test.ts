@@ -14,6 +14,7 @@ import {
   depthwiseForward,
   depthwiseGeometry,
   depthwiseScratchFloats,
+  setDepthwiseVariant,
 } from '../src/kernels/depthwise.js';
 import { type DwCase, depthwiseGradFilterRef, depthwiseGradInputRef, depthwiseRef, dwGeometry } from './depthwise-reference.js';
 import { mulberry32, randomArray } from './reference.js';
@@ -194,5 +195,47 @@ describe('depthwise kernels never read or write past their buffers (each buffer 
         }
       }
     });
+  });
+});
+
+describe('depthwise interior kernels forced (setDepthwiseVariant): row passes and pixel-major each vs float64 reference, SIMD == scalar', () => {
+  // 3x3 rows at stride 1 and 2: 4-pixel blocks plus a remainder, rows with 1-3 kernel rows inside the image,
+  // the depthMultiplier ring, channels not a multiple of 4, falling taps (input gradient).
+  const forced = [
+    '2,9,11,17 k=3,3 dm=1 s=1,1 d=1,1 same',
+    '1,2,13,8 k=3,3 dm=1 s=1,1 d=1,1 same',
+    '1,11,17,12 k=3,3 dm=1 s=2,2 d=1,1 same',
+    '2,10,9,6 k=3,3 dm=1 s=2,2 d=1,1 valid',
+    '1,7,10,5 k=3,3 dm=2 s=2,2 d=1,1 same',
+    '1,6,13,7 k=3,3 dm=1 s=1,2 d=1,1 same',
+  ].map(parse);
+  for (const variant of ['rows', 'pixels'] as const) {
+    forced.forEach((c, idx) => {
+      it(`${caseName(c)} dm=${c.DM} interior=${variant}`, () => {
+        const d = caseData(c, 900 + idx);
+        const ref = references(c, d, FLAG_BIAS | FLAG_RELU);
+        const pixels = d.dy.length / d.OC;
+        const out: Record<string, ReturnType<typeof runDw>> = {};
+        for (const { name, be } of vs) {
+          setDepthwiseVariant(be, variant);
+          try {
+            out[name] = withArena(be, (ar) => runDw(ar, c, d, FLAG_BIAS | FLAG_RELU, FLAG_BIAS));
+          } finally {
+            setDepthwiseVariant(be, 'rule');
+          }
+          const r = out[name];
+          expectClose(r.y, ref.y, sumTol(c.KH * c.KW), `${name} forward`);
+          expectClose(r.dx, ref.dx, sumTol(c.KH * c.KW * c.DM), `${name} grad input`);
+          expectClose(r.dw, ref.dw, sumTol(pixels), `${name} grad filter`);
+          expectClose(r.db!, ref.db, sumTol(pixels), `${name} grad bias`);
+        }
+        expectBitwise(out.simd.y, out.scalar.y, 'simd vs scalar forward');
+        expectBitwise(out.simd.dx, out.scalar.dx, 'simd vs scalar grad input');
+        expectBitwise(out.simd.dw, out.scalar.dw, 'simd vs scalar grad filter');
+      });
+    });
+  }
+  it('setDepthwiseVariant refuses an unknown name', () => {
+    expect(() => setDepthwiseVariant(vs[0].be, 'fast' as never)).toThrow(/expected one of rule, rows, pixels, received fast/);
   });
 });

@@ -1,6 +1,7 @@
 // Host side of the depthwise family: the geometry (TensorFlow's padding on the dilated window), scratch
 // sizing mirroring assembly/depthwise.ts's layout, and the calls in the kernels' fixed argument order.
 import type { Backend } from '../backend.js';
+import { SimdcnnError } from '../errors.js';
 import { computeWindow2D, type Padding, type Window2D } from './geometry.js';
 
 /** A depthwise window: Window2D over the dilated kernel, plus the real kernel, dilations and multiplier. */
@@ -113,4 +114,15 @@ export function depthwiseBackwardFilter(
     g.PL,
     flags,
   );
+}
+
+/** The depthwise interior kernel, for A/B runs: 'rule' (the default), or 'rows' / 'pixels' wherever each applies. */
+export type DepthwiseVariant = 'rule' | 'rows' | 'pixels';
+const VARIANTS: DepthwiseVariant[] = ['rule', 'rows', 'pixels'];
+
+/** Selects the depthwise interior kernel of this backend's instance (assembly/depthwise.ts: pixelMajor). */
+export function setDepthwiseVariant(be: Backend, v: DepthwiseVariant): void {
+  const i = VARIANTS.indexOf(v);
+  if (i < 0) throw new SimdcnnError(`setDepthwiseVariant: expected one of ${VARIANTS.join(', ')}, received ${String(v)}`);
+  be.k.set_depthwise_variant(i);
 }
