@@ -7,7 +7,7 @@ import { currentBackend, getConvAlgorithm, SGD, setConvAlgorithm, tensor, type S
 import { loadMnist } from '../src/mnist.js';
 import { lenet, tutorialNet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
-import { depthwiseRows, DW_SHAPE } from './depthwise.js';
+import { depthwiseRows, depthwiseSection } from './depthwise.js';
 import { threadRows } from './threads.js';
 import { kernelRows } from './kernels.js';
 import { layerRows } from './layers.js';
@@ -428,25 +428,10 @@ if (!only || only === 'layers') {
 if (!only || only === 'depthwise') {
   const kreps = quick ? 3 : 7;
   const load = loadavg()[0];
-  const { rows, copyBandwidth } = await depthwiseRows(kreps);
-  const { N, H, W, C } = DW_SHAPE,
-    act = N * H * W * C;
-  // 18 flops per output element; one core's 128-bit FMA peak (57 GFLOP/s, notes/wasm-simd.md) sets a second floor.
-  const fmaFloor = (18 * act) / 57e9;
+  const rows = await depthwiseRows(kreps);
   log();
-  log('## Depthwise 3x3 (ms per call) against the memory-bandwidth bound of the shape');
-  log();
-  log(
-    `Bound = bytes each kernel must move (one activation read, one written or read: ${fmt((2 * act * 4) / 1e6, 1)} MB) / the copy bandwidth measured in this run on buffers of the same size (${fmt(copyBandwidth / 1e9, 1)} GB/s): ${fmt(rows[0].bound * 1e3, 2)} ms. The arithmetic floor at the 57 GFLOP/s FMA peak is ${fmt(fmaFloor * 1e3, 2)} ms. Medians of ${kreps} rounds alternating simdcnn and TF.js; 1-minute load average when they started: ${fmt(load, 1)} (2 cores).`,
-  );
-  log();
-  log('| kernel | simdcnn ms | bound ms | simdcnn / bound | TF.js ms | TF.js / simdcnn |');
-  log('|---|---|---|---|---|---|');
-  for (const r of rows)
-    log(
-      `| ${r.name} | ${fmt(r.ours * 1e3, 2)} | ${fmt(r.bound * 1e3, 2)} | ${fmt(r.ours / r.bound, 1)}x | ${fmt(r.tfjs * 1e3, 1)} (${r.note ?? `TF.js ${r.tfjsBackend}`}) | ${fmt(r.tfjs / r.ours, 1)}x |`,
-    );
-  json.depthwise = { shape: DW_SHAPE, copyBandwidth, fmaFloor, rows };
+  for (const l of depthwiseSection(rows, kreps, load)) log(l);
+  json.depthwise = { rows };
 }
 const fails = (json.fairness as string[]).filter((l) => l.includes('FAIL'));
 log();
