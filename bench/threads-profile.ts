@@ -43,15 +43,22 @@ wrap(
   () => dispatchNo++,
 );
 const run = ThreadPool.prototype.run;
-ThreadPool.prototype.run = function (lists, own) {
+ThreadPool.prototype.run = function (table, jobs, runJob, open) {
   const t0 = performance.now();
-  let t1 = t0;
-  run.call(this, lists, () => {
-    own();
-    t1 = performance.now();
-  });
-  add(`${phase()}: main's own list`, t1 - t0);
-  add(`${phase()}: main waits for the worker`, performance.now() - t1);
+  let own = 0,
+    taken = 0;
+  const timed =
+    runJob &&
+    ((at: number, len: number) => {
+      const t = performance.now();
+      runJob(at, len);
+      own += performance.now() - t;
+      taken++;
+    });
+  run.call(this, table, jobs, timed, open);
+  add(`${phase()}: main's jobs`, own);
+  add(`${phase()}: jobs the main thread took (of ${jobs})`, taken);
+  add(`${phase()}: main waits for the workers`, performance.now() - t0 - own);
 };
 
 await setThreads(2);

@@ -20,10 +20,10 @@ import {
   Tensor,
   threadsInfo,
 } from '../src/node.js';
-import { currentBackend } from '../src/backend.js';
+import { type Backend, currentBackend } from '../src/backend.js';
 import { sharedMemoryModule } from '../src/threads/shared-module.js';
 import { workersRestarted } from '../src/threads/config.js';
-import { EXIT, kernelNames, ThreadPool } from '../src/threads/pool.js';
+import { COPY, EXIT, kernelNames, runOps, ThreadPool } from '../src/threads/pool.js';
 import { createVariants, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray, randomInts } from './reference.js';
 
@@ -287,49 +287,62 @@ describe('evaluate over threads', () => {
   });
 });
 
-describe('thread pool', () => {
-  it('a kernel error in a worker is thrown on the main thread, and the pool keeps working', async () => {
-    const be = await createBackend({ build: 'simd', shared: true });
-    const pool = new ThreadPool(be, 1);
-    await pool.ready;
-    const code = kernelNames(be).indexOf('add_f32');
-    expect(code).toBeGreaterThanOrEqual(0);
-    const ops = be.alloc(64);
-    const list = new Float64Array(be.k.memory.buffer, ops, 6);
-    list.set([code, 4, 2 ** 32 - 64, 0, 0, 1000]); // writes 4000 bytes from 64 below the end of the address space
-    expect(() => pool.run([{ at: ops, len: 6 }], () => {})).toThrow(/worker thread \(worker 0: .*out of bounds/);
-    const buf = be.alloc(64);
-    be.write(buf, [5, 6]);
-    list.set([code, 4, buf, buf, buf, 2]);
-    pool.run([{ at: ops, len: 6 }], () => {});
-    expect(Array.from(be.read(buf, 2))).toEqual([10, 12]);
-    pool.dispose();
-    expect(pool.running).toBe(false);
-    expect(() => pool.run([], () => {})).toThrow(/not running/);
-  });
+/** A job table in be's memory: (at, len) per op list. */
+function table(be: Backend, jobs: [number, number][]): number {
+  const t = be.alloc(16 * jobs.length);
+  new Float64Array(be.k.memory.buffer, t, 2 * jobs.length).set(jobs.flat());
+  return t;
+}
 
-  it('a worker terminated mid-dispatch (no event reaches the blocked main thread): run throws naming it, no hang', async () => {
+describe('thread pool', () => {
+  it('a kernel error in a worker is thrown on the main thread, and the pool keeps working; 9 jobs on 2 workers and this thread all run', async () => {
     const be = await createBackend({ build: 'simd', shared: true });
     const pool = new ThreadPool(be, 2);
     await pool.ready;
-    // Worker 0 gets seconds of copies; worker 1 a short list that finishes: run waits for it, then throws.
-    const buf = be.alloc(4 << 20);
-    const ops = be.alloc(8 * 5 * 20001);
-    const list = new Float64Array(be.k.memory.buffer, ops, 5 * 20001);
-    for (let i = 0; i < 20001; i++) list.set([-1, 3, buf, buf + (2 << 20), 1 << 19], 5 * i);
+    const code = kernelNames(be).indexOf('add_f32');
+    expect(code).toBeGreaterThanOrEqual(0);
+    const ops = be.alloc(8 * 6 * 9);
+    const list = new Float64Array(be.k.memory.buffer, ops, 6 * 9);
+    list.set([code, 4, 2 ** 32 - 64, 0, 0, 1000]); // writes 4000 bytes from 64 below the end of the address space
+    expect(() => pool.run(table(be, [[ops, 6]]), 1, null)).toThrow(/worker thread \(worker \d: .*out of bounds/);
+    // Job j doubles the 3 + j floats at buf + 64 j: whoever takes it, each is done once.
+    const buf = be.alloc(64 * 9);
+    for (let j = 0; j < 9; j++) {
+      be.write(buf + 64 * j, [j, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].slice(0, 3 + j));
+      list.set([code, 4, buf + 64 * j, buf + 64 * j, buf + 64 * j, 3 + j], 6 * j);
+    }
+    const here: number[] = [];
+    const jobs = Array.from({ length: 9 }, (_, j): [number, number] => [ops + 48 * j, 6]);
+    pool.run(table(be, jobs), 9, (at, len) => {
+      here.push(at);
+      runOps(
+        kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]),
+        be.k.memory.buffer,
+        at,
+        len,
+      );
+    });
+    for (let j = 0; j < 9; j++)
+      expect(Array.from(be.read(buf + 64 * j, 3 + j))).toEqual([2 * j, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22].slice(0, 3 + j));
+    expect(here.length).toBeLessThanOrEqual(9);
+    pool.dispose();
+    expect(pool.running).toBe(false);
+    expect(() => pool.run(0, 0, null)).toThrow(/not running/);
+  });
+
+  it('a worker terminated while the main thread is blocked waiting for its job (no event arrives): run throws naming it, no hang', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    const ops = be.alloc(8 * 5);
+    const buf = be.alloc(64);
+    new Float64Array(be.k.memory.buffer, ops, 5).set([COPY, 3, buf, buf + 32, 4]);
+    pool.kill(0);
     const t0 = performance.now();
-    expect(() =>
-      pool.run(
-        [
-          { at: ops, len: 5 * 20000 },
-          { at: ops + 8 * 5 * 20000, len: 5 },
-        ],
-        () => pool.kill(0),
-      ),
-    ).toThrow(/a worker thread died: worker 0: terminated/);
+    expect(() => pool.run(table(be, [[ops, 5]]), 1, null)).toThrow(/a worker thread died: worker 0: terminated/);
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(pool.running).toBe(false);
-    expect(() => pool.run([], () => {})).toThrow(/thread pool: worker 0: terminated/);
+    expect(() => pool.run(0, 0, null)).toThrow(/thread pool: worker 0: terminated/);
     pool.dispose();
   });
 
@@ -344,7 +357,7 @@ describe('thread pool', () => {
     // M = 2^30 rows of K = 8 against 8 columns, every row read from and written to the same place (lda = ldc = 0): minutes of work.
     new Float64Array(be.k.memory.buffer, ops, 13).set([code, 11, 2 ** 30, 8, 8, buf, 0, buf + 1024, 8, buf + 2048, 0, 0, 0]);
     const t0 = performance.now();
-    expect(() => pool.run([{ at: ops, len: 13 }], () => {})).toThrow(
+    expect(() => pool.run(table(be, [[ops, 13]]), 1, null)).toThrow(
       /worker 0: ran one kernel for over 0.1 s \(hung\?\) and was terminated/,
     );
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -358,9 +371,11 @@ describe('thread pool', () => {
     const be = currentBackend();
     const exitOps = be.alloc(24);
     new Float64Array(be.k.memory.buffer, exitOps, 3).set([EXIT, 1, 7]);
+    const exitJob = table(be, [[exitOps, 3]]);
     const real = ThreadPool.prototype.run;
-    const run = vi.spyOn(ThreadPool.prototype, 'run').mockImplementationOnce(function (this: ThreadPool, lists, own) {
-      return real.call(this, [{ at: exitOps, len: 3 }, ...lists.slice(1)], own);
+    // The step's first dispatch becomes one job that makes the worker exit (this thread takes none).
+    const run = vi.spyOn(ThreadPool.prototype, 'run').mockImplementationOnce(function (this: ThreadPool) {
+      return real.call(this, exitJob, 1, null);
     });
     const m = net(3);
     m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
@@ -368,6 +383,7 @@ describe('thread pool', () => {
     m.dispose();
     run.mockRestore();
     be.release(exitOps);
+    be.release(exitJob);
     // The next step finds the pool broken, starts new workers and meanwhile trains on this thread.
     const meanwhile = await trained(undefined);
     expect(info.mock.calls.some((c) => /one thread while its workers restart \(worker 0: exited with code 7\)/.test(String(c[0])))).toBe(

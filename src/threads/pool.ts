@@ -1,32 +1,40 @@
 // Worker threads that run kernels over one shared wasm memory. A worker instantiates the backend's
 // module over the backend's memory and then only executes op lists the main thread wrote into that
 // memory: it never allocates (the main thread's allocator owns every byte) and keeps no state but the
-// module instance. Dispatch is synchronous: the main thread posts the lists through a control block of
-// atomics, runs its own list, and waits until every worker is done, so a training step or a predict
-// stays a plain function call.
+// module instance. Dispatch is synchronous: the main thread posts a table of jobs (op lists) through a
+// control block of atomics, and every thread, this one included, takes the next job until none is left, so
+// a thread that the machine's other work slows down takes fewer jobs instead of holding the step up; the
+// main thread returns once every job is done (a training step or a predict stays a plain function call).
+// Jobs never depend on which thread runs them, so neither do the results.
 //
-// A blocked main thread gets no events, so a worker that dies during a dispatch must be noticed from the
+// A blocked main thread gets no events, so a worker that dies during a job must be noticed from the
 // control block: a worker that exits through JavaScript (process.exit, an error outside a kernel) marks
 // itself dead on the way out, and the main thread waits in slices of SLICE_MS; a wait that times out
-// (never on a normal step) checks the dead marks, the workers this thread terminated, and each worker's
-// beat (bumped per op): one that ran no op for stallMs is terminated. The dispatch then throws a
-// SimdcnnError naming the worker, once the live workers have finished; the pool stops running (and
-// src/threads/config.ts starts a fresh one).
+// (never on a normal step) checks the dead marks, the workers this thread terminated, and the beat of each
+// worker holding a job (bumped per op): one that ran no op for stallMs is terminated. The dispatch then
+// throws a SimdcnnError naming the worker, once the live workers have finished their jobs; the pool stops
+// running (and src/threads/config.ts starts a fresh one).
 import type { Backend } from '../backend.js';
 import { SimdcnnError } from '../errors.js';
 
 // Control block words (Int32Array over a SharedArrayBuffer).
 const GEN = 0; // bumped once per dispatch
-const DONE = 1; // workers finished with this dispatch
+const DONE = 1; // jobs of this dispatch finished
 const STOP = 2; // set when the pool is disposed
 const ERR = 3; // characters of the first error message (0: none)
+const NEXT = 4; // (dispatch & 0xffff) << 16 | the next job to take: a late worker cannot take another dispatch's job
+const JOBS = 5; // jobs in this dispatch
+const TABLE = 6; // byte offset of its table: (at, len) float64 pairs, one per job
+const OPEN = 7; // workers 0..OPEN-1 may take jobs
 const TEXT = 8; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
-// Per worker, at WORKER + 3 * id: the last dispatch it finished, 1 once it is dead, ops it has run.
+// Per worker, at WORKER + 3 * id: 1 + the job it runs (0: none), 1 once it is dead, ops it has run.
 const WORKER = TEXT + TEXT_MAX;
-const FIN = 0,
+const CUR = 0,
   DEAD = 1,
   BEAT = 2;
+/** Jobs one dispatch may hold (NEXT keeps the job index in 16 bits). */
+export const MAX_JOBS = 0xffff;
 /** How long a wait blocks before it checks that the workers are alive; a normal dispatch ends sooner. */
 const SLICE_MS = 50;
 /** A worker that runs no op for this long is taken to be hung (a kernel that never returns). */
@@ -63,7 +71,7 @@ const WORKER_SOURCE = `
 'use strict';
 let dying;
 function start(d) {
-  const c = new Int32Array(d.ctrl), slots = new Float64Array(d.slots), memory = d.memory;
+  const c = new Int32Array(d.ctrl), memory = d.memory;
   const me = ${WORKER} + 3 * d.id;
   let fns;
   dying = (why) => {
@@ -85,8 +93,14 @@ function start(d) {
       Atomics.wait(c, ${GEN}, gen);
       gen = Atomics.load(c, ${GEN});
       if (Atomics.load(c, ${STOP})) return;
-      const at = slots[2 * d.id], len = slots[2 * d.id + 1];
-      if (len > 0) {
+      if (d.id >= Atomics.load(c, ${OPEN})) continue;
+      for (;;) {
+        const w = Atomics.load(c, ${NEXT});
+        if (w >>> 16 !== (gen & 0xffff) || (w & 0xffff) >= Atomics.load(c, ${JOBS})) break;
+        if (Atomics.compareExchange(c, ${NEXT}, w, w + 1) !== w) continue;
+        const j = w & 0xffff, table = new Float64Array(memory.buffer, Atomics.load(c, ${TABLE}), 2 * (j + 1));
+        const at = table[2 * j], len = table[2 * j + 1];
+        Atomics.store(c, me + ${CUR}, j + 1);
         try {
           if (!fns) throw new Error('the worker could not instantiate the kernels');
           const ops = new Float64Array(memory.buffer, at, len), f32 = new Float32Array(memory.buffer);
@@ -102,10 +116,10 @@ function start(d) {
         } catch (e) {
           fail(e);
         }
+        Atomics.store(c, me + ${CUR}, 0);
+        Atomics.add(c, ${DONE}, 1);
+        Atomics.notify(c, ${DONE});
       }
-      Atomics.store(c, me + ${FIN}, gen);
-      Atomics.add(c, ${DONE}, 1);
-      Atomics.notify(c, ${DONE});
     }
   } catch (e) {
     dying('stopped (' + ((e && e.message) || String(e)) + ')');
@@ -162,16 +176,9 @@ export function setWorkerFactory(f: WorkerFactory): void {
 }
 export const canStartWorkers = () => factory !== undefined;
 
-/** One list per worker: byte offset and length (float64s) in wasm memory; len 0 for none. */
-export interface OpList {
-  at: number;
-  len: number;
-}
-
 export class ThreadPool {
   readonly ready: Promise<void>;
   private readonly ctrl: Int32Array;
-  private readonly slots: Float64Array;
   private readonly handles: WorkerHandle[] = [];
   /** Why each worker this thread terminated (or found dead) is gone. */
   private readonly gone = new Map<number, string>();
@@ -188,7 +195,6 @@ export class ThreadPool {
     if (!be.sharedModule) throw new SimdcnnError('thread pool: the backend has no shared memory');
     if (!factory) throw new SimdcnnError('thread pool: this engine cannot start workers');
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (WORKER + 3 * workers)));
-    this.slots = new Float64Array(new SharedArrayBuffer(16 * workers));
     const names = kernelNames(be);
     let started = 0;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -198,7 +204,6 @@ export class ThreadPool {
           module: be.sharedModule,
           memory: be.k.memory,
           ctrl: this.ctrl.buffer,
-          slots: this.slots.buffer,
           names,
           scalar: be.scalar ? 1 : 0,
           gen: 0,
@@ -235,30 +240,42 @@ export class ThreadPool {
   }
 
   /**
-   * Runs lists[w] on worker w and `own` on this thread, and returns when all are done. A kernel error in a
-   * worker (or in `own`) is thrown here as a SimdcnnError once every thread has stopped; so is a worker's
-   * death (then the pool stops running).
+   * Runs the `jobs` op lists of the table at byte `table` ((at, len) float64 pairs) on workers 0..open-1 and,
+   * unless runJob is null (tests), on this thread through runJob; returns when every job is done. A kernel
+   * error in a job is thrown here as a SimdcnnError once the jobs have stopped; so is a worker's death (then
+   * the pool stops running).
    */
-  run(lists: OpList[], own: () => void): void {
+  run(table: number, jobs: number, runJob: ((at: number, len: number) => void) | null, open = this.workers): void {
     if (!this.running) throw new SimdcnnError(this.broken ? `thread pool: ${this.broken}` : 'thread pool: not running');
+    if (jobs > MAX_JOBS) throw new SimdcnnError(`thread pool: ${jobs} jobs in one dispatch, more than ${MAX_JOBS}`);
     const c = this.ctrl;
-    for (let w = 0; w < this.workers; w++) {
-      this.slots[2 * w] = lists[w]?.at ?? 0;
-      this.slots[2 * w + 1] = lists[w]?.len ?? 0;
-    }
     this.watch = undefined;
+    const gen = (Atomics.load(c, GEN) + 1) | 0;
+    // NEXT first: a worker still on the last dispatch finds its jobs closed before the table changes.
+    Atomics.store(c, NEXT, (gen & 0xffff) << 16);
+    Atomics.store(c, JOBS, jobs);
+    Atomics.store(c, TABLE, table);
+    Atomics.store(c, OPEN, open);
     Atomics.store(c, DONE, 0);
-    const gen = Atomics.add(c, GEN, 1) + 1;
+    Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
     let ownError: unknown;
-    try {
-      own();
-    } catch (e) {
-      ownError = e;
+    if (runJob) {
+      const t = new Float64Array(this.be.k.memory.buffer, table, 2 * jobs);
+      for (let w = Atomics.load(c, NEXT); (w & 0xffff) < jobs; w = Atomics.load(c, NEXT)) {
+        if (Atomics.compareExchange(c, NEXT, w, w + 1) !== w) continue;
+        const j = w & 0xffff;
+        try {
+          runJob(t[2 * j], t[2 * j + 1]);
+        } catch (e) {
+          ownError ??= e;
+        }
+        Atomics.add(c, DONE, 1);
+      }
     }
     // Normal dispatches end within the first slice; a slice that times out (or a death's wake-up) checks liveness.
-    for (let d = Atomics.load(c, DONE); d < this.workers; d = Atomics.load(c, DONE))
-      if (Atomics.wait(c, DONE, d, SLICE_MS) !== 'not-equal' && Atomics.load(c, DONE) < this.workers && this.waitOut(gen)) break;
+    for (let d = Atomics.load(c, DONE); d < jobs; d = Atomics.load(c, DONE))
+      if (Atomics.wait(c, DONE, d, SLICE_MS) !== 'not-equal' && Atomics.load(c, DONE) < jobs && this.waitOut()) break;
     if (this.broken) throw new SimdcnnError(`a worker thread died: ${this.broken}; the pool restarts its workers`);
     if (ownError) throw ownError;
     const n = Atomics.load(c, ERR);
@@ -275,26 +292,25 @@ export class ThreadPool {
   }
 
   /**
-   * Called when a wait for dispatch `gen` ends with workers still out: true once every worker has either
-   * finished it or is dead (some are: this.broken says which), false while live ones are still at work.
+   * Called when a wait ends with jobs still out: true once no live worker holds one and some worker is dead
+   * (this.broken says which), false while live ones are at work or none has died.
    */
-  private waitOut(gen: number): boolean {
+  private waitOut(): boolean {
     const c = this.ctrl,
       now = performance.now();
     const watch = (this.watch ??= {
-      since: new Float64Array(this.workers).fill(now - SLICE_MS),
+      since: new Float64Array(this.workers).fill(now),
       seen: new Int32Array(this.workers).fill(-1),
     });
     let out = false;
     for (let w = 0; w < this.workers; w++) {
       const base = WORKER + 3 * w;
-      if (Atomics.load(c, base + FIN) === gen) continue;
       if (!this.gone.has(w) && Atomics.load(c, base + DEAD)) {
         const n = Atomics.load(c, ERR);
         const text = n > 0 ? this.errorText(n) : '';
         this.gone.set(w, text.startsWith(`worker ${w}: `) ? text : `worker ${w}: died`);
       }
-      if (this.gone.has(w)) continue;
+      if (this.gone.has(w) || Atomics.load(c, base + CUR) === 0) continue;
       const beat = Atomics.load(c, base + BEAT);
       if (beat !== watch.seen[w]) {
         watch.seen[w] = beat;
@@ -302,8 +318,9 @@ export class ThreadPool {
       } else if (now - watch.since[w] > this.stallMs) {
         this.handles[w]?.terminate();
         this.gone.set(w, `worker ${w}: ran one kernel for over ${this.stallMs / 1000} s (hung?) and was terminated`);
+        continue;
       }
-      if (!this.gone.has(w)) out = true;
+      out = true;
     }
     if (this.gone.size === 0) return false;
     this.broken ??= [...this.gone.values()].join('; ');
@@ -322,6 +339,7 @@ export class ThreadPool {
   /** Stops and terminates every worker. */
   dispose(): void {
     Atomics.store(this.ctrl, STOP, 1);
+    Atomics.store(this.ctrl, NEXT, 0);
     Atomics.add(this.ctrl, GEN, 1);
     Atomics.notify(this.ctrl, GEN);
     for (const h of this.handles) h.terminate();

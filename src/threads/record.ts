@@ -8,7 +8,7 @@
 // handed back in order when the same code runs again under playback().
 import type { Backend } from '../backend.js';
 import { poolFor, threadCap } from './config.js';
-import { COPY, KEEP, kernelNames, type OpList, runOps } from './pool.js';
+import { COPY, KEEP, kernelNames, runOps } from './pool.js';
 
 const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
 const KEPT = -5; // a kept call recorded before the results have their address: [KEPT, argc + 2, slot, code, ...args]
@@ -92,17 +92,16 @@ export class Replayer {
     });
   }
 
-  /** Records fn(j) for jobs 0..jobs-1, job j into list j mod T, and runs list t on thread t. */
+  /** Records fn(j) for jobs 0..jobs-1, each into a list of its own, and runs the lists as jobs on the threads. */
   run(jobs: number, fn: (j: number) => void): void {
-    const threads = threadsFor(this.be, jobs);
-    const perThread: number[][] = Array.from({ length: threads }, () => []);
+    const lists: number[][] = Array.from({ length: jobs }, () => []);
     this.record(() => {
       for (let j = 0; j < jobs; j++) {
-        this.ops = perThread[j % threads];
+        this.ops = lists[j];
         fn(j);
       }
     });
-    this.dispatch(perThread);
+    this.dispatch(lists);
   }
 
   /** While recording: the kernel calls fn makes keep their results (see playback). */
@@ -147,23 +146,27 @@ export class Replayer {
     return starts;
   }
 
-  /** Writes the lists (and the data staged by the last recording) into the op region, then runs list t on thread t (0: this one). */
-  dispatch(perThread: number[][]): void {
+  /**
+   * Writes the lists (and the data staged by the last recording) and a table of them into the op region,
+   * then runs them as jobs: taken by whichever thread is free (in order on this one without a pool).
+   */
+  dispatch(lists: number[][]): void {
     const be = this.be,
       staged = this.staged;
-    const opFloats = perThread.reduce((t, l) => t + l.length, 0);
-    const bytes = (opFloats + this.kept) * 8 + staged.length * 4;
+    const opFloats = lists.reduce((t, l) => t + l.length, 0);
+    const bytes = (opFloats + 2 * lists.length + this.kept) * 8 + staged.length * 4;
     if (this.region.bytes < bytes) {
       this.releaseRegion();
       this.region = { ptr: be.alloc(bytes * 2, `${this.what} thread op lists`), bytes: bytes * 2 };
     }
-    const results = this.region.ptr + opFloats * 8,
+    const table = this.region.ptr + opFloats * 8,
+      results = table + 2 * lists.length * 8,
       stage = results + this.kept * 8;
     const buffer = be.k.memory.buffer;
     new Float32Array(buffer, stage, staged.length).set(staged);
-    const out: OpList[] = [];
+    const jobs = new Float64Array(buffer, table, 2 * lists.length);
     let at = this.region.ptr;
-    for (const ops of perThread) {
+    lists.forEach((ops, j) => {
       const f = new Float64Array(buffer, at, ops.length);
       f.set(ops);
       for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) {
@@ -175,14 +178,16 @@ export class Replayer {
           f[i + 2] = results + ops[i + 2] * 8;
         }
       }
-      out.push({ at, len: ops.length });
+      jobs[2 * j] = at;
+      jobs[2 * j + 1] = ops.length;
       at += ops.length * 8;
-    }
+    });
     this.staged = [];
-    const own = () => runOps(this.fns, buffer, out[0].at, out[0].len);
-    const pool = poolFor(be);
-    if (pool && out.length > 1) pool.run(out.slice(1), own);
-    else own();
+    const runJob = (at: number, len: number) => runOps(this.fns, buffer, at, len);
+    const pool = poolFor(be),
+      threads = threadsFor(be, lists.length);
+    if (pool && threads > 1) pool.run(table, lists.length, runJob, threads - 1);
+    else lists.forEach((_, j) => runJob(jobs[2 * j], jobs[2 * j + 1]));
     this.results = new Float64Array(buffer, results, this.kept).slice();
   }
 
