@@ -9,9 +9,9 @@ import { setSplitThreshold } from '../src/threads/inference.js';
 import { fmt, median, pinToOneCore } from './util.js';
 
 pinToOneCore('0,1');
-const R = 40,
+const R = 24,
   REPS = Number(process.env.REPS ?? 9);
-const THRESHOLDS = [0.5e6, 1e6, 2e6, 4e6, 8e6];
+const THRESHOLDS = [1e6, 4e6, 8e6, 16e6];
 await setThreads(2);
 const load0 = loadavg()[0];
 const cases: [NetName, number[]][] = [
@@ -19,6 +19,7 @@ const cases: [NetName, number[]][] = [
   ['resnet8', [32, 32, 3]],
   ['resnet20', [32, 32, 3]],
   ['cnn3', [64, 64, 3]],
+  ['cnn3', [128, 128, 3]],
 ];
 console.log(
   `| net, batch 1, input | one thread (no split) img/s | ${THRESHOLDS.map((t) => `split >= ${t / 1e6} MFLOP/part`).join(' | ')} |`,
@@ -51,7 +52,7 @@ for (const [name, shape] of cases) {
   console.log(`| ${name} [${shape}] | ${fmt(ips[0])} [best ${fmt(best[0])}] | ${THRESHOLDS.map((_, i) => cell(i + 1)).join(' | ')} |`);
   m.dispose();
 }
-setSplitThreshold(4e6);
+setSplitThreshold(16e6);
 console.log(
   `\nmedians of ${REPS} interleaved rounds of ${R} predicts; 1-minute load ${fmt(load0, 1)} -> ${fmt(loadavg()[0], 1)} (2 cores)`,
 );

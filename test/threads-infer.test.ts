@@ -11,7 +11,7 @@ import { setSplitThreshold } from '../src/threads/inference.js';
 import { mulberry32, randomArray } from './reference.js';
 
 afterAll(async () => {
-  setSplitThreshold(4e6);
+  setSplitThreshold(16e6);
   await setThreads(1);
 });
 

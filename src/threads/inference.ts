@@ -14,14 +14,14 @@ import { NotThreadable, Replayer, threadsFor } from './record.js';
 const MIN_PART = 8;
 /**
  * Floating-point operations per part below which splitting a batch-1 call does not pay for its dispatch
- * (waking a worker and waiting for it: tens of microseconds, more when the other core is busy). Calls of
- * at least twice this split. bench/infer-threads.ts on this loaded 2-core machine (load 7-10) showed no
- * gain for LeNet or the ResNets at any threshold and noise of +-50% between identical configurations, so
- * the default only splits calls of >= 8 MFLOP (~200 us on one core: cnn3's convolutions at 64x64), where
- * half a call outweighs a dispatch by several times; LeNet's largest call (its second conv, 7.2 MFLOP)
- * stays whole. docs/performance.md has the numbers.
+ * (waking a worker and waiting for it: tens of microseconds, far more when the other core is busy). Calls of
+ * at least twice this split. bench/infer-threads.ts on this 2-core machine under load 5-10 (other engineers'
+ * work on both cores): no gain for LeNet, ResNet-8/20 at 32x32 or cnn3 at 64x64 at any threshold (losses
+ * of 10-45% below 4 MFLOP per part, noise of +-50% between identical configurations), 1.15x in the best
+ * rounds for cnn3 at 128x128 (convolutions of 150 MFLOP). So only calls of >= 32 MFLOP (~1 ms on one core)
+ * split; LeNet's largest call (its second conv, 7.2 MFLOP) stays whole. Re-measure on a quiet machine.
  */
-let minSplitFlops = 4e6;
+let minSplitFlops = 16e6;
 /** Benchmarks and tests: the batch-1 split threshold (Infinity: never split). */
 export function setSplitThreshold(flops: number): void {
   minSplitFlops = flops;
