@@ -6,7 +6,7 @@ import { currentBackend } from '../src/node.js';
 import { FLAG_BIAS } from '../src/backend.js';
 import { conv2dForward, conv2dForwardFused, conv2dScratchFloats, setFusedConv } from '../src/kernels/conv2d.js';
 import { computeWindow2D } from '../src/kernels/geometry.js';
-import { fmt, pinToOneCore } from './util.js';
+import { fmt, pinToOneCore, roundTimes } from './util.js';
 
 pinToOneCore();
 const be = currentBackend();
@@ -41,13 +41,7 @@ function measure(N: number, H: number, C: number, OC: number): number[] {
     ),
     () => conv2dForwardFused(be, x, w, b, yp, s, g, N, OC, flags, true),
   ];
-  const t: number[][] = calls.map(() => []);
-  for (let r = 0; r < REPS + 2; r++)
-    calls.forEach((f, i) => {
-      const s0 = performance.now();
-      f();
-      if (r >= 2) t[i].push(performance.now() - s0);
-    });
+  const t = roundTimes(calls, REPS, 2);
   setFusedConv(true);
   for (const p of owned) be.release(p);
   return t.map((v) => Math.min(...v)); // minima: the steadiest estimate on a shared, loaded core

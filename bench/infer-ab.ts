@@ -9,7 +9,7 @@ import { lenet } from '../src/nets.js';
 import { setFusedConv } from '../src/kernels/conv2d.js';
 import { setInferenceFolding } from '../src/engine/fold.js';
 import { initTfWasm, tf, tfModel } from './peers.js';
-import { fmt, maxAbsDiff, median, pinToOneCore } from './util.js';
+import { fmt, maxAbsDiff, median, pinToOneCore, roundTimes } from './util.js';
 
 pinToOneCore();
 const batches = process.argv.slice(2).map(Number);
@@ -52,14 +52,7 @@ for (const B of batches.length ? batches : [256, 1]) {
   const now = m.predict(xs[0], { batchSize: B }).data;
   const tp = (tfm.predict(txs[0]) as tf.Tensor).dataSync();
   const fns = [a, b, tfjs];
-  const t: number[][] = fns.map(() => []);
-  for (const f of fns) f();
-  for (let r = 0; r < REPS; r++)
-    fns.forEach((f, i) => {
-      const s = performance.now();
-      f();
-      t[i].push(performance.now() - s);
-    });
+  const t = roundTimes(fns, REPS);
   const [ta, tb, tt] = t.map(median).map((ms) => (images / ms) * 1000);
   console.log(
     `LeNet infer b${B}: simdcnn ${fmt(ta)} img/s, fused off ${fmt(tb)} (${fmt(ta / tb, 2)}x), TF.js wasm ${fmt(tt)}: ${fmt(ta / tt, 2)}x (fused off ${fmt(tb / tt, 2)}x); fused vs off max diff ${maxAbsDiff(old, now)}, vs TF.js ${maxAbsDiff(now, tp).toExponential(1)}`,

@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import { setThreads, tensor, type Model } from '../src/node.js';
 import { buildNet, type NetName } from '../src/nets.js';
 import { setSplitThreshold } from '../src/threads/inference.js';
-import { fmt, median, pinToOneCore } from './util.js';
+import { fmt, median, pinToOneCore, roundTimes } from './util.js';
 
 pinToOneCore('0,1');
 const R = 24,
@@ -36,14 +36,7 @@ for (const [name, shape] of cases) {
     m.predict(x, { batchSize: 1 });
   };
   const fns = [at(Infinity), ...THRESHOLDS.map(at)];
-  const t: number[][] = fns.map(() => []);
-  for (const f of fns) f();
-  for (let r = 0; r < REPS; r++)
-    fns.forEach((f, i) => {
-      const s = performance.now();
-      f();
-      t[i].push(performance.now() - s);
-    });
+  const t = roundTimes(fns, REPS);
   // Medians, then (in brackets) the best rounds' ratio: on a loaded machine the other core is often taken,
   // and the best round shows what a free core gives.
   const ips = t.map(median).map((ms) => (R / ms) * 1000),

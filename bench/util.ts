@@ -51,6 +51,18 @@ export async function timeInterleaved(
   return times.map(median);
 }
 
+/** ms of each of `reps` interleaved rounds of each function (fns[i] -> times[i]), after `warm` untimed rounds. */
+export function roundTimes(fns: (() => unknown)[], reps: number, warm = 1): number[][] {
+  const t: number[][] = fns.map(() => []);
+  for (let r = 0; r < warm + reps; r++)
+    fns.forEach((f, i) => {
+      const s = performance.now();
+      f();
+      if (r >= warm) t[i].push(performance.now() - s);
+    });
+  return t;
+}
+
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
