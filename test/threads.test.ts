@@ -247,6 +247,17 @@ describe('predict over threads', () => {
     be.checkHeap();
     expect(be.allocatedBytes).toBeLessThan(before);
   });
+  it('predict x=[25,10,10,3] through dense 37 -> 7 on 3 threads (parts of 8/8/9: none below the 8 rows of the batched path): the same bits as one thread', async () => {
+    const X25 = new Tensor(randomArray(25 * 300, mulberry32(5)), [25, 10, 10, 3]);
+    const out: Float32Array[] = [];
+    for (const t of [1, 3]) {
+      await setThreads(t);
+      const m = new Sequential([new Flatten({ inputShape: [10, 10, 3] }), new Dense({ units: 37 }), new Dense({ units: 7 })], { seed: 3 });
+      out.push(m.predict(X25, { batchSize: 25 }).data as Float32Array);
+      m.dispose();
+    }
+    expect(Array.from(out[1])).toEqual(Array.from(out[0]));
+  });
 });
 
 describe('evaluate over threads', () => {

@@ -118,12 +118,13 @@ export function parallelPredict(
   }
   const count = threaded ? threadsFor(rt.be, Math.floor(n / MIN_PART)) : 1;
   if (count < 2) return false;
-  const s = parts(rt, count),
-    per = Math.ceil(n / count);
-  const size = (p: number) => Math.max(0, Math.min(per, n - p * per));
+  const s = parts(rt, count);
+  // Sizes within one of each other, so every part has >= MIN_PART samples (fewer take Dense's small-batch path: other bits).
+  const start = (p: number) => Math.floor((p * n) / count),
+    size = (p: number) => start(p + 1) - start(p);
   for (let p = 0; p < count; p++) {
-    s.rts[p].ensure(per, INFER);
-    if (size(p)) s.rts[p].loadInput(data, row, null, from + p * per, size(p), limit, 'predict', batch);
+    s.rts[p].ensure(Math.ceil(n / count), INFER);
+    if (size(p)) s.rts[p].loadInput(data, row, null, from + start(p), size(p), limit, 'predict', batch);
   }
   try {
     s.rep.run(count, (p) => size(p) && s.rts[p].forward(size(p), false));
@@ -133,6 +134,6 @@ export function parallelPredict(
     unthreaded.add(rt);
     return false;
   }
-  for (let p = 0; p < count; p++) if (size(p)) out.set(rt.be.view(s.rts[p].current!.output, size(p) * outRow), (from + p * per) * outRow);
+  for (let p = 0; p < count; p++) if (size(p)) out.set(rt.be.view(s.rts[p].current!.output, size(p) * outRow), (from + start(p)) * outRow);
   return true;
 }
