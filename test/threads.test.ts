@@ -341,6 +341,22 @@ describe('thread pool', () => {
     expect(() => pool.run(0, 0, null)).toThrow(/not running/);
   });
 
+  it('a job table and op list past 2 GiB (offsets above int32): the worker finds and runs them', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    const filler = be.alloc(2 ** 31 + (1 << 20)); // never touched: its pages are not committed
+    const ops = be.alloc(64),
+      buf = be.alloc(64);
+    expect(ops).toBeGreaterThan(2 ** 31);
+    be.write(buf, [5, 6]);
+    new Float64Array(be.k.memory.buffer, ops, 6).set([kernelNames(be).indexOf('add_f32'), 4, buf, buf, buf, 2]);
+    pool.run(table(be, [[ops, 6]]), 1, null);
+    expect(Array.from(be.read(buf, 2))).toEqual([10, 12]);
+    pool.dispose();
+    be.release(filler);
+  });
+
   it('a worker terminated while the main thread is blocked waiting for its job (no event arrives): run throws naming it, no hang', async () => {
     const be = await createBackend({ build: 'simd', shared: true });
     const pool = new ThreadPool(be, 1);

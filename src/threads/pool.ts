@@ -24,7 +24,7 @@ const STOP = 2; // set when the pool is disposed
 const ERR = 3; // characters of the first error message (0: none)
 const NEXT = 4; // (dispatch & 0xffff) << 16 | the next job to take: a late worker cannot take another dispatch's job
 const JOBS = 5; // jobs in this dispatch
-const TABLE = 6; // byte offset of its table: (at, len) float64 pairs, one per job
+const TABLE = 6; // byte offset of its table (as an int32: read it >>> 0): (at, len) float64 pairs, one per job
 const OPEN = 7; // workers 0..OPEN-1 may take jobs
 const TEXT = 8; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
@@ -98,7 +98,7 @@ function start(d) {
         const w = Atomics.load(c, ${NEXT});
         if (w >>> 16 !== (gen & 0xffff) || (w & 0xffff) >= Atomics.load(c, ${JOBS})) break;
         if (Atomics.compareExchange(c, ${NEXT}, w, w + 1) !== w) continue;
-        const j = w & 0xffff, table = new Float64Array(memory.buffer, Atomics.load(c, ${TABLE}), 2 * (j + 1));
+        const j = w & 0xffff, table = new Float64Array(memory.buffer, Atomics.load(c, ${TABLE}) >>> 0, 2 * (j + 1));
         const at = table[2 * j], len = table[2 * j + 1];
         Atomics.store(c, me + ${CUR}, j + 1);
         try {
