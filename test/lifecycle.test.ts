@@ -167,14 +167,17 @@ describe('fit lifecycle', () => {
       b = compiled();
     const ref = compiled();
     await ref.fit(x, y, fitArgs);
+    // Both yield after every batch: timers run in order, so the two fits alternate and b is still
+    // training when a reaches batch 2 (with the default 100 ms, a slow first step let b finish first).
     const [ra, rb] = await Promise.allSettled([
       a.fit(x, y, {
         ...fitArgs,
+        yieldEvery: 0,
         onBatchEnd: (k) => {
           if (k === 2) b.dispose();
         },
       }),
-      b.fit(x, y, fitArgs),
+      b.fit(x, y, { ...fitArgs, yieldEvery: 0 }),
     ]);
     expect(ra.status).toBe('fulfilled');
     expect(rb.status).toBe('rejected');
