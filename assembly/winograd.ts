@@ -71,9 +71,11 @@ export const FLAG_POOL2X2: i32 = 32;
   // @ts-ignore: f32 here
   return v < 0 ? <f32>0 : v;
 }
-/** The activation of code (bias_act's, string activations' parameters) on every lane. */
-// @ts-ignore: decorator
-@inline function activate<T>(v: T, code: i32): T {
+/**
+ * The activation of code (bias_act's, string activations' parameters) on every lane. Not inlined: each
+ * tile output site would get a copy of every activation's code (32 KB of wasm per build).
+ */
+function activate<T>(v: T, code: i32): T {
   if (isVector<T>()) return <T>act_v(<v128>v, code, 1, 0, 0);
   return <T>act_s(<f32>v, code, 1, 0, 0);
 }
