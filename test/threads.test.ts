@@ -341,6 +341,33 @@ describe('thread pool', () => {
     expect(() => pool.run(0, 0, null)).toThrow(/not running/);
   });
 
+  it('idle workers poll for at most spinMs after a dispatch, then sleep: 2 workers use < 60 ms of CPU over 300 ms idle', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 2, 20);
+    await pool.ready;
+    const ops = be.alloc(8 * 5),
+      buf = be.alloc(64);
+    new Float64Array(be.k.memory.buffer, ops, 5).set([COPY, 3, buf, buf + 32, 4]);
+    pool.run(
+      table(be, [
+        [ops, 5],
+        [ops, 5],
+      ]),
+      2,
+      null,
+    );
+    await new Promise((r) => setTimeout(r, 60));
+    const before = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 300));
+    const used = process.cpuUsage(before);
+    expect((used.user + used.system) / 1000).toBeLessThan(60);
+    // And a dispatch after the sleep still wakes them.
+    be.write(buf + 32, [1, 2, 3, 4]);
+    pool.run(table(be, [[ops, 5]]), 1, null);
+    expect(Array.from(be.read(buf, 4))).toEqual([1, 2, 3, 4]);
+    pool.dispose();
+  });
+
   it('a job table and op list past 2 GiB (offsets above int32): the worker finds and runs them', async () => {
     const be = await createBackend({ build: 'simd', shared: true });
     const pool = new ThreadPool(be, 1);
