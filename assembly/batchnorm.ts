@@ -99,6 +99,11 @@ const ROWS_PER_PARTIAL: i32 = 64;
   }
 }
 
+/** channel_sums of x - x[0, c] and its square: one copy of the loop for batchnorm_moments and batchnorm_partial_moments. */
+function shifted_sums(x: usize, rows: i32, C: i32, ta: usize, tb: usize, pa: usize, pb: usize): void {
+  channel_sums(x, 0, rows, C, x, ta, tb, pa, pb, true);
+}
+
 /**
  * The batch's mean and biased variance per channel (TF.js's tf.moments), in one pass over x: sums of
  * x - x[0, c] (a shift from the data keeps the variance free of cancellation), totals in float64.
@@ -106,7 +111,7 @@ const ROWS_PER_PARTIAL: i32 = 64;
  */
 export function batchnorm_moments(x: usize, rows: i32, C: i32, mean: usize, variance: usize, scratch: usize): void {
   const ta = scratch, tb = ta + (<usize>C << 3), pa = tb + (<usize>C << 3), pb = pa + (<usize>C << 2);
-  channel_sums(x, 0, rows, C, x, ta, tb, pa, pb, true);
+  shifted_sums(x, rows, C, ta, tb, pa, pb);
   const inv = 1.0 / <f64>rows;
   for (let c = 0; c < C; c++) {
     const m = load<f64>(at64(ta, c)) * inv;
@@ -217,31 +222,33 @@ export function batchnorm_moving_update(movingMean: usize, movingVariance: usize
   }
 }
 
+/** dbeta = sum dy and dgamma = sum dy * (x - mean) * invstd from the float64 sums ta, tb (null pointers: not written). */
+// @ts-ignore: decorator
+@inline function dparams(ta: usize, tb: usize, C: i32, variance: usize, eps: f64, dgamma: usize, dbeta: usize): void {
+  for (let c = 0; c < C; c++) {
+    const invstd = 1.0 / Math.sqrt(<f64>load<f32>(at(variance, c)) + eps);
+    if (dbeta) store<f32>(at(dbeta, c), <f32>load<f64>(at64(ta, c)));
+    if (dgamma) store<f32>(at(dgamma, c), <f32>(load<f64>(at64(tb, c)) * invstd));
+  }
+}
+
 /**
- * Gradients of training-mode batch normalization (y = gamma * (x - mean) * invstd + beta with the batch's
- * mean and biased variance): dbeta = sum dy, dgamma = sum dy * xhat, and
- * dx = gamma * invstd * (dy - dbeta / n - xhat * dgamma / n), computed as
- * ((x - mean) * k2 + (dy - k3)) * k1 so that a constant dy over a channel cancels exactly.
- * Null dgamma, dbeta or dx pointers are not written; gamma 0 means ones. scratch: 7 * C floats.
+ * dx = ((x - mean) * k2 + (dy - k3)) * k1 with k1 = gamma * invstd, k2 = -invstd^2 * sum dy * (x - mean) / n,
+ * k3 = sum dy / n, from the float64 sums ta (dy), tb (dy * (x - mean)) over n rows.
  */
-export function batchnorm_backward(x: usize, dy: usize, dx: usize, dgamma: usize, dbeta: usize, rows: i32, C: i32,
-  mean: usize, variance: usize, gamma: usize, eps: f64, scratch: usize): void {
-  const ta = scratch, tb = ta + (<usize>C << 3), pa = tb + (<usize>C << 3), pb = pa + (<usize>C << 2);
-  channel_sums(x, dy, rows, C, mean, ta, tb, pa, pb, false);
-  // The partials are spent: k1..k3 take their place.
-  const k1 = pa, k2 = pb, k3 = pb + (<usize>C << 2);
-  const n = <f64>rows;
+// @ts-ignore: decorator
+@inline function dx_coefficients(ta: usize, tb: usize, n: f64, C: i32, variance: usize, gamma: usize, eps: f64, k1: usize, k2: usize, k3: usize): void {
   for (let c = 0; c < C; c++) {
     const invstd = 1.0 / Math.sqrt(<f64>load<f32>(at(variance, c)) + eps);
     const g: f64 = gamma ? <f64>load<f32>(at(gamma, c)) : 1.0;
-    const sdy = load<f64>(at64(ta, c)), sdx = load<f64>(at64(tb, c));
-    if (dbeta) store<f32>(at(dbeta, c), <f32>sdy);
-    if (dgamma) store<f32>(at(dgamma, c), <f32>(sdx * invstd));
     store<f32>(at(k1, c), <f32>(g * invstd));
-    store<f32>(at(k2, c), <f32>((-invstd * invstd * sdx) / n));
-    store<f32>(at(k3, c), <f32>(sdy / n));
+    store<f32>(at(k2, c), <f32>((-invstd * invstd * load<f64>(at64(tb, c))) / n));
+    store<f32>(at(k3, c), <f32>(load<f64>(at64(ta, c)) / n));
   }
-  if (!dx) return;
+}
+
+// @ts-ignore: decorator
+@inline function dx_all(x: usize, dy: usize, dx: usize, rows: i32, C: i32, mean: usize, k1: usize, k2: usize, k3: usize): void {
   let r = 0;
   if (!scalarMode) {
     for (; r + 4 <= rows; r += 4) dx_rows(x, dy, dx, C, r, mean, k1, k2, k3, 4);
@@ -252,4 +259,93 @@ export function batchnorm_backward(x: usize, dy: usize, dx: usize, dgamma: usize
       for (let c = 0; c < C; c++) dx_rows_scalar(x + o, dy + o, dx + o, C, c, mean, k1, k2, k3, 1);
     }
   }
+}
+
+/**
+ * Gradients of training-mode batch normalization (y = gamma * (x - mean) * invstd + beta with the batch's
+ * mean and biased variance): dbeta = sum dy, dgamma = sum dy * xhat, and
+ * dx = gamma * invstd * (dy - dbeta / n - xhat * dgamma / n), computed as
+ * ((x - mean) * k2 + (dy - k3)) * k1 so that a constant dy over a channel cancels exactly.
+ * Null dgamma, dbeta or dx pointers are not written; gamma 0 means ones. scratch: 7 * C floats.
+ */
+export function batchnorm_backward(x: usize, dy: usize, dx: usize, dgamma: usize, dbeta: usize, rows: i32, C: i32,
+  mean: usize, variance: usize, gamma: usize, eps: f64, scratch: usize): void {
+  // The sums (float64, 4 * C floats), then the partials (2 * C), which k = [k1, k2, k3] replaces.
+  const sums = scratch, k = scratch + (<usize>C << 4);
+  batchnorm_backward_sums(x, dy, dgamma, dbeta, rows, C, mean, variance, eps, sums, k);
+  if (!dx) return;
+  dx_coefficients(sums, sums + (<usize>C << 3), <f64>rows, C, variance, gamma, eps, k, at(k, C), at(k, 2 * C));
+  batchnorm_dx(x, dy, dx, rows, C, mean, k);
+}
+
+// A batch split into chunks (src/threads/chunked.ts) normalizes with the whole batch's statistics: each
+// chunk sums its own rows (partial_moments, backward_sums), one thread merges the chunks' sums in chunk
+// order (merge_moments, merge_sums), and each chunk goes on with the merged result (apply, dx).
+
+/**
+ * One chunk's moments per channel in float64, part = [mean (C), sum of squared deviations from it (C)]:
+ * sums of x - x[0, c], as batchnorm_moments. scratch: 6 * C floats.
+ */
+export function batchnorm_partial_moments(x: usize, rows: i32, C: i32, part: usize, scratch: usize): void {
+  const ta = scratch, tb = ta + (<usize>C << 3), pa = tb + (<usize>C << 3), pb = pa + (<usize>C << 2);
+  shifted_sums(x, rows, C, ta, tb, pa, pb);
+  const n = <f64>rows, m2 = part + (<usize>C << 3);
+  for (let c = 0; c < C; c++) {
+    const s1 = load<f64>(at64(ta, c));
+    store<f64>(at64(part, c), <f64>load<f32>(at(x, c)) + s1 / n);
+    store<f64>(at64(m2, c), max(load<f64>(at64(tb, c)) - (s1 * s1) / n, 0));
+  }
+}
+
+/**
+ * Chan et al.'s pairwise merge: acc, the float64 moments [mean, m2] of nAcc rows, takes in part's nPart rows
+ * (becomes part when nAcc is 0; acc may be part). Writes the float32 mean and biased variance of all
+ * nAcc + nPart rows.
+ */
+export function batchnorm_merge_moments(acc: usize, part: usize, nAcc: i32, nPart: i32, C: i32, mean: usize, variance: usize): void {
+  const n = <f64>nAcc + <f64>nPart, w = <f64>nPart / n, ww = <f64>nAcc * w;
+  const qAcc = acc + (<usize>C << 3), qPart = part + (<usize>C << 3);
+  for (let c = 0; c < C; c++) {
+    let m = load<f64>(at64(part, c)), q = load<f64>(at64(qPart, c));
+    if (nAcc != 0) {
+      const ma = load<f64>(at64(acc, c)), d = m - ma;
+      q = load<f64>(at64(qAcc, c)) + q + d * d * ww;
+      m = ma + d * w;
+    }
+    store<f64>(at64(acc, c), m);
+    store<f64>(at64(qAcc, c), q);
+    store<f32>(at(mean, c), <f32>m);
+    store<f32>(at(variance, c), <f32>max(q / n, 0));
+  }
+}
+
+/**
+ * One chunk's part of the backward: float64 sums = [sum dy (C), sum dy * (x - mean) (C)] over its rows, mean
+ * and variance the whole batch's; its own dbeta and dgamma (summed over the chunks as gradients are; null
+ * pointers not written). scratch: 2 * C floats.
+ */
+export function batchnorm_backward_sums(x: usize, dy: usize, dgamma: usize, dbeta: usize, rows: i32, C: i32,
+  mean: usize, variance: usize, eps: f64, sums: usize, scratch: usize): void {
+  const tb = sums + (<usize>C << 3), pb = scratch + (<usize>C << 2);
+  channel_sums(x, dy, rows, C, mean, sums, tb, scratch, pb, false);
+  dparams(sums, tb, C, variance, eps, dgamma, dbeta);
+}
+
+/**
+ * acc (the float64 backward sums of nAcc rows) takes in part's nPart rows (becomes part when nAcc is 0; acc
+ * may be part), then k = [k1 (C), k2 (C), k3 (C)] of batchnorm_dx for all nAcc + nPart rows.
+ */
+export function batchnorm_merge_sums(acc: usize, part: usize, nAcc: i32, nPart: i32, C: i32,
+  variance: usize, gamma: usize, eps: f64, k: usize): void {
+  for (let i = 0; i < 2 * C; i++) {
+    const v = load<f64>(at64(part, i));
+    store<f64>(at64(acc, i), nAcc != 0 ? load<f64>(at64(acc, i)) + v : v);
+  }
+  const k2 = at(k, C), k3 = at(k, 2 * C);
+  dx_coefficients(acc, acc + (<usize>C << 3), <f64>nAcc + <f64>nPart, C, variance, gamma, eps, k, k2, k3);
+}
+
+/** dx of training-mode batch normalization from merged sums: ((x - mean) * k2 + (dy - k3)) * k1, k = [k1, k2, k3]. */
+export function batchnorm_dx(x: usize, dy: usize, dx: usize, rows: i32, C: i32, mean: usize, k: usize): void {
+  dx_all(x, dy, dx, rows, C, mean, k, at(k, C), at(k, 2 * C));
 }

@@ -19,7 +19,18 @@ export { zero_pad2d, crop2d } from './pad';
 export {
   upsample_nearest_forward, upsample_nearest_backward, upsample_bilinear_forward, upsample_bilinear_backward,
 } from './upsample';
-export { batchnorm_moments, batchnorm_scale, batchnorm_apply, batchnorm_moving_update, batchnorm_backward } from './batchnorm';
+export {
+  batchnorm_moments,
+  batchnorm_scale,
+  batchnorm_apply,
+  batchnorm_moving_update,
+  batchnorm_backward,
+  batchnorm_partial_moments,
+  batchnorm_merge_moments,
+  batchnorm_backward_sums,
+  batchnorm_merge_sums,
+  batchnorm_dx,
+} from './batchnorm';
 export { dropout_apply, spatial_dropout_apply } from './dropout';
 export {
   rescale_f32,

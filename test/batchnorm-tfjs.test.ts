@@ -5,7 +5,7 @@
 // moving ones; Keras, and simdcnn, do not); Dropout at rate 0 against TF.js's fit, and at rate 0.5 against
 // a TF.js step that multiplies by the same mask. Model files both ways with trained moving statistics, and
 // Keras 2 and 3 files with BatchNormalization and SpatialDropout2D (which tfjs-layers does not have).
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Adam,
   BatchNormalization,
@@ -19,6 +19,7 @@ import {
   ReLU,
   Sequential,
   SGD,
+  setThreads,
   SpatialDropout2D,
   type Tensor,
 } from '../src/node.js';
@@ -104,6 +105,16 @@ function batch(n: number, seed: number): [Tensor, Int32Array] {
 }
 const tfX = (x: Tensor) => tf.tensor(x.data, x.shape);
 
+// Batches past CHUNK samples train split into chunks over the threads once setThreads was called (the
+// statistics merged across the chunks); TF.js sees one batch. Those cases run last, on 2 threads.
+const THREADED = 37; // chunks of 16, 16 and 5
+async function threadsIfSplit(n: number): Promise<void> {
+  if (n === THREADED) await setThreads(2);
+}
+afterAll(async () => {
+  await setThreads(1);
+});
+
 describe('BatchNormalization forward vs TF.js', () => {
   it('x=[6,5,4,3] conv-BN-relu-dense-BN-dense: training mode (apply with training: true) and predict', () => {
     const { ours, theirs } = convNet(1);
@@ -125,13 +136,18 @@ const optimizers: [string, () => Optimizer, () => tf.Optimizer, boolean][] = [
 
 describe('training steps vs TF.js: every weight, the moving statistics included', () => {
   for (const [name, ours, theirs, bias] of optimizers) {
-    for (const steps of [1, 3]) {
-      it(`${name}, ${steps} trainOnBatch step(s) on x=[8,5,4,3]`, async () => {
+    for (const [steps, n] of [
+      [1, 8],
+      [3, 8],
+      [2, THREADED],
+    ]) {
+      it(`${name}, ${steps} trainOnBatch step(s) on x=[${n},5,4,3]${n === THREADED ? ' on 2 threads' : ''}`, async () => {
+        await threadsIfSplit(n);
         const p = convNet(3, bias);
         p.ours.compile({ optimizer: ours(), loss: 'sparseCategoricalCrossentropy' });
         p.theirs.compile({ optimizer: theirs(), loss: 'sparseCategoricalCrossentropy' });
         for (let s = 0; s < steps; s++) {
-          const [x, y] = batch(8, 10 + s);
+          const [x, y] = batch(n, 10 + s);
           const la = p.ours.trainOnBatch(x, y).loss;
           const lb = (await p.theirs.trainOnBatch(tfX(x), tf.tensor1d(y, 'float32'))) as number;
           expect(Math.abs(la - lb), `loss at step ${s}`).toBeLessThan(TOL);
@@ -166,24 +182,26 @@ function tfStep(m: tf.LayersModel, opt: tf.Optimizer, x: Tensor, y: Int32Array, 
 
 describe('a frozen BatchNormalization vs TF.js calling it in inference mode', () => {
   for (const [name, ours, theirs, bias] of optimizers) {
-    it(`${name}, 2 steps, bn1 frozen: it stays as it was; every other weight (bn2's moving statistics included) as TF.js`, async () => {
-      const p = convNet(5, bias);
-      p.ours.getLayer('bn1').trainable = false;
-      p.theirs.getLayer('bn1').trainable = false;
-      expect(p.ours.weightSpecs().map((s) => s.name)).toEqual(p.theirs.weights.map((w) => w.originalName));
-      const before = tfWeights(p.theirs).filter((w) => w.name.startsWith('bn1/'));
-      p.ours.compile({ optimizer: ours(), loss: 'sparseCategoricalCrossentropy' });
-      const opt = theirs();
-      for (let s = 0; s < 2; s++) {
-        const [x, y] = batch(8, 30 + s);
-        p.ours.trainOnBatch(x, y);
-        tfStep(p.theirs, opt, x, y, (l) => l.name !== 'bn1');
-      }
-      expect(weightDiff(p.ours, p.theirs)).toBeLessThan(TOL);
-      const bn1 = p.ours.weightSpecs().flatMap((s, i) => (s.name.startsWith('bn1/') ? [p.ours.getWeights()[i]] : []));
-      bn1.forEach((w, i) => expect(w).toEqual(before[i].data));
-      p.ours.dispose();
-    });
+    for (const n of [8, THREADED])
+      it(`${name}, 2 steps on x=[${n},5,4,3]${n === THREADED ? ' on 2 threads' : ''}, bn1 frozen: it stays as it was; every other weight (bn2's moving statistics included) as TF.js`, async () => {
+        await threadsIfSplit(n);
+        const p = convNet(5, bias);
+        p.ours.getLayer('bn1').trainable = false;
+        p.theirs.getLayer('bn1').trainable = false;
+        expect(p.ours.weightSpecs().map((s) => s.name)).toEqual(p.theirs.weights.map((w) => w.originalName));
+        const before = tfWeights(p.theirs).filter((w) => w.name.startsWith('bn1/'));
+        p.ours.compile({ optimizer: ours(), loss: 'sparseCategoricalCrossentropy' });
+        const opt = theirs();
+        for (let s = 0; s < 2; s++) {
+          const [x, y] = batch(n, 30 + s);
+          p.ours.trainOnBatch(x, y);
+          tfStep(p.theirs, opt, x, y, (l) => l.name !== 'bn1');
+        }
+        expect(weightDiff(p.ours, p.theirs)).toBeLessThan(TOL);
+        const bn1 = p.ours.weightSpecs().flatMap((s, i) => (s.name.startsWith('bn1/') ? [p.ours.getWeights()[i]] : []));
+        bn1.forEach((w, i) => expect(w).toEqual(before[i].data));
+        p.ours.dispose();
+      });
   }
 });
 

@@ -263,3 +263,95 @@ describe('batchnorm kernels vs float64 reference', () => {
     }
   });
 });
+
+// A batch split into chunks (src/threads/chunked.ts): each chunk's partial sums, merged in chunk order on
+// one thread, then each chunk's normalisation and dx from the merged result: the whole batch's statistics.
+describe('batchnorm over a batch split into chunks vs float64 reference', () => {
+  const split: { chunks: number[]; C: number; offset: number }[] = [
+    { chunks: [144, 144, 45], C: 7, offset: 1000 }, // 16, 16 and 5 samples of 3x3 pixels
+    { chunks: [64, 64, 1], C: 16, offset: 0 },
+    { chunks: [3, 130, 17], C: 37, offset: 3 },
+    { chunks: [1, 1], C: 5, offset: 0.5 },
+    { chunks: [13, 13, 13, 13, 2], C: 1, offset: 0 },
+  ];
+  for (const s of split) {
+    const rows = s.chunks.reduce((a, b) => a + b, 0);
+    const tag = `x=[${rows},${s.C}] in chunks of ${s.chunks.join('/')} rows${s.offset ? ` offset ${s.offset}` : ''}`;
+    it(`batchnorm ${tag}: partial moments, merge, backward sums, merge, dx`, () => {
+      const c = { rows, C: s.C, offset: s.offset },
+        C = s.C,
+        d = data(c, rows + C);
+      const ref = momentsRef(d.x, rows, C);
+      const back = batchNormBackwardRef(d.x, d.dy, rows, C, d.gamma, EPS);
+      const outs = vs.map((v) => {
+        const o = withArena(v.be, (ar) => {
+          const k = v.be.k,
+            px = ar.f32('x', d.x),
+            pdy = ar.f32('dy', d.dy),
+            pg = ar.f32('gamma', d.gamma);
+          const mean = ar.out('mean', C),
+            variance = ar.out('variance', C),
+            kk = ar.out('k', 3 * C),
+            dx = ar.out('dx', rows * C),
+            scratch = ar.out('scratch', 6 * C),
+            dgamma = ar.out('dgamma', s.chunks.length * C),
+            dbeta = ar.out('dbeta', s.chunks.length * C);
+          const parts = s.chunks.map((_, i) => ar.out(`part ${i}`, 4 * C));
+          const starts = s.chunks.map((_, i) => s.chunks.slice(0, i).reduce((a, b) => a + b, 0) * C * 4);
+          s.chunks.forEach((r, i) =>
+            ar.run(`partial moments ${i}`, [parts[i], scratch], () => k.batchnorm_partial_moments(px + starts[i], r, C, parts[i], scratch)),
+          );
+          let before = 0;
+          s.chunks.forEach((r, i) => {
+            ar.run(`merge moments ${i}`, [parts[0], mean, variance], () =>
+              k.batchnorm_merge_moments(parts[0], parts[i], before, r, C, mean, variance),
+            );
+            before += r;
+          });
+          s.chunks.forEach((r, i) =>
+            ar.run(`backward sums ${i}`, [parts[i], scratch, dgamma, dbeta], () =>
+              k.batchnorm_backward_sums(
+                px + starts[i],
+                pdy + starts[i],
+                dgamma + i * C * 4,
+                dbeta + i * C * 4,
+                r,
+                C,
+                mean,
+                variance,
+                EPS,
+                parts[i],
+                scratch,
+              ),
+            ),
+          );
+          before = 0;
+          s.chunks.forEach((r, i) => {
+            ar.run(`merge sums ${i}`, [parts[0], kk], () =>
+              k.batchnorm_merge_sums(parts[0], parts[i], before, r, C, variance, pg, EPS, kk),
+            );
+            before += r;
+          });
+          s.chunks.forEach((r, i) =>
+            ar.run(`dx ${i}`, [dx], () => k.batchnorm_dx(px + starts[i], pdy + starts[i], dx + starts[i], r, C, mean, kk)),
+          );
+          return { mean: ar.read(mean), variance: ar.read(variance), dx: ar.read(dx), dgamma: ar.read(dgamma), dbeta: ar.read(dbeta) };
+        });
+        return { v, o };
+      });
+      /** The chunks' dgamma or dbeta added up, as the gradient reduction does. */
+      const total = (a: Float32Array) => Float64Array.from({ length: C }, (_, j) => s.chunks.reduce((t, _r, i) => t + a[i * C + j], 0));
+      for (const { v, o } of outs) {
+        const t = `[${v.name}] ${tag}`;
+        expectClose(o.mean, ref.mean, { rtol: 1e-6, atol: 1e-6 * (2 + s.offset) }, `${t} mean`);
+        expectClose(o.variance, ref.variance, { rtol: 1e-5, atol: 1e-6 * (2 + s.offset) ** 2 }, `${t} variance`);
+        expectClose(total(o.dbeta), back.dbeta, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) }, `${t} dbeta`);
+        expectClose(total(o.dgamma), back.dgamma, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(rows) }, `${t} dgamma`);
+        expectClose(o.dx, back.dx, { rtol: 1e-3, atol: 1e-4 * maxAbs(back.dx) }, `${t} dx`);
+      }
+      const simd = outs.find((t) => t.v.name === 'simd')!.o,
+        scalar = outs.find((t) => t.v.name === 'scalar')!.o;
+      for (const key of Object.keys(simd) as (keyof typeof simd)[]) expectBitwise(simd[key], scalar[key], `${tag} ${key}: SIMD vs scalar`);
+    });
+  }
+});

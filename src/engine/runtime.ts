@@ -3,7 +3,7 @@
 // views bounded to one allocated region.
 import { type Backend, MAX_MEMORY_BYTES } from '../backend.js';
 import { DataError, MemoryError, ShapeError, ValueError } from '../errors.js';
-import { trainableChanges, type RunContext } from '../layers/layer.js';
+import { type BatchSplit, trainableChanges, type RunContext } from '../layers/layer.js';
 import type { Rng } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { type Arena, type ArenaMode, planArena } from './arena.js';
@@ -22,6 +22,11 @@ export class Runtime {
   readonly onDispose: (() => void)[] = [];
   private readonly ctx: RunContext;
   private runsOf?: { at: number; runs: Run[] };
+  /**
+   * The runtime whose forward ran the last training batch, whose pending layer updates applyUpdates applies:
+   * this one, or the first chunk of a split batch (src/threads/chunked.ts).
+   */
+  updatesFrom: Runtime = this;
   /** An upper bound on |w| over the trainable weights, valid while no weights or trainable flags changed since. */
   private bound = { value: NaN, weights: -1, flags: -1 };
 
@@ -32,8 +37,9 @@ export class Runtime {
     rng: Rng,
     readonly name: string,
     gradBlock?: number,
+    split?: BatchSplit,
   ) {
-    this.ctx = { be, training: false, rng, weightsVersion: weightsVersion() };
+    this.ctx = { be, training: false, rng, weightsVersion: weightsVersion(), split };
     this.ownsGradBlock = gradBlock === undefined;
     this.gradBlock = gradBlock ?? be.alloc(params.floats * 4, `${name} gradients`);
   }
@@ -109,6 +115,7 @@ export class Runtime {
   }
 
   forward(n: number, training: boolean): void {
+    this.updatesFrom = this;
     this.ctx.training = training;
     this.ctx.weightsVersion = weightsVersion();
     for (const s of this.arena!.steps) {
@@ -122,8 +129,9 @@ export class Runtime {
    * step was accepted; bumps the weights version if any weights changed.
    */
   applyUpdates(n: number): void {
+    const from = this.updatesFrom;
     let wrote = false;
-    for (const s of this.arena!.steps) wrote = s.layer.applyUpdates(s.io, n, this.ctx) || wrote;
+    for (const s of from.arena!.steps) wrote = s.layer.applyUpdates(s.io, n, from.ctx) || wrote;
     if (wrote) noteWeightsWritten();
   }
 

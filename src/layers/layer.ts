@@ -93,6 +93,18 @@ export interface RunContext {
   rng: Rng;
   /** Changes whenever any weights are written: what a cache derives from weights is stale when it does. */
   weightsVersion: number;
+  /** Set in the runtime of each chunk of a training batch split into chunks (threads). */
+  split?: BatchSplit;
+}
+
+/**
+ * A training batch split into chunks that run as separate passes (src/threads/chunked.ts), as one chunk
+ * sees it. A layer whose training pass needs sums over the whole batch writes its chunk's partial sums,
+ * then calls sync: every chunk stops there, `combine` runs once, on one thread, with every chunk's io of
+ * this node in chunk order and their sample counts, and then the chunks go on.
+ */
+export interface BatchSplit {
+  sync(io: NodeIO, combine: (ios: NodeIO[], sizes: number[]) => void): void;
 }
 
 /** Constructor options every layer takes. */
@@ -158,6 +170,12 @@ export abstract class Layer {
   readonly aliasesInput: boolean | 'inference' = false;
   /** Which forward tensors backward reads, so the plan can reuse their memory early. */
   readonly backwardReads: { readonly input: boolean; readonly output: boolean } = { input: true, output: true };
+  /**
+   * Training couples the samples of a batch, and the layer syncs the chunks of a split batch for it
+   * (ctx.split), so its pending updates (applyUpdates) are the whole batch's in every chunk. A model with a
+   * layer that has updates and does not sync trains unchunked.
+   */
+  readonly syncsChunks: boolean = false;
   private _trainable: boolean;
   private builtFor?: string;
 

@@ -40,7 +40,8 @@ export interface BatchNormalizationArgs extends LayerArgs {
 
 // io.cache, in floats: a header (int32 stamp of the inference scale, int32 "statistics pending"), then
 // per-channel blocks of C rounded up to whole vectors: inference scale, zeros, batch mean, batch variance,
-// batch scale.
+// batch scale; for a batch split into chunks, dx's coefficients (3 blocks) and the chunk's float64 sums
+// (4 blocks).
 const STAMP = 0,
   PENDING = 1,
   HEADER = 16;
@@ -50,7 +51,9 @@ const enum Block {
   Mean,
   Variance,
   TrainScale,
-  Count,
+  DxCoefficients,
+  Sums = DxCoefficients + 3,
+  Count = Sums + 4,
 }
 
 /**
@@ -83,6 +86,7 @@ class BatchNormalizationLayer extends Layer {
     synchronized: false,
   };
   readonly backwardReads = { input: true, output: false };
+  readonly syncsChunks = true;
   /** As given (-1 or the last axis counting the batch), so a re-saved file says the same. */
   readonly axis: number;
   readonly momentum: number;
@@ -162,8 +166,13 @@ class BatchNormalizationLayer extends Layer {
     const p = this.pointers(io);
     be.i32[io.cache / 4 + PENDING] = 0;
     if (this.usesBatchStatistics(ctx)) {
-      k.batchnorm_moments(io.x[0], rows, C, p.block(Block.Mean), p.block(Block.Variance), io.scratch);
-      k.batchnorm_scale(p.gamma, p.block(Block.Variance), C, this.epsilon, p.block(Block.TrainScale));
+      if (ctx.split) {
+        k.batchnorm_partial_moments(io.x[0], rows, C, p.block(Block.Sums), io.scratch);
+        ctx.split.sync(io, (ios, sizes) => this.mergeMoments(ios, sizes, ctx));
+      } else {
+        k.batchnorm_moments(io.x[0], rows, C, p.block(Block.Mean), p.block(Block.Variance), io.scratch);
+        k.batchnorm_scale(p.gamma, p.block(Block.Variance), C, this.epsilon, p.block(Block.TrainScale));
+      }
       k.batchnorm_apply(io.x[0], io.y, rows, C, p.block(Block.Mean), p.block(Block.TrainScale), p.beta, 0);
       be.i32[io.cache / 4 + PENDING] = 1;
     } else {
@@ -196,20 +205,32 @@ class BatchNormalizationLayer extends Layer {
     const p = this.pointers(io);
     if (this.usesBatchStatistics(ctx)) {
       const g = need.dw ? (io.grads[0] ?? 0) : 0;
-      k.batchnorm_backward(
-        io.x[0],
-        io.dy,
-        need.dx[0] ? io.dx[0] : 0,
-        this.scale ? g : 0,
-        this.center && need.dw ? (io.grads[this.scale ? 1 : 0] ?? 0) : 0,
-        rows,
-        C,
-        p.block(Block.Mean),
-        p.block(Block.Variance),
-        p.gamma,
-        this.epsilon,
-        io.scratch,
-      );
+      const dgamma = this.scale ? g : 0,
+        dbeta = this.center && need.dw ? (io.grads[this.scale ? 1 : 0] ?? 0) : 0;
+      const mean = p.block(Block.Mean),
+        variance = p.block(Block.Variance);
+      if (!ctx.split) {
+        k.batchnorm_backward(
+          io.x[0],
+          io.dy,
+          need.dx[0] ? io.dx[0] : 0,
+          dgamma,
+          dbeta,
+          rows,
+          C,
+          mean,
+          variance,
+          p.gamma,
+          this.epsilon,
+          io.scratch,
+        );
+        return;
+      }
+      // Each chunk's dgamma and dbeta are its own sums (added up as every chunk gradient is); dx needs the batch's.
+      k.batchnorm_backward_sums(io.x[0], io.dy, dgamma, dbeta, rows, C, mean, variance, this.epsilon, p.block(Block.Sums), io.scratch);
+      if (!need.dx[0]) return;
+      ctx.split.sync(io, (ios, sizes) => this.mergeSums(ios, sizes, ctx));
+      k.batchnorm_dx(io.x[0], io.dy, io.dx[0], rows, C, mean, p.block(Block.DxCoefficients));
     } else if (need.dx[0]) {
       // Frozen: a fixed per-channel affine map, dx = dy * scale.
       const zeros = p.block(Block.Zeros);
@@ -249,6 +270,55 @@ class BatchNormalizationLayer extends Layer {
       gammaConstraint: null,
       ...super.getConfig(),
     };
+  }
+
+  /**
+   * A split batch's forward: the chunks' moments merged in chunk order into the batch's mean, variance and
+   * scale, which every chunk gets (they are contiguous blocks).
+   */
+  private mergeMoments(ios: NodeIO[], sizes: number[], { be }: RunContext): void {
+    const C = channelsOf(ios[0].shapes.out),
+      first = this.pointers(ios[0]);
+    const acc = first.block(Block.Sums),
+      mean = first.block(Block.Mean),
+      variance = first.block(Block.Variance);
+    this.eachChunk(ios, sizes, (io, before, rows) =>
+      be.k.batchnorm_merge_moments(acc, this.pointers(io).block(Block.Sums), before, rows, C, mean, variance),
+    );
+    be.k.batchnorm_scale(first.gamma, variance, C, this.epsilon, first.block(Block.TrainScale));
+    for (const io of ios.slice(1)) be.copy(this.pointers(io).block(Block.Mean), mean, 3 * blockFloats(C));
+  }
+
+  /** A split batch's backward: the chunks' sums merged in chunk order into dx's coefficients, which every chunk gets. */
+  private mergeSums(ios: NodeIO[], sizes: number[], { be }: RunContext): void {
+    const C = channelsOf(ios[0].shapes.out),
+      first = this.pointers(ios[0]);
+    const acc = first.block(Block.Sums),
+      coefficients = first.block(Block.DxCoefficients);
+    this.eachChunk(ios, sizes, (io, before, rows) =>
+      be.k.batchnorm_merge_sums(
+        acc,
+        this.pointers(io).block(Block.Sums),
+        before,
+        rows,
+        C,
+        first.block(Block.Variance),
+        first.gamma,
+        this.epsilon,
+        coefficients,
+      ),
+    );
+    for (const io of ios.slice(1)) be.copy(this.pointers(io).block(Block.DxCoefficients), coefficients, 3 * blockFloats(C));
+  }
+
+  /** f(io, rows of the chunks before it, its rows) for each chunk in order. */
+  private eachChunk(ios: NodeIO[], sizes: number[], f: (io: NodeIO, before: number, rows: number) => void): void {
+    const perSample = shapeSize(ios[0].shapes.out) / channelsOf(ios[0].shapes.out);
+    let before = 0;
+    ios.forEach((io, c) => {
+      f(io, before, sizes[c] * perSample);
+      before += sizes[c] * perSample;
+    });
   }
 
   /** Keras: the batch's statistics in training, unless the layer is frozen. */

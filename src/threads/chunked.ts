@@ -7,17 +7,22 @@
 // Every number a chunk computes is therefore the same whichever thread runs it, and the sum's order is
 // fixed: the weights after training are bit-identical for 1, 2 or 3 threads.
 //
+// A layer that needs sums over the whole batch (BatchNormalization in training) syncs the chunks
+// (ctx.split): the chunks' lists are cut there into phases, and between two phases one thread merges the
+// chunks' partial sums in chunk order and hands the result to every chunk, so the statistics are the whole
+// batch's and the same bits for any thread count. Its pending updates (the moving statistics) are then the
+// same in every chunk: the first chunk's are applied once the step is accepted.
+//
 // Recording (src/threads/record.ts) is exact for layers that only call kernels and write JS-made data;
 // one that reads kernel results from JS while it runs makes the model train unchunked on one thread, with
-// one note. So does a layer with batch-coupled updates (BatchNormalization's batch statistics and moving
-// averages), known by its applyUpdates.
+// one note. So does a layer with updates (applyUpdates) that does not sync the chunks (syncsChunks).
 import type { Backend } from '../backend.js';
 import { lossOf } from '../engine/evaluation.js';
 import type { Loss } from '../engine/losses.js';
 import { Runtime } from '../engine/runtime.js';
 import { TRAIN } from '../engine/state.js';
 import type { IOShapes } from '../engine/validation.js';
-import { Layer } from '../layers/layer.js';
+import { type BatchSplit, Layer } from '../layers/layer.js';
 import type { UpdateRun } from '../optimizers.js';
 import { shapeSize } from '../tensor.js';
 import { CHUNK, chunkedTraining } from './config.js';
@@ -26,6 +31,8 @@ import { NotThreadable, Replayer, threadsFor } from './record.js';
 
 interface ChunkSet {
   rts: Runtime[];
+  /** Samples in each chunk of the batch being recorded. */
+  sizes: number[];
   /** count blocks of `stride` bytes: chunk c's gradients. */
   grads: number;
   stride: number;
@@ -40,26 +47,38 @@ function release(rt: Runtime): void {
   const s = sets.get(rt);
   if (!s) return;
   sets.delete(rt);
+  rt.updatesFrom = rt;
   for (const c of s.rts) c.dispose();
   rt.be.release(s.grads);
   s.rep.dispose();
 }
 
 function chunkSet(rt: Runtime, count: number): ChunkSet {
-  let s = sets.get(rt);
-  if (s && s.rts.length >= count) return s;
+  const old = sets.get(rt);
+  if (old && old.rts.length >= count) return old;
   release(rt);
   const be = rt.be,
     stride = rt.params.floats * 4;
   const grads = be.alloc(stride * count, `${rt.name} chunk gradients`);
   const rep = new Replayer(be, rt.name);
-  s = { rts: [], grads, stride, rep };
+  const s: ChunkSet = { rts: [], sizes: [], grads, stride, rep };
   sets.set(rt, s);
   if (!hooked.has(rt)) {
     hooked.add(rt);
     rt.onDispose.push(() => release(rt));
   }
-  for (let c = 0; c < count; c++) s.rts.push(new Runtime(rep.view, rt.graph, rt.params, rt.rng, rt.name, grads + c * stride));
+  const split = (c: number): BatchSplit => ({
+    sync: (io, combine) => {
+      const at = s.rts[c].current!.steps.findIndex((st) => st.io === io);
+      rep.sync(at, () =>
+        combine(
+          s.sizes.map((_, d) => s.rts[d].current!.steps[at].io),
+          s.sizes,
+        ),
+      );
+    },
+  });
+  for (let c = 0; c < count; c++) s.rts.push(new Runtime(rep.view, rt.graph, rt.params, rt.rng, rt.name, grads + c * stride, split(c)));
   return s;
 }
 const hooked = new WeakSet<Runtime>();
@@ -105,13 +124,15 @@ export function chunkedGradients(
 ): [number, number] | undefined {
   if (!chunkedTraining() || n <= CHUNK || unchunked.has(rt)) return undefined;
   const a = rt.current!;
-  if (a.steps.some((st) => st.layer.applyUpdates !== Layer.prototype.applyUpdates)) {
-    noteOnce(rt, 'a layer couples the samples of a batch (BatchNormalization); its batch statistics need the whole batch');
+  const coupled = a.steps.find((st) => st.layer.applyUpdates !== Layer.prototype.applyUpdates && !st.layer.syncsChunks);
+  if (coupled) {
+    noteOnce(rt, `${coupled.layer.name} updates state from the whole batch and cannot sync a batch split into chunks`);
     return undefined;
   }
   const chunks = Math.ceil(n / CHUNK);
   const s = chunkSet(rt, chunks);
   const size = (c: number) => Math.min(CHUNK, n - c * CHUNK);
+  s.sizes = Array.from({ length: chunks }, (_, c) => size(c));
   const row = shapeSize(io.input),
     out = shapeSize(io.output);
   for (let c = 0; c < chunks; c++) {
@@ -123,12 +144,14 @@ export function chunkedGradients(
   }
   const lossOfChunk = (c: number) => lossOf(s.rts[c], loss, size(c), io, true, fused, weights && weights + c * CHUNK * 4, n);
   try {
-    // One dispatch per chunk runs forward, loss and backward; the loss kernels' results come back kept.
+    // Each chunk's forward, loss and backward, one job per chunk (cut into phases where a layer syncs the
+    // chunks); the loss kernels' results come back kept.
     s.rep.run(chunks, (c) => {
       s.rts[c].forward(size(c), true);
       s.rep.keep(() => lossOfChunk(c));
       s.rts[c].backward(size(c), fused);
     });
+    rt.updatesFrom = s.rts[0];
     let sum = 0,
       correct = 0;
     s.rep.playback(() => {

@@ -6,12 +6,15 @@
 // from JS, or allocating, throws NotThreadable: such a model runs on the main thread as ever. Kernel results
 // a caller needs (a loss sum) are kept: recorded under keep(), stored by the thread that runs the call, and
 // handed back in order when the same code runs again under playback().
+// A job of run() may sync(): its list is cut there into phases, and every job's phase k runs before a
+// combine list (recorded once) that runs on this thread, before any job's phase k + 1.
 import type { Backend } from '../backend.js';
 import { poolFor, threadCap } from './config.js';
 import { COPY, KEEP, kernelNames, runOps } from './pool.js';
 
 const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
 const KEPT = -5; // a kept call recorded before the results have their address: [KEPT, argc + 2, slot, code, ...args]
+const SYNC = -6; // the end of a job's phase: [SYNC, 1, key]
 
 export class NotThreadable extends Error {}
 
@@ -31,6 +34,10 @@ export class Replayer {
   /** The last dispatch's kept results, and the next one playback hands out (-1: not playing back). */
   private results = new Float64Array(0);
   private next = -1;
+  /** The job run() is recording (-1: none), and the combine lists of its sync points, in order. */
+  private job = -1;
+  private syncs = 0;
+  private combines: { key: number; ops: number[] }[] = [];
   private readonly kernels: Record<string, (...a: number[]) => number> = {};
   private readonly played: Record<string, () => number> = {};
   private readonly fns: ((...a: number[]) => unknown)[];
@@ -92,16 +99,64 @@ export class Replayer {
     });
   }
 
-  /** Records fn(j) for jobs 0..jobs-1, each into a list of its own, and runs the lists as jobs on the threads. */
+  /**
+   * Records fn(j) for jobs 0..jobs-1, each into a list of its own, and runs the lists as jobs on the threads,
+   * phase by phase when they sync.
+   */
   run(jobs: number, fn: (j: number) => void): void {
     const lists: number[][] = Array.from({ length: jobs }, () => []);
-    this.record(() => {
-      for (let j = 0; j < jobs; j++) {
-        this.ops = lists[j];
-        fn(j);
+    this.combines = [];
+    try {
+      this.record(() => {
+        for (let j = 0; j < jobs; j++) {
+          this.job = j;
+          this.syncs = 0;
+          this.ops = lists[j];
+          fn(j);
+          if (this.syncs !== this.combines.length)
+            throw new Error(`${this.what}: job ${j} synced ${this.syncs} times, job 0 ${this.combines.length} times (internal error)`);
+        }
+      });
+    } finally {
+      this.job = -1;
+    }
+    const phases: number[][][] = this.combines.map(() => []);
+    phases.push([]);
+    for (const ops of lists) {
+      let from = 0,
+        k = 0;
+      for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) {
+        if (ops[i] !== SYNC) continue;
+        phases[k++].push(ops.slice(from, i));
+        from = i + 3;
       }
-    });
-    this.dispatch(lists);
+      phases[k].push(from ? ops.slice(from) : ops);
+    }
+    this.dispatchPhases(
+      phases,
+      this.combines.map((c) => c.ops),
+    );
+  }
+
+  /**
+   * While run() records a job: this job's phase ends here. `combine` is recorded once (in job 0), into a
+   * list that runs on this thread after every job's phase; `key` names the point (the same in every job).
+   */
+  sync(key: number, combine: () => void): void {
+    if (!this.on || this.job < 0) throw new Error(`${this.what}: sync outside a recorded run (internal error)`);
+    const at = this.syncs++;
+    this.ops.push(SYNC, 1, key);
+    if (this.job === 0) {
+      const own = this.ops;
+      this.ops = [];
+      try {
+        combine();
+        this.combines.push({ key, ops: this.ops });
+      } finally {
+        this.ops = own;
+      }
+    } else if (this.combines[at]?.key !== key)
+      throw new Error(`${this.what}: job ${this.job} synced at ${key}, job 0 at ${this.combines[at]?.key} (internal error)`);
   }
 
   /** While recording: the kernel calls fn makes keep their results (see playback). */
@@ -151,43 +206,61 @@ export class Replayer {
    * then runs them as jobs: taken by whichever thread is free (in order on this one without a pool).
    */
   dispatch(lists: number[][]): void {
+    this.dispatchPhases([lists], []);
+  }
+
+  /** Writes every phase's lists and the combines into the op region, then runs phase 0, combine 0, phase 1, ... */
+  private dispatchPhases(phases: number[][][], combines: number[][]): void {
     const be = this.be,
       staged = this.staged;
-    const opFloats = lists.reduce((t, l) => t + l.length, 0);
-    const bytes = (opFloats + 2 * lists.length + this.kept) * 8 + staged.length * 4;
+    const groups = [...phases, ...combines.map((c) => [c])];
+    const opFloats = groups.reduce((t, g) => t + g.reduce((u, l) => u + l.length, 0), 0),
+      jobs = groups.reduce((t, g) => t + g.length, 0);
+    const bytes = (opFloats + 2 * jobs + this.kept) * 8 + staged.length * 4;
     if (this.region.bytes < bytes) {
       this.releaseRegion();
       this.region = { ptr: be.alloc(bytes * 2, `${this.what} thread op lists`), bytes: bytes * 2 };
     }
-    const table = this.region.ptr + opFloats * 8,
-      results = table + 2 * lists.length * 8,
+    const tables = this.region.ptr + opFloats * 8,
+      results = tables + 2 * jobs * 8,
       stage = results + this.kept * 8;
     const buffer = be.k.memory.buffer;
     new Float32Array(buffer, stage, staged.length).set(staged);
-    const jobs = new Float64Array(buffer, table, 2 * lists.length);
-    let at = this.region.ptr;
-    lists.forEach((ops, j) => {
-      const f = new Float64Array(buffer, at, ops.length);
-      f.set(ops);
-      for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) {
-        if (ops[i] === STAGED) {
-          f[i] = COPY;
-          f[i + 3] = stage + ops[i + 3] * 4;
-        } else if (ops[i] === KEPT) {
-          f[i] = KEEP;
-          f[i + 2] = results + ops[i + 2] * 8;
+    let at = this.region.ptr,
+      row = 0;
+    const placed = groups.map((lists) => {
+      const table = tables + row * 16;
+      const t = new Float64Array(buffer, table, 2 * lists.length);
+      lists.forEach((ops, j) => {
+        const f = new Float64Array(buffer, at, ops.length);
+        f.set(ops);
+        for (let i = 0; i < ops.length; i += 2 + ops[i + 1]) {
+          if (ops[i] === STAGED) {
+            f[i] = COPY;
+            f[i + 3] = stage + ops[i + 3] * 4;
+          } else if (ops[i] === KEPT) {
+            f[i] = KEEP;
+            f[i + 2] = results + ops[i + 2] * 8;
+          }
         }
-      }
-      jobs[2 * j] = at;
-      jobs[2 * j + 1] = ops.length;
-      at += ops.length * 8;
+        t[2 * j] = at;
+        t[2 * j + 1] = ops.length;
+        at += ops.length * 8;
+      });
+      row += lists.length;
+      return { ptr: table, table: t, jobs: lists.length };
     });
     this.staged = [];
     const runJob = (at: number, len: number) => runOps(this.fns, buffer, at, len);
-    const pool = poolFor(be),
-      threads = threadsFor(be, lists.length);
-    if (pool && threads > 1) pool.run(table, lists.length, runJob, threads - 1);
-    else lists.forEach((_, j) => runJob(jobs[2 * j], jobs[2 * j + 1]));
+    const pool = poolFor(be);
+    phases.forEach((lists, k) => {
+      const { ptr, table, jobs: n } = placed[k],
+        threads = threadsFor(be, n);
+      if (pool && threads > 1) pool.run(ptr, n, runJob, threads - 1);
+      else for (let j = 0; j < n; j++) runJob(table[2 * j], table[2 * j + 1]);
+      const c = placed[phases.length + k];
+      if (c) runJob(c.table[0], c.table[1]);
+    });
     this.results = new Float64Array(buffer, results, this.kept).slice();
   }
 
