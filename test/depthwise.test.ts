@@ -176,6 +176,9 @@ describe('depthwise kernels never read or write past their buffers (each buffer 
     '1,6,5,17 k=3,3 dm=1 s=1,1 d=1,1 valid',
     '1,5,7,6 k=3,3 dm=2 s=1,1 d=1,1 same',
     '2,5,5,20 k=2,3 dm=1 s=1,2 d=2,1 same',
+    // pixel-major at stride 2 (its touch loads run past the source's end and must stop at its last byte)
+    '2,9,11,24 k=3,3 dm=1 s=2,2 d=1,1 same',
+    '1,9,7,8 k=3,3 dm=2 s=2,2 d=1,1 same',
   ].map(parse);
   const all: Which[] = ['x', 'w', 'b', 'dy', 'y', 'dx', 'dw', 'db', 'scratch'];
   edge.forEach((c, idx) => {
@@ -235,6 +238,25 @@ describe('depthwise interior kernels forced (setDepthwiseVariant): row passes an
       });
     });
   }
+  it('pixel-major touch loads change no bit: x=[3,13,12,40] k=[3,3,40,1] stride 1 and 2, touch on vs off', () => {
+    for (const c of ['3,13,12,40 k=3,3 dm=1 s=1,1 d=1,1 same', '3,13,12,40 k=3,3 dm=1 s=2,2 d=1,1 same'].map(parse)) {
+      const d = caseData(c, 950);
+      const be = vs.find((v) => v.name === 'simd')!.be;
+      const run = (touch: boolean) => {
+        setDepthwiseVariant(be, 'pixels', { touch });
+        try {
+          return withArena(be, (ar) => runDw(ar, c, d, FLAG_BIAS | FLAG_RELU, FLAG_BIAS));
+        } finally {
+          setDepthwiseVariant(be, 'rule');
+        }
+      };
+      const on = run(true),
+        off = run(false);
+      expectBitwise(on.y, off.y, `${caseName(c)} forward`);
+      expectBitwise(on.dx, off.dx, `${caseName(c)} grad input`);
+      expectClose(on.y, references(c, d, FLAG_BIAS | FLAG_RELU).y, sumTol(9), `${caseName(c)} forward vs reference`);
+    }
+  });
   it('setDepthwiseVariant refuses an unknown name', () => {
     expect(() => setDepthwiseVariant(vs[0].be, 'fast' as never)).toThrow(/expected one of rule, rows, pixels, received fast/);
   });

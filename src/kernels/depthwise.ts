@@ -120,9 +120,12 @@ export function depthwiseBackwardFilter(
 export type DepthwiseVariant = 'rule' | 'rows' | 'pixels';
 const VARIANTS: DepthwiseVariant[] = ['rule', 'rows', 'pixels'];
 
-/** Selects the depthwise interior kernel of this backend's instance (assembly/depthwise.ts: pixelMajor). */
-export function setDepthwiseVariant(be: Backend, v: DepthwiseVariant): void {
+/**
+ * Selects the depthwise interior kernel of this backend's instance (assembly/depthwise.ts: pixelMajor), and
+ * whether the pixel-major kernel touches the rows ahead (touch: false turns that off, for A/B runs).
+ */
+export function setDepthwiseVariant(be: Backend, v: DepthwiseVariant, opts: { touch?: boolean } = {}): void {
   const i = VARIANTS.indexOf(v);
   if (i < 0) throw new SimdcnnError(`setDepthwiseVariant: expected one of ${VARIANTS.join(', ')}, received ${String(v)}`);
-  be.k.set_depthwise_variant(i);
+  be.k.set_depthwise_variant(i, opts.touch === false ? 0 : 1);
 }
