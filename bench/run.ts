@@ -46,13 +46,15 @@ if (threadCounts) {
     `${cpus()[0].model}, Node ${process.version}, pinned: ${process.env.BENCH_PINNED ? `taskset -c ${process.env.BENCH_PINNED}` : 'no'}; build '${currentBackend().build}'; ${new Date().toISOString()}`,
   );
   console.log(
-    `Command: npm run bench -- ${args.join(' ')}. LeNet (the bench's), SGD, MNIST images; medians of ${reps} interleaved rounds (${n} training images, 4 x 256 predicted, per round). 1-minute load average: ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end (2 cores).\n`,
+    `Command: npm run bench -- ${args.join(' ')}. LeNet (the bench's), SGD, MNIST images; ResNet-8 (src/nets.ts), SGD, ${quick ? 128 : 256} random 32x32x3 images per round; medians of ${reps} interleaved rounds (${n} training images, 4 x 256 predicted, per round). 1-minute load average: ${fmt(load[0], 1)} at the start, ${fmt(load[1], 1)} at the end (2 cores).\n`,
   );
-  console.log('| threads | LeNet train b64 img/s | vs 1 thread | one 60k epoch (s) | LeNet infer b256 img/s | vs 1 thread |');
-  console.log('|---|---|---|---|---|---|');
+  console.log(
+    '| threads | LeNet train b64 img/s | vs 1 thread | one 60k epoch (s) | LeNet infer b256 img/s | vs 1 thread | ResNet-8 train b64 img/s | vs 1 thread |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const r of rows)
     console.log(
-      `| ${r.threads ? r.threads : '1, unchunked (no setThreads)'} | ${fmt(r.train)} | ${fmt(r.train / one.train, 2)}x | ${fmt(60000 / r.train, 1)} | ${fmt(r.infer)} | ${fmt(r.infer / one.infer, 2)}x |`,
+      `| ${r.threads ? r.threads : '1, unchunked (no setThreads)'} | ${fmt(r.train)} | ${fmt(r.train / one.train, 2)}x | ${fmt(60000 / r.train, 1)} | ${fmt(r.infer)} | ${fmt(r.infer / one.infer, 2)}x | ${fmt(r.resnet)} | ${fmt(r.resnet / one.resnet, 2)}x |`,
     );
   process.exit(0);
 }

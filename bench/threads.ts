@@ -1,9 +1,12 @@
 // The threads sweep (npm run bench -- --threads 1,2): LeNet training at batch 64 and inference at batch 256,
-// images/s per thread count, in interleaved rounds over one pool of workers (capThreads limits a round to
-// its count), next to the unchunked single-thread order simdcnn keeps when setThreads is never called.
+// and ResNet-8 (BatchNormalization after every conv: its statistics merged across the chunks) training at
+// batch 64 on random 32x32x3 images, images/s per thread count, in interleaved rounds over one pool of
+// workers (capThreads limits a round to its count), next to the unchunked single-thread order simdcnn
+// keeps when setThreads is never called.
 import { loadavg } from 'node:os';
-import { SGD, setThreads, type Sequential, type Tensor } from '../src/node.js';
-import { lenet } from '../src/nets.js';
+import { type Model, SGD, setThreads, Tensor } from '../src/node.js';
+import { buildNet, lenet } from '../src/nets.js';
+import { Rng } from '../src/random.js';
 import { capThreads } from '../src/threads/config.js';
 import { median } from './util.js';
 
@@ -12,6 +15,20 @@ export interface ThreadRow {
   threads: number;
   train: number;
   infer: number;
+  /** ResNet-8 training, batch 64. */
+  resnet: number;
+}
+
+/** `batches` batches of 64 random 32x32x3 images with labels of 10 classes. */
+function cifarLike(batches: number): [Tensor, Int32Array][] {
+  const rng = new Rng(5);
+  return Array.from({ length: batches }, () => [
+    new Tensor(
+      Float32Array.from({ length: 64 * 32 * 32 * 3 }, () => rng.uniform()),
+      [64, 32, 32, 3],
+    ),
+    Int32Array.from({ length: 64 }, () => rng.int(10)),
+  ]);
 }
 
 /** Images/s for each count (and the unchunked baseline), medians of `reps` interleaved rounds. */
@@ -26,42 +43,51 @@ export async function threadRows(
   if (info.active < max) throw new Error(`bench --threads: only ${info.active} thread(s) run here (${info.note})`);
   const load0 = loadavg()[0];
   const configs = [0, ...counts];
-  const models: Sequential[] = configs.map(() => {
-    const m = lenet(1);
+  const compiled = (m: Model) => {
     m.compile({ optimizer: new SGD({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
     return m;
-  });
+  };
+  const models = configs.map(() => compiled(lenet(1)));
+  const resnets = configs.map(() => compiled(buildNet('resnet8', 1)));
+  const resnetBatches = cifarLike(reps > 3 ? 4 : 2);
   const B = 64,
     steps = Math.floor(x.shape[0] / B),
     batches = Array.from({ length: steps }, (_, i) => [x.slice(i * B, (i + 1) * B), y.subarray(i * B, (i + 1) * B)] as const);
   const infer = x.slice(0, 256);
-  const trainRound = (m: Sequential) => {
+  const trainRound = (m: Model, data: readonly (readonly [Tensor, Int32Array])[]) => {
     const t = performance.now();
-    for (const [bx, by] of batches) m.trainOnBatch(bx, by);
-    return (steps * B) / ((performance.now() - t) / 1000);
+    for (const [bx, by] of data) m.trainOnBatch(bx, by);
+    return (data.length * B) / ((performance.now() - t) / 1000);
   };
-  const inferRound = (m: Sequential) => {
+  const inferRound = (m: Model) => {
     const t = performance.now();
     for (let i = 0; i < 4; i++) m.predict(infer, { batchSize: 256 });
     return (4 * 256) / ((performance.now() - t) / 1000);
   };
-  const results = configs.map(() => ({ train: [] as number[], infer: [] as number[] }));
+  const results = configs.map(() => ({ train: [] as number[], infer: [] as number[], resnet: [] as number[] }));
   for (let r = -1; r < reps; r++) {
     configs.forEach((c, i) => {
       capThreads(c);
-      const tr = trainRound(models[i]),
-        inf = inferRound(models[i]);
+      const tr = trainRound(models[i], batches),
+        inf = inferRound(models[i]),
+        res = trainRound(resnets[i], resnetBatches);
       if (r >= 0) {
         results[i].train.push(tr);
         results[i].infer.push(inf);
+        results[i].resnet.push(res);
       }
     });
   }
   capThreads(Infinity);
-  for (const m of models) m.dispose();
+  for (const m of [...models, ...resnets]) m.dispose();
   await setThreads(1);
   return {
-    rows: configs.map((c, i) => ({ threads: c, train: median(results[i].train), infer: median(results[i].infer) })),
+    rows: configs.map((c, i) => ({
+      threads: c,
+      train: median(results[i].train),
+      infer: median(results[i].infer),
+      resnet: median(results[i].resnet),
+    })),
     load: [load0, loadavg()[0]],
   };
 }
