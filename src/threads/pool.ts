@@ -29,7 +29,8 @@ const NEXT = 4; // (dispatch & 0xffff) << 16 | the next job to take: a late work
 const JOBS = 5; // jobs in this dispatch
 const TABLE = 6; // byte offset of its table (as an int32: read it >>> 0): (at, len) float64 pairs, one per job
 const OPEN = 7; // workers 0..OPEN-1 may take jobs
-const TEXT = 8; // the message, one UTF-16 unit per word
+const SPIN = 8; // how long an idle worker polls before it sleeps, in microseconds
+const TEXT = 9; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
 // Per worker, at WORKER + 3 * id: 1 + the job it runs (0: none), 1 once it is dead, ops it has run.
 const WORKER = TEXT + TEXT_MAX;
@@ -41,7 +42,7 @@ export const MAX_JOBS = 0xffff;
 /** How long a wait blocks before it checks that the workers are alive; a normal dispatch ends sooner. */
 const SLICE_MS = 50;
 /** How long an idle thread polls before it sleeps in Atomics.wait. */
-export const SPIN_MS = 2;
+export const SPIN_MS = 0.3;
 /** A worker that runs no op for this long is taken to be hung (a kernel that never returns). */
 export const DEFAULT_STALL_MS = 60_000;
 
@@ -97,7 +98,7 @@ function start(d) {
     for (;;) {
       // Poll first: the step's next dispatch usually comes within microseconds.
       for (let i = 1, end = 0; Atomics.load(c, ${GEN}) === gen; i++)
-        if ((i & 255) === 0 && (end ||= performance.now() + d.spinMs) < performance.now()) break;
+        if ((i & 255) === 0 && (end ||= performance.now() + Atomics.load(c, ${SPIN}) / 1000) < performance.now()) break;
       Atomics.wait(c, ${GEN}, gen);
       gen = Atomics.load(c, ${GEN});
       if (Atomics.load(c, ${STOP})) return;
@@ -194,8 +195,13 @@ export class ThreadPool {
   private broken?: string;
   /** A worker that runs no op for this long during a dispatch is terminated as hung. */
   stallMs = DEFAULT_STALL_MS;
-  /** How long the main thread polls for the workers' last job before it sleeps (the workers' is fixed at start). */
-  spinMs = SPIN_MS;
+  /** How long an idle thread polls before it sleeps: the main thread for the workers' last jobs, a worker for the next dispatch. */
+  get spinMs(): number {
+    return Atomics.load(this.ctrl, SPIN) / 1000;
+  }
+  set spinMs(ms: number) {
+    Atomics.store(this.ctrl, SPIN, Math.round(Math.min(Math.max(ms, 0), 1000) * 1000));
+  }
 
   /** `workers` threads besides the main thread, over be's shared memory. */
   constructor(
@@ -206,6 +212,7 @@ export class ThreadPool {
     if (!be.sharedModule) throw new SimdcnnError('thread pool: the backend has no shared memory');
     if (!factory) throw new SimdcnnError('thread pool: this engine cannot start workers');
     this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (WORKER + 3 * workers)));
+    this.spinMs = spinMs;
     const names = kernelNames(be);
     let started = 0;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -218,7 +225,6 @@ export class ThreadPool {
           names,
           scalar: be.scalar ? 1 : 0,
           gen: 0,
-          spinMs,
         });
         h.onMessage(() => {
           if (++started === workers) {
@@ -298,6 +304,14 @@ export class ThreadPool {
       Atomics.store(c, ERR, 0);
       throw new SimdcnnError(`a kernel failed in a worker thread (${this.errorText(n)})`);
     }
+  }
+
+  /**
+   * Wakes sleeping workers ahead of a dispatch this thread is about to make, so their wake-up overlaps its
+   * preparation (recording, copies) and they are polling when the jobs arrive. They find no jobs and poll.
+   */
+  wake(): void {
+    if (this.running) Atomics.notify(this.ctrl, GEN);
   }
 
   private errorText(n: number): string {

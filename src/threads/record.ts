@@ -181,6 +181,8 @@ export class Replayer {
 
   /** Records what fn does into one list (returned) and the staged data, without running anything. */
   record(fn: () => void): number[] {
+    // A dispatch follows: sleeping workers wake while this thread records.
+    if (threadsFor(this.be, 2) > 1) poolFor(this.be)!.wake();
     this.staged = [];
     this.kept = 0;
     this.ops = [];
