@@ -22,7 +22,11 @@ import {
 } from '../src/node.js';
 import { type Backend, currentBackend } from '../src/backend.js';
 import { sharedMemoryModule } from '../src/threads/shared-module.js';
-import { workersRestarted } from '../src/threads/config.js';
+import { capThreads, workersRestarted } from '../src/threads/config.js';
+import { alignFloats } from '../src/engine/plan.js';
+import type { Runtime } from '../src/engine/runtime.js';
+import { Layer, type Need, type NodeIO, type RunContext } from '../src/layers/layer.js';
+import { shapeSize } from '../src/tensor.js';
 import { COPY, EXIT, kernelNames, runOps, ThreadPool } from '../src/threads/pool.js';
 import { createVariants, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray, randomInts } from './reference.js';
@@ -217,6 +221,78 @@ describe('data-parallel training', () => {
     info.mockRestore();
     const one = await trained(1, true);
     expect(two.sha).toBe(one.sha);
+  });
+
+  it('a chunked batch holds only its input, labels and targets in the main arena, not a second set of activations; predictions after a chunked fit unchanged', async () => {
+    const planned = async (threads: number) => {
+      await setThreads(threads);
+      const m = net(3);
+      m.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+      m.trainOnBatch(X, Y);
+      const a = (m as unknown as { rt: Runtime }).rt.current!;
+      const staged = { mode: a.mode, bytes: a.bytes };
+      await m.fit(X, Y, { batchSize: 40, epochs: 1, seed: 11 }); // batches of 40 (staged) and 13 (unchunked)
+      const predicted = Array.from(m.predict(X, { batchSize: 53 }).data);
+      m.dispose();
+      return { ...staged, predicted };
+    };
+    const two = await planned(2);
+    // 53 x (300 input floats + 1 label + 7 targets), each block aligned: nothing else.
+    expect(two.mode.staging).toBe(true);
+    expect(two.bytes).toBe(4 * (alignFloats(53 * 300) + alignFloats(53) + alignFloats(53 * 7)));
+    capThreads(0); // unchunked, as without setThreads
+    const unthreaded = net(3);
+    unthreaded.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+    unthreaded.trainOnBatch(X, Y);
+    capThreads(Infinity);
+    const whole = (unthreaded as unknown as { rt: Runtime }).rt.current!;
+    expect(whole.mode.staging).toBeFalsy();
+    expect(whole.bytes).toBeGreaterThan(20 * two.bytes);
+    unthreaded.dispose();
+    expect(two.predicted).toEqual((await planned(1)).predicted);
+  });
+
+  it('a layer that reads wasm memory from JavaScript: the first chunked batch falls back to one thread (note once) with the batch intact, and trains as without threads', async () => {
+    class ReadsMemory extends Layer {
+      static readonly className = 'ReadsMemoryForTest';
+      constructor() {
+        super({}, 'reads_memory');
+      }
+      computeOutputShape(s: number[][]): number[] {
+        return s[0].slice();
+      }
+      forward(io: NodeIO, n: number, { be }: RunContext): void {
+        be.write(io.y, be.read(io.x[0], n * shapeSize(io.shapes.out)));
+      }
+      backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+        if (need.dx[0]) be.write(io.dx[0], be.read(io.dy, n * shapeSize(io.shapes.out)));
+      }
+    }
+    const fitted = async (threads: number | undefined) => {
+      await setThreads(threads ?? 1);
+      capThreads(threads ? Infinity : 0);
+      const m = new Sequential(
+        [
+          new Flatten({ inputShape: [10, 10, 3] }),
+          new Dense({ units: 9, activation: 'relu' }),
+          new ReadsMemory(),
+          new Dense({ units: 7, activation: 'softmax' }),
+        ],
+        { seed: 4 },
+      );
+      m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+      await m.fit(X, Y, { batchSize: 40, epochs: 2, seed: 1 });
+      const h = sha(m);
+      m.dispose();
+      return h;
+    };
+    const info = vi.spyOn(console, 'info').mockImplementation(() => {});
+    const two = await fitted(2);
+    const notes = info.mock.calls.filter((c) => /trains on one thread: a layer reads wasm memory/.test(String(c[0])));
+    info.mockRestore();
+    expect(notes.length).toBe(1);
+    expect(two).toBe(await fitted(undefined));
+    capThreads(Infinity);
   });
 
   it('workers return every byte: the heap is consistent and back to its size after dispose', async () => {

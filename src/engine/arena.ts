@@ -4,6 +4,8 @@
 // lifetimes do not overlap share memory (greedy by size, the usual offset planner). A gradient that
 // several consumers feed is accumulated: the first writer overwrites it, later ones write a temporary
 // that is added in. Reshapes share their input's buffer. Inference plans hold no gradients or saved state.
+// A staging plan holds only a batch's inputs and targets: a batch trained in chunks (src/threads/) runs in
+// the chunks' own arenas, and a whole training arena beside them would double the activation memory.
 import type { Layer, Need, NodeIO, RunContext } from '../layers/layer.js';
 import type { Node, SymbolicTensor } from '../layers/symbolic.js';
 import { shapeSize } from '../tensor.js';
@@ -16,6 +18,8 @@ export interface ArenaMode {
   training: boolean;
   /** Also the gradient of the model's input (vjp). */
   inputGrad: boolean;
+  /** Only the input, labels and targets (no steps): a training batch that runs in chunks. */
+  staging?: boolean;
 }
 
 /** One node's work: its buffers, what its backward must produce, and the sums after it. */
@@ -78,6 +82,7 @@ function place(bufs: Buf[]): number {
 
 /** Computes the plan for batches of up to `capacity`; `bind` places it at a block of `bytes`. */
 export function planArena(graph: Graph, params: ParamLayout | undefined, capacity: number, mode: ArenaMode) {
+  if (mode.staging) return planStaging(graph, capacity, mode);
   const nodes = graph.nodes,
     K = nodes.length;
   const step = new Map<Node, number>(nodes.map((n, k) => [n, k]));
@@ -251,5 +256,25 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
       targets: p(targets),
     };
   }
+  return { bytes, bind };
+}
+
+function planStaging(graph: Graph, capacity: number, mode: ArenaMode) {
+  const input = alignFloats(capacity * shapeSize(graph.inputs[0].dims)),
+    labels = alignFloats(capacity),
+    targets = alignFloats(capacity * shapeSize(graph.outputs[0].dims));
+  const bytes = (input + labels + targets) * 4;
+  const bind = (base: number): Arena => ({
+    capacity,
+    mode,
+    bytes,
+    steps: [],
+    input: base,
+    output: 0,
+    outputGrad: 0,
+    inputGrad: 0,
+    labels: base + input * 4,
+    targets: base + (input + labels) * 4,
+  });
   return { bytes, bind };
 }

@@ -10,7 +10,8 @@ import { Tensor } from '../tensor.js';
 import { evaluateChecked, lossOf, withAccuracy } from './evaluation.js';
 import { getLoss, type Loss } from './losses.js';
 import { type History, type Logs, type LoopArgs, TrainingRun } from './loop.js';
-import { INFER, TRAIN, type TrainHost } from './state.js';
+import { INFER, type TrainHost } from './state.js';
+import { trainingArena } from '../threads/chunked.js';
 import { checkX, checkY, dataOf, type Labels, positiveInt, type Source } from './validation.js';
 
 /** A Dataset, anything with TF.js's iterator(), or an async iterable of batches. */
@@ -110,7 +111,7 @@ async function trainOn(run: TrainingRun, value: unknown): Promise<void> {
   const n = src.N,
     data = dataOf(src, io);
   host.runtime('fitDataset'); // reading xs.data runs user code (a getter) that may have disposed the model
-  rt.ensure(n, TRAIN);
+  trainingArena(rt, n, n);
   rt.loadInput(data, src.row, null, 0, n, run.inputLimit, 'fitDataset', run.batch);
   rt.loadTargets(labels, n, null, 0, n, 'fitDataset', c.loss.probabilityTargets);
   await run.step(n, labels, null, 0);

@@ -5,7 +5,7 @@ import { type Backend, MAX_MEMORY_BYTES } from '../backend.js';
 import { DataError, MemoryError, ShapeError, ValueError } from '../errors.js';
 import { type BatchSplit, trainableChanges, type RunContext } from '../layers/layer.js';
 import type { Rng } from '../random.js';
-import type { Tensor } from '../tensor.js';
+import { shapeSize, type Tensor } from '../tensor.js';
 import { type Arena, type ArenaMode, planArena } from './arena.js';
 import type { Graph } from './graph.js';
 import { noteWeightsWritten, type ParamLayout, type Run, weightsVersion } from './plan.js';
@@ -56,10 +56,14 @@ export class Runtime {
    */
   ensure(capacity: number, mode: ArenaMode): Arena {
     const a = this.arena;
+    // A whole training arena also serves as a staging one; a staging arena serves nothing else.
     const serves =
       a &&
       a.capacity >= capacity &&
-      (!mode.training || (a.mode.training && (a.mode.inputGrad || !mode.inputGrad) && this.plannedAt === trainableChanges()));
+      (mode.staging
+        ? a.mode.training
+        : !a.mode.staging &&
+          (!mode.training || (a.mode.training && (a.mode.inputGrad || !mode.inputGrad) && this.plannedAt === trainableChanges())));
     if (a && serves) return a;
     const plan = planArena(this.graph, this.params, capacity, mode);
     const old = this.planned,
@@ -84,6 +88,21 @@ export class Runtime {
     this.planned = plan;
     this.plannedAt = trainableChanges();
     return this.arena;
+  }
+
+  /** A staging arena replaced by a whole one (mode) of its capacity, holding the same batch of n. */
+  unstage(n: number, mode: ArenaMode): void {
+    const a = this.arena!;
+    if (!a.mode.staging) return;
+    const row = shapeSize(this.graph.inputs[0].dims),
+      out = shapeSize(this.graph.outputs[0].dims);
+    const input = this.be.read(a.input, n * row),
+      labels = this.be.viewI32(a.labels, n).slice(),
+      targets = this.be.read(a.targets, n * out);
+    const b = this.ensure(a.capacity, mode);
+    this.be.write(b.input, input);
+    this.be.viewI32(b.labels, n).set(labels);
+    this.be.write(b.targets, targets);
   }
 
   /** Bytes an arena would take, without allocating it (summary()). */

@@ -44,6 +44,8 @@ export interface TrainHost {
 
 export const TRAIN = { training: true, inputGrad: false };
 export const INFER = { training: false, inputGrad: false };
+/** A training batch's inputs and targets only (it trains in chunks with arenas of their own). */
+export const STAGE = { training: true, inputGrad: false, staging: true };
 
 // ------------------------------------------------------------------------------------------- lifecycle
 

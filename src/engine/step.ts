@@ -7,7 +7,7 @@ import { lossOf } from './evaluation.js';
 import { regularize } from './regularization.js';
 import { isTrainable, noteWeightsWritten, type Run } from './plan.js';
 import type { Runtime } from './runtime.js';
-import type { Compiled, TrainHost } from './state.js';
+import { type Compiled, TRAIN, type TrainHost } from './state.js';
 import type { IOShapes } from './validation.js';
 
 /** The largest |value| over the runs, of the weights or of their gradients (plain loops: this runs every step). */
@@ -88,6 +88,7 @@ export function step(
   };
   let r = chunkedGradients(rt, c.loss, c.fused, n, io, weights, check);
   if (!r) {
+    rt.unstage(n, TRAIN); // it was to run in chunks, and a layer turned out to need the main thread
     rt.forward(n, true);
     r = lossOf(rt, c.loss, n, io, true, c.fused, weights);
     check(r[0]);

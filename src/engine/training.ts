@@ -12,6 +12,7 @@ import { regularize } from './regularization.js';
 import type { Runtime } from './runtime.js';
 import { checkTrainable, type Compiled, idle, requireCompiled, TRAIN, type TrainHost } from './state.js';
 import { step } from './step.js';
+import { trainingArena } from '../threads/chunked.js';
 import { checkX, checkY, dataOf, type Labels, positiveInt, type Source } from './validation.js';
 
 export type { BatchLogs, Callbacks, ClassWeight, History, Logs, LoopArgs } from './loop.js';
@@ -66,7 +67,7 @@ export async function fit(host: TrainHost, x: Tensor, y: Labels, args: FitArgs =
       const data = dataOf(src, io);
       host.runtime('fit'); // reading x.data runs user code (a getter) that may have disposed the model
       // Callbacks may predict or evaluate in between: the arena is checked before every step.
-      rt.ensure(Math.min(batchSize, N), TRAIN);
+      trainingArena(rt, Math.min(batchSize, N), n);
       rt.loadInput(data, src.row, idx, from, n, run.inputLimit, 'fit', run.batch);
       rt.loadTargets(labels, N, idx, from, n, 'fit', c.loss.probabilityTargets);
       await run.step(n, labels, idx, from);
@@ -103,15 +104,16 @@ function checkClassesWeighted(run: TrainingRun, labels: Int32Array | Tensor): vo
   for (let i = 0; i < n; i++) run.weightOf(classOfRow(labels, i));
 }
 
-/** Validates a compiled model's batch and copies all of it (in order) into a training arena. */
-function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { c: Compiled; n: number; rt: Runtime } {
+/** Validates a compiled model's batch and copies all of it (in order) into a training arena (for a step: maybe a staging one). */
+function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string, forStep = false): { c: Compiled; n: number; rt: Runtime } {
   const c = requireCompiled(host, what);
   const rt = host.runtime(what),
     io = host.ioShapes();
   const src = checkX(x, io, what);
   const n = src.N;
   const labels = checkY(y, n, io, c.loss, what);
-  rt.ensure(n, TRAIN);
+  if (forStep) trainingArena(rt, n, n);
+  else rt.ensure(n, TRAIN);
   rt.loadInput(dataOf(src, io), src.row, null, 0, n, DEFAULT_MAX_INPUT_ABS, what, 0);
   rt.loadTargets(labels, n, null, 0, n, what, c.loss.probabilityTargets);
   return { c, n, rt };
@@ -120,7 +122,7 @@ function loadWholeBatch(host: TrainHost, x: Tensor, y: Labels, what: string): { 
 /** One synchronous optimizer step on exactly this batch (no shuffling); returns its mean loss and accuracy. */
 export function trainOnBatch(host: TrainHost, x: Tensor, y: Labels): { loss: number; acc?: number } {
   idle(host, 'trainOnBatch');
-  const { c, n, rt } = loadWholeBatch(host, x, y, 'trainOnBatch');
+  const { c, n, rt } = loadWholeBatch(host, x, y, 'trainOnBatch', true);
   checkTrainable(host, rt, 'trainOnBatch');
   const [l, k] = step(host, rt, c, n, host.ioShapes(), DEFAULT_DIVERGENCE, c.optimizer.iterations + 1, 'trainOnBatch');
   return c.loss.hasAccuracy ? { loss: l / n, acc: k / n } : { loss: l / n };

@@ -19,8 +19,10 @@
 import type { Backend } from '../backend.js';
 import { lossOf } from '../engine/evaluation.js';
 import type { Loss } from '../engine/losses.js';
+import type { Arena } from '../engine/arena.js';
+import { layerOf } from '../engine/graph.js';
 import { Runtime } from '../engine/runtime.js';
-import { TRAIN } from '../engine/state.js';
+import { STAGE, TRAIN } from '../engine/state.js';
 import type { IOShapes } from '../engine/validation.js';
 import { type BatchSplit, Layer } from '../layers/layer.js';
 import type { UpdateRun } from '../optimizers.js';
@@ -108,6 +110,29 @@ function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
   s.rep.dispatch(perThread);
 }
 
+/** A layer whose updates need the whole batch and that cannot sync the chunks, if any. */
+function coupledLayer(rt: Runtime): Layer | undefined {
+  return rt.graph.nodes.map(layerOf).find((l) => l.applyUpdates !== Layer.prototype.applyUpdates && !l.syncsChunks);
+}
+
+/** Whether a training batch of n runs in chunks, each in an arena of its own (noting once why a model cannot). */
+function stagesBatch(rt: Runtime, n: number): boolean {
+  if (!chunkedTraining() || n <= CHUNK || unchunked.has(rt)) return false;
+  const coupled = coupledLayer(rt);
+  if (coupled) noteOnce(rt, `${coupled.name} updates state from the whole batch and cannot sync a batch split into chunks`);
+  return !coupled;
+}
+
+/**
+ * The arena a training batch of n (of batches up to `capacity`) is loaded into: one that holds only its
+ * inputs and targets when it runs in chunks, else a whole training arena (of n when other batches may run
+ * in chunks, so a short last batch does not plan a whole arena for all of them).
+ */
+export function trainingArena(rt: Runtime, capacity: number, n: number): Arena {
+  if (stagesBatch(rt, n)) return rt.ensure(capacity, STAGE);
+  return rt.ensure(chunkedTraining() && !unchunked.has(rt) ? n : capacity, TRAIN);
+}
+
 /**
  * The batch's data loss and correct count, with its gradients summed into rt.gradBlock, computed over
  * fixed chunks; undefined when this batch or model trains unchunked (then the caller runs it as ever).
@@ -122,13 +147,8 @@ export function chunkedGradients(
   weights: number,
   check: (dataLoss: number) => void,
 ): [number, number] | undefined {
-  if (!chunkedTraining() || n <= CHUNK || unchunked.has(rt)) return undefined;
+  if (!stagesBatch(rt, n)) return undefined;
   const a = rt.current!;
-  const coupled = a.steps.find((st) => st.layer.applyUpdates !== Layer.prototype.applyUpdates && !st.layer.syncsChunks);
-  if (coupled) {
-    noteOnce(rt, `${coupled.layer.name} updates state from the whole batch and cannot sync a batch split into chunks`);
-    return undefined;
-  }
   const chunks = Math.ceil(n / CHUNK);
   const s = chunkSet(rt, chunks);
   const size = (c: number) => Math.min(CHUNK, n - c * CHUNK);
