@@ -1,12 +1,19 @@
 // A/B of the depthwise interior kernels (setDepthwiseVariant) in one process, pinned to one core:
 //   npx tsx bench/depthwise-ab.ts [--shapes N,H,W,C,S;...] [--reps 9]
 // Rounds alternate the variants; each variant's time is the median of its rounds' CPU time (process.cpuUsage,
-// which a loaded machine disturbs less than wall time). The filter gradient has one kernel (row passes), so
-// only the forward and the input gradient are compared. The rule in assembly/depthwise.ts (pixelMajor) came
+// which a loaded machine disturbs less than wall time). 'rows' forces the row passes (the filter gradient's too),
+// 'pixels' pixel-major wherever it applies (the filter gradient: bands), 'rule' the default, 'rule, no touch'
+// the default without the pixel-major kernel's touch loads. The rule in assembly/depthwise.ts (pixelMajor) came
 // from this script's output on MobileNet-v1's shapes.
 import '../src/node.js'; // enables relaxed SIMD in Node 20, as the bench does
 import { FLAG_BIAS, getBackend } from '../src/backend.js';
-import { depthwiseBackwardInput, depthwiseForward, setDepthwiseVariant, type DepthwiseVariant } from '../src/kernels/depthwise.js';
+import {
+  depthwiseBackwardFilter,
+  depthwiseBackwardInput,
+  depthwiseForward,
+  setDepthwiseVariant,
+  type DepthwiseVariant,
+} from '../src/kernels/depthwise.js';
 import { depthwiseBuffers } from './depthwise.js';
 import { median, pinToOneCore } from './util.js';
 
@@ -19,7 +26,12 @@ const shapes = arg('shapes', '32,112,112,32,1;32,56,56,64,1;32,56,56,128,1;32,28
   .split(';')
   .map((s) => s.split(',').map(Number));
 const reps = Number(arg('reps', '9'));
-const variants: DepthwiseVariant[] = ['rows', 'pixels', 'rule'];
+const variants: [string, DepthwiseVariant, boolean][] = [
+  ['rows', 'rows', true],
+  ['pixels', 'pixels', true],
+  ['rule', 'rule', true],
+  ['rule, no touch', 'rule', false],
+];
 
 const be = await getBackend();
 const cpuSeconds = (f: () => void, inner: number) => {
@@ -33,17 +45,18 @@ console.log(
 );
 for (const [N, H, W, C, S] of shapes) {
   const { g, act, p, release } = depthwiseBuffers(be, N, H, W, C, S);
-  const { x, y, dy, dx, w, b, s } = p;
+  const { x, y, dy, dx, w, b, dw, db, s } = p;
   const kernels: [string, () => void][] = [
     ['forward', () => depthwiseForward(be, x, w, b, y, s, g, N, FLAG_BIAS)],
     ['grad-input', () => depthwiseBackwardInput(be, dy, w, dx, s, g, N)],
+    ['grad-filter', () => depthwiseBackwardFilter(be, x, dy, dw, db, s, g, N, FLAG_BIAS)],
   ];
   const inner = Math.max(1, Math.round(2e7 / act));
   for (const [name, f] of kernels) {
     const times: number[][] = variants.map(() => []);
     for (let r = -2; r < reps; r++) {
-      variants.forEach((v, i) => {
-        setDepthwiseVariant(be, v);
+      variants.forEach(([, v, touch], i) => {
+        setDepthwiseVariant(be, v, { touch });
         const t = cpuSeconds(f, inner);
         if (r >= 0) times[i].push(t);
       });
@@ -52,7 +65,7 @@ for (const [N, H, W, C, S] of shapes) {
     const m = times.map(median);
     console.log(
       `[${N},${H},${W},${C}] stride ${S} ${name}: ` +
-        variants.map((v, i) => `${v} ${(m[i] * 1e3).toFixed(3)}`).join('  ') +
+        variants.map(([label], i) => `${label} ${(m[i] * 1e3).toFixed(3)}`).join('  ') +
         `  pixels/rows ${(m[1] / m[0]).toFixed(2)}`,
     );
   }

@@ -211,6 +211,14 @@ describe('depthwise interior kernels forced (setDepthwiseVariant): row passes an
     '2,10,9,6 k=3,3 dm=1 s=2,2 d=1,1 valid',
     '1,7,10,5 k=3,3 dm=2 s=2,2 d=1,1 same',
     '1,6,13,7 k=3,3 dm=1 s=1,2 d=1,1 same',
+    // the filter gradient's bands ('pixels' and 'rule'; 'rows' forces the row passes): 6-row bands at width 14
+    // with a 1-row remainder and a scalar channel; stride 2 with the right column padded (even width) and with
+    // both sides padded (odd width); 'valid' at stride 1 and 2
+    '2,13,14,9 k=3,3 dm=1 s=1,1 d=1,1 same',
+    '1,17,14,12 k=3,3 dm=1 s=2,2 d=1,1 same',
+    '2,9,9,5 k=3,3 dm=1 s=2,2 d=1,1 same',
+    '1,7,16,4 k=3,3 dm=1 s=1,1 d=1,1 valid',
+    '1,11,13,8 k=3,3 dm=1 s=2,2 d=1,1 valid',
   ].map(parse);
   for (const variant of ['rows', 'pixels'] as const) {
     forced.forEach((c, idx) => {
