@@ -306,7 +306,7 @@ describe('data-parallel training', () => {
 });
 
 describe('predict over threads', () => {
-  it('x=[53,10,10,3] batch 53 and 20 on 3 threads (parts of 18/18/17, then 10/10, and a last batch of 13 on one): the same bits as one thread', async () => {
+  it("x=[53,10,10,3] batch 53 and 20 on 3 threads (parts of 18/18/17, then 10/10, and a last batch of 13 on one, the only one in the model's arena): the same bits as one thread", async () => {
     await setThreads(1);
     const m1 = net(12);
     const want = [m1.predict(X, { batchSize: 53 }), m1.predict(X, { batchSize: 20 })];
@@ -317,6 +317,8 @@ describe('predict over threads', () => {
     const got = [m.predict(X, { batchSize: 53 }), m.predict(X, { batchSize: 20 })];
     expect(run).toHaveBeenCalledTimes(3);
     run.mockRestore();
+    // Only the last batch (13) ran on this thread: the model's own arena holds 13 samples, not 53.
+    expect((m as unknown as { rt: Runtime }).rt.current!.capacity).toBe(13);
     expect(got[0].shape).toEqual([53, 7]);
     got.forEach((g, i) => expect(Array.from(g.data)).toEqual(Array.from(want[i].data)));
     const be = currentBackend(),

@@ -102,12 +102,13 @@ export function predict(host: TrainHost, x: Tensor, args: InferenceArgs = {}): T
   const N = src.N,
     row = shapeSize(io.output);
   const out = new Float32Array(N * row);
-  const a = rt.ensure(Math.min(batchSize, N), INFER);
   for (let b = 0, from = 0; from < N; b++, from += batchSize) {
     const n = Math.min(batchSize, N - from);
     const data = dataOf(src, io);
     host.runtime('predict'); // reading x.data runs user code (a getter) that may have disposed the model
     if (parallelPredict(rt, data, src.row, from, n, limit, b, out, row)) continue;
+    // Planned only for batches this thread runs: split ones run in the parts' arenas.
+    const a = rt.ensure(n, INFER);
     rt.loadInput(data, src.row, null, from, n, limit, 'predict', b);
     rt.forward(n, false);
     out.set(rt.be.view(a.output, n * row), from * row);

@@ -111,6 +111,7 @@ export function parallelPredict(
 ): boolean {
   const threaded = chunkedTraining() && !unthreaded.has(rt);
   if (threaded && n === 1 && threadsFor(rt.be, 2) > 1) {
+    rt.ensure(1, INFER);
     rt.loadInput(data, row, null, from, 1, limit, 'predict', batch);
     withSplit(splitOf(rt), () => rt.forward(1, false));
     out.set(rt.be.view(rt.current!.output, outRow), from * outRow);
