@@ -43,8 +43,11 @@ export const MAX_JOBS = 0xffff;
 const SLICE_MS = 50;
 /** How long an idle thread polls before it sleeps in Atomics.wait. */
 export const SPIN_MS = 0.3;
-/** A worker that runs no op for this long is taken to be hung (a kernel that never returns). */
-export const DEFAULT_STALL_MS = 60_000;
+/**
+ * A worker that runs no op for this long is taken to be hung (a kernel that never returns). Long: one
+ * legitimate kernel call (a big convolution at batch 1 in a slow browser) can run for a minute or more.
+ */
+export const DEFAULT_STALL_MS = 600_000;
 
 /**
  * An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n); KEEP
