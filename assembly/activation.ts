@@ -126,8 +126,30 @@ const SELU_SA: f32 = SELU_SCALE * SELU_ALPHA;
   }
 }
 
-/** y = act(x) over n floats (y may be x). */
+/**
+ * y = act(x) over n floats (y may be x). One loop per activation: the switch runs once per call, not per
+ * vector, and this is the only copy of the activations' code besides Winograd's (bias_act comes here too).
+ */
 export function act_forward(x: usize, y: usize, n: i32, code: i32, a: f32, b: f32, c: f32): void {
+  switch (code) {
+    case ACT_RELU: act_loop(x, y, n, ACT_RELU, a, b, c); break;
+    case ACT_RELU6: act_loop(x, y, n, ACT_RELU6, a, b, c); break;
+    case ACT_ELU: act_loop(x, y, n, ACT_ELU, a, b, c); break;
+    case ACT_SELU: act_loop(x, y, n, ACT_SELU, a, b, c); break;
+    case ACT_SIGMOID: act_loop(x, y, n, ACT_SIGMOID, a, b, c); break;
+    case ACT_TANH: act_loop(x, y, n, ACT_TANH, a, b, c); break;
+    case ACT_SOFTPLUS: act_loop(x, y, n, ACT_SOFTPLUS, a, b, c); break;
+    case ACT_HARD_SIGMOID: act_loop(x, y, n, ACT_HARD_SIGMOID, a, b, c); break;
+    case ACT_SWISH: act_loop(x, y, n, ACT_SWISH, a, b, c); break;
+    case ACT_GELU: act_loop(x, y, n, ACT_GELU, a, b, c); break;
+    case ACT_RELU_GENERAL: act_loop(x, y, n, ACT_RELU_GENERAL, a, b, c); break;
+    default: act_loop(x, y, n, ACT_LINEAR, a, b, c);
+  }
+}
+
+/** act_forward's loop for one code (a constant at each call, so the inlined switch folds away). */
+// @ts-ignore: decorator
+@inline function act_loop(x: usize, y: usize, n: i32, code: i32, a: f32, b: f32, c: f32): void {
   let i = 0;
   if (!scalarMode) for (; i + 4 <= n; i += 4) v128.store(y + (<usize>i << 2), act_v(v128.load(x + (<usize>i << 2)), code, a, b, c));
   for (; i < n; i++) store<f32>(y + (<usize>i << 2), act_s(load<f32>(x + (<usize>i << 2)), code, a, b, c));
@@ -167,23 +189,12 @@ export function bias_act(rows: i32, cols: i32, y: usize, bias: usize, flags: i32
     bias_relu_rows(rows, cols, y, bias, true, false);
     return;
   }
+  // Other activations: the bias added to a row while it is in cache, then act_forward over it (the sum
+  // is rounded to f32 either way: the same bits as one fused pass).
   for (let r = 0; r < rows; r++) {
     const row = y + <usize>r * (<usize>cols << 2);
-    let j = 0;
-    if (!scalarMode) {
-      for (; j + 4 <= cols; j += 4) {
-        const p = row + (<usize>j << 2);
-        let v = v128.load(p);
-        if (hasBias) v = f32x4.add(v, v128.load(bias + (<usize>j << 2)));
-        v128.store(p, act_v(v, code, 1, 0, 0));
-      }
-    }
-    for (; j < cols; j++) {
-      const p = row + (<usize>j << 2);
-      let v = load<f32>(p);
-      if (hasBias) v += load<f32>(bias + (<usize>j << 2));
-      store<f32>(p, act_s(v, code, 1, 0, 0));
-    }
+    if (hasBias) bias_relu_rows(1, cols, row, bias, true, false);
+    act_forward(row, row, cols, code, 1, 0, 0);
   }
 }
 
