@@ -36,9 +36,10 @@ function wrap<T extends object>(proto: T, name: keyof T, key: (() => string) | s
   };
 }
 wrap(Replayer.prototype, 'record', () => `record (main thread, JS) before ${phase()}`);
+// Every dispatch (chunks, with their BN phases; the sum; the update) goes through dispatchPhases.
 wrap(
-  Replayer.prototype,
-  'dispatch',
+  Replayer.prototype as unknown as { dispatchPhases: unknown },
+  'dispatchPhases',
   () => `${phase()} dispatch (lists written + run)`,
   () => dispatchNo++,
 );
