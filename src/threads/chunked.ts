@@ -112,8 +112,15 @@ function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
 
 /** A layer whose updates need the whole batch and that cannot sync the chunks, if any. */
 function coupledLayer(rt: Runtime): Layer | undefined {
-  return rt.graph.nodes.map(layerOf).find((l) => l.applyUpdates !== Layer.prototype.applyUpdates && !l.syncsChunks);
+  // Asked twice per step; a graph's layers and their classes never change, so the answer is kept.
+  let found = coupledOf.get(rt.graph);
+  if (found === undefined) {
+    found = rt.graph.nodes.map(layerOf).find((l) => l.applyUpdates !== Layer.prototype.applyUpdates && !l.syncsChunks) ?? null;
+    coupledOf.set(rt.graph, found);
+  }
+  return found ?? undefined;
 }
+const coupledOf = new WeakMap<Runtime['graph'], Layer | null>();
 
 /** Whether a training batch of n runs in chunks, each in an arena of its own (noting once why a model cannot). */
 function stagesBatch(rt: Runtime, n: number): boolean {
