@@ -78,12 +78,13 @@ let touchEnd: usize = 0;
 }
 
 // State of the current call: module globals set at kernel entry (kernels allocate nothing). Scratch:
-// [ring tags: R ints][taps: 3 words each][edge list: 2 words each][rowbuf][ring: R rows of cols * CC],
-// the word part rounded up to 4 so the float parts stay 16-byte aligned.
+// [ring tags: R ints][taps: 3 words each][edge list: 2 words each][pin: 16][packed weights: 40 per group of 4
+// channels][rowbuf][ring: R rows of cols * CC], the word part rounded up to 4 so the float parts stay 16-byte aligned.
 let tapsP: usize = 0;
 let edgeP: usize = 0;
 let tagsP: usize = 0;
 let rowbufP: usize = 0;
+let pinP: usize = 0;
 let ringP: usize = 0; // 0: rows are read in place
 let ringR: i32 = 0;
 let ringCols: i32 = 0;
@@ -98,7 +99,10 @@ function setup(scratch: usize, KH: i32, KW: i32, DH: i32, cols: i32, C: i32, DM:
   tagsP = scratch;
   tapsP = f32p(scratch, R);
   edgeP = f32p(tapsP, 3 * KH * KW);
-  rowbufP = f32p(scratch, (R + 5 * KH * KW + 3) & ~3);
+  pinP = f32p(scratch, (R + 5 * KH * KW + 3) & ~3);
+  packP = f32p(pinP, 16);
+  packed = false;
+  rowbufP = f32p(packP, 10 * ((C * DM) & ~3));
   ringP = DM > 1 ? f32p(rowbufP, rowFloats) : 0;
   ringR = R;
   ringCols = cols;
@@ -272,43 +276,72 @@ function interiorEnd(T: i32, count: i32, j0: i32): i32 {
  * The interior [j0, j1) of a row whose T taps come in kernel rows of 3 (rows3: 1 rising, -1 falling),
  * pixel-major as XNNPACK's unipass depthwise kernels: four output pixels at a time, every channel group
  * in turn with all its taps summed in registers and stored once. Same sums in the same order as
- * gather_interior. Only for T <= 9 with each kernel row's weights one channel row apart; stride 2
- * (colStep) only rising (the forward).
+ * gather_interior. Only for T <= 9 with each kernel row's weights one channel row apart (px4Fits) and the
+ * weights packed (pack_weights); stride 2 (colStep) only rising (the forward).
  */
-function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool, relu: bool): void {
+function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, relu: bool): void {
   const R = T / 3;
-  // Kernel row r: its leftmost source pixel for output pixel j0 (p_r), its first weight (w_r).
-  const pa = tapAt(up ? 0 : 2, j0), wa = tapW(0);
-  const pb = R > 1 ? tapAt(up ? 3 : 5, j0) : 0, wb = R > 1 ? tapW(3) : 0;
-  const pc = R > 2 ? tapAt(up ? 6 : 8, j0) : 0, wc = R > 2 ? tapW(6) : 0;
+  // Kernel row r: its leftmost source pixel for output pixel j0 (p_r), its weights' offset in a packed block (o_r).
+  const pa = tapAt(up ? 0 : 2, j0), oa = packedRow(0);
+  const pb = R > 1 ? tapAt(up ? 3 : 5, j0) : 0, ob = R > 1 ? packedRow(3) : 0;
+  const pc = R > 2 ? tapAt(up ? 6 : 8, j0) : 0;
   if (colStep == 2) {
-    if (R == 3) px4_rows(true, 2, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else if (R == 2) px4_rows(true, 2, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else px4_rows(true, 2, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    if (R == 3) px4_rows(true, 2, 3, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else if (R == 2) px4_rows(true, 2, 2, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else px4_rows(true, 2, 1, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
   } else if (up) {
-    if (R == 3) px4_rows(true, 1, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else if (R == 2) px4_rows(true, 1, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else px4_rows(true, 1, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    if (R == 3) px4_rows(true, 1, 3, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else if (R == 2) px4_rows(true, 1, 2, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else px4_rows(true, 1, 1, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
   } else {
-    if (R == 3) px4_rows(false, 1, 3, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else if (R == 2) px4_rows(false, 1, 2, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
-    else px4_rows(false, 1, 1, j0, j1, GV, dst, ds, bias, hasBias, relu, pa, wa, pb, wb, pc, wc);
+    if (R == 3) px4_rows(false, 1, 3, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else if (R == 2) px4_rows(false, 1, 2, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
+    else px4_rows(false, 1, 1, j0, j1, GV, dst, ds, relu, pa, oa, pb, ob, pc);
   }
+}
+
+// Packed weights (XNNPACK's layout): per channel group a block of PACK_B bytes, the bias (or zeros) and then the
+// 9 taps' 4 weights, (ky, kx) ascending, so the pixel-major kernel loads them at constant offsets from one pointer.
+const PACK_B: usize = 160;
+let packP: usize = 0;
+let packedFrom: usize = 0;
+let packed = false; // the pixel-major kernel runs only on packed weights
+
+/** Packs w ([KH, 3, CC], KH <= 3) and bias (0: zeros) for the CC/4 channel groups, once per call. */
+function pack_weights(w: usize, bias: usize, KH: i32, KW: i32, DW: i32, CC: i32): void {
+  packed = KH <= 3 && KW == 3 && DW == 1;
+  if (!packed) return;
+  packedFrom = w;
+  const GV = scalarMode ? 0 : CC >> 2;
+  for (let q = 0; q < GV; q++) {
+    const d = packP + <usize>q * PACK_B, cb = <usize>q << 4;
+    v128.store(d, bias != 0 ? v128.load(bias + cb) : f32x4.splat(0));
+    for (let t = 0; t < KH * 3; t++) v128.store(d + 16 + (<usize>t << 4), v128.load(f32p(w, t * CC) + cb));
+  }
+}
+
+/** Offset in a packed block of the weights of tap t (the first of its kernel row). */
+function packedRow(t: i32): usize {
+  return 16 + (<usize>((tapW(t) - packedFrom) / pixB) << 4);
 }
 
 /**
  * gather_interior_px4 for R kernel rows and STEP source pixels per output pixel (1 or 2, rising only;
- * constants after inlining); the rows are unrolled by hand (Binaryen does not).
+ * constants after inlining); the rows are unrolled by hand (Binaryen does not). V8 keeps loads in program
+ * order but sinks arithmetic to its first use, so each row's sums are stored (to pinP) before the next row's
+ * loads: else all 27 loads of a group come first and spill.
  */
 // @ts-ignore: decorator
-@inline function px4_rows(up: bool, STEP: i32, R: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, hasBias: bool,
-  relu: bool, pa: usize, wa: usize, pb: usize, wb: usize, pc: usize, wc: usize): void {
-  const P = pixB, S = <usize>STEP * P, ws = pixB, te = touchEnd, touch = touching, ahead = TOUCH_AHEAD / STEP;
+@inline function px4_rows(up: bool, STEP: i32, R: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, relu: bool,
+  pa: usize, oa: usize, pb: usize, ob: usize, pc: usize): void {
+  const P = pixB, S = <usize>STEP * P, te = touchEnd, touch = touching, ahead = TOUCH_AHEAD / STEP, pin = pinP;
+  // Kernel rows' weights: constant offsets when all three are there (ky 0, 1, 2).
+  const o0: usize = R == 3 ? 16 : oa, o1: usize = R == 3 ? 64 : ob;
   const z = f32x4.splat(0);
   let j = j0;
   for (; j + 4 <= j1; j += 4) {
     const o = <usize>(j - j0) * S, d = dst + <usize>j * ds;
-    let p0 = pa + o, p1 = pb + o, p2 = pc + o, w0p = wa, w1p = wb, w2p = wc, bp = bias, dp = d;
+    let p0 = pa + o, p1 = pb + o, p2 = pc + o, wq = packP, dp = d;
     // The rows this sweep reads for the first time: the last STEP (forward) or the first (input gradient).
     let tp = (up ? (R > 2 && STEP == 1 ? pc : R > 1 ? pb : pa) : pa) + o + ahead;
     let tr = up && R > 2 && STEP == 2 ? pc + o + ahead : tp;
@@ -323,10 +356,10 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
         tp += 64 * STEP;
         tr += 64 * STEP;
       }
-      const b = hasBias ? v128.load(bp) : z;
+      const b = v128.load(wq);
       let a0 = b, a1 = b, a2 = b, a3 = b;
       if (R > 0) {
-        const w0 = v128.load(w0p), w1 = v128.load(w0p + ws), w2 = v128.load(w0p + (ws << 1));
+        const w0 = v128.load(wq + o0), w1 = v128.load(wq + o0, 16), w2 = v128.load(wq + o0, 32);
         const x0 = v128.load(p0), x1 = v128.load(p0 + P), x2 = v128.load(p0 + 2 * P);
         const x3 = v128.load(p0 + 3 * P), x4 = v128.load(p0 + 4 * P), x5 = v128.load(p0 + 5 * P);
         if (STEP == 1) {
@@ -341,9 +374,10 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
           a2 = row3(up, a2, x4, x5, x6, w0, w1, w2);
           a3 = row3(up, a3, x6, x7, x8, w0, w1, w2);
         }
+        if (R > 1) pin4(pin, a0, a1, a2, a3);
       }
       if (R > 1) {
-        const w0 = v128.load(w1p), w1 = v128.load(w1p + ws), w2 = v128.load(w1p + (ws << 1));
+        const w0 = v128.load(wq + o1), w1 = v128.load(wq + o1, 16), w2 = v128.load(wq + o1, 32);
         const x0 = v128.load(p1), x1 = v128.load(p1 + P), x2 = v128.load(p1 + 2 * P);
         const x3 = v128.load(p1 + 3 * P), x4 = v128.load(p1 + 4 * P), x5 = v128.load(p1 + 5 * P);
         if (STEP == 1) {
@@ -358,9 +392,10 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
           a2 = row3(up, a2, x4, x5, x6, w0, w1, w2);
           a3 = row3(up, a3, x6, x7, x8, w0, w1, w2);
         }
+        if (R > 2) pin4(pin, a0, a1, a2, a3);
       }
       if (R > 2) {
-        const w0 = v128.load(w2p), w1 = v128.load(w2p + ws), w2 = v128.load(w2p + (ws << 1));
+        const w0 = v128.load(wq + 112), w1 = v128.load(wq + 112, 16), w2 = v128.load(wq + 112, 32);
         const x0 = v128.load(p2), x1 = v128.load(p2 + P), x2 = v128.load(p2 + 2 * P);
         const x3 = v128.load(p2 + 3 * P), x4 = v128.load(p2 + 4 * P), x5 = v128.load(p2 + 5 * P);
         if (STEP == 1) {
@@ -389,21 +424,18 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
       p0 += 16;
       p1 += 16;
       p2 += 16;
-      w0p += 16;
-      w1p += 16;
-      w2p += 16;
-      bp += 16;
+      wq += PACK_B;
       dp += 16;
     }
   }
   for (; j < j1; j++) {
     const o = <usize>(j - j0) * S, d = dst + <usize>j * ds;
     for (let q = 0; q < GV; q++) {
-      const cb = <usize>q << 4;
-      let a = hasBias ? v128.load(bias + cb) : z;
+      const cb = <usize>q << 4, wq = packP + <usize>q * PACK_B;
+      let a = v128.load(wq);
       for (let r = 0; r < R; r++) {
-        const p = (r == 0 ? pa : r == 1 ? pb : pc) + o + cb, w = (r == 0 ? wa : r == 1 ? wb : wc) + cb;
-        a = row3(up, a, v128.load(p), v128.load(p + P), v128.load(p + 2 * P), v128.load(w), v128.load(w + ws), v128.load(w + (ws << 1)));
+        const p = (r == 0 ? pa : r == 1 ? pb : pc) + o + cb, w = wq + (r == 0 ? o0 : r == 1 ? o1 : <usize>112);
+        a = row3(up, a, v128.load(p), v128.load(p + P), v128.load(p + 2 * P), v128.load(w), v128.load(w, 16), v128.load(w, 32));
       }
       if (relu) a = f32x4.pmax(a, z);
       v128.store(d + cb, a);
@@ -411,9 +443,18 @@ function gather_interior_px4(up: bool, T: i32, j0: i32, j1: i32, GV: i32, dst: u
   }
 }
 
+/** Stores four sums (px4_rows: only so that V8 computes them before the loads that follow). */
+// @ts-ignore: decorator
+@inline function pin4(pin: usize, a0: v128, a1: v128, a2: v128, a3: v128): void {
+  v128.store(pin, a0);
+  v128.store(pin, a1, 16);
+  v128.store(pin, a2, 32);
+  v128.store(pin, a3, 48);
+}
+
 /** Whether gather_interior_px4 takes these taps: at most 3 kernel rows, each with its weights one channel row apart. */
 function px4Fits(T: i32, rows3: i32): bool {
-  if (rows3 == 0 || T > 9) return false;
+  if (rows3 == 0 || T > 9 || !packed) return false;
   for (let t = 0; t < T; t += 3) if (tapW(t + 1) != tapW(t) + pixB || tapW(t + 2) != tapW(t) + 2 * pixB) return false;
   return true;
 }
@@ -495,7 +536,7 @@ function gather(T: i32, unit: i32, count: i32, dst: usize, ds: usize, CC: i32, b
   const j0 = interiorStart(T, count), j1 = interiorEnd(T, count, j0);
   const rows3 = colStep == 1 && T > 0 && T % 3 == 0 ? unit : 0;
   if (j1 > j0 && GV > 0 && pixelMajor(CC, count) && px4Fits(T, colStep == 2 && unit > 0 && T % 3 == 0 ? 1 : rows3)) {
-    gather_interior_px4(unit > 0, T, j0, j1, GV, dst, ds, bias, hasBias, relu);
+    gather_interior_px4(unit > 0, T, j0, j1, GV, dst, ds, relu);
   } else if (j1 > j0) {
     for (let q = 0; q < GV; q++) {
       const cb = <usize>q << 4, d = dst + <usize>j0 * ds + cb;
@@ -837,6 +878,7 @@ export function depthwise_forward(x: usize, w: usize, bias: usize, y: usize, scr
   PT: i32, PL: i32, flags: i32): void {
   const CC = C * DM, ccb = <usize>CC << 2, unit = unitOf(KW, DW, 1);
   setup(scratch, KH, KW, DH, W, C, DM, SW, 0);
+  pack_weights(w, (flags & FLAG_BIAS) != 0 ? bias : 0, KH, KW, DW, CC);
   touchEnd = DM > 1 ? ringP + (<usize>(ringR * W * CC) << 2) - 1 : f32p(x, N * H * W * C) - 1;
   for (let n = 0; n < N; n++) {
     new_image();
@@ -902,6 +944,7 @@ export function depthwise_backward_input(dy: usize, w: usize, dx: usize, scratch
   PT: i32, PL: i32): void {
   const CC = C * DM, ccb = <usize>CC << 2, unit = SW == 1 ? unitOf(KW, DW, -1) : 0;
   setup(scratch, KH, KW, DH, OW, CC, 1, 1, DM > 1 ? W * CC : 0);
+  pack_weights(w, 0, KH, KW, DW, CC);
   touchEnd = f32p(dy, N * OH * OW * CC) - 1;
   for (let n = 0; n < N; n++) {
     const img = f32p(dy, n * OH * OW * CC);

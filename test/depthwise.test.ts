@@ -219,18 +219,25 @@ describe('depthwise interior kernels forced (setDepthwiseVariant): row passes an
     '2,9,9,5 k=3,3 dm=1 s=2,2 d=1,1 same',
     '1,7,16,4 k=3,3 dm=1 s=1,1 d=1,1 valid',
     '1,11,13,8 k=3,3 dm=1 s=2,2 d=1,1 valid',
+    // pixel-major on packed weights (no bias on odd cases: zeros packed): 2 kernel rows (6 taps packed), 5 rows
+    // (not packed: row passes even when forced), the depthMultiplier ring at stride 1, dilated kernel rows
+    '1,9,7,13 k=2,3 dm=1 s=1,1 d=1,1 same',
+    '1,8,9,7 k=5,3 dm=1 s=1,1 d=1,1 same',
+    '2,11,10,6 k=3,3 dm=2 s=1,1 d=1,1 same',
+    '1,12,11,8 k=3,3 dm=1 s=1,1 d=2,2 same',
   ].map(parse);
   for (const variant of ['rows', 'pixels'] as const) {
     forced.forEach((c, idx) => {
-      it(`${caseName(c)} dm=${c.DM} interior=${variant}`, () => {
+      const flags = idx % 2 === 1 ? FLAG_RELU : FLAG_BIAS | FLAG_RELU;
+      it(`${caseName(c)} dm=${c.DM} interior=${variant} (${flagName(flags)})`, () => {
         const d = caseData(c, 900 + idx);
-        const ref = references(c, d, FLAG_BIAS | FLAG_RELU);
+        const ref = references(c, d, flags);
         const pixels = d.dy.length / d.OC;
         const out: Record<string, ReturnType<typeof runDw>> = {};
         for (const { name, be } of vs) {
           setDepthwiseVariant(be, variant);
           try {
-            out[name] = withArena(be, (ar) => runDw(ar, c, d, FLAG_BIAS | FLAG_RELU, FLAG_BIAS));
+            out[name] = withArena(be, (ar) => runDw(ar, c, d, flags, FLAG_BIAS));
           } finally {
             setDepthwiseVariant(be, 'rule');
           }

@@ -50,9 +50,10 @@ export function depthwiseScratchFloats(g: DepthwiseGeometry): number {
   const CC = g.C * g.DM,
     R = (g.kh - 1) * g.DH + 1;
   const words = (R + 5 * g.kh * g.kw + 3) & ~3;
+  // 16 floats where the pixel-major kernel pins its sums, then the weights packed per group of 4 channels (40 floats);
   // depthMultiplier > 1: a ring of R input rows with their channels repeated, or one input-gradient row per output
   // channel; 1: the filter gradient's zero row.
-  return words + (g.DM > 1 ? R * g.W * CC : g.W * g.C);
+  return words + 16 + 10 * (CC & ~3) + (g.DM > 1 ? R * g.W * CC : g.W * g.C);
 }
 
 export function depthwiseForward(
