@@ -34,13 +34,17 @@ export interface DepthwiseRow {
   note?: string;
 }
 
-/** [N, H, W, C, stride]: MobileNet-v1's depthwise layers at batch 32 (224x224 input), depthMultiplier 1, 'same'. */
+/**
+ * [N, H, W, C, stride]: MobileNet-v1's depthwise layers at batch 32 (224x224 input), depthMultiplier 1, 'same'. The
+ * first four do not fit in the cache (their bound is DRAM's); [14,14,512] (13 MB a buffer) partly does.
+ */
 export const DW_SHAPES: [number, number, number, number, number][] = [
-  [32, 56, 56, 64, 1],
   [32, 112, 112, 32, 1],
+  [32, 112, 112, 64, 2],
+  [32, 56, 56, 128, 1],
+  [32, 56, 56, 128, 2],
   [32, 28, 28, 256, 1],
   [32, 14, 14, 512, 1],
-  [32, 56, 56, 128, 2],
   [32, 14, 14, 512, 2],
 ];
 
