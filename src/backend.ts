@@ -265,6 +265,15 @@ export class Backend {
     this.inside(ptr, n * 4, 'wasm memory');
     return this.i32.subarray(floatIndex(ptr), floatIndex(ptr) + n);
   }
+
+  /**
+   * Runs fn's kernel calls, which derive data from the weights (Winograd's transformed filters) for the
+   * calls that follow. Here at once; a recording (src/threads/record.ts) runs them before every job of its
+   * dispatch, once, so the chunks of a batch can share what they derive.
+   */
+  ahead(fn: () => void): void {
+    fn();
+  }
 }
 
 const modules = new Map<string, WebAssembly.Module>();

@@ -15,7 +15,9 @@ import {
   Flatten,
   MaxPool2D,
   RandomFlip,
+  SGD,
   Sequential,
+  setConvAlgorithm,
   setThreads,
   Tensor,
   threadsInfo,
@@ -195,6 +197,50 @@ describe('data-parallel training', () => {
       for (let j = 0; j < w.length; j++) expect(w[j]).toBeCloseTo(w0[i][j] - 0.01 * grads[i][j], 7);
     });
     m.dispose();
+  });
+
+  it('x=[53,10,10,3] conv 8->16 3x3 (Winograd) on 2 threads: its transformed filters are made once per step before the chunks (a first dispatch of 2 jobs), and 3 SGD steps equal unchunked direct-convolution steps within float32 rounding', async () => {
+    await setThreads(2);
+    const make = () => {
+      const m = new Sequential(
+        [
+          new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [10, 10, 3] }),
+          new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+          new MaxPool2D({ poolSize: 2 }),
+          new Flatten(),
+          new Dense({ units: 7, activation: 'softmax' }),
+        ],
+        { seed: 9 },
+      );
+      m.compile({ optimizer: new SGD({ learningRate: 0.5 }), loss: 'sparseCategoricalCrossentropy' });
+      return m;
+    };
+    const chunked = make(),
+      whole = make();
+    const run = vi.spyOn(ThreadPool.prototype, 'run');
+    for (let i = 0; i < 3; i++) {
+      run.mockClear();
+      chunked.trainOnBatch(X, Y);
+      // conv 8->16's forward and input-gradient transforms, one job each, then the 4 chunks.
+      expect(run.mock.calls.slice(0, 2).map((c) => c[1])).toEqual([2, 4]);
+    }
+    run.mockRestore();
+    // The reference runs unchunked (as without setThreads) and by direct convolution: no transformed filters.
+    capThreads(0);
+    setConvAlgorithm('direct');
+    try {
+      for (let i = 0; i < 3; i++) whole.trainOnBatch(X, Y);
+    } finally {
+      setConvAlgorithm('auto');
+      capThreads(Infinity);
+    }
+    const a = chunked.getWeights(),
+      b = whole.getWeights();
+    let worst = 0;
+    a.forEach((w, i) => w.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - b[i][j]) / (Math.abs(b[i][j]) + 1e-3)))));
+    expect(worst).toBeLessThan(1e-4);
+    chunked.dispose();
+    whole.dispose();
   });
 
   it('a chunked step whose loss is not finite (x=[53,10,10,3], dense weights 3e38) is refused on 2 threads: DivergenceError, weights unchanged', async () => {

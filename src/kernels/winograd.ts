@@ -152,7 +152,9 @@ export function winogradFilters(
   const stamp = (version + 1) | 0,
     i32 = be.i32;
   if (i32[h] !== stamp || i32[h + 1] !== m) {
-    winogradTransformFilter(be, w, u, C, OC, m, flip);
+    // Recorded chunks share the cache (Layer.sharesCache): the transform runs once, before any of them.
+    // m never depends on the batch size here (winogradTileFor), so the chunks all ask for the same one.
+    be.ahead(() => winogradTransformFilter(be, w, u, C, OC, m, flip));
     be.i32[h] = stamp;
     be.i32[h + 1] = m;
   }

@@ -53,6 +53,7 @@ class Conv2DLayer extends KernelLayer {
     biasConstraint: null,
   };
   readonly filters: number;
+  readonly sharesCache = true;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
   readonly padding: Padding;

@@ -176,6 +176,11 @@ export abstract class Layer {
    * layer that has updates and does not sync trains unchunked.
    */
   readonly syncsChunks: boolean = false;
+  /**
+   * io.cache holds only what the layer derives from its weights, stamped with their version, and is written
+   * under be.ahead(): the chunks of a split batch share one (their first chunk's).
+   */
+  readonly sharesCache: boolean = false;
   private _trainable: boolean;
   private builtFor?: string;
 

@@ -39,6 +39,14 @@ interface ChunkSet {
   grads: number;
   stride: number;
   rep: Replayer;
+  /** Whether the chunks share the caches of layers that allow it (sharing, when the set was made). */
+  shares: boolean;
+}
+
+let sharing = true;
+/** Benchmarks (A/B): false gives every chunk caches of its own, each derived in the chunk's own job. */
+export function setChunkCacheSharing(on: boolean): void {
+  sharing = on;
 }
 
 const sets = new WeakMap<Runtime, ChunkSet>();
@@ -57,13 +65,14 @@ function release(rt: Runtime): void {
 
 function chunkSet(rt: Runtime, count: number): ChunkSet {
   const old = sets.get(rt);
-  if (old && old.rts.length >= count) return old;
+  if (old && old.rts.length >= count && old.shares === sharing) return old;
   release(rt);
   const be = rt.be,
     stride = rt.params.floats * 4;
   const grads = be.alloc(stride * count, `${rt.name} chunk gradients`);
   const rep = new Replayer(be, rt.name);
-  const s: ChunkSet = { rts: [], sizes: [], grads, stride, rep };
+  rep.hoistsAhead = sharing; // the chunks share their caches (shareCaches)
+  const s: ChunkSet = { rts: [], sizes: [], grads, stride, rep, shares: sharing };
   sets.set(rt, s);
   if (!hooked.has(rt)) {
     hooked.add(rt);
@@ -108,6 +117,13 @@ function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
     perThread.push(n > 0 ? [code, 5, rt.gradBlock + from * 4, s.grads + from * 4, s.stride, chunks, n] : []);
   }
   s.rep.dispatch(perThread);
+}
+
+/** Points the chunk arena's caches of layers that share them (Layer.sharesCache) at the first chunk's. */
+function shareCaches(first: Arena, a: Arena): void {
+  a.steps.forEach((st, i) => {
+    if (st.layer.sharesCache && st.io.cache) st.io.cache = first.steps[i].io.cache;
+  });
 }
 
 /** A layer whose updates need the whole batch and that cannot sync the chunks, if any. */
@@ -165,6 +181,7 @@ export function chunkedGradients(
   for (let c = 0; c < chunks; c++) {
     const ca = s.rts[c].ensure(CHUNK, TRAIN),
       from = c * CHUNK;
+    if (c > 0 && s.shares) shareCaches(s.rts[0].current!, ca);
     rt.be.copy(ca.input, a.input + from * row * 4, size(c) * row);
     rt.be.copy(ca.labels, a.labels + from * 4, size(c));
     rt.be.copy(ca.targets, a.targets + from * out * 4, size(c) * out);

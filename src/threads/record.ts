@@ -38,6 +38,13 @@ export class Replayer {
   private job = -1;
   private syncs = 0;
   private combines: { key: number; ops: number[] }[] = [];
+  /** Lists recorded under ahead(): they run before the dispatch's jobs, as jobs of their own. */
+  private prelude: number[][] = [];
+  /**
+   * Whether ahead() records into the prelude: the jobs share what it derives (the chunks of a batch share
+   * their caches). Otherwise ahead() records in place, in the job that asked.
+   */
+  hoistsAhead = false;
   private readonly kernels: Record<string, (...a: number[]) => number> = {};
   private readonly played: Record<string, () => number> = {};
   private readonly fns: ((...a: number[]) => unknown)[];
@@ -77,6 +84,17 @@ export class Replayer {
         for (let i = 0; i < data.length; i++) this.staged.push(data[i]);
       },
       copy: (dst: number, src: number, n: number) => void this.ops.push(COPY, 3, dst, src, n),
+      ahead: (fn: () => void) => {
+        if (!this.hoistsAhead) return fn();
+        const own = this.ops;
+        this.ops = [];
+        try {
+          fn();
+          if (this.ops.length) this.prelude.push(this.ops);
+        } finally {
+          this.ops = own;
+        }
+      },
       view: refuse('view'),
       read: refuse('read'),
       viewI32: refuse('viewI32'),
@@ -185,6 +203,7 @@ export class Replayer {
     if (threadsFor(this.be, 2) > 1) poolFor(this.be)!.wake();
     this.staged = [];
     this.kept = 0;
+    this.prelude = [];
     this.ops = [];
     const first = this.ops;
     this.on = true;
@@ -211,10 +230,16 @@ export class Replayer {
     this.dispatchPhases([lists], []);
   }
 
-  /** Writes every phase's lists and the combines into the op region, then runs phase 0, combine 0, phase 1, ... */
-  private dispatchPhases(phases: number[][][], combines: number[][]): void {
+  /**
+   * Writes every phase's lists and the combines into the op region, then runs the prelude (the lists
+   * recorded under ahead(), as jobs), phase 0, combine 0, phase 1, ...
+   */
+  private dispatchPhases(recorded: number[][][], recordedCombines: number[][]): void {
     const be = this.be,
       staged = this.staged;
+    const phases = this.prelude.length ? [this.prelude, ...recorded] : recorded,
+      combines = this.prelude.length ? [[], ...recordedCombines] : recordedCombines;
+    this.prelude = [];
     const groups = [...phases, ...combines.map((c) => [c])];
     const opFloats = groups.reduce((t, g) => t + g.reduce((u, l) => u + l.length, 0), 0),
       jobs = groups.reduce((t, g) => t + g.length, 0);
@@ -261,7 +286,7 @@ export class Replayer {
       if (pool && threads > 1) pool.run(ptr, n, runJob, threads - 1);
       else for (let j = 0; j < n; j++) runJob(table[2 * j], table[2 * j + 1]);
       const c = placed[phases.length + k];
-      if (c) runJob(c.table[0], c.table[1]);
+      if (c && c.table[1] > 0) runJob(c.table[0], c.table[1]);
     });
     this.results = new Float64Array(buffer, results, this.kept).slice();
   }
