@@ -1,7 +1,7 @@
 // Dense layer: y[N,OUT] = act(x[N,IN] w[IN,OUT] + b). Weights as Keras stores them.
 import { bias_act, bias_grad, FLAG_BIAS } from './activation';
 import { scalarMode } from './common';
-import { gemm_nn, gemm_nn_scalar, gemm_nt, gemm_packed_4x8_f32x4, gemm_tn, pack_b } from './gemm';
+import { gemm_nn, gemm_nn_scalar, gemm_nt, gemm_packed_4x8_f32x4, gemm_tn, pack_b, pack_bt } from './gemm';
 
 export const FLAG_NEED_DX: i32 = 4;
 /** Frozen layer: only dx is wanted, leave dw and db alone. */
@@ -16,6 +16,11 @@ export function dense_forward(x: usize, w: usize, bias: usize, y: usize, scratch
 /** wp = w [IN, OUT] in the GEMM's 8-column panels (ceil(OUT/8)*8*IN floats), as dense_forward packs it per call. */
 export function dense_pack(w: usize, wp: usize, IN: i32, OUT: i32): void {
   pack_b(IN, OUT, w, OUT, wp);
+}
+
+/** wpt = w^T [OUT, IN] in 8-column panels (ceil(IN/8)*8*OUT floats), as dense_backward packs it for dx per call. */
+export function dense_pack_t(w: usize, wpt: usize, IN: i32, OUT: i32): void {
+  pack_bt(OUT, IN, w, OUT, wpt);
 }
 
 /** dense_forward with w packed once by dense_pack: for N >= 8 the same sums in the same order, bit for bit. */

@@ -7,7 +7,15 @@
 // four lanes as a tree, so there the two agree to float32 rounding (checked with a tolerance).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_RELU, FLAG_SKIP_DW } from '../src/backend.js';
-import { denseBackward, denseForward, denseForwardCached, densePackedCacheFloats, denseScratchFloats } from '../src/kernels/dense.js';
+import {
+  denseBackward,
+  denseBackwardInputCached,
+  denseForward,
+  denseForwardCached,
+  densePackedCacheFloats,
+  denseScratchFloats,
+  denseTrainingCacheFloats,
+} from '../src/kernels/dense.js';
 import { Dense, Sequential, SGD, tensor } from '../src/index.js';
 import { denseBackwardRef, denseForwardRef, mulberry32, randomArray } from './reference.js';
 import { type Arena, createVariants, expectBitwise, expectClose, sumTol, type Variant, withArena } from './helpers.js';
@@ -204,6 +212,56 @@ describe('dense forward with the kernel packed once (inference cache) equals the
           ar.run(`${label} forward`, [p.y, p.scratch], () => denseForward(be, p.x, p.w, p.b, p.y, p.scratch, N, IN, OUT, flags));
           expect(Buffer.from(ar.read(p.y2).buffer).equals(Buffer.from(ar.read(p.y).buffer)), `${name}: version 4 kept its panels`).toBe(
             N < 8,
+          );
+        });
+      }
+    });
+  });
+});
+
+describe("dense input gradient with w^T packed once (training chunks) equals dense_backward's dx bit for bit", () => {
+  const shapes: [number, number, number][] = [
+    [4, 5, 13],
+    [13, 17, 8],
+    [16, 37, 11],
+    [5, 3, 1],
+    [7, 9, 29],
+  ];
+  shapes.forEach(([N, IN, OUT], idx) => {
+    it(`dense dy=[${N},${OUT}] w=[${IN},${OUT}] -> dx=[${N},${IN}]: packed-transpose cache vs dense_backward, then new weights repack`, () => {
+      const d = caseData(N, IN, OUT, 700 + idx),
+        w2 = d.w.map((v) => 0.75 * v - 0.1);
+      for (const { name, be } of vs) {
+        withArena(be, (ar) => {
+          const p = ar.place(
+            { x: d.x, w: d.w, dy: d.dy, dx: N * IN, dx2: N * IN, dw: IN * OUT, scratch: denseScratchFloats(IN, OUT) },
+            null,
+          );
+          const cache = ar.place({ cache: denseTrainingCacheFloats(IN, OUT) }, 'cache').cache;
+          be.i32.fill(0, cache / 4, cache / 4 + 16); // a planned cache starts zeroed
+          const label = `dense dy=[${N},${OUT}] w=[${IN},${OUT}]`;
+          for (const [version, w] of [
+            [7, d.w],
+            [7, d.w],
+            [8, w2],
+          ] as const) {
+            ar.refill(p.w, w);
+            ar.run(`${label} backward dx`, [p.dx, p.dw, p.scratch], () =>
+              denseBackward(be, p.x, p.w, p.dy, p.dx, p.dw, 0, p.scratch, N, IN, OUT, FLAG_NEED_DX),
+            );
+            ar.run(`${label} cached dx v${version}`, [p.dx2, cache], () =>
+              denseBackwardInputCached(be, p.dy, p.w, p.dx2, N, IN, OUT, cache, version),
+            );
+            expectBitwise(ar.read(p.dx2), ar.read(p.dx), `${name} packed w^T vs dense_backward, weights version ${version}`);
+          }
+          // The same version again does not repack: the stale panels give the version-7 weights' dx.
+          ar.refill(p.w, d.w);
+          ar.run(`${label} cached dx v8 again`, [p.dx2, cache], () => denseBackwardInputCached(be, p.dy, p.w, p.dx2, N, IN, OUT, cache, 8));
+          ar.run(`${label} backward dx`, [p.dx, p.dw, p.scratch], () =>
+            denseBackward(be, p.x, p.w, p.dy, p.dx, p.dw, 0, p.scratch, N, IN, OUT, FLAG_NEED_DX),
+          );
+          expect(Buffer.from(ar.read(p.dx2).buffer).equals(Buffer.from(ar.read(p.dx).buffer)), `${name}: version 8 kept its panels`).toBe(
+            false,
           );
         });
       }

@@ -199,7 +199,7 @@ describe('data-parallel training', () => {
     m.dispose();
   });
 
-  it('x=[53,10,10,3] conv 8->16 3x3 (Winograd) on 2 threads: its transformed filters are made once per step before the chunks (a first dispatch of 2 jobs), and 3 SGD steps equal unchunked direct-convolution steps within float32 rounding', async () => {
+  it('x=[53,10,10,3] conv 8->16 3x3 (Winograd) on 2 threads: its transformed filters and the dense kernel packed (and transposed) are made once per step before the chunks (a first dispatch of 4 jobs), and 3 SGD steps equal unchunked direct-convolution steps within float32 rounding', async () => {
     await setThreads(2);
     const make = () => {
       const m = new Sequential(
@@ -217,12 +217,38 @@ describe('data-parallel training', () => {
     };
     const chunked = make(),
       whole = make();
-    const run = vi.spyOn(ThreadPool.prototype, 'run');
+    // The kernels each job of a dispatch calls, read back from its table.
+    const names = kernelNames(currentBackend());
+    const kernelsOf = (table: number, jobs: number) => {
+      const f64 = new Float64Array(currentBackend().k.memory.buffer);
+      return Array.from({ length: jobs }, (_, j) => {
+        const at = f64[table / 8 + 2 * j] / 8,
+          len = f64[table / 8 + 2 * j + 1];
+        const called: string[] = [];
+        for (let i = at; i < at + len; i += 2 + f64[i + 1]) if (f64[i] >= 0) called.push(names[f64[i]]);
+        return called;
+      });
+    };
+    const dispatched: string[][][] = [];
+    const original = ThreadPool.prototype.run;
+    const run = vi.spyOn(ThreadPool.prototype, 'run').mockImplementation(function (this: ThreadPool, table, jobs, runJob, open) {
+      dispatched.push(kernelsOf(table, jobs));
+      return original.call(this, table, jobs, runJob, open);
+    });
     for (let i = 0; i < 3; i++) {
-      run.mockClear();
+      dispatched.length = 0;
       chunked.trainOnBatch(X, Y);
-      // conv 8->16's forward and input-gradient transforms, one job each, then the 4 chunks.
-      expect(run.mock.calls.slice(0, 2).map((c) => c[1])).toEqual([2, 4]);
+      // First conv 8->16's two transforms and the dense kernel's two packings, then 4 chunks that use them.
+      expect(dispatched[0].map((j) => j.join())).toEqual(
+        expect.arrayContaining(['winograd_filter_transform', 'dense_pack', 'dense_pack_t', 'winograd_filter_transform']),
+      );
+      expect(dispatched[0]).toHaveLength(4);
+      expect(dispatched[1]).toHaveLength(4);
+      const count = (name: string) => dispatched[1].map((chunk) => chunk.filter((k) => k === name).length);
+      expect(count('winograd_forward')).toEqual([2, 2, 2, 2]); // forward and input gradient
+      // Forward and input gradient; the last chunk's 5 rows run the forward on the kernel in place (below 8 rows).
+      expect(count('dense_forward_packed')).toEqual([2, 2, 2, 1]);
+      expect(count('winograd_filter_transform').concat(count('dense_pack'), count('dense_pack_t'))).toEqual(new Array(12).fill(0));
     }
     run.mockRestore();
     // The reference runs unchunked (as without setThreads) and by direct convolution: no transformed filters.

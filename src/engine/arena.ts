@@ -20,6 +20,11 @@ export interface ArenaMode {
   inputGrad: boolean;
   /** Only the input, labels and targets (no steps): a training batch that runs in chunks. */
   staging?: boolean;
+  /**
+   * A chunk of a split batch: the first plans the caches the chunks share (Layer.sharesCache), the others
+   * none of those (src/threads/chunked.ts points them at the first's).
+   */
+  chunk?: 'first' | 'other';
 }
 
 /** One node's work: its buffers, what its backward must produce, and the sums after it. */
@@ -182,7 +187,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     scratchFloats = Math.max(scratchFloats, l.scratchFloats(shapes));
     const s = l.savedFloatsPerSample(shapes);
     if (s > 0 && runsBackward(n)) saved.set(n, add(buf(capacity * s, step.get(n)!, back(n))));
-    const c = l.cacheFloats(shapes, mode.training);
+    const c = mode.chunk === 'other' && l.sharesCache ? 0 : l.cacheFloats(shapes, mode.training, mode.chunk !== undefined);
     if (c > 0) caches.set(n, always(c));
   }
   const folded = new Map<Node, Buf>();

@@ -44,6 +44,9 @@ export interface TrainHost {
 
 export const TRAIN = { training: true, inputGrad: false };
 export const INFER = { training: false, inputGrad: false };
+/** The chunks of a training batch split into chunks (src/threads/chunked.ts): the first, and the others. */
+export const FIRST_CHUNK = { training: true, inputGrad: false, chunk: 'first' as const };
+export const OTHER_CHUNK = { training: true, inputGrad: false, chunk: 'other' as const };
 /** A training batch's inputs and targets only (it trains in chunks with arenas of their own). */
 export const STAGE = { training: true, inputGrad: false, staging: true };
 

@@ -38,6 +38,38 @@ export function densePackedCacheFloats(IN: number, OUT: number): number {
 }
 
 /**
+ * Floats a Dense layer keeps in the chunks of a training batch (which share them): the inference cache, and
+ * after it w^T packed for the input gradient (stamped in the header's second int32).
+ */
+export function denseTrainingCacheFloats(IN: number, OUT: number): number {
+  return densePackedCacheFloats(IN, OUT) + roundUp(IN, 8) * OUT;
+}
+
+/**
+ * dx = dy w^T with w^T packed into `cache` (denseTrainingCacheFloats) once per weights version: the same sums
+ * in the same order as dense_backward's dx for batches of 4 rows and more (below, it reads w in place).
+ */
+export function denseBackwardInputCached(
+  be: Backend,
+  dy: number,
+  w: number,
+  dx: number,
+  N: number,
+  IN: number,
+  OUT: number,
+  cache: number,
+  version: number,
+): void {
+  const wpt = cache + densePackedCacheFloats(IN, OUT) * 4,
+    stamp = (version + 1) | 0;
+  if (be.i32[cache / 4 + 1] !== stamp) {
+    be.ahead(() => be.k.dense_pack_t(w, wpt, IN, OUT));
+    be.i32[cache / 4 + 1] = stamp;
+  }
+  be.k.dense_forward_packed(dy, wpt, 0, dx, N, OUT, IN, 0);
+}
+
+/**
  * denseForward with the kernel packed into `cache` once per weights version instead of into scratch on every
  * call. Batches below 8 rows read the kernel in place (denseForward's path; packing would not pay).
  */
@@ -59,7 +91,7 @@ export function denseForwardCached(
   const wp = cache + 64,
     stamp = (version + 1) | 0;
   if (be.i32[cache / 4] !== stamp) {
-    be.k.dense_pack(w, wp, IN, OUT);
+    be.ahead(() => be.k.dense_pack(w, wp, IN, OUT));
     be.i32[cache / 4] = stamp;
   }
   be.k.dense_forward_packed(x, wp, bias, y, N, IN, OUT, flags);

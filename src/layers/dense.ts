@@ -1,6 +1,14 @@
 import { FLAG_BIAS, FLAG_NEED_DX, FLAG_SKIP_DW } from '../backend.js';
 import { initializerConfig } from '../initializers.js';
-import { denseBackward, denseForward, denseForwardCached, densePackedCacheFloats, denseScratchFloats } from '../kernels/dense.js';
+import {
+  denseBackward,
+  denseBackwardInputCached,
+  denseForward,
+  denseForwardCached,
+  densePackedCacheFloats,
+  denseScratchFloats,
+  denseTrainingCacheFloats,
+} from '../kernels/dense.js';
 import {
   activationBackward,
   finishActivation,
@@ -32,6 +40,7 @@ class DenseLayer extends KernelLayer {
     loraRank: null,
   };
   readonly units: number;
+  readonly sharesCache = true;
 
   constructor(args: DenseArgs) {
     super(args, 'dense');
@@ -54,10 +63,12 @@ class DenseLayer extends KernelLayer {
 
   /**
    * Inference keeps the kernel packed for the GEMM, made once per weights version (XNNPACK's setup/run
-   * split); training changes the weights every step, so it packs in scratch as it goes.
+   * split). Training changes the weights every step and packs in scratch as it goes, but the chunks of a
+   * split batch share the kernel and its transpose packed once per step.
    */
-  cacheFloats(s: NodeShapes, training: boolean): number {
-    return training ? 0 : densePackedCacheFloats(s.in[0][0], this.units);
+  cacheFloats(s: NodeShapes, training: boolean, chunk: boolean): number {
+    if (training) return chunk ? denseTrainingCacheFloats(s.in[0][0], this.units) : 0;
+    return densePackedCacheFloats(s.in[0][0], this.units);
   }
 
   savedFloatsPerSample(_s: NodeShapes): number {
@@ -75,9 +86,12 @@ class DenseLayer extends KernelLayer {
     finishActivation(activation, io, n * this.units, this.units, training, be);
   }
 
-  backward(io: NodeIO, n: number, need: Need, { be }: RunContext): void {
+  backward(io: NodeIO, n: number, need: Need, { be, weightsVersion }: RunContext): void {
     activationBackward(this.activation, io, n * this.units, this.units, be);
-    const flags = (this.useBias ? FLAG_BIAS : 0) | (need.dx[0] ? FLAG_NEED_DX : 0) | (need.dw ? 0 : FLAG_SKIP_DW);
+    const IN = io.shapes.in[0][0],
+      packed = need.dx[0] && io.cache !== 0 && n >= 4;
+    const flags = (this.useBias ? FLAG_BIAS : 0) | (need.dx[0] && !packed ? FLAG_NEED_DX : 0) | (need.dw ? 0 : FLAG_SKIP_DW);
+    if (packed) denseBackwardInputCached(be, io.dy, io.params[0], io.dx[0], n, IN, this.units, io.cache, weightsVersion);
     denseBackward(
       be,
       io.x[0],
@@ -88,7 +102,7 @@ class DenseLayer extends KernelLayer {
       this.useBias ? (io.grads[1] ?? 0) : 0,
       io.scratch,
       n,
-      io.shapes.in[0][0],
+      IN,
       this.units,
       flags,
     );

@@ -254,9 +254,9 @@ export abstract class Layer {
   /**
    * Floats kept across calls (io.cache) for what the layer derives from its weights (Winograd's transformed
    * filters, Dense's packed kernel) or keeps between a training forward and applyUpdates, valid while ctx.weightsVersion stays the
-   * same; `training`: the plan also runs backward.
+   * same; `training`: the plan also runs backward; `chunk`: in a chunk of a split batch (see sharesCache).
    */
-  cacheFloats(_s: NodeShapes, _training: boolean): number {
+  cacheFloats(_s: NodeShapes, _training: boolean, _chunk: boolean): number {
     return 0;
   }
   /**

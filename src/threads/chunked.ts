@@ -22,7 +22,7 @@ import type { Loss } from '../engine/losses.js';
 import type { Arena } from '../engine/arena.js';
 import { layerOf } from '../engine/graph.js';
 import { Runtime } from '../engine/runtime.js';
-import { STAGE, TRAIN } from '../engine/state.js';
+import { FIRST_CHUNK, OTHER_CHUNK, STAGE, TRAIN } from '../engine/state.js';
 import type { IOShapes } from '../engine/validation.js';
 import { type BatchSplit, Layer } from '../layers/layer.js';
 import type { UpdateRun } from '../optimizers.js';
@@ -122,7 +122,7 @@ function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
 /** Points the chunk arena's caches of layers that share them (Layer.sharesCache) at the first chunk's. */
 function shareCaches(first: Arena, a: Arena): void {
   a.steps.forEach((st, i) => {
-    if (st.layer.sharesCache && st.io.cache) st.io.cache = first.steps[i].io.cache;
+    if (st.layer.sharesCache) st.io.cache = first.steps[i].io.cache;
   });
 }
 
@@ -179,7 +179,7 @@ export function chunkedGradients(
   const row = shapeSize(io.input),
     out = shapeSize(io.output);
   for (let c = 0; c < chunks; c++) {
-    const ca = s.rts[c].ensure(CHUNK, TRAIN),
+    const ca = s.rts[c].ensure(CHUNK, !s.shares ? TRAIN : c === 0 ? FIRST_CHUNK : OTHER_CHUNK),
       from = c * CHUNK;
     if (c > 0 && s.shares) shareCaches(s.rts[0].current!, ca);
     rt.be.copy(ca.input, a.input + from * row * 4, size(c) * row);
