@@ -54,9 +54,10 @@ export function set_depthwise_variant(v: i32, touch: i32): void {
 // ran 2.4x slower per image once the batch no longer fitted in the cache. So px4_rows loads one byte of each
 // cache line of the rows it reads for the first time, TOUCH_AHEAD / STEP bytes ahead of where it reads them
 // (the same time ahead at either stride), at the rate it consumes them: the misses then overlap the
-// arithmetic. Measured (docs/performance.md): 1.36x on [32,56,56,128] stride 2, 1.06-1.19x at stride 1;
-// 16-32 KB ahead all did about as well, 64 KB less. touchEnd: the last byte of the source buffer.
-const TOUCH_AHEAD: usize = 32768;
+// arithmetic. Measured (docs/performance.md): 1.36x on [32,56,56,128] stride 2, 1.06-1.19x at stride 1.
+// Since the packed, spill-free block runs faster, 64 KB ahead beats 32 KB by 1.02-1.27x (128 KB: 0.94-0.98x
+// of 64). touchEnd: the last byte of the source buffer.
+const TOUCH_AHEAD: usize = 65536;
 let touching = true;
 let touchEnd: usize = 0;
 
