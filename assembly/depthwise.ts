@@ -36,11 +36,13 @@ let variant: i32 = DW_RULE;
  * Pixel-major (gather_interior_px4) or row passes for a row of count output pixels of CC channels. The rule,
  * from interleaved A/B runs on MobileNet-v1's depthwise shapes (docs/performance.md): pixel-major runs its
  * inner loop over the CC/4 channel groups and the row passes theirs along the pixels, so each wins where its
- * inner loop is the longer one: pixel-major when CC >= 2 * count (1.1-1.9x faster from C = 128 at width
- * 56 to C = 1024 at width 7; 1.1-1.2x slower at C = 32 and 64, widths 56-112).
+ * inner loop is the longer one: at stride 1 pixel-major when CC >= 2 * count (1.1-1.9x faster from C = 128 at
+ * width 56 to C = 1024 at width 7; 0.88-1.06x at C = 32 and 64, widths 56-112). At stride 2 (the forward), whose
+ * row passes read each source pixel in two passes, already from 2 * CC >= count (1.07-1.32x at C = 16-64, output
+ * widths 28-56; 0.88x at C = 16, width 56).
  */
 function pixelMajor(CC: i32, count: i32): bool {
-  return variant == DW_PIXELS || (variant == DW_RULE && CC >= 2 * count);
+  return variant == DW_PIXELS || (variant == DW_RULE && (colStep == 2 ? 2 * CC >= count : CC >= 2 * count));
 }
 
 /** v: the interior kernel (DW_RULE, 1 rows, DW_PIXELS); touch: 0 turns px4_rows' touch loads off (A/B). */
