@@ -27,6 +27,8 @@ import { sharedMemoryModule } from '../src/threads/shared-module.js';
 import { capThreads, workersRestarted } from '../src/threads/config.js';
 import { alignFloats } from '../src/engine/plan.js';
 import type { Runtime } from '../src/engine/runtime.js';
+import type { ArenaMode } from '../src/engine/arena.js';
+import { FIRST_CHUNK, OTHER_CHUNK, TRAIN } from '../src/engine/state.js';
 import { Layer, type Need, type NodeIO, type RunContext } from '../src/layers/layer.js';
 import { shapeSize } from '../src/tensor.js';
 import { COPY, EXIT, kernelNames, runOps, ThreadPool } from '../src/threads/pool.js';
@@ -322,6 +324,29 @@ describe('data-parallel training', () => {
     expect(whole.bytes).toBeGreaterThan(20 * two.bytes);
     unthreaded.dispose();
     expect(two.predicted).toEqual((await planned(1)).predicted);
+  });
+
+  it('chunks of 16 for x=[*,10,10,3] -> dense 3000 -> 7 and conv 8->16 (Winograd): the first chunk plans the shared caches, the others none, and no chunk plans the dense packing scratch', () => {
+    const m = new Sequential(
+      [
+        new Conv2D({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', inputShape: [10, 10, 3] }),
+        new Conv2D({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        new Flatten(),
+        new Dense({ units: 3000, activation: 'relu' }),
+        new Dense({ units: 7, activation: 'softmax' }),
+      ],
+      { seed: 2 },
+    );
+    m.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    const rt = (m as unknown as { runtime(what: string): Runtime }).runtime('test');
+    const bytes = (mode: ArenaMode) => rt.plannedBytes(16, mode);
+    // dense 1600 -> 3000: its packed kernel and packed transpose, 2 x 4.8M floats, in the first chunk only.
+    const packed = 4 * (alignFloats(1600 * 3000) * 2);
+    expect(bytes(FIRST_CHUNK) - bytes(OTHER_CHUNK)).toBeGreaterThanOrEqual(packed);
+    // An unchunked training plan packs per call into scratch (the larger packing, 4.8M floats); a chunk's
+    // scratch is only the convolutions' (under 5% of that).
+    expect(bytes(TRAIN) - bytes(OTHER_CHUNK)).toBeGreaterThan(0.95 * 4 * 1600 * 3000);
+    m.dispose();
   });
 
   it('a layer that reads wasm memory from JavaScript: the first chunked batch falls back to one thread (note once) with the batch intact, and trains as without threads', async () => {

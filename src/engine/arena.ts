@@ -184,7 +184,7 @@ export function planArena(graph: Graph, params: ParamLayout | undefined, capacit
     if (n.inputs.length === 0) continue;
     const l = layerOf(n),
       shapes = { in: n.inputs.map((t) => t.dims), out: n.output.dims };
-    scratchFloats = Math.max(scratchFloats, l.scratchFloats(shapes));
+    scratchFloats = Math.max(scratchFloats, l.scratchFloats(shapes, mode.chunk !== undefined));
     const s = l.savedFloatsPerSample(shapes);
     if (s > 0 && runsBackward(n)) saved.set(n, add(buf(capacity * s, step.get(n)!, back(n))));
     const c = mode.chunk === 'other' && l.sharesCache ? 0 : l.cacheFloats(shapes, mode.training, mode.chunk !== undefined);

@@ -57,8 +57,9 @@ class DenseLayer extends KernelLayer {
     return this.kernelAndBias([inUnits, this.units], inUnits, this.units);
   }
 
-  scratchFloats(s: NodeShapes): number {
-    return denseScratchFloats(s.in[0][0], this.units);
+  /** Per-call packing; a chunk packs once into the shared cache, and its small batches read the kernel in place. */
+  scratchFloats(s: NodeShapes, chunk: boolean): number {
+    return chunk ? 0 : denseScratchFloats(s.in[0][0], this.units);
   }
 
   /**

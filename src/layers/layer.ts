@@ -247,8 +247,8 @@ export abstract class Layer {
   protected declareWeights(_inputShapes: number[][]): WeightSpec[] {
     return [];
   }
-  /** Floats of scratch one call needs (shared by all nodes of a model). */
-  scratchFloats(_s: NodeShapes): number {
+  /** Floats of scratch one call needs (shared by all nodes of a model); `chunk`: in a chunk of a split batch. */
+  scratchFloats(_s: NodeShapes, _chunk = false): number {
     return 0;
   }
   /**
@@ -256,7 +256,7 @@ export abstract class Layer {
    * filters, Dense's packed kernel) or keeps between a training forward and applyUpdates, valid while ctx.weightsVersion stays the
    * same; `training`: the plan also runs backward; `chunk`: in a chunk of a split batch (see sharesCache).
    */
-  cacheFloats(_s: NodeShapes, _training: boolean, _chunk: boolean): number {
+  cacheFloats(_s: NodeShapes, _training: boolean, _chunk = false): number {
     return 0;
   }
   /**
