@@ -267,8 +267,8 @@ export class Backend {
   }
 
   /**
-   * Runs fn's kernel calls, which derive data from the weights (Winograd's transformed filters) for the
-   * calls that follow. Here at once; a recording (src/threads/record.ts) runs them before every job of its
+   * Runs fn's kernel calls, which derive data from the weights (Winograd's transformed filters, Dense's
+   * packed kernel) for the calls that follow. Here at once; a recording (src/threads/record.ts) runs them before every job of its
    * dispatch, once, so the chunks of a batch can share what they derive.
    */
   ahead(fn: () => void): void {
