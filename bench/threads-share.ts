@@ -1,0 +1,52 @@
+// Whether the chunks of a training batch share what they derive from the weights (Winograd's transformed
+// filters, Dense's packed kernel and its transpose; setChunkCacheSharing): LeNet b64 steps unchunked, and on
+// 1 and 2 threads with caches of their own or shared, interleaved rounds in one process, medians.
+// npx tsx bench/threads-share.ts [rounds] (pin it: taskset -c 0,1).
+import { loadavg } from 'node:os';
+import { SGD, setThreads, tensor } from '../src/node.js';
+import { lenet } from '../src/nets.js';
+import { Rng } from '../src/random.js';
+import { setChunkCacheSharing } from '../src/threads/chunked.js';
+import { capThreads } from '../src/threads/config.js';
+import { median } from './util.js';
+
+const B = 64,
+  rng = new Rng(1);
+const x = tensor(
+  Float32Array.from({ length: B * 784 }, () => rng.uniform()),
+  [B, 28, 28, 1],
+);
+const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+const rounds = Number(process.argv[2] ?? 15);
+
+await setThreads(2);
+const m = lenet(1);
+m.compile({ optimizer: new SGD({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
+const configs = [
+  { name: 'unchunked', threads: 0, share: true },
+  { name: '1 thread, caches of their own', threads: 1, share: false },
+  { name: '1 thread, shared', threads: 1, share: true },
+  { name: '2 threads, caches of their own', threads: 2, share: false },
+  { name: '2 threads, shared', threads: 2, share: true },
+];
+const ms = configs.map(() => [] as number[]);
+const load0 = loadavg()[0];
+for (let r = -1; r < rounds; r++)
+  configs.forEach((c, i) => {
+    capThreads(c.threads);
+    setChunkCacheSharing(c.share);
+    for (let s = 0; s < 3; s++) m.trainOnBatch(x, y);
+    const t = performance.now();
+    for (let s = 0; s < 10; s++) m.trainOnBatch(x, y);
+    if (r >= 0) ms[i].push((performance.now() - t) / 10);
+  });
+capThreads(Infinity);
+setChunkCacheSharing(true);
+console.log(
+  `load ${load0.toFixed(2)} -> ${loadavg()[0].toFixed(2)}; ms per b64 LeNet step, medians of ${rounds} interleaved rounds of 10 steps\n`,
+);
+console.log('| configuration | ms/step | unchunked / this |\n|---|---|---|');
+const base = median(ms[0]);
+configs.forEach((c, i) => console.log(`| ${c.name} | ${median(ms[i]).toFixed(2)} | ${(base / median(ms[i])).toFixed(3)}x |`));
+m.dispose();
+await setThreads(1);
