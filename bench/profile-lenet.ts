@@ -1,22 +1,17 @@
 // Where the time goes in one LeNet training step (batch 64): each node's forward and backward timed alone
 // on the model's own buffers, with the convolution algorithm rule ('auto') and with direct convolution.
 // npm run bench:profile
-import { setConvAlgorithm, SGD, tensor, type Model } from '../src/node.js';
+import { setConvAlgorithm, SGD, type Model } from '../src/node.js';
 import { weightsVersion } from '../src/engine/plan.js';
 import type { RunContext } from '../src/layers/layer.js';
 import { winogradTransformFilter } from '../src/kernels/winograd.js';
 import { lenet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
-import { median, pinToOneCore } from './util.js';
+import { median, pinToOneCore, randomLenetBatch } from './util.js';
 
 pinToOneCore();
 const B = 64;
-const rng = new Rng(1);
-const x = tensor(
-  Float32Array.from({ length: B * 784 }, () => rng.uniform()),
-  [B, 28, 28, 1],
-);
-const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+const [x, y] = randomLenetBatch(B);
 const time = (f: () => void) => {
   for (let i = 0; i < 3; i++) f();
   const t: number[] = [];

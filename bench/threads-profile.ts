@@ -2,21 +2,15 @@
 // recording on the main thread, each dispatch's own list and its wait for the workers (chunks: forward, loss
 // and backward; the chunk-gradient sum; the update). npx tsx bench/threads-profile.ts (pin it: taskset -c 0,1).
 import { loadavg } from 'node:os';
-import { SGD, setThreads, tensor } from '../src/node.js';
+import { SGD, setThreads } from '../src/node.js';
 import { lenet } from '../src/nets.js';
-import { Rng } from '../src/random.js';
 import { capThreads } from '../src/threads/config.js';
 import { ThreadPool } from '../src/threads/pool.js';
 import { Replayer } from '../src/threads/record.js';
-import { median } from './util.js';
+import { median, randomLenetBatch } from './util.js';
 
 const B = 64;
-const rng = new Rng(1);
-const x = tensor(
-  Float32Array.from({ length: B * 784 }, () => rng.uniform()),
-  [B, 28, 28, 1],
-);
-const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+const [x, y] = randomLenetBatch(B);
 
 const acc = new Map<string, number>();
 const add = (k: string, t: number) => acc.set(k, (acc.get(k) ?? 0) + t);

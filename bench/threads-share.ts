@@ -3,20 +3,14 @@
 // 1 and 2 threads with caches of their own or shared, interleaved rounds in one process, medians.
 // npx tsx bench/threads-share.ts [rounds] (pin it: taskset -c 0,1).
 import { loadavg } from 'node:os';
-import { SGD, setThreads, tensor } from '../src/node.js';
+import { SGD, setThreads } from '../src/node.js';
 import { lenet } from '../src/nets.js';
-import { Rng } from '../src/random.js';
 import { setChunkCacheSharing } from '../src/threads/chunked.js';
 import { capThreads } from '../src/threads/config.js';
-import { median } from './util.js';
+import { median, randomLenetBatch } from './util.js';
 
-const B = 64,
-  rng = new Rng(1);
-const x = tensor(
-  Float32Array.from({ length: B * 784 }, () => rng.uniform()),
-  [B, 28, 28, 1],
-);
-const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+const B = 64;
+const [x, y] = randomLenetBatch(B);
 const rounds = Number(process.argv[2] ?? 15);
 
 await setThreads(2);

@@ -3,20 +3,14 @@
 // npx tsx bench/threads-spin.ts (pin it: taskset -c 0,1). Run it on a quiet machine and on a loaded one:
 // a long spin wins when the cores are free and loses badly when a third process wants one.
 import { loadavg } from 'node:os';
-import { SGD, setThreads, tensor } from '../src/node.js';
+import { SGD, setThreads } from '../src/node.js';
 import { currentBackend } from '../src/backend.js';
 import { lenet } from '../src/nets.js';
-import { Rng } from '../src/random.js';
 import { capThreads, poolFor } from '../src/threads/config.js';
-import { median } from './util.js';
+import { median, randomLenetBatch } from './util.js';
 
-const B = 64,
-  rng = new Rng(1);
-const x = tensor(
-  Float32Array.from({ length: B * 784 }, () => rng.uniform()),
-  [B, 28, 28, 1],
-);
-const y = Int32Array.from({ length: B }, (_, i) => i % 10);
+const B = 64;
+const [x, y] = randomLenetBatch(B);
 const spins = (process.argv[2] ?? '0,0.1,0.3,1,2').split(',').map(Number);
 
 await setThreads(2);

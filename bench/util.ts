@@ -1,5 +1,7 @@
 // Timing helpers: warm up, repeat, take the median; pin to one core by re-executing under taskset.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { type Tensor, tensor } from '../src/index.js';
+import { Rng } from '../src/random.js';
 
 /**
  * Re-runs this process under `taskset -c N` (N = BENCH_CORE, default 0: another core when someone else's runs
@@ -72,4 +74,14 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function fmt(v: number | undefined, digits = 0): string {
   if (v === undefined || !Number.isFinite(v)) return '—';
   return v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** B random 28x28x1 images in [0, 1) (seeded) and labels 0..9 in turn: one LeNet batch for the step profiles. */
+export function randomLenetBatch(B: number, seed = 1): [Tensor, Int32Array] {
+  const rng = new Rng(seed);
+  const x = tensor(
+    Float32Array.from({ length: B * 784 }, () => rng.uniform()),
+    [B, 28, 28, 1],
+  );
+  return [x, Int32Array.from({ length: B }, (_, i) => i % 10)];
 }
