@@ -69,8 +69,22 @@ export function tile_scalar(mr: i32, nseg: i32, seglen: i32, segstride: usize, a
 
 /** Panels of 8 columns of B[K,N] (row stride ldb), each [K][8], zero-padded past N. */
 export function pack_b(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
-  const rowBytes = <usize>ldb << 2;
-  for (let j = 0; j < N; j += 8) {
+  const rowBytes = <usize>ldb << 2, panel = <usize>K << 5;
+  let j = 0;
+  // Two panels per pass: each 64-byte line of B is read once (one panel per pass read it twice, from L3
+  // when B outgrows L2).
+  for (; j + 16 <= N; j += 16) {
+    let src = b + (<usize>j << 2), d = dst;
+    for (let k = 0; k < K; k++) {
+      v128.store(d, v128.load(src));
+      v128.store(d, v128.load(src, 16), 16);
+      v128.store(d + panel, v128.load(src, 32));
+      v128.store(d + panel, v128.load(src, 48), 16);
+      d += 32; src += rowBytes;
+    }
+    dst += panel << 1;
+  }
+  for (; j < N; j += 8) {
     const nr = min(8, N - j);
     let src = b + (<usize>j << 2);
     if (nr == 8) {
@@ -90,6 +104,41 @@ export function pack_b(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
 
 /** Panels of B^T where B is [N,K] (row stride ldb): panel p holds B[p*8+r, k] at [k][r]. */
 export function pack_bt(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
+  if (scalarMode) { pack_bt_scalar(K, N, b, ldb, dst); return; }
+  const rowBytes = <usize>ldb << 2, panel = <usize>K << 5;
+  let j = 0;
+  for (; j + 8 <= N; j += 8) {
+    const src = b + <usize>j * rowBytes;
+    let k = 0;
+    for (; k + 4 <= K; k += 4) transpose_8x4_f32x4(src + (<usize>k << 2), rowBytes, dst + (<usize>k << 5));
+    for (; k < K; k++)
+      for (let r = 0; r < 8; r++) store<f32>(dst + (<usize>k << 5) + (<usize>r << 2), load<f32>(src + <usize>r * rowBytes + (<usize>k << 2)));
+    dst += panel;
+  }
+  if (j < N) pack_bt_scalar(K, N - j, b + <usize>j * rowBytes, ldb, dst);
+}
+
+/**
+ * Rows r = 0..7 (rowBytes apart) of 4 floats at src, stored transposed: float k of row r to dst + k*32 + r*4.
+ * Two 4x4 register transposes (unpack low/high pairs, then halves).
+ */
+// @ts-ignore: decorator
+@inline function transpose_8x4_f32x4(src: usize, rowBytes: usize, dst: usize): void {
+  for (let h: usize = 0; h < 2; h++) {
+    const s = src + h * 4 * rowBytes;
+    const v0 = v128.load(s), v1 = v128.load(s + rowBytes), v2 = v128.load(s + 2 * rowBytes), v3 = v128.load(s + 3 * rowBytes);
+    const lo01 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5), hi01 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+    const lo23 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5), hi23 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+    const d = dst + (h << 4);
+    v128.store(d, v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5));
+    v128.store(d, v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7), 32);
+    v128.store(d, v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5), 64);
+    v128.store(d, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7), 96);
+  }
+}
+
+/** pack_bt one float at a time (the scalar build's, and the SIMD one's last panel when N % 8 != 0). */
+function pack_bt_scalar(K: i32, N: i32, b: usize, ldb: i32, dst: usize): void {
   const rowBytes = <usize>ldb << 2;
   for (let j = 0; j < N; j += 8) {
     const nr = min(8, N - j);

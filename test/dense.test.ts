@@ -219,6 +219,50 @@ describe('dense forward with the kernel packed once (inference cache) equals the
   });
 });
 
+describe('dense_pack and dense_pack_t lay out the panels the packed GEMM reads (plain TS layout)', () => {
+  // Widths around the SIMD paths: two panels per pass (16 columns), one full panel, a zero-padded last
+  // panel; rows around the 4-row transposes of dense_pack_t.
+  const shapes: [number, number][] = [
+    [1, 1],
+    [3, 7],
+    [5, 8],
+    [13, 16],
+    [7, 24],
+    [17, 37],
+    [31, 9],
+    [4, 131],
+    [64, 33],
+  ];
+  // Panel p of B[K, N] holds B[k, 8p + r] at [k][r], zero past N.
+  const panels = (b: Float32Array, K: number, N: number) => {
+    const out = new Float32Array(Math.ceil(N / 8) * 8 * K);
+    for (let p = 0; p < N; p += 8)
+      for (let k = 0; k < K; k++) for (let r = 0; r < 8 && p + r < N; r++) out[p * K + k * 8 + r] = b[k * N + p + r];
+    return out;
+  };
+  const transpose = (w: Float32Array, IN: number, OUT: number) =>
+    Float32Array.from({ length: IN * OUT }, (_, i) => w[(i % IN) * OUT + Math.floor(i / IN)]);
+  shapes.forEach(([IN, OUT], idx) => {
+    it(`dense_pack w=[${IN},${OUT}] and dense_pack_t w=[${IN},${OUT}] -> w^T panels`, () => {
+      const w = randomArray(IN * OUT, mulberry32(900 + idx));
+      for (const { name, be } of vs) {
+        withArena(be, (ar) => {
+          const floats = Math.ceil(Math.max(IN, OUT) / 8) * 8 * Math.max(IN, OUT);
+          const p = ar.place({ w, packed: floats, packedT: floats }, null);
+          ar.refill(p.packed, new Float32Array(floats).fill(NaN));
+          ar.refill(p.packedT, new Float32Array(floats).fill(NaN));
+          ar.run(`dense_pack [${IN},${OUT}]`, [p.packed], () => be.k.dense_pack(p.w, p.packed, IN, OUT));
+          ar.run(`dense_pack_t [${IN},${OUT}]`, [p.packedT], () => be.k.dense_pack_t(p.w, p.packedT, IN, OUT));
+          const want = panels(w, IN, OUT),
+            wantT = panels(transpose(w, IN, OUT), OUT, IN);
+          expectBitwise(ar.read(p.packed).subarray(0, want.length), want, `${name} dense_pack`);
+          expectBitwise(ar.read(p.packedT).subarray(0, wantT.length), wantT, `${name} dense_pack_t`);
+        });
+      }
+    });
+  });
+});
+
 describe("dense input gradient with w^T packed once (training chunks) equals dense_backward's dx bit for bit", () => {
   const shapes: [number, number, number][] = [
     [4, 5, 13],
