@@ -15,7 +15,7 @@ const [x, y] = randomLenetBatch(B);
 const acc = new Map<string, number>();
 const add = (k: string, t: number) => acc.set(k, (acc.get(k) ?? 0) + t);
 let dispatchNo = 0;
-const phase = () => ['forward+loss+backward', 'sum', 'update'][dispatchNo] ?? `dispatch ${dispatchNo}`;
+const phase = () => ['forward+loss+backward+sum', 'update'][dispatchNo] ?? `dispatch ${dispatchNo}`;
 function wrap<T extends object>(proto: T, name: keyof T, key: (() => string) | string, after?: () => void) {
   const f = proto[name] as unknown as (...a: unknown[]) => unknown;
   (proto as Record<keyof T, unknown>)[name] = function (this: unknown, ...a: unknown[]) {

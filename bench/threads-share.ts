@@ -1,11 +1,13 @@
 // Whether the chunks of a training batch share what they derive from the weights (Winograd's transformed
-// filters, Dense's packed kernel and its transpose; setChunkCacheSharing): LeNet b64 steps unchunked, and on
-// 1 and 2 threads with caches of their own or shared, interleaved rounds in one process, medians.
+// filters, Dense's packed kernel and its transpose; setChunkCacheSharing), and whether their gradient sum
+// runs in the chunks' dispatch, each range as soon as every chunk has written it, or in a dispatch of its own
+// after them (setChunkSumOverlap): LeNet b64 steps unchunked, and on 1 and 2 threads, interleaved rounds in
+// one process, medians.
 // npx tsx bench/threads-share.ts [rounds] (pin it: taskset -c 0,1).
 import { loadavg } from 'node:os';
 import { SGD, setThreads } from '../src/node.js';
 import { lenet } from '../src/nets.js';
-import { setChunkCacheSharing } from '../src/threads/chunked.js';
+import { setChunkCacheSharing, setChunkSumOverlap } from '../src/threads/chunked.js';
 import { capThreads } from '../src/threads/config.js';
 import { median, randomLenetBatch } from './util.js';
 
@@ -17,11 +19,12 @@ await setThreads(2);
 const m = lenet(1);
 m.compile({ optimizer: new SGD({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy' });
 const configs = [
-  { name: 'unchunked', threads: 0, share: true },
-  { name: '1 thread, caches of their own', threads: 1, share: false },
-  { name: '1 thread, shared', threads: 1, share: true },
-  { name: '2 threads, caches of their own', threads: 2, share: false },
-  { name: '2 threads, shared', threads: 2, share: true },
+  { name: 'unchunked', threads: 0, share: true, overlap: true },
+  { name: '1 thread, caches of their own', threads: 1, share: false, overlap: true },
+  { name: '1 thread, shared', threads: 1, share: true, overlap: true },
+  { name: '2 threads, caches of their own', threads: 2, share: false, overlap: true },
+  { name: '2 threads, shared, sum after the chunks', threads: 2, share: true, overlap: false },
+  { name: '2 threads, shared, sum with the chunks', threads: 2, share: true, overlap: true },
 ];
 const ms = configs.map(() => [] as number[]);
 const load0 = loadavg()[0];
@@ -29,6 +32,7 @@ for (let r = -1; r < rounds; r++)
   configs.forEach((c, i) => {
     capThreads(c.threads);
     setChunkCacheSharing(c.share);
+    setChunkSumOverlap(c.overlap);
     for (let s = 0; s < 3; s++) m.trainOnBatch(x, y);
     const t = performance.now();
     for (let s = 0; s < 10; s++) m.trainOnBatch(x, y);
@@ -36,6 +40,7 @@ for (let r = -1; r < rounds; r++)
   });
 capThreads(Infinity);
 setChunkCacheSharing(true);
+setChunkSumOverlap(true);
 console.log(
   `load ${load0.toFixed(2)} -> ${loadavg()[0].toFixed(2)}; ms per b64 LeNet step, medians of ${rounds} interleaved rounds of 10 steps\n`,
 );

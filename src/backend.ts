@@ -274,6 +274,15 @@ export class Backend {
   ahead(fn: () => void): void {
     fn();
   }
+
+  /**
+   * Marks that the kernel calls made so far write the weight gradients of the first `count` backward steps.
+   * Nothing here; a chunk's recording (src/threads/record.ts) records it, so the chunks' gradient sum may
+   * start on a layer's gradients while the chunks still run backward through earlier layers.
+   */
+  backwardDone(count: number): void {
+    void count;
+  }
 }
 
 const modules = new Map<string, WebAssembly.Module>();

@@ -31,7 +31,7 @@ import type { ArenaMode } from '../src/engine/arena.js';
 import { FIRST_CHUNK, OTHER_CHUNK, TRAIN } from '../src/engine/state.js';
 import { Layer, type Need, type NodeIO, type RunContext } from '../src/layers/layer.js';
 import { shapeSize } from '../src/tensor.js';
-import { COPY, EXIT, kernelNames, runOps, ThreadPool } from '../src/threads/pool.js';
+import { COPY, EXIT, kernelNames, runOps, SIGNAL, ThreadPool, WAIT } from '../src/threads/pool.js';
 import { createVariants, type Variant, withArena } from './helpers.js';
 import { mulberry32, randomArray, randomInts } from './reference.js';
 
@@ -231,12 +231,24 @@ describe('data-parallel training', () => {
         return called;
       });
     };
-    const dispatched: string[][][] = [];
+    // A job's ops as [code, ...args] (the op lists are written afresh for every dispatch).
+    const opsOf = (table: number, j: number) => {
+      const f64 = new Float64Array(currentBackend().k.memory.buffer);
+      const at = f64[table / 8 + 2 * j] / 8,
+        len = f64[table / 8 + 2 * j + 1];
+      const ops: number[][] = [];
+      for (let i = at; i < at + len; i += 2 + f64[i + 1]) ops.push([f64[i], ...f64.subarray(i + 2, i + 2 + f64[i + 1])]);
+      return ops;
+    };
+    const dispatched: string[][][] = [],
+      lists: number[][][][] = [];
     const original = ThreadPool.prototype.run;
     const run = vi.spyOn(ThreadPool.prototype, 'run').mockImplementation(function (this: ThreadPool, table, jobs, runJob, open) {
       dispatched.push(kernelsOf(table, jobs));
+      lists.push(Array.from({ length: jobs }, (_, j) => opsOf(table, j)));
       return original.call(this, table, jobs, runJob, open);
     });
+    const rt = (chunked as unknown as { runtime(what: string): Runtime }).runtime('test');
     for (let i = 0; i < 3; i++) {
       dispatched.length = 0;
       chunked.trainOnBatch(X, Y);
@@ -245,12 +257,39 @@ describe('data-parallel training', () => {
         expect.arrayContaining(['winograd_filter_transform', 'dense_pack', 'dense_pack_t', 'winograd_filter_transform']),
       );
       expect(dispatched[0]).toHaveLength(4);
-      expect(dispatched[1]).toHaveLength(4);
-      const count = (name: string) => dispatched[1].map((chunk) => chunk.filter((k) => k === name).length);
+      const count = (name: string) => dispatched[1].slice(0, 4).map((chunk) => chunk.filter((k) => k === name).length);
       expect(count('winograd_forward')).toEqual([2, 2, 2, 2]); // forward and input gradient
       // Forward and input gradient; the last chunk's 5 rows run the forward on the kernel in place (below 8 rows).
       expect(count('dense_forward_packed')).toEqual([2, 2, 2, 1]);
       expect(count('winograd_filter_transform').concat(count('dense_pack'), count('dense_pack_t'))).toEqual(new Array(12).fill(0));
+      // The chunks mark their backward progress after each layer with weights: dense (step 5 of 5, the first
+      // back), conv 8->16, conv 3->8 (the last).
+      for (const chunk of lists[1].slice(0, 4)) expect(chunk.filter((o) => o[0] === SIGNAL).map((o) => o[2])).toEqual([1, 4, 5]);
+      // Then the sum: jobs that each wait for all 4 chunks to pass the step that writes their range and add
+      // it up, the dense range first; together they cover the gradient block once.
+      const sums = lists[1].slice(4);
+      expect(dispatched[1].slice(4).every((j) => j.join() === 'sum_blocks_f32')).toBe(true);
+      const waits = sums.map((ops) => (ops[0][0] === WAIT ? (expect(ops[0][2]).toBe(4), ops[0][3]) : 0));
+      expect(waits).toEqual([...waits].sort((a, b) => a - b));
+      const ranges = sums.map((ops) => ops[ops.length - 1]).map(([, dst, , , , n]) => [(dst - rt.gradBlock) / 4, n]);
+      ranges.sort((a, b) => a[0] - b[0]);
+      let covered = 0;
+      for (const [from, n] of ranges) {
+        expect(from).toBe(covered);
+        covered += n;
+      }
+      expect(covered).toBe(rt.params.floats);
+      const denseKernel = rt.params.entries.find((e) => e.name.endsWith('kernel') && e.layer instanceof Dense)!;
+      const waitOf = (offset: number) =>
+        waits[
+          sums.findIndex(
+            (ops) =>
+              ops[ops.length - 1][1] <= rt.gradBlock + offset * 4 &&
+              rt.gradBlock + offset * 4 < ops[ops.length - 1][1] + ops[ops.length - 1][5] * 4,
+          )
+        ];
+      expect(waitOf(denseKernel.offset)).toBe(1);
+      expect(waitOf(0)).toBe(5); // the first conv's kernel
     }
     run.mockRestore();
     // The reference runs unchunked (as without setThreads) and by direct convolution: no transformed filters.
@@ -508,6 +547,7 @@ describe('thread pool', () => {
         be.k.memory.buffer,
         at,
         len,
+        () => pool.stuck(),
       );
     });
     for (let j = 0; j < 9; j++)
@@ -516,6 +556,62 @@ describe('thread pool', () => {
     pool.dispose();
     expect(pool.running).toBe(false);
     expect(() => pool.run(0, 0, null)).toThrow(/not running/);
+  });
+
+  // Job 0 doubles 5 floats and marks its progress; job 1 waits for that mark, then copies them. `bad`: job
+  // 0's kernel writes out of bounds first and never marks.
+  function waitingPair(be: Backend, bad: boolean) {
+    const add = kernelNames(be).indexOf('add_f32');
+    const buf = be.alloc(64),
+      words = be.alloc(16),
+      ops = be.alloc(8 * 20);
+    be.write(buf, [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]);
+    be.viewI32(words, 1)[0] = 0;
+    const first = bad ? [add, 4, 2 ** 32 - 64, 0, 0, 1000] : [add, 4, buf, buf, buf, 5];
+    new Float64Array(be.k.memory.buffer, ops, 20).set([...first, SIGNAL, 2, words, 1, WAIT, 3, words, 1, 1, COPY, 3, buf + 20, buf, 5]);
+    return {
+      buf,
+      t: table(be, [
+        [ops, 10],
+        [ops + 80, 10],
+      ]),
+    };
+  }
+  const runHere = (be: Backend, pool: ThreadPool) => (at: number, len: number) =>
+    runOps(
+      kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]),
+      be.k.memory.buffer,
+      at,
+      len,
+      () => pool.stuck(),
+    );
+
+  it("a job that waits (WAIT) for another job's progress (SIGNAL) runs after it, whichever thread takes which: 30 dispatches on this thread and a worker", async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    for (let r = 0; r < 30; r++) {
+      const { buf, t } = waitingPair(be, false);
+      pool.run(t, 2, runHere(be, pool));
+      expect(Array.from(be.read(buf + 20, 5))).toEqual([2, 4, 6, 8, 10]);
+    }
+    pool.dispose();
+  });
+
+  it('a job waiting for a job that failed gives up, no hang: between 2 workers (this thread takes none) and between this thread and a worker, 10 dispatches each; the pool keeps working', async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 2);
+    await pool.ready;
+    const t0 = performance.now();
+    for (let r = 0; r < 10; r++) {
+      expect(() => pool.run(waitingPair(be, true).t, 2, null)).toThrow(/worker thread \(worker \d: .*out of bounds/);
+      expect(() => pool.run(waitingPair(be, true).t, 2, runHere(be, pool), 1)).toThrow(/out of bounds/);
+    }
+    expect(performance.now() - t0).toBeLessThan(5000);
+    const { buf, t } = waitingPair(be, false);
+    pool.run(t, 2, runHere(be, pool));
+    expect(Array.from(be.read(buf + 20, 5))).toEqual([2, 4, 6, 8, 10]);
+    pool.dispose();
   });
 
   it('idle workers poll for at most spinMs after a dispatch, then sleep: 2 workers use < 60 ms of CPU over 300 ms idle', async () => {

@@ -166,6 +166,7 @@ export class Runtime {
       if (!s.runsBackward) continue;
       s.layer.backward(s.io, n, s.need, this.ctx);
       for (const a of s.adds) k.add_f32(a.dst, a.dst, a.src, a.perSample ? n * a.floats : a.floats);
+      if (s.need.dw) this.be.backwardDone(steps.length - i);
     }
   }
 

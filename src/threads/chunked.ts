@@ -3,7 +3,9 @@
 // for CHUNK samples, and its own gradient block); the main thread runs each chunk's layers in "record"
 // mode, where kernel calls are written down instead of run, then the chunks' lists (forward, loss and
 // backward) run on the threads (chunk c on thread c mod T), the losses are added on the main thread in
-// chunk order, and the chunk gradients are summed in chunk order by sum_blocks_f32.
+// chunk order, and the chunk gradients are summed in chunk order by sum_blocks_f32: in jobs of the same
+// dispatch that each wait until every chunk has written their range, so a thread whose chunks are done sums
+// the layers the others have passed while they finish.
 // Every number a chunk computes is therefore the same whichever thread runs it, and the sum's order is
 // fixed: the weights after training are bit-identical for 1, 2 or 3 threads.
 //
@@ -47,6 +49,12 @@ let sharing = true;
 /** Benchmarks (A/B): false gives every chunk caches of its own, each derived in the chunk's own job. */
 export function setChunkCacheSharing(on: boolean): void {
   sharing = on;
+}
+
+let overlapSum = true;
+/** Benchmarks (A/B): false sums the chunk gradients in a dispatch of their own, after the chunks'. */
+export function setChunkSumOverlap(on: boolean): void {
+  overlapSum = on;
 }
 
 const sets = new WeakMap<Runtime, ChunkSet>();
@@ -103,20 +111,44 @@ function noteOnce(rt: Runtime, why: string): void {
 /** Why this model trains unchunked, or undefined. */
 export const unchunkedReason = (rt: Runtime): string | undefined => unchunked.get(rt);
 
-/** The chunk gradients summed into rt.gradBlock in chunk order, the floats split across the threads. */
-function reduce(rt: Runtime, s: ChunkSet, chunks: number): void {
-  const floats = rt.params.floats,
+/** Floats of the gradient block one sum job adds up (a few hundredths of a millisecond). */
+const SUM_PIECE = 32768;
+
+/**
+ * The chunk gradients summed into rt.gradBlock in chunk order, as jobs that follow the chunks' in their
+ * dispatch: ranges of the block, each first waiting until every chunk's backward has passed the step that
+ * writes it (Backend.backwardDone), the ranges the backward writes first first.
+ */
+function sumJobs(rt: Runtime, s: ChunkSet, chunks: number, wait: boolean): number[][] {
+  const steps = s.rts[0].current!.steps,
     code = kernelNames(rt.be).indexOf('sum_blocks_f32');
-  // Below ~64K floats one thread sums faster than a dispatch costs.
-  const threads = threadsFor(rt.be, Math.ceil(floats / 65536));
-  const per = Math.ceil(floats / threads / 16) * 16;
-  const perThread: number[][] = [];
-  for (let t = 0; t < threads; t++) {
-    const from = Math.min(t * per, floats),
-      n = Math.min(per, floats - from);
-    perThread.push(n > 0 ? [code, 5, rt.gradBlock + from * 4, s.grads + from * 4, s.stride, chunks, n] : []);
+  // Per weight entry (offset order): the progress count after which no chunk writes it (0: none does).
+  const after = new Map<number, number>();
+  steps.forEach((st, i) => {
+    if (st.need.dw) for (const o of rt.params.offsetsOf(st.layer)) after.set(o, Math.max(after.get(o) ?? 0, steps.length - i));
+  });
+  const pieces: { from: number; n: number; count: number }[] = [];
+  const add = (from: number, to: number, count: number) => {
+    for (let at = from; at < to; at += SUM_PIECE) {
+      const last = pieces[pieces.length - 1],
+        n = Math.min(SUM_PIECE, to - at);
+      if (last && last.count === count && last.from + last.n === at && last.n + n <= SUM_PIECE) last.n += n;
+      else pieces.push({ from: at, n, count });
+    }
+  };
+  let at = 0;
+  for (const e of [...rt.params.entries].sort((p, q) => p.offset - q.offset)) {
+    add(at, e.offset, 0);
+    add(e.offset, e.offset + e.size, after.get(e.offset) ?? 0);
+    at = e.offset + e.size;
   }
-  s.rep.dispatch(perThread);
+  add(at, rt.params.floats, 0);
+  return pieces
+    .sort((a, b) => a.count - b.count)
+    .map((p) => [
+      ...(p.count && wait ? Replayer.awaitJobs(chunks, p.count) : []),
+      ...[code, 5, rt.gradBlock + p.from * 4, s.grads + p.from * 4, s.stride, chunks, p.n],
+    ]);
 }
 
 /** Points the chunk arena's caches of layers that share them (Layer.sharesCache) at the first chunk's. */
@@ -179,22 +211,31 @@ export function chunkedGradients(
   const row = shapeSize(io.input),
     out = shapeSize(io.output);
   for (let c = 0; c < chunks; c++) {
-    const ca = s.rts[c].ensure(CHUNK, !s.shares ? TRAIN : c === 0 ? FIRST_CHUNK : OTHER_CHUNK),
-      from = c * CHUNK;
+    const ca = s.rts[c].ensure(CHUNK, !s.shares ? TRAIN : c === 0 ? FIRST_CHUNK : OTHER_CHUNK);
     if (c > 0 && s.shares) shareCaches(s.rts[0].current!, ca);
-    rt.be.copy(ca.input, a.input + from * row * 4, size(c) * row);
-    rt.be.copy(ca.labels, a.labels + from * 4, size(c));
-    rt.be.copy(ca.targets, a.targets + from * out * 4, size(c) * out);
   }
+  // Recorded into the chunk's job: each thread copies the samples of the chunks it runs.
+  const load = (c: number) => {
+    const ca = s.rts[c].current!,
+      from = c * CHUNK;
+    s.rep.view.copy(ca.input, a.input + from * row * 4, size(c) * row);
+    s.rep.view.copy(ca.labels, a.labels + from * 4, size(c));
+    s.rep.view.copy(ca.targets, a.targets + from * out * 4, size(c) * out);
+  };
   const lossOfChunk = (c: number) => lossOf(s.rts[c], loss, size(c), io, true, fused, weights && weights + c * CHUNK * 4, n);
   try {
     // Each chunk's forward, loss and backward, one job per chunk (cut into phases where a layer syncs the
-    // chunks); the loss kernels' results come back kept.
-    s.rep.run(chunks, (c) => {
-      s.rts[c].forward(size(c), true);
-      s.rep.keep(() => lossOfChunk(c));
-      s.rts[c].backward(size(c), fused);
-    });
+    // chunks), then the gradient sum's jobs; the loss kernels' results come back kept.
+    s.rep.run(
+      chunks,
+      (c) => {
+        load(c);
+        s.rts[c].forward(size(c), true);
+        s.rep.keep(() => lossOfChunk(c));
+        s.rts[c].backward(size(c), fused);
+      },
+      overlapSum ? sumJobs(rt, s, chunks, true) : [],
+    );
     rt.updatesFrom = s.rts[0];
     let sum = 0,
       correct = 0;
@@ -205,9 +246,9 @@ export function chunkedGradients(
         correct += k;
       }
     });
-    // The chunks' gradients are in their own blocks: a loss judged bad here leaves the model as it was.
+    // Only the gradient block is written yet: a loss judged bad here leaves the model as it was.
     check(sum);
-    reduce(rt, s, chunks);
+    if (!overlapSum) s.rep.dispatch(sumJobs(rt, s, chunks, false));
     return [sum, correct];
   } catch (e) {
     // A failed dispatch leaves the chunks' caches stamped for work that never ran: start them afresh.

@@ -30,7 +30,8 @@ const JOBS = 5; // jobs in this dispatch
 const TABLE = 6; // byte offset of its table (as an int32: read it >>> 0): (at, len) float64 pairs, one per job
 const OPEN = 7; // workers 0..OPEN-1 may take jobs
 const SPIN = 8; // how long an idle worker polls before it sleeps, in microseconds
-const TEXT = 9; // the message, one UTF-16 unit per word
+const ABORT = 9; // set when a job on the main thread failed: jobs waiting for others (WAIT) give up
+const TEXT = 10; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
 // Per worker, at WORKER + 3 * id: 1 + the job it runs (0: none), 1 once it is dead, ops it has run.
 const WORKER = TEXT + TEXT_MAX;
@@ -51,10 +52,14 @@ export const DEFAULT_STALL_MS = 600_000;
 
 /**
  * An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n); KEEP
- * calls kernel a[1] with a[2..] and stores what it returns as a float64 at byte a[0].
+ * calls kernel a[1] with a[2..] and stores what it returns as a float64 at byte a[0]; SIGNAL stores the int32
+ * a[1] at byte a[0] (a job's progress); WAIT polls until the a[1] int32s from byte a[0] are all >= a[2] (a
+ * job that needs other jobs' progress: only ever for jobs taken before it, which live threads are running).
  */
 export const COPY = -1;
 export const KEEP = -4;
+export const SIGNAL = -7;
+export const WAIT = -8;
 /** Fault injection for tests: the worker that runs it exits (code a[0]) as a crashed thread would. */
 export const EXIT = -3;
 
@@ -62,7 +67,13 @@ export const EXIT = -3;
  * Runs the op list at byte `at` of `len` float64s. The worker runs the same loop from its source text
  * (WORKER_SOURCE) since a worker gets no modules: keep the two in step.
  */
-export function runOps(fns: ((...a: number[]) => unknown)[], buffer: ArrayBufferLike, at: number, len: number): void {
+export function runOps(
+  fns: ((...a: number[]) => unknown)[],
+  buffer: ArrayBufferLike,
+  at: number,
+  len: number,
+  stuck: () => string | undefined,
+): void {
   const ops = new Float64Array(buffer, at, len);
   const f32 = new Float32Array(buffer);
   for (let i = 0; i < len;) {
@@ -71,8 +82,21 @@ export function runOps(fns: ((...a: number[]) => unknown)[], buffer: ArrayBuffer
     const a = ops.subarray(i + 2, i + 2 + argc);
     if (code === COPY) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
     else if (code === KEEP) new Float64Array(buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2)) as number;
+    else if (code === SIGNAL) Atomics.store(new Int32Array(buffer), a[0] / 4, a[1]);
+    else if (code === WAIT) waitFor(new Int32Array(buffer, a[0], a[1]), a[2], stuck);
     else fns[code](...a);
     i += 2 + argc;
+  }
+}
+
+/** Polls until every word is >= atLeast; stuck() (checked every 1024 polls) names why it never will. */
+function waitFor(words: Int32Array, atLeast: number, stuck: () => string | undefined): void {
+  for (let i = 0; ; i++) {
+    let q = 0;
+    while (q < words.length && Atomics.load(words, q) >= atLeast) q++;
+    if (q === words.length) return;
+    const why = (i & 1023) === 1023 ? stuck() : undefined;
+    if (why) throw new SimdcnnError(`a job this one waited for did not finish (${why})`);
   }
 }
 
@@ -120,6 +144,17 @@ function start(d) {
             const code = ops[i], argc = ops[i + 1], a = ops.subarray(i + 2, i + 2 + argc);
             if (code === ${COPY}) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
             else if (code === ${KEEP}) new Float64Array(memory.buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2));
+            else if (code === ${SIGNAL}) Atomics.store(new Int32Array(memory.buffer), a[0] / 4, a[1]);
+            else if (code === ${WAIT}) {
+              const words = new Int32Array(memory.buffer, a[0], a[1]);
+              for (let n = 0; ; n++) {
+                let q = 0;
+                while (q < a[1] && Atomics.load(words, q) >= a[2]) q++;
+                if (q === a[1]) break;
+                if ((n & 1023) === 1023 && (Atomics.load(c, ${ERR}) || Atomics.load(c, ${ABORT}) || Atomics.load(c, ${STOP})))
+                  throw new Error('a job it waited for failed');
+              }
+            }
             else if (code === ${EXIT}) exit(a[0]);
             else fns[code](...a);
             c[me + ${BEAT}]++;
@@ -277,6 +312,7 @@ export class ThreadPool {
     Atomics.store(c, JOBS, jobs);
     Atomics.store(c, TABLE, table);
     Atomics.store(c, OPEN, open);
+    Atomics.store(c, ABORT, 0);
     Atomics.store(c, DONE, 0);
     Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
@@ -290,6 +326,7 @@ export class ThreadPool {
           runJob(t[2 * j], t[2 * j + 1]);
         } catch (e) {
           ownError ??= e;
+          Atomics.store(c, ABORT, 1);
         }
         Atomics.add(c, DONE, 1);
       }
@@ -301,12 +338,25 @@ export class ThreadPool {
     for (let d = Atomics.load(c, DONE); d < jobs; d = Atomics.load(c, DONE))
       if (Atomics.wait(c, DONE, d, SLICE_MS) !== 'not-equal' && Atomics.load(c, DONE) < jobs && this.waitOut()) break;
     if (this.broken) throw new SimdcnnError(`a worker thread died: ${this.broken}; the pool restarts its workers`);
-    if (ownError) throw ownError;
     const n = Atomics.load(c, ERR);
-    if (n !== 0) {
-      Atomics.store(c, ERR, 0);
-      throw new SimdcnnError(`a kernel failed in a worker thread (${this.errorText(n)})`);
-    }
+    Atomics.store(c, ERR, 0);
+    // This thread's own error first: a worker that waited for its job failed only because of it.
+    if (ownError) throw ownError;
+    if (n !== 0) throw new SimdcnnError(`a kernel failed in a worker thread (${this.errorText(n)})`);
+  }
+
+  /**
+   * Why a job this thread runs will wait in vain for another job's progress, if it will: a job failed (on a
+   * worker or here), or a worker died (by its own mark, or terminated from here).
+   */
+  stuck(): string | undefined {
+    const c = this.ctrl;
+    const n = Atomics.load(c, ERR);
+    if (n > 0) return this.errorText(n);
+    if (Atomics.load(c, ABORT)) return 'a job on the main thread failed';
+    for (let w = 0; w < this.workers; w++) if (Atomics.load(c, WORKER + 3 * w + DEAD)) return `worker ${w} died`;
+    if (this.gone.size) return [...this.gone.values()].join('; ');
+    return undefined;
   }
 
   /**

@@ -8,13 +8,18 @@
 // handed back in order when the same code runs again under playback().
 // A job of run() may sync(): its list is cut there into phases, and every job's phase k runs before a
 // combine list (recorded once) that runs on this thread, before any job's phase k + 1.
+// A job's recorded backward marks its progress (Backend.backwardDone); jobs added to run() after the
+// recorded ones (tail) may wait for the recorded jobs' progress (awaitJobs): they start on whichever thread
+// is free while the recorded jobs still run, and wait there only for what they need.
 import type { Backend } from '../backend.js';
 import { poolFor, threadCap } from './config.js';
-import { COPY, KEEP, kernelNames, runOps } from './pool.js';
+import { COPY, KEEP, kernelNames, runOps, SIGNAL, WAIT } from './pool.js';
 
 const STAGED = -2; // a write recorded before the staging area has its address: [STAGED, 3, dst, offset, n]
 const KEPT = -5; // a kept call recorded before the results have their address: [KEPT, argc + 2, slot, code, ...args]
 const SYNC = -6; // the end of a job's phase: [SYNC, 1, key]
+const PROGRESS = -9; // job's progress, before the progress words have their address: [PROGRESS, 2, job, count]
+const AWAIT = -10; // a wait for every recorded job's progress: [AWAIT, 3, 0, jobs, count]
 
 export class NotThreadable extends Error {}
 
@@ -38,6 +43,8 @@ export class Replayer {
   private job = -1;
   private syncs = 0;
   private combines: { key: number; ops: number[] }[] = [];
+  /** Progress words the next dispatch zeroes: one per job of run(). */
+  private progressWords = 0;
   /** Lists recorded under ahead(): they run before the dispatch's jobs, as jobs of their own. */
   private prelude: number[][] = [];
   /**
@@ -84,6 +91,9 @@ export class Replayer {
         for (let i = 0; i < data.length; i++) this.staged.push(data[i]);
       },
       copy: (dst: number, src: number, n: number) => void this.ops.push(COPY, 3, dst, src, n),
+      backwardDone: (count: number) => {
+        if (this.job >= 0) this.ops.push(PROGRESS, 2, this.job, count);
+      },
       ahead: (fn: () => void) => {
         if (!this.hoistsAhead) return fn();
         const own = this.ops;
@@ -117,11 +127,17 @@ export class Replayer {
     });
   }
 
+  /** A tail list's op that waits until every job of run() has marked progress >= count. */
+  static awaitJobs(jobs: number, count: number): number[] {
+    return [AWAIT, 3, 0, jobs, count];
+  }
+
   /**
    * Records fn(j) for jobs 0..jobs-1, each into a list of its own, and runs the lists as jobs on the threads,
-   * phase by phase when they sync.
+   * phase by phase when they sync; `tail` (lists made by the caller, which may awaitJobs) runs as more jobs
+   * of the last phase.
    */
-  run(jobs: number, fn: (j: number) => void): void {
+  run(jobs: number, fn: (j: number) => void, tail: number[][] = []): void {
     const lists: number[][] = Array.from({ length: jobs }, () => []);
     this.combines = [];
     try {
@@ -150,6 +166,8 @@ export class Replayer {
       }
       phases[k].push(from ? ops.slice(from) : ops);
     }
+    phases[phases.length - 1].push(...tail);
+    this.progressWords = jobs;
     this.dispatchPhases(
       phases,
       this.combines.map((c) => c.ops),
@@ -243,16 +261,20 @@ export class Replayer {
     const groups = [...phases, ...combines.map((c) => [c])];
     const opFloats = groups.reduce((t, g) => t + g.reduce((u, l) => u + l.length, 0), 0),
       jobs = groups.reduce((t, g) => t + g.length, 0);
-    const bytes = (opFloats + 2 * jobs + this.kept) * 8 + staged.length * 4;
+    const words = this.progressWords;
+    this.progressWords = 0;
+    const bytes = (opFloats + 2 * jobs + this.kept) * 8 + (staged.length + words) * 4;
     if (this.region.bytes < bytes) {
       this.releaseRegion();
       this.region = { ptr: be.alloc(bytes * 2, `${this.what} thread op lists`), bytes: bytes * 2 };
     }
     const tables = this.region.ptr + opFloats * 8,
       results = tables + 2 * jobs * 8,
-      stage = results + this.kept * 8;
+      stage = results + this.kept * 8,
+      progress = stage + staged.length * 4;
     const buffer = be.k.memory.buffer;
     new Float32Array(buffer, stage, staged.length).set(staged);
+    new Int32Array(buffer, progress, words).fill(0);
     let at = this.region.ptr,
       row = 0;
     const placed = groups.map((lists) => {
@@ -268,6 +290,12 @@ export class Replayer {
           } else if (ops[i] === KEPT) {
             f[i] = KEEP;
             f[i + 2] = results + ops[i + 2] * 8;
+          } else if (ops[i] === PROGRESS) {
+            f[i] = SIGNAL;
+            f[i + 2] = progress + ops[i + 2] * 4;
+          } else if (ops[i] === AWAIT) {
+            f[i] = WAIT;
+            f[i + 2] = progress;
           }
         }
         t[2 * j] = at;
@@ -278,8 +306,10 @@ export class Replayer {
       return { ptr: table, table: t, jobs: lists.length };
     });
     this.staged = [];
-    const runJob = (at: number, len: number) => runOps(this.fns, buffer, at, len);
     const pool = poolFor(be);
+    // Without a pool the jobs run in order: a wait finds what it waits for done.
+    const stuck = pool ? () => pool.stuck() : () => 'the jobs run in order on one thread (internal error)';
+    const runJob = (at: number, len: number) => runOps(this.fns, buffer, at, len, stuck);
     phases.forEach((lists, k) => {
       const { ptr, table, jobs: n } = placed[k],
         threads = threadsFor(be, n);
