@@ -177,6 +177,52 @@ export function maxpool2d_backward(dy: usize, arg: usize, dx: usize, outCount: i
   }
 }
 
+/**
+ * maxpool2d_backward for 2x2 windows at stride 2 inside the image (maxpool2x2_winners' case), where each
+ * input lies in at most one window: dx is written once, in order, without the scatter's zeroing pass. An input
+ * gets 0 + its window's dy where it won (so -0 comes out +0, as the scatter's add gives), else 0; the row
+ * and column no window covers (odd H or W) get 0.
+ */
+export function maxpool2x2_backward(dy: usize, arg: usize, dx: usize, N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): void {
+  const colBytes = <usize>C << 2, rowBytes = <usize>W * colBytes;
+  const lanes = i32x4(0, 1, 2, 3), zero = f32x4.splat(0);
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      const row0 = (n * H + 2 * oy) * W * C;
+      for (let ox = 0; ox < OW; ox++) {
+        const i00 = row0 + 2 * ox * C, i10 = i00 + W * C;
+        const p = dx + (<usize>i00 << 2), q = dx + (<usize>i10 << 2);
+        let c = 0;
+        if (!scalarMode)
+          for (; c + 4 <= C; c += 4) {
+            const o4 = <usize>c << 2, at = <usize>(o + c) << 2;
+            const d = v128.load(dy + at), won = v128.load(arg + at), ci = i32x4.add(i32x4.splat(i00 + c), lanes);
+            v128.store(p + o4, f32x4.add(zero, v128.and(d, i32x4.eq(won, ci))));
+            v128.store(p + colBytes + o4, f32x4.add(zero, v128.and(d, i32x4.eq(won, i32x4.add(ci, i32x4.splat(C))))));
+            const cj = i32x4.add(ci, i32x4.splat(W * C));
+            v128.store(q + o4, f32x4.add(zero, v128.and(d, i32x4.eq(won, cj))));
+            v128.store(q + colBytes + o4, f32x4.add(zero, v128.and(d, i32x4.eq(won, i32x4.add(cj, i32x4.splat(C))))));
+          }
+        for (; c < C; c++) {
+          const o4 = <usize>c << 2, d = load<f32>(dy + (<usize>(o + c) << 2)), won = load<i32>(arg + (<usize>(o + c) << 2));
+          store<f32>(p + o4, won == i00 + c ? <f32>0 + d : 0);
+          store<f32>(p + colBytes + o4, won == i00 + C + c ? <f32>0 + d : 0);
+          store<f32>(q + o4, won == i10 + c ? <f32>0 + d : 0);
+          store<f32>(q + colBytes + o4, won == i10 + C + c ? <f32>0 + d : 0);
+        }
+        o += C;
+      }
+      // The column past the last window (odd W), in both rows.
+      const tail = <usize>(W - 2 * OW) * colBytes, end = dx + (<usize>row0 << 2) + rowBytes;
+      zero_f32(end - tail, <i32>(tail >> 2));
+      zero_f32(end + rowBytes - tail, <i32>(tail >> 2));
+    }
+    // The rows past the last window (odd H).
+    zero_f32(dx + <usize>((n * H + 2 * OH) * W * C) * 4, (H - 2 * OH) * W * C);
+  }
+}
+
 /** y = mean over the window's positions inside the input (TensorFlow excludes padding from the count). */
 export function avgpool2d_forward(x: usize, y: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {

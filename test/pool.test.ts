@@ -251,6 +251,36 @@ describe('pooling edge cases', () => {
   });
 });
 
+describe('maxpool 2x2 stride 2 backward writes each input gradient once (maxpool2x2_backward) and equals the scatter (maxpool2d_backward) bit for bit', () => {
+  for (const s of ['2,7,9,5 p=2,2 s=2,2 valid', '1,8,8,4 p=2,2 s=2,2 valid', '3,5,4,13 p=2,2 s=2,2 valid', '1,2,2,1 p=2,2 s=2,2 valid']) {
+    const c = parse(s);
+    it(`${caseName('max', c)}: -0 and NaN gradients, all -Infinity windows (no winner), the uncovered row and column zeroed`, () => {
+      const { x, dy } = randomCase(c, 77);
+      x.forEach((_, i) => i % 11 === 0 && (x[i] = -Infinity));
+      // The first window of each sample all -Infinity.
+      for (let n = 0; n < c.N; n++)
+        for (const at of [0, 1, c.W, c.W + 1]) x.fill(-Infinity, (n * c.H * c.W + at) * c.C, (n * c.H * c.W + at + 1) * c.C);
+      dy.forEach((_, i) => (i % 3 === 0 ? (dy[i] = -0) : i % 17 === 5 ? (dy[i] = NaN) : 0));
+      const g = geometry(c);
+      for (const { name, be } of vs) {
+        withArena(be, (ar) => {
+          const px = ar.f32('x', x),
+            pdy = ar.f32('dy', dy),
+            py = ar.out('y', dy.length),
+            parg = ar.out('arg', dy.length),
+            once = ar.out('dx (once)', x.length),
+            scatter = ar.out('dx (scatter)', x.length);
+          ar.run('forward', [py, parg], () => maxPoolForward(be, px, py, parg, g, c.N));
+          ar.run('backward, once', [once], () => be.k.maxpool2x2_backward(pdy, parg, once, c.N, c.H, c.W, c.C, g.OH, g.OW));
+          ar.run('backward, scatter', [scatter], () => be.k.maxpool2d_backward(pdy, parg, scatter, dy.length, x.length));
+          expect(ar.readI32(parg).includes(-1), 'a window without a winner').toBe(true);
+          expectBitwise(ar.read(once), ar.read(scatter), `${name} ${s}`);
+        });
+      }
+    });
+  }
+});
+
 describe('pooling kernels never read or write past their buffers (each buffer flush against the end of memory)', () => {
   for (const s of ['1,5,5,3 p=3,3 s=2,2 same', '1,3,4,5 p=2,2 s=1,1 valid']) {
     const c = parse(s);
