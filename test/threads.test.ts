@@ -614,6 +614,31 @@ describe('thread pool', () => {
     pool.dispose();
   });
 
+  it('a job waiting for one whose worker exits mid-dispatch (EXIT; or that fails here, when this thread takes it) gives up, no hang: 4 fresh pools', async () => {
+    for (let r = 0; r < 4; r++) {
+      const be = await createBackend({ build: 'simd', shared: true });
+      const pool = new ThreadPool(be, 1);
+      await pool.ready;
+      const words = be.alloc(16),
+        ops = be.alloc(8 * 8);
+      be.viewI32(words, 1)[0] = 0;
+      new Float64Array(be.k.memory.buffer, ops, 8).set([EXIT, 1, 7, WAIT, 3, words, 1, 1]);
+      const t0 = performance.now();
+      expect(() =>
+        pool.run(
+          table(be, [
+            [ops, 3],
+            [ops + 24, 5],
+          ]),
+          2,
+          runHere(be, pool),
+        ),
+      ).toThrow(/exited with code 7|did not finish|is not a function/); // this thread runs no EXIT op: it fails
+      expect(performance.now() - t0).toBeLessThan(2000);
+      pool.dispose();
+    }
+  });
+
   it('idle workers poll for at most spinMs after a dispatch, then sleep: 2 workers use < 60 ms of CPU over 300 ms idle', async () => {
     const be = await createBackend({ build: 'simd', shared: true });
     const pool = new ThreadPool(be, 2, 20);

@@ -347,16 +347,16 @@ export class ThreadPool {
 
   /**
    * Why a job this thread runs will wait in vain for another job's progress, if it will: a job failed (on a
-   * worker or here), or a worker died (by its own mark, or terminated from here).
+   * worker or here), or a worker died (by its own mark, terminated from here, or hung: the checks a blocked
+   * wait for the workers makes).
    */
   stuck(): string | undefined {
     const c = this.ctrl;
     const n = Atomics.load(c, ERR);
     if (n > 0) return this.errorText(n);
     if (Atomics.load(c, ABORT)) return 'a job on the main thread failed';
-    for (let w = 0; w < this.workers; w++) if (Atomics.load(c, WORKER + 3 * w + DEAD)) return `worker ${w} died`;
-    if (this.gone.size) return [...this.gone.values()].join('; ');
-    return undefined;
+    this.waitOut();
+    return this.gone.size ? [...this.gone.values()].join('; ') : undefined;
   }
 
   /**
