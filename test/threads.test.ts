@@ -522,6 +522,16 @@ function table(be: Backend, jobs: [number, number][]): number {
 }
 
 describe('thread pool', () => {
+  /** Runs a job's op list on this thread, as the pool's dispatches do. */
+  const runHere = (be: Backend, pool: ThreadPool) => (at: number, len: number) =>
+    runOps(
+      kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]),
+      be.k.memory.buffer,
+      at,
+      len,
+      () => pool.stuck(),
+    );
+
   it('a kernel error in a worker is thrown on the main thread, and the pool keeps working; 9 jobs on 2 workers and this thread all run', async () => {
     const be = await createBackend({ build: 'simd', shared: true });
     const pool = new ThreadPool(be, 2);
@@ -542,13 +552,7 @@ describe('thread pool', () => {
     const jobs = Array.from({ length: 9 }, (_, j): [number, number] => [ops + 48 * j, 6]);
     pool.run(table(be, jobs), 9, (at, len) => {
       here.push(at);
-      runOps(
-        kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]),
-        be.k.memory.buffer,
-        at,
-        len,
-        () => pool.stuck(),
-      );
+      runHere(be, pool)(at, len);
     });
     for (let j = 0; j < 9; j++)
       expect(Array.from(be.read(buf + 64 * j, 3 + j))).toEqual([2 * j, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22].slice(0, 3 + j));
@@ -577,14 +581,6 @@ describe('thread pool', () => {
       ]),
     };
   }
-  const runHere = (be: Backend, pool: ThreadPool) => (at: number, len: number) =>
-    runOps(
-      kernelNames(be).map((n) => (be.k as unknown as Record<string, (...a: number[]) => unknown>)[n]),
-      be.k.memory.buffer,
-      at,
-      len,
-      () => pool.stuck(),
-    );
 
   it("a job that waits (WAIT) for another job's progress (SIGNAL) runs after it, whichever thread takes which: 30 dispatches on this thread and a worker", async () => {
     const be = await createBackend({ build: 'simd', shared: true });
