@@ -75,26 +75,27 @@ export function runOps(
   stuck: () => string | undefined,
 ): void {
   const ops = new Float64Array(buffer, at, len);
-  const f32 = new Float32Array(buffer);
+  const f32 = new Float32Array(buffer),
+    i32 = new Int32Array(buffer);
   for (let i = 0; i < len;) {
     const code = ops[i],
       argc = ops[i + 1];
     const a = ops.subarray(i + 2, i + 2 + argc);
     if (code === COPY) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
     else if (code === KEEP) new Float64Array(buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2)) as number;
-    else if (code === SIGNAL) Atomics.store(new Int32Array(buffer), a[0] / 4, a[1]);
-    else if (code === WAIT) waitFor(new Int32Array(buffer, a[0], a[1]), a[2], stuck);
+    else if (code === SIGNAL) Atomics.store(i32, a[0] / 4, a[1]);
+    else if (code === WAIT) waitFor(i32, a[0] / 4, a[1], a[2], stuck);
     else fns[code](...a);
     i += 2 + argc;
   }
 }
 
-/** Polls until every word is >= atLeast; stuck() (checked every 1024 polls) names why it never will. */
-function waitFor(words: Int32Array, atLeast: number, stuck: () => string | undefined): void {
+/** Polls until words [from, from + n) of i32 are all >= atLeast; stuck() (checked every 1024 polls) names why they never will be. */
+function waitFor(i32: Int32Array, from: number, n: number, atLeast: number, stuck: () => string | undefined): void {
   for (let i = 0; ; i++) {
     let q = 0;
-    while (q < words.length && Atomics.load(words, q) >= atLeast) q++;
-    if (q === words.length) return;
+    while (q < n && Atomics.load(i32, from + q) >= atLeast) q++;
+    if (q === n) return;
     const why = (i & 1023) === 1023 ? stuck() : undefined;
     if (why) throw new SimdcnnError(`a job this one waited for did not finish (${why})`);
   }
@@ -139,17 +140,16 @@ function start(d) {
         Atomics.store(c, me + ${CUR}, j + 1);
         try {
           if (!fns) throw new Error('the worker could not instantiate the kernels');
-          const ops = new Float64Array(memory.buffer, at, len), f32 = new Float32Array(memory.buffer);
+          const ops = new Float64Array(memory.buffer, at, len), f32 = new Float32Array(memory.buffer), i32 = new Int32Array(memory.buffer);
           for (let i = 0; i < len; ) {
             const code = ops[i], argc = ops[i + 1], a = ops.subarray(i + 2, i + 2 + argc);
             if (code === ${COPY}) f32.copyWithin(a[0] / 4, a[1] / 4, a[1] / 4 + a[2]);
             else if (code === ${KEEP}) new Float64Array(memory.buffer, a[0], 1)[0] = fns[a[1]](...a.subarray(2));
-            else if (code === ${SIGNAL}) Atomics.store(new Int32Array(memory.buffer), a[0] / 4, a[1]);
+            else if (code === ${SIGNAL}) Atomics.store(i32, a[0] / 4, a[1]);
             else if (code === ${WAIT}) {
-              const words = new Int32Array(memory.buffer, a[0], a[1]);
               for (let n = 0; ; n++) {
                 let q = 0;
-                while (q < a[1] && Atomics.load(words, q) >= a[2]) q++;
+                while (q < a[1] && Atomics.load(i32, a[0] / 4 + q) >= a[2]) q++;
                 if (q === a[1]) break;
                 if ((n & 1023) === 1023 && (Atomics.load(c, ${ERR}) || Atomics.load(c, ${ABORT}) || Atomics.load(c, ${STOP})))
                   throw new Error('a job it waited for failed');
