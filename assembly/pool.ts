@@ -30,11 +30,9 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
         for (let iy = ys; iy < ye; iy++) for (let ix = xs; ix < xe; ix++) {
           const idx = ((n * H + iy) * W + ix) * C + c;
           const v = v128.load(x + (<usize>idx << 2));
-          // !(v <= best): a larger value or a NaN takes over; `best == best`: nothing takes over from a
-          // NaN, so a NaN anywhere in the window propagates (without it, the next finite value would replace it).
-          const take = v128.and(v128.not(f32x4.le(v, best)), f32x4.eq(best, best));
-          best = v128.bitselect(v, best, take);
-          bi = v128.bitselect(i32x4.add(i32x4.splat(idx), lanes), bi, take);
+          const t = take(v, best);
+          best = pick(v, best, t);
+          bi = pick(i32x4.add(i32x4.splat(idx), lanes), bi, t);
         }
         v128.store(y + (<usize>(o + c) << 2), best);
         v128.store(arg + (<usize>(o + c) << 2), bi);
@@ -94,10 +92,21 @@ function maxpool2x2_values(x: usize, y: usize, N: i32, H: i32, W: i32, C: i32, O
   }
 }
 
-/** One candidate of a window with winners: a larger value or a NaN takes over, and nothing from a NaN (as below). */
+/**
+ * Whether candidate v takes over a window's max from best: !(v <= best), a larger value or a NaN; and
+ * best == best, nothing takes over from a NaN, so a NaN anywhere in the window propagates (without it, the
+ * next finite value would replace it).
+ */
 // @ts-ignore: decorator
 @inline function take(v: v128, best: v128): v128 {
-  return v128.and(v128.not(f32x4.le(v, best)), f32x4.eq(best, best));
+  return v128.andnot(f32x4.eq(best, best), f32x4.le(v, best));
+}
+
+/** m ? a : b per lane, for masks of whole lanes (comparison results): one blend in the relaxed build. */
+// @ts-ignore: decorator
+@inline function pick(a: v128, b: v128, m: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_laneselect(a, b, m);
+  return v128.bitselect(a, b, m);
 }
 
 function maxpool2x2_winners(x: usize, y: usize, arg: usize, N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): void {
@@ -113,13 +122,13 @@ function maxpool2x2_winners(x: usize, y: usize, arg: usize, N: i32, H: i32, W: i
       for (; c + 4 <= C; c += 4) {
         const o4 = <usize>c << 2, ci = i32x4.add(i32x4.splat(c), lanes);
         let v = v128.load(p + o4), t = take(v, ninf);
-        let best = v128.bitselect(v, ninf, t), bi = v128.bitselect(i32x4.add(i32x4.splat(i00), ci), none, t);
+        let best = pick(v, ninf, t), bi = pick(i32x4.add(i32x4.splat(i00), ci), none, t);
         v = v128.load(p + colBytes + o4); t = take(v, best);
-        best = v128.bitselect(v, best, t); bi = v128.bitselect(i32x4.add(i32x4.splat(i01), ci), bi, t);
+        best = pick(v, best, t); bi = pick(i32x4.add(i32x4.splat(i01), ci), bi, t);
         v = v128.load(q + o4); t = take(v, best);
-        best = v128.bitselect(v, best, t); bi = v128.bitselect(i32x4.add(i32x4.splat(i10), ci), bi, t);
+        best = pick(v, best, t); bi = pick(i32x4.add(i32x4.splat(i10), ci), bi, t);
         v = v128.load(q + colBytes + o4); t = take(v, best);
-        best = v128.bitselect(v, best, t); bi = v128.bitselect(i32x4.add(i32x4.splat(i11), ci), bi, t);
+        best = pick(v, best, t); bi = pick(i32x4.add(i32x4.splat(i11), ci), bi, t);
         v128.store(y + (<usize>(o + c) << 2), best);
         v128.store(arg + (<usize>(o + c) << 2), bi);
       }
