@@ -1,5 +1,6 @@
 // Owns the wasm instance and its memory: picks the build, hands out aligned regions, keeps views fresh.
-import { relaxedBase64, simdBase64 } from './generated/wasm-bytes.js';
+import { relaxedBytes, relaxedPatchBase64, simdBase64 } from './generated/wasm-bytes.js';
+import { applyPatch } from './wasm-patch.js';
 import { MemoryError, SimdcnnError, StateError } from './errors.js';
 import type { Kernels } from './generated/kernels.js';
 import { SHARED_MAX_PAGES, sharedMemoryModule } from './threads/shared-module.js';
@@ -28,11 +29,18 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 }
 
 const decoded = new Map<BuildName, Uint8Array<ArrayBuffer>>();
-/** A build's wasm, decoded from its embedded base64 on first use only. */
+/** A build's wasm, decoded from its embedded base64 (and, for relaxed, patched from the plain one) on first use. */
 function wasmBytes(build: BuildName): Uint8Array<ArrayBuffer> {
   let b = decoded.get(build);
   if (!b) {
-    b = decodeBase64(build === 'relaxed' ? relaxedBase64 : simdBase64);
+    try {
+      b = build === 'simd' ? decodeBase64(simdBase64) : applyPatch(wasmBytes('simd'), decodeBase64(relaxedPatchBase64), relaxedBytes);
+    } catch (e) {
+      if (e instanceof SimdcnnError) throw e;
+      throw new SimdcnnError(
+        `simdcnn's embedded '${build}' wasm is damaged (${(e as Error).message}); was the bundle rewritten? Reinstall simdcnn`,
+      );
+    }
     decoded.set(build, b);
   }
   return b;
