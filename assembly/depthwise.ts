@@ -493,7 +493,10 @@ function tapsPixelMajor(T: i32): bool {
   return stridedInput && T > 0 && T <= 4 && variant != DW_ROWS;
 }
 
-/** gather_interior_taps for T taps (a constant after inlining). */
+/**
+ * gather_interior_taps for T taps (a constant after inlining). The taps are unrolled by hand: AssemblyScript has
+ * no multi-value return, so a helper cannot advance four sums held in registers.
+ */
 // @ts-ignore: decorator
 @inline function taps_px4(T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, relu: bool): void {
   const S = <usize>colStep * pixB, pin = pinP, z = f32x4.splat(0);
