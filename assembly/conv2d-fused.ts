@@ -5,8 +5,8 @@
 // tile is finished before it is stored, and with pooling the unpooled activation is never written.
 // Same tile and the same order of multiply-adds as conv2d_forward's (madd from zero over kernel rows, then
 // the taps of each row), then bias_act's add and ReLU and maxpool2x2's order of maxima, so the results
-// equal conv2d_forward + bias_act (+ maxpool2d_forward) bit for bit in each build.
-// No backward: the training path (conv2d_forward, maxpool2d_forward with winners) is unchanged.
+// equal conv2d_forward + bias_act (+ maxpool2x2_forward) bit for bit in each build.
+// No backward: the training path (conv2d_forward, maxpool2x2_forward with winners) is unchanged.
 import { madd, scalarMode, store_partial8, zero_f32 } from './common';
 import { pack_b } from './gemm';
 import { ACT_RELU, FLAG_BIAS, FLAG_RELU } from './activation';

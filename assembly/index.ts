@@ -6,7 +6,7 @@ export { conv2d_forward, conv2d_backward_input, conv2d_backward_filter } from '.
 export { conv2d_forward_fused } from './conv2d-fused';
 export { depthwise_forward, depthwise_backward_input, depthwise_backward_filter, set_depthwise_variant } from './depthwise';
 export { winograd_forward, winograd_backward_filter, winograd_filter_transform } from './winograd';
-export { maxpool2d_forward, maxpool2d_backward, maxpool2x2_backward, avgpool2d_forward, avgpool2d_backward } from './pool';
+export { maxpool2d_forward, maxpool2d_backward, maxpool2x2_forward, maxpool2x2_backward, avgpool2d_forward, avgpool2d_backward } from './pool';
 export { dense_forward, dense_backward, dense_pack, dense_pack_t, dense_forward_packed } from './dense';
 export { bias_act, bias_grad, relu_forward, relu_backward, act_forward, act_backward } from './activation';
 export { softmax_forward, softmax_backward, softmax_xent_sparse, softmax_xent_dense, count_correct_sparse, count_correct_dense } from './softmax';

@@ -10,13 +10,7 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
   N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32, PH: i32, PW: i32, SH: i32, SW: i32, PT: i32, PL: i32): void {
   // Inference (arg == 0) never reaches the paths that store winners, in either mode: they would write them
   // at address 0 + ..., over the module's static data.
-  const pairs = PH == 2 && PW == 2 && SH == 2 && SW == 2 && PT == 0 && PL == 0 && 2 * OH <= H && 2 * OW <= W;
-  if (arg == 0) {
-    if (pairs) maxpool2x2_values(x, y, N, H, W, C, OH, OW);
-    else maxpool2d_values(x, y, N, H, W, C, OH, OW, PH, PW, SH, SW, PT, PL);
-    return;
-  }
-  if (pairs && !scalarMode) { maxpool2x2_winners(x, y, arg, N, H, W, C, OH, OW); return; }
+  if (arg == 0) { maxpool2d_values(x, y, N, H, W, C, OH, OW, PH, PW, SH, SW, PT, PL); return; }
   const lanes = i32x4(0, 1, 2, 3);
   const ninf = f32x4.splat(-Infinity);
   let o = 0;
@@ -52,9 +46,16 @@ export function maxpool2d_forward(x: usize, y: usize, arg: usize,
   }
 }
 
-// 2x2 windows, stride 2, no padding, every window inside the image (LeNet's and most CNNs' pooling): the
-// general loops spend more on index arithmetic than on the four loads. Same visiting order as the general
-// paths, so the results (and the winners, on ties) are the same bit for bit.
+// 2x2 windows, stride 2, no padding, every window inside the image (LeNet's and most CNNs' pooling; the host
+// decides, src/kernels/pool.ts): the general loops spend more on index arithmetic than on the four loads. Same
+// visiting order as the general paths, so the results (and the winners, on ties) are the same bit for bit.
+
+/** maxpool2d_forward for 2x2 windows at stride 2 inside the image; the scalar mode runs the general loops. */
+export function maxpool2x2_forward(x: usize, y: usize, arg: usize, N: i32, H: i32, W: i32, C: i32, OH: i32, OW: i32): void {
+  if (arg == 0) maxpool2x2_values(x, y, N, H, W, C, OH, OW);
+  else if (scalarMode) maxpool2d_forward(x, y, arg, N, H, W, C, OH, OW, 2, 2, 2, 2, 0, 0);
+  else maxpool2x2_winners(x, y, arg, N, H, W, C, OH, OW);
+}
 
 /** One vector of a 2x2 window's max, positions visited (0,0), (0,1), (1,0), (1,1) as the general loop does. */
 // @ts-ignore: decorator

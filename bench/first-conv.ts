@@ -1,6 +1,6 @@
 // The measurements behind the fused first-layer rule (src/kernels/conv2d.ts, fusedConvApplies): 3x3 'same'
 // ReLU convolutions with few input channels, conv2d_forward_fused (the output tile finished in registers,
-// and with the 2x2 max pool) against conv2d_forward + its bias/ReLU pass (+ maxpool2d_forward), interleaved
+// and with the 2x2 max pool) against conv2d_forward + its bias/ReLU pass (+ maxpool2x2_forward), interleaved
 // rounds in one pinned process, minimum times. npm run bench:first-conv
 import { currentBackend } from '../src/node.js';
 import { FLAG_BIAS } from '../src/backend.js';
@@ -34,11 +34,7 @@ function measure(N: number, H: number, C: number, OC: number): number[] {
   const calls = [
     () => (setFusedConv(false), conv2dForward(be, x, w, b, y, s, g, N, OC, flags)),
     () => (setFusedConv(true), conv2dForward(be, x, w, b, y, s, g, N, OC, flags)),
-    () => (
-      setFusedConv(false),
-      conv2dForward(be, x, w, b, y, s, g, N, OC, flags),
-      be.k.maxpool2d_forward(y, yp, 0, N, H, H, OC, P, P, 2, 2, 2, 2, 0, 0)
-    ),
+    () => (setFusedConv(false), conv2dForward(be, x, w, b, y, s, g, N, OC, flags), be.k.maxpool2x2_forward(y, yp, 0, N, H, H, OC, P, P)),
     () => conv2dForwardFused(be, x, w, b, yp, s, g, N, OC, flags, true),
   ];
   const t = roundTimes(calls, REPS, 2);

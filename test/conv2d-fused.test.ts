@@ -1,6 +1,6 @@
 // conv2d_forward_fused (inference: few input channels, bias + ReLU and optionally a 2x2 stride-2 max pool
 // applied in registers) against the float64 reference, against the path it replaces (conv2d_forward, whose
-// bias/ReLU pass it must equal bit for bit in every build, then maxpool2d_forward), and its scalar sibling
+// bias/ReLU pass it must equal bit for bit in every build, then maxpool2x2_forward), and its scalar sibling
 // (bit for bit in the plain SIMD build; the relaxed build fuses multiply-adds, so it is compared with the
 // reference and with conv2d_forward of its own build). Then at model level: an inference plan folds a
 // 2x2 max pool into such a convolution and predicts the same bits as the unfolded plan.
@@ -90,13 +90,11 @@ function run(ar: Arena, c: ConvCase, d: { x: Float32Array; w: Float32Array; b: F
     setFusedConv(true);
   }
   const old = ar.read(p.y);
-  ar.run('maxpool2d_forward', [p.yp], () =>
-    ar.be.k.maxpool2d_forward(p.y, p.yp, 0, c.N, g.OH, g.OW, c.OC, g.OH >> 1, g.OW >> 1, 2, 2, 2, 2, 0, 0),
-  );
+  ar.run('maxpool2x2_forward', [p.yp], () => ar.be.k.maxpool2x2_forward(p.y, p.yp, 0, c.N, g.OH, g.OW, c.OC, g.OH >> 1, g.OW >> 1));
   return { fused, pooled, old, oldPooled: ar.read(p.yp).slice(0, YP), g };
 }
 
-describe('conv2d_forward_fused vs float64 reference, conv2d_forward (+ maxpool2d_forward) and its scalar sibling', () => {
+describe('conv2d_forward_fused vs float64 reference, conv2d_forward (+ maxpool2x2_forward) and its scalar sibling', () => {
   cases.forEach((c, idx) => {
     const flags = FLAGS[idx % FLAGS.length];
     it(`fused conv2d ${caseName(c)} (${flagName(flags)}), plain and with 2x2 max pool`, () => {
@@ -111,7 +109,7 @@ describe('conv2d_forward_fused vs float64 reference, conv2d_forward (+ maxpool2d
         expectClose(r.fused, ref, { ...tol, shape: [c.N, OH, OW, c.OC] }, `${name} fused`);
         expectClose(r.pooled, poolRef(ref, c.N, OH, OW, c.OC), tol, `${name} fused + pool`);
         expectBitwise(r.fused, r.old, `${name} fused vs conv2d_forward + bias/act`);
-        expectBitwise(r.pooled, r.oldPooled, `${name} fused + pool vs conv2d_forward + maxpool2d_forward`);
+        expectBitwise(r.pooled, r.oldPooled, `${name} fused + pool vs conv2d_forward + maxpool2x2_forward`);
         out[name] = r;
       }
       expectBitwise(out.simd.fused, out.scalar.fused, 'simd vs scalar fused');
@@ -189,9 +187,7 @@ describe('winograd_forward with FLAG_POOL2X2 (inference: the pool taken as outpu
             );
             const a = ar.read(p.yp);
             ar.run('unpooled', [p.y, p.scratch], () => winogradForward(be, p.x, p.u, bias, p.y, p.scratch, g, c.N, c.OC, m, flags, TB));
-            ar.run('maxpool2d_forward', [p.yp], () =>
-              be.k.maxpool2d_forward(p.y, p.yp, 0, c.N, g.OH, g.OW, c.OC, PH, PW, 2, 2, 2, 2, 0, 0),
-            );
+            ar.run('maxpool2x2_forward', [p.yp], () => be.k.maxpool2x2_forward(p.y, p.yp, 0, c.N, g.OH, g.OW, c.OC, PH, PW));
             return [a, ar.read(p.yp)];
           });
           expectBitwise(got, want, `${name} pooled vs pool of the output`);
