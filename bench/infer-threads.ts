@@ -1,7 +1,7 @@
 // Batch-1 predict over 2 threads: the big conv and dense calls split into rows / columns, against the same
 // model with splitting off (one thread), for split thresholds (floating-point operations per part) around
 // the default. Pinned to cores 0,1; interleaved rounds of R single-image predicts; medians.
-// npx tsx bench/infer-threads.ts
+// npx tsx bench/infer-threads.ts (REPS=15 rounds; THRESHOLDS=1,2,4 in MFLOP per part)
 import { loadavg } from 'node:os';
 import { setThreads, tensor, type Model } from '../src/node.js';
 import { buildNet, type NetName } from '../src/nets.js';
@@ -11,7 +11,7 @@ import { fmt, median, pinToOneCore, roundTimes } from './util.js';
 pinToOneCore('0,1');
 const R = 24,
   REPS = Number(process.env.REPS ?? 9);
-const THRESHOLDS = [1e6, 4e6, 8e6, 16e6];
+const THRESHOLDS = (process.env.THRESHOLDS ?? '1,3,4,16').split(',').map((t) => Number(t) * 1e6);
 await setThreads(2);
 const load0 = loadavg()[0];
 const cases: [NetName, number[]][] = [

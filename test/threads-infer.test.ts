@@ -7,11 +7,11 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Conv2D, Dense, Flatten, MaxPool2D, Sequential, setThreads, Tensor } from '../src/node.js';
 import { currentBackend } from '../src/backend.js';
 import { ThreadPool } from '../src/threads/pool.js';
-import { setSplitThreshold } from '../src/threads/inference.js';
+import { DEFAULT_SPLIT_FLOPS, setSplitThreshold } from '../src/threads/inference.js';
 import { mulberry32, randomArray } from './reference.js';
 
 afterAll(async () => {
-  setSplitThreshold(16e6);
+  setSplitThreshold(DEFAULT_SPLIT_FLOPS);
   await setThreads(1);
 });
 

@@ -14,14 +14,14 @@ import { NotThreadable, Replayer, threadsFor } from './record.js';
 const MIN_PART = 8;
 /**
  * Floating-point operations per part below which splitting a batch-1 call does not pay for its dispatch
- * (waking a worker and waiting for it: tens of microseconds, far more when the other core is busy). Calls of
- * at least twice this split. bench/infer-threads.ts on this 2-core machine under load 5-10 (other engineers'
- * work on both cores): no gain for LeNet, ResNet-8/20 at 32x32 or cnn3 at 64x64 at any threshold (losses
- * of 10-45% below 4 MFLOP per part, noise of +-50% between identical configurations), 1.15x in the best
- * rounds for cnn3 at 128x128 (convolutions of 150 MFLOP). So only calls of >= 32 MFLOP (~1 ms on one core)
- * split; LeNet's largest call (its second conv, 7.2 MFLOP) stays whole. Re-measure on a quiet machine.
+ * (waking a worker and waiting for it: tens of microseconds). Calls of at least twice this split. Measured on
+ * a quiet 2-core machine (bench/infer-threads.ts, REPS=15, five runs, 2 threads over 1; docs/performance.md):
+ * at 4 MFLOP, cnn3 128x128 1.31-1.81x (1.10-1.32x at 16), cnn3 64x64 1.08-1.33x, LeNet, ResNet-8 and
+ * ResNet-20 unchanged (0.95-1.03x). At 3 MFLOP LeNet's second conv (7.2 MFLOP) splits and LeNet loses
+ * 0.79-0.93x; at 1 MFLOP ResNet-8 loses 0.73-0.89x.
  */
-let minSplitFlops = 16e6;
+export const DEFAULT_SPLIT_FLOPS = 4e6;
+let minSplitFlops = DEFAULT_SPLIT_FLOPS;
 /** Benchmarks and tests: the batch-1 split threshold (Infinity: never split). */
 export function setSplitThreshold(flops: number): void {
   minSplitFlops = flops;
