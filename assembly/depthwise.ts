@@ -494,8 +494,8 @@ function tapsPixelMajor(T: i32): bool {
 }
 
 /**
- * gather_interior_taps for T taps (a constant after inlining). The taps are unrolled by hand: AssemblyScript has
- * no multi-value return, so a helper cannot advance four sums held in registers.
+ * gather_interior_taps for T taps (a constant after inlining). The taps are unrolled by hand, as in px4_rows:
+ * a loop over them (tap pointers read from a list) ran 0.69-0.86x as fast.
  */
 // @ts-ignore: decorator
 @inline function taps_px4(T: i32, j0: i32, j1: i32, GV: i32, dst: usize, ds: usize, bias: usize, relu: bool): void {

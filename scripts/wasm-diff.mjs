@@ -1,5 +1,5 @@
 // Writes the patch that turns one wasm build into the other (src/wasm-patch.ts applies it). The two builds differ
-// only where relaxed SIMD replaces an instruction sequence, so the patch is ~12 KB where the build is ~120 KB.
+// only where relaxed SIMD replaces an instruction sequence, so the patch is ~10 KB where the build is ~120 KB.
 // Format: ops until the end. Each op starts with a varint h: h odd = copy h >> 1 bytes from the source, at the
 // cursor plus a zigzag varint that follows; h even = h >> 1 literal bytes follow. A copy moves the cursor to its
 // end; literals advance it by their length (a replaced run keeps the next copy's offset at 0).
