@@ -1,5 +1,5 @@
 // Rebuilds the relaxed wasm build from the plain one and a patch (scripts/wasm-diff.mjs has the format), so the
-// package embeds one build plus ~12 KB instead of two builds. Every field is checked: a damaged bundle throws,
+// package embeds one build plus ~10 KB instead of two builds. Every field is checked: a damaged bundle throws,
 // never reads outside its inputs or returns short output.
 
 /** out = src patched; throws Error saying what is inconsistent. */
