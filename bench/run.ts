@@ -39,7 +39,12 @@ if (threadCounts) {
   const n = quick ? 1024 : 2048;
   const m = await loadMnist({ trainLimit: n, testLimit: 1 });
   const reps = quick ? 3 : 7;
-  const { rows, load } = await threadRows(threadCounts, reps, tensor(m.train.images.data, [n, 28, 28, 1]), Int32Array.from(m.train.labels));
+  const { rows, ceiling, load } = await threadRows(
+    threadCounts,
+    reps,
+    tensor(m.train.images.data, [n, 28, 28, 1]),
+    Int32Array.from(m.train.labels),
+  );
   const one = rows.find((r) => r.threads === 1) ?? rows[1];
   console.log(`# simdcnn threads sweep${quick ? ' (quick)' : ''}\n`);
   console.log(
@@ -56,6 +61,18 @@ if (threadCounts) {
     console.log(
       `| ${r.threads ? r.threads : '1, unchunked (no setThreads)'} | ${fmt(r.train)} | ${fmt(r.train / one.train, 2)}x | ${fmt(60000 / r.train, 1)} | ${fmt(r.infer)} | ${fmt(r.infer / one.infer, 2)}x | ${fmt(r.resnet)} | ${fmt(r.resnet / one.resnet, 2)}x |`,
     );
+  console.log(
+    '\n| threads | LeNet b64 step ms: 10th percentile | median | 90th percentile | 10th percentile vs unchunked |\n|---|---|---|---|---|',
+  );
+  for (const r of rows)
+    console.log(
+      `| ${r.threads ? r.threads : '1, unchunked'} | ${fmt(r.stepMs[0], 2)} | ${fmt(r.stepMs[1], 2)} | ${fmt(r.stepMs[2], 2)} | ${fmt(rows[0].stepMs[0] / r.stepMs[0], 2)}x |`,
+    );
+  const unchunked = rows.find((r) => r.threads === 0)!;
+  const best2 = rows.find((r) => r.threads === 2);
+  console.log(
+    `\nHost ceiling, same rounds: two independent one-thread LeNet trainings, one process per core, ran ${fmt(ceiling.ratio, 2)}x the images/s of the faster one alone (alone: ${fmt(ceiling.alone[0])} img/s on core 0, ${fmt(ceiling.alone[1])} on core 1).${best2 ? ` simdcnn's 2 threads over unchunked one: ${fmt(best2.train / unchunked.train, 2)}x, ${fmt(best2.train / unchunked.train / ceiling.ratio, 2)} of that ceiling.` : ''}`,
+  );
   process.exit(0);
 }
 
