@@ -70,9 +70,10 @@ if (threadCounts) {
     );
   const unchunked = rows.find((r) => r.threads === 0)!;
   const best2 = rows.find((r) => r.threads === 2);
-  console.log(
-    `\nHost ceiling, same rounds: two independent one-thread LeNet trainings, one process per core, ran ${fmt(ceiling.ratio, 2)}x the images/s of the faster one alone (alone: ${fmt(ceiling.alone[0])} img/s on core 0, ${fmt(ceiling.alone[1])} on core 1).${best2 ? ` simdcnn's 2 threads over unchunked one: ${fmt(best2.train / unchunked.train, 2)}x, ${fmt(best2.train / unchunked.train / ceiling.ratio, 2)} of that ceiling.` : ''}`,
-  );
+  if (ceiling)
+    console.log(
+      `\nHost ceiling, same rounds: two independent one-thread LeNet trainings, one process per core, ran ${fmt(ceiling.ratio, 2)}x the images/s of the faster one alone (alone: ${fmt(ceiling.alone[0])} img/s on core 0, ${fmt(ceiling.alone[1])} on core 1).${best2 ? ` simdcnn's 2 threads over unchunked one: ${fmt(best2.train / unchunked.train, 2)}x, ${fmt(best2.train / unchunked.train / ceiling.ratio, 2)} of that ceiling.` : ''}`,
+    );
   process.exit(0);
 }
 

@@ -26,4 +26,6 @@ process.on('message', (c: SoloCommand) => {
   for (let i = 1; i <= c.steps; i++) model.trainOnBatch(...batches[i % batches.length]);
   process.send!((c.steps * B) / ((performance.now() - t) / 1000));
 });
+// The parent's end of the pipe closing (it finished or failed) ends this process too.
+process.on('disconnect', () => process.exit(0));
 process.send!('ready');

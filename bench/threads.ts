@@ -74,7 +74,7 @@ export async function threadRows(
   reps: number,
   x: Tensor,
   y: Int32Array,
-): Promise<{ rows: ThreadRow[]; ceiling: HostCeiling; load: [number, number] }> {
+): Promise<{ rows: ThreadRow[]; ceiling?: HostCeiling; load: [number, number] }> {
   const max = Math.max(...counts);
   const info = await setThreads(max);
   if (info.active < max) throw new Error(`bench --threads: only ${info.active} thread(s) run here (${info.note})`);
@@ -111,31 +111,37 @@ export async function threadRows(
     return (4 * 256) / ((performance.now() - t) / 1000);
   };
   const results = configs.map(() => ({ train: [] as number[], infer: [] as number[], resnet: [] as number[], stepMs: [] as number[] }));
-  const solos = await Promise.all([0, 1].map((core) => soloTrainer(core, x.shape[0])));
+  // Two cores or more: the ceiling of a 2-thread sweep.
+  const solos = max >= 2 ? await Promise.all([0, 1].map((core) => soloTrainer(core, x.shape[0]))) : [];
   const alone: [number, number][] = [],
     together: number[] = [];
-  for (let r = -1; r < reps; r++) {
-    // The trainers wait on a pipe while this process runs: they take no CPU from the rounds below.
-    const a0 = await solos[0].run(steps - 1),
-      a1 = await solos[1].run(steps - 1),
-      both = await Promise.all(solos.map((s) => s.run(steps - 1)));
-    if (r >= 0) {
-      alone.push([a0, a1]);
-      together.push(both[0] + both[1]);
-    }
-    configs.forEach((c, i) => {
-      capThreads(c);
-      const tr = trainRound(models[i], batches, r >= 0 ? results[i].stepMs : undefined),
-        inf = inferRound(models[i]),
-        res = trainRound(resnets[i], resnetBatches);
-      if (r >= 0) {
-        results[i].train.push(tr);
-        results[i].infer.push(inf);
-        results[i].resnet.push(res);
+  try {
+    for (let r = -1; r < reps; r++) {
+      // The trainers wait on a pipe while this process runs: they take no CPU from the rounds below.
+      if (solos.length) {
+        const a0 = await solos[0].run(steps - 1),
+          a1 = await solos[1].run(steps - 1),
+          both = await Promise.all(solos.map((s) => s.run(steps - 1)));
+        if (r >= 0) {
+          alone.push([a0, a1]);
+          together.push(both[0] + both[1]);
+        }
       }
-    });
+      configs.forEach((c, i) => {
+        capThreads(c);
+        const tr = trainRound(models[i], batches, r >= 0 ? results[i].stepMs : undefined),
+          inf = inferRound(models[i]),
+          res = trainRound(resnets[i], resnetBatches);
+        if (r >= 0) {
+          results[i].train.push(tr);
+          results[i].infer.push(inf);
+          results[i].resnet.push(res);
+        }
+      });
+    }
+  } finally {
+    for (const s of solos) s.stop();
   }
-  for (const s of solos) s.stop();
   capThreads(Infinity);
   for (const m of [...models, ...resnets]) m.dispose();
   await setThreads(1);
@@ -147,10 +153,12 @@ export async function threadRows(
       resnet: median(results[i].resnet),
       stepMs: [0.1, 0.5, 0.9].map((q) => quantile(results[i].stepMs, q)) as [number, number, number],
     })),
-    ceiling: {
-      alone: [median(alone.map((a) => a[0])), median(alone.map((a) => a[1]))],
-      ratio: median(together.map((t, i) => t / Math.max(...alone[i]))),
-    },
+    ceiling: solos.length
+      ? {
+          alone: [median(alone.map((a) => a[0])), median(alone.map((a) => a[1]))],
+          ratio: median(together.map((t, i) => t / Math.max(...alone[i]))),
+        }
+      : undefined,
     load: [load0, loadavg()[0]],
   };
 }
