@@ -562,6 +562,108 @@ describe('thread pool', () => {
     expect(() => pool.run(0, 0, null)).toThrow(/not running/);
   });
 
+  /** The jobs this thread ran in one dispatch (job j's list at ops + 8 * width * j), running each here. */
+  function recordingRun(be: Backend, pool: ThreadPool, ops: number, width: number, here: number[], after?: (j: number) => void) {
+    return (at: number, len: number) => {
+      const j = (at - ops) / (8 * width);
+      here.push(j);
+      runHere(be, pool)(at, len);
+      after?.(j);
+    };
+  }
+  /** Polls until word `w` (an int32 at byte w) is >= 1; throws after 5 s (the job it waits for was not taken). */
+  function awaitWord(be: Backend, w: number, what: string) {
+    const end = performance.now() + 5000;
+    while (Atomics.load(be.viewI32(w, 1), 0) < 1) if (performance.now() > end) throw new Error(`${what} never ran`);
+  }
+
+  it("dealt jobs (owned 4 of 4, this thread and 1 worker): each thread takes its own (0, 2 here; 1, 3 there) before another's, 30 dispatches", async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const pool = new ThreadPool(be, 1);
+    await pool.ready;
+    const words = be.alloc(5 * 4),
+      ops = be.alloc(8 * 10 * 4);
+    // Job j marks word j; job 2 also marks word 4, which job 3 waits for: the worker, holding job 3, cannot
+    // take job 2, and this thread waits in job 0 until the worker ran job 1, so job 2 is left to this thread.
+    for (let r = 0; r < 30; r++) {
+      be.viewI32(words, 5).fill(0);
+      const w = (k: number) => words + 4 * k;
+      const lists = [
+        [SIGNAL, 2, w(0), 1],
+        [SIGNAL, 2, w(1), 1],
+        [SIGNAL, 2, w(4), 1, SIGNAL, 2, w(2), 1],
+        [WAIT, 3, w(4), 1, 1, SIGNAL, 2, w(3), 1],
+      ];
+      lists.forEach((l, j) => new Float64Array(be.k.memory.buffer, ops + 80 * j, l.length).set(l));
+      const here: number[] = [];
+      const t = table(
+        be,
+        lists.map((l, j): [number, number] => [ops + 80 * j, l.length]),
+      );
+      pool.run(
+        t,
+        4,
+        recordingRun(be, pool, ops, 10, here, (j) => j === 0 && awaitWord(be, w(1), 'job 1')),
+        1,
+        4,
+      );
+      expect(here).toEqual([0, 2]);
+      expect(Array.from(be.viewI32(words, 4))).toEqual([1, 1, 1, 1]);
+    }
+    pool.dispose();
+  });
+
+  it("dealt jobs: a thread a whole job behind gives its next away (this thread busy in job 0 until the worker ran 1, 3 and this thread's 2), then the rest in order; 9 jobs, owned 5, 2 workers: each runs once", async () => {
+    const be = await createBackend({ build: 'simd', shared: true });
+    const one = new ThreadPool(be, 1);
+    await one.ready;
+    const words = be.alloc(4 * 4),
+      ops = be.alloc(8 * 4 * 4);
+    be.viewI32(words, 4).fill(0);
+    for (let j = 0; j < 4; j++) new Float64Array(be.k.memory.buffer, ops + 32 * j, 4).set([SIGNAL, 2, words + 4 * j, 1]);
+    const here: number[] = [];
+    const t = table(
+      be,
+      [0, 1, 2, 3].map((j): [number, number] => [ops + 32 * j, 4]),
+    );
+    one.run(
+      t,
+      4,
+      recordingRun(be, one, ops, 4, here, (j) => j === 0 && [1, 2, 3].forEach((k) => awaitWord(be, words + 4 * k, `job ${k}`))),
+      1,
+      4,
+    );
+    expect(here).toEqual([0]);
+    one.dispose();
+
+    const pool = new ThreadPool(be, 2);
+    await pool.ready;
+    const code = kernelNames(be).indexOf('add_f32');
+    const buf = be.alloc(64 * 9),
+      list = be.alloc(8 * 6 * 9);
+    for (let r = 0; r < 20; r++) {
+      for (let j = 0; j < 9; j++) {
+        be.write(buf + 64 * j, [j, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].slice(0, 3 + j));
+        new Float64Array(be.k.memory.buffer, list + 48 * j, 6).set([code, 4, buf + 64 * j, buf + 64 * j, buf + 64 * j, 3 + j]);
+      }
+      const mine: number[] = [];
+      pool.run(
+        table(
+          be,
+          Array.from({ length: 9 }, (_, j): [number, number] => [list + 48 * j, 6]),
+        ),
+        9,
+        recordingRun(be, pool, list, 6, mine),
+        2,
+        5,
+      );
+      for (let j = 0; j < 9; j++)
+        expect(Array.from(be.read(buf + 64 * j, 3 + j))).toEqual([2 * j, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22].slice(0, 3 + j));
+      expect(new Set(mine).size).toBe(mine.length);
+    }
+    pool.dispose();
+  });
+
   // Job 0 doubles 5 floats and marks its progress; job 1 waits for that mark, then copies them. `bad`: job
   // 0's kernel writes out of bounds first and never marks.
   function waitingPair(be: Backend, bad: boolean) {

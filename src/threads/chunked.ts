@@ -2,10 +2,11 @@
 // (the last one shorter), whatever the thread count. Each chunk has a runtime of its own (an arena planned
 // for CHUNK samples, and its own gradient block); the main thread runs each chunk's layers in "record"
 // mode, where kernel calls are written down instead of run, then the chunks' lists (forward, loss and
-// backward) run on the threads (chunk c on thread c mod T), the losses are added on the main thread in
-// chunk order, and the chunk gradients are summed in chunk order by sum_blocks_f32: in jobs of the same
-// dispatch that each wait until every chunk has written their range, so a thread whose chunks are done sums
-// the layers the others have passed while they finish.
+// backward) run on the threads (dealt: chunk c to thread c mod T, so its arena stays in one core's caches;
+// see ThreadPool.run), the losses are added on the main thread in chunk order, and the chunk gradients are
+// summed in chunk order by sum_blocks_f32: in jobs of the same dispatch that each wait until every chunk has
+// written their range, so a thread whose chunks are done sums the layers the others have passed while they
+// finish.
 // Every number a chunk computes is therefore the same whichever thread runs it, and the sum's order is
 // fixed: the weights after training are bit-identical for 1, 2 or 3 threads.
 //

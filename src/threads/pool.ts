@@ -5,6 +5,10 @@
 // control block of atomics, and every thread, this one included, takes the next job until none is left, so
 // a thread that the machine's other work slows down takes fewer jobs instead of holding the step up; the
 // main thread returns once every job is done (a training step or a predict stays a plain function call).
+// The first `owned` jobs of a dispatch (the chunks of a batch, which reuse their arenas step after step) are
+// dealt out: job j belongs to thread j mod T (this thread is 0), which takes its own in order, then the next
+// of another's it finds untaken. A chunk's arena thus stays in one core's caches while the threads keep
+// pace, and a thread that falls a whole job behind still gives its next one away.
 // An idle thread polls the control block for SPIN_MS before it sleeps in Atomics.wait: a training step is
 // three dispatches microseconds apart, and each futex wake-up cost 0.1-0.2 ms on these machines (the
 // sum and update dispatches took 2x longer on 2 threads than their kernels).
@@ -31,10 +35,14 @@ const TABLE = 6; // byte offset of its table (as an int32: read it >>> 0): (at, 
 const OPEN = 7; // workers 0..OPEN-1 may take jobs
 const SPIN = 8; // how long an idle worker polls before it sleeps, in microseconds
 const ABORT = 9; // set when a job on the main thread failed: jobs waiting for others (WAIT) give up
-const TEXT = 10; // the message, one UTF-16 unit per word
+const OWNED = 10; // jobs 0..OWNED-1 are dealt out: job j to thread j mod TEAM; NEXT starts after them
+const TEAM = 11; // threads taking jobs in this dispatch (this one is thread 0, worker id is thread id + 1)
+const TEXT = 12; // the message, one UTF-16 unit per word
 const TEXT_MAX = 1000;
 // Per worker, at WORKER + 3 * id: 1 + the job it runs (0: none), 1 once it is dead, ops it has run.
 const WORKER = TEXT + TEXT_MAX;
+// Then per thread t of the team, at QUEUE + t (QUEUE = WORKER + 3 * workers): (dispatch & 0xffff) << 16 | how
+// many of t's own jobs were taken.
 const CUR = 0,
   DEAD = 1,
   BEAT = 2;
@@ -54,7 +62,8 @@ export const DEFAULT_STALL_MS = 600_000;
  * An op in a list: code >= 0 calls kernel names[code] with argc args; COPY copies floats (dst, src, n); KEEP
  * calls kernel a[1] with a[2..] and stores what it returns as a float64 at byte a[0]; SIGNAL stores the int32
  * a[1] at byte a[0] (a job's progress); WAIT polls until the a[1] int32s from byte a[0] are all >= a[2] (a
- * job that needs other jobs' progress: only ever for jobs taken before it, which live threads are running).
+ * job that needs other jobs' progress: only ever for jobs taken before it, which live threads are running;
+ * every dealt job is taken before any other).
  */
 export const COPY = -1;
 export const KEEP = -4;
@@ -90,6 +99,24 @@ export function runOps(
   }
 }
 
+/**
+ * The next job thread t takes in dispatch `gen` (-1: none left): its own dealt jobs, then the next untaken of
+ * each other thread's, then the rest in order. The worker source has the same steps.
+ */
+function claim(c: Int32Array, gen: number, t: number, queue: number): number {
+  const team = Atomics.load(c, TEAM),
+    owned = Atomics.load(c, OWNED),
+    tag = gen & 0xffff;
+  for (let i = 0; i < team; i++) {
+    const u = (t + i) % team;
+    for (let w = Atomics.load(c, queue + u); w >>> 16 === tag && u + (w & 0xffff) * team < owned; w = Atomics.load(c, queue + u))
+      if (Atomics.compareExchange(c, queue + u, w, w + 1) === w) return u + (w & 0xffff) * team;
+  }
+  for (let w = Atomics.load(c, NEXT); w >>> 16 === tag && (w & 0xffff) < Atomics.load(c, JOBS); w = Atomics.load(c, NEXT))
+    if (Atomics.compareExchange(c, NEXT, w, w + 1) === w) return w & 0xffff;
+  return -1;
+}
+
 /** Polls until words [from, from + n) of i32 are all >= atLeast; stuck() (checked every 1024 polls) names why they never will be. */
 function waitFor(i32: Int32Array, from: number, n: number, atLeast: number, stuck: () => string | undefined): void {
   for (let i = 0; ; i++) {
@@ -106,7 +133,7 @@ const WORKER_SOURCE = `
 let dying;
 function start(d) {
   const c = new Int32Array(d.ctrl), memory = d.memory;
-  const me = ${WORKER} + 3 * d.id;
+  const me = ${WORKER} + 3 * d.id, queue = ${WORKER} + 3 * d.workers;
   let fns;
   dying = (why) => {
     fail(new Error(why));
@@ -132,10 +159,9 @@ function start(d) {
       if (Atomics.load(c, ${STOP})) return;
       if (d.id >= Atomics.load(c, ${OPEN})) continue;
       for (;;) {
-        const w = Atomics.load(c, ${NEXT});
-        if (w >>> 16 !== (gen & 0xffff) || (w & 0xffff) >= Atomics.load(c, ${JOBS})) break;
-        if (Atomics.compareExchange(c, ${NEXT}, w, w + 1) !== w) continue;
-        const j = w & 0xffff, table = new Float64Array(memory.buffer, Atomics.load(c, ${TABLE}) >>> 0, 2 * (j + 1));
+        const j = claim(gen);
+        if (j < 0) break;
+        const table = new Float64Array(memory.buffer, Atomics.load(c, ${TABLE}) >>> 0, 2 * (j + 1));
         const at = table[2 * j], len = table[2 * j + 1];
         Atomics.store(c, me + ${CUR}, j + 1);
         try {
@@ -170,6 +196,18 @@ function start(d) {
     }
   } catch (e) {
     dying('stopped (' + ((e && e.message) || String(e)) + ')');
+  }
+  // As claim() in pool.ts, for thread d.id + 1.
+  function claim(gen) {
+    const team = Atomics.load(c, ${TEAM}), owned = Atomics.load(c, ${OWNED}), tag = gen & 0xffff;
+    for (let i = 0; i < team; i++) {
+      const u = (d.id + 1 + i) % team;
+      for (let w = Atomics.load(c, queue + u); w >>> 16 === tag && u + (w & 0xffff) * team < owned; w = Atomics.load(c, queue + u))
+        if (Atomics.compareExchange(c, queue + u, w, w + 1) === w) return u + (w & 0xffff) * team;
+    }
+    for (let w = Atomics.load(c, ${NEXT}); w >>> 16 === tag && (w & 0xffff) < Atomics.load(c, ${JOBS}); w = Atomics.load(c, ${NEXT}))
+      if (Atomics.compareExchange(c, ${NEXT}, w, w + 1) === w) return w & 0xffff;
+    return -1;
   }
   function fail(e) {
     const m = 'worker ' + d.id + ': ' + ((e && e.message) || String(e));
@@ -233,6 +271,10 @@ export class ThreadPool {
   private broken?: string;
   /** A worker that runs no op for this long during a dispatch is terminated as hung. */
   stallMs = DEFAULT_STALL_MS;
+  /** Where the team's job queues start in the control block. */
+  private get queue(): number {
+    return WORKER + 3 * this.workers;
+  }
   /** How long an idle thread polls before it sleeps: the main thread for the workers' last jobs, a worker for the next dispatch. */
   get spinMs(): number {
     return Atomics.load(this.ctrl, SPIN) / 1000;
@@ -249,7 +291,7 @@ export class ThreadPool {
   ) {
     if (!be.sharedModule) throw new SimdcnnError('thread pool: the backend has no shared memory');
     if (!factory) throw new SimdcnnError('thread pool: this engine cannot start workers');
-    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (WORKER + 3 * workers)));
+    this.ctrl = new Int32Array(new SharedArrayBuffer(4 * (WORKER + 4 * workers + 1)));
     this.spinMs = spinMs;
     const names = kernelNames(be);
     let started = 0;
@@ -261,6 +303,7 @@ export class ThreadPool {
           memory: be.k.memory,
           ctrl: this.ctrl.buffer,
           names,
+          workers,
           scalar: be.scalar ? 1 : 0,
           gen: 0,
         });
@@ -297,18 +340,25 @@ export class ThreadPool {
 
   /**
    * Runs the `jobs` op lists of the table at byte `table` ((at, len) float64 pairs) on workers 0..open-1 and,
-   * unless runJob is null (tests), on this thread through runJob; returns when every job is done. A kernel
+   * unless runJob is null (tests), on this thread through runJob; returns when every job is done. The first
+   * `owned` jobs are dealt out to the threads (this one takes part: runJob is not null). A kernel
    * error in a job is thrown here as a SimdcnnError once the jobs have stopped; so is a worker's death (then
    * the pool stops running).
    */
-  run(table: number, jobs: number, runJob: ((at: number, len: number) => void) | null, open = this.workers): void {
+  run(table: number, jobs: number, runJob: ((at: number, len: number) => void) | null, open = this.workers, owned = 0): void {
     if (!this.running) throw new SimdcnnError(this.broken ? `thread pool: ${this.broken}` : 'thread pool: not running');
     if (jobs > MAX_JOBS) throw new SimdcnnError(`thread pool: ${jobs} jobs in one dispatch, more than ${MAX_JOBS}`);
     const c = this.ctrl;
     this.watch = undefined;
-    const gen = (Atomics.load(c, GEN) + 1) | 0;
-    // NEXT first: a worker still on the last dispatch finds its jobs closed before the table changes.
-    Atomics.store(c, NEXT, (gen & 0xffff) << 16);
+    const gen = (Atomics.load(c, GEN) + 1) | 0,
+      tag = (gen & 0xffff) << 16,
+      team = open + 1,
+      dealt = runJob ? Math.min(owned, jobs) : 0;
+    // NEXT and the queues first: a worker still on the last dispatch finds its jobs closed before the table changes.
+    Atomics.store(c, NEXT, tag | dealt);
+    for (let t = 0; t < team; t++) Atomics.store(c, this.queue + t, tag);
+    Atomics.store(c, OWNED, dealt);
+    Atomics.store(c, TEAM, team);
     Atomics.store(c, JOBS, jobs);
     Atomics.store(c, TABLE, table);
     Atomics.store(c, OPEN, open);
@@ -319,9 +369,7 @@ export class ThreadPool {
     let ownError: unknown;
     if (runJob) {
       const t = new Float64Array(this.be.k.memory.buffer, table, 2 * jobs);
-      for (let w = Atomics.load(c, NEXT); (w & 0xffff) < jobs; w = Atomics.load(c, NEXT)) {
-        if (Atomics.compareExchange(c, NEXT, w, w + 1) !== w) continue;
-        const j = w & 0xffff;
+      for (let j = claim(c, gen, 0, this.queue); j >= 0; j = claim(c, gen, 0, this.queue)) {
         try {
           runJob(t[2 * j], t[2 * j + 1]);
         } catch (e) {

@@ -23,6 +23,12 @@ const AWAIT = -10; // a wait for every recorded job's progress: [AWAIT, 3, 0, jo
 
 export class NotThreadable extends Error {}
 
+let dealing = true;
+/** Benchmarks (A/B): false lets any thread take any of run()'s jobs, in order (no job stays with a thread). */
+export function setJobDealing(on: boolean): void {
+  dealing = on;
+}
+
 /** Threads a dispatch of `jobs` independent jobs uses: the pool's workers and this one, at most `jobs`. */
 export function threadsFor(be: Backend, jobs: number): number {
   const pool = poolFor(be);
@@ -171,6 +177,7 @@ export class Replayer {
     this.dispatchPhases(
       phases,
       this.combines.map((c) => c.ops),
+      dealing ? jobs : 0,
     );
   }
 
@@ -250,9 +257,10 @@ export class Replayer {
 
   /**
    * Writes every phase's lists and the combines into the op region, then runs the prelude (the lists
-   * recorded under ahead(), as jobs), phase 0, combine 0, phase 1, ...
+   * recorded under ahead(), as jobs), phase 0, combine 0, phase 1, ...; the first `owned` lists of each
+   * recorded phase (run()'s jobs) are dealt out to the threads (ThreadPool.run).
    */
-  private dispatchPhases(recorded: number[][][], recordedCombines: number[][]): void {
+  private dispatchPhases(recorded: number[][][], recordedCombines: number[][], owned = 0): void {
     const be = this.be,
       staged = this.staged;
     const phases = this.prelude.length ? [this.prelude, ...recorded] : recorded,
@@ -310,10 +318,11 @@ export class Replayer {
     // Without a pool the jobs run in order: a wait finds what it waits for done.
     const stuck = pool ? () => pool.stuck() : () => 'the jobs run in order on one thread (internal error)';
     const runJob = (at: number, len: number) => runOps(this.fns, buffer, at, len, stuck);
+    const prelude = phases.length - recorded.length;
     phases.forEach((lists, k) => {
       const { ptr, table, jobs: n } = placed[k],
         threads = threadsFor(be, n);
-      if (pool && threads > 1) pool.run(ptr, n, runJob, threads - 1);
+      if (pool && threads > 1) pool.run(ptr, n, runJob, threads - 1, k < prelude ? 0 : owned);
       else for (let j = 0; j < n; j++) runJob(table[2 * j], table[2 * j + 1]);
       const c = placed[phases.length + k];
       if (c && c.table[1] > 0) runJob(c.table[0], c.table[1]);
