@@ -39,7 +39,7 @@ if (threadCounts) {
   const n = quick ? 1024 : 2048;
   const m = await loadMnist({ trainLimit: n, testLimit: 1 });
   const reps = quick ? 3 : 7;
-  const { rows, ceiling, load } = await threadRows(
+  const { rows, ceiling, latencyNs, load } = await threadRows(
     threadCounts,
     reps,
     tensor(m.train.images.data, [n, 28, 28, 1]),
@@ -70,6 +70,10 @@ if (threadCounts) {
     );
   const unchunked = rows.find((r) => r.threads === 0)!;
   const best2 = rows.find((r) => r.threads === 2);
+  if (latencyNs)
+    console.log(
+      `\nOne-way core-to-core latency, one sample per round: median ${fmt(latencyNs[0])} ns, highest ${fmt(latencyNs[1])} ns (about 60 when the host keeps the two vCPUs near each other; 150-300 when far apart, and 2-thread steps slow down).`,
+    );
   if (ceiling)
     console.log(
       `\nHost ceiling, same rounds: two independent one-thread LeNet trainings, one process per core, ran ${fmt(ceiling.ratio, 2)}x the images/s of the faster one alone (alone: ${fmt(ceiling.alone[0])} img/s on core 0, ${fmt(ceiling.alone[1])} on core 1).${best2 ? ` simdcnn's 2 threads over unchunked one: ${fmt(best2.train / unchunked.train, 2)}x, ${fmt(best2.train / unchunked.train / ceiling.ratio, 2)} of that ceiling.` : ''}`,

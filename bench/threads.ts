@@ -3,7 +3,8 @@
 // batch 64 on random 32x32x3 images, images/s per thread count, in interleaved rounds over one pool of
 // workers (capThreads limits a round to its count), next to the unchunked single-thread order simdcnn
 // keeps when setThreads is never called. Each round also times two independent single-thread trainings,
-// one per core (bench/solo-trainer.ts): what the host gives two cores at that moment.
+// one per core (bench/solo-trainer.ts): what the host gives two cores at that moment; and the core-to-core
+// latency (bench/core-latency.ts), which says how far apart the host put the two vCPUs.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +12,7 @@ import { type Model, SGD, setThreads, Tensor } from '../src/node.js';
 import { buildNet, lenet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
 import { capThreads } from '../src/threads/config.js';
+import { coreLatencyProbe } from './core-latency.js';
 import { median } from './util.js';
 
 export interface ThreadRow {
@@ -74,7 +76,7 @@ export async function threadRows(
   reps: number,
   x: Tensor,
   y: Int32Array,
-): Promise<{ rows: ThreadRow[]; ceiling?: HostCeiling; load: [number, number] }> {
+): Promise<{ rows: ThreadRow[]; ceiling?: HostCeiling; latencyNs?: [number, number]; load: [number, number] }> {
   const max = Math.max(...counts);
   const info = await setThreads(max);
   if (info.active < max) throw new Error(`bench --threads: only ${info.active} thread(s) run here (${info.note})`);
@@ -114,7 +116,9 @@ export async function threadRows(
   // Two cores or more: the ceiling of a 2-thread sweep.
   const solos = max >= 2 ? await Promise.all([0, 1].map((core) => soloTrainer(core, x.shape[0]))) : [];
   const alone: [number, number][] = [],
-    together: number[] = [];
+    together: number[] = [],
+    latency: number[] = [];
+  const probe = max >= 2 ? await coreLatencyProbe() : undefined;
   try {
     for (let r = -1; r < reps; r++) {
       // The trainers wait on a pipe while this process runs: they take no CPU from the rounds below.
@@ -127,6 +131,8 @@ export async function threadRows(
           together.push(both[0] + both[1]);
         }
       }
+      const ns = probe?.sample();
+      if (ns !== undefined && r >= 0) latency.push(ns);
       configs.forEach((c, i) => {
         capThreads(c);
         const tr = trainRound(models[i], batches, r >= 0 ? results[i].stepMs : undefined),
@@ -141,6 +147,7 @@ export async function threadRows(
     }
   } finally {
     for (const s of solos) s.stop();
+    await probe?.stop();
   }
   capThreads(Infinity);
   for (const m of [...models, ...resnets]) m.dispose();
@@ -159,6 +166,7 @@ export async function threadRows(
           ratio: median(together.map((t, i) => t / Math.max(...alone[i]))),
         }
       : undefined,
+    latencyNs: latency.length ? [median(latency), Math.max(...latency)] : undefined,
     load: [load0, loadavg()[0]],
   };
 }
