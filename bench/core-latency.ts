@@ -29,12 +29,15 @@ export async function coreLatencyProbe(): Promise<{ sample: (trips?: number) => 
   let next = 1;
   return {
     sample: (trips = 20000) => {
+      // A fresh ping before the echo wakes: it must not find the last sample's END and go back to sleep.
+      Atomics.store(a, 0, next);
       Atomics.add(a, 32, 1);
       Atomics.notify(a, 32);
       const t = performance.now();
       for (let i = 0; i < trips; i++, next++) {
         Atomics.store(a, 0, next);
-        while (Atomics.load(a, 16) !== next);
+        for (let k = 1; Atomics.load(a, 16) !== next; k++)
+          if ((k & 0xfffff) === 0 && performance.now() - t > 10_000) throw new Error('core-latency: the echo thread stopped answering');
       }
       const ns = ((performance.now() - t) * 1e6) / trips / 2;
       Atomics.store(a, 0, END);
