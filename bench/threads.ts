@@ -13,6 +13,7 @@ import { buildNet, lenet } from '../src/nets.js';
 import { Rng } from '../src/random.js';
 import { capThreads } from '../src/threads/config.js';
 import { coreLatencyProbe } from './core-latency.js';
+import type { SoloCommand } from './solo-trainer.js';
 import { median } from './util.js';
 
 export interface ThreadRow {
@@ -42,16 +43,16 @@ async function soloTrainer(core: number, images: number): Promise<{ run: (steps:
   const child: ChildProcess = spawn('taskset', ['-c', String(core), process.execPath, ...process.execArgv, script, String(images)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const next = () =>
-    new Promise<unknown>((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (code) => reject(new Error(`bench: the solo trainer on core ${core} exited (${code})`)));
-    });
+  // One reply at a time: the listeners stay two, however many runs.
+  let pending: { resolve: (m: unknown) => void; reject: (e: Error) => void } | undefined;
+  child.on('message', (m) => pending?.resolve(m));
+  child.on('exit', (code) => pending?.reject(new Error(`bench: the solo trainer on core ${core} exited (${code})`)));
+  const next = () => new Promise<unknown>((resolve, reject) => (pending = { resolve, reject }));
   await next();
   return {
     run: (steps) => {
       const reply = next();
-      child.send({ steps });
+      child.send({ steps } satisfies SoloCommand);
       return reply as Promise<number>;
     },
     stop: () => child.kill(),
