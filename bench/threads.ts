@@ -47,6 +47,9 @@ async function soloTrainer(core: number, images: number): Promise<{ run: (steps:
   let pending: { resolve: (m: unknown) => void; reject: (e: Error) => void } | undefined;
   child.on('message', (m) => pending?.resolve(m));
   child.on('exit', (code) => pending?.reject(new Error(`bench: the solo trainer on core ${core} exited (${code})`)));
+  child.on('error', (e) =>
+    pending?.reject(new Error(`bench: could not start the solo trainer on core ${core} (taskset missing?): ${e.message}`)),
+  );
   const next = () => new Promise<unknown>((resolve, reject) => (pending = { resolve, reject }));
   await next();
   return {
