@@ -214,6 +214,19 @@ describe('wasm memory past 2 GiB', () => {
     expect(be.allocatedBytes).toBe(0);
   }, 60_000);
 
+  it('Dense(10) on [8] with memory full but for 16 KiB: predict of 1000 is a MemoryError giving the activations in KiB, not "0 MiB"', async () => {
+    const be = await setBackend({});
+    const m = new Sequential([new Dense({ units: 10, inputShape: [8] })], { seed: 0 });
+    m.build();
+    const filler = fillTo(be, 16 * 1024);
+    expect(() => m.predict(tensor(new Float32Array(8000), [1000, 8]), { batchSize: 1000 })).toThrow(
+      /batches of 1000 need \d+ KiB of activations, more than wasm memory allows \(4096 MiB, 4096 MiB in use\)/,
+    );
+    be.release(filler);
+    expect(m.predict(tensor(new Float32Array(8000), [1000, 8]), { batchSize: 1000 }).shape).toEqual([1000, 10]);
+    m.dispose();
+  });
+
   it('a failed build frees what it took: room for the weights but not the gradients leaves nothing allocated', async () => {
     const be = await setBackend({});
     const make = () => new Sequential([new Dense({ units: 1000, inputShape: [1000] })], { seed: 0 });

@@ -69,8 +69,10 @@ export class Runtime {
     const old = this.planned,
       oldBytes = a ? this.be.sizeOf(this.arenaBlock)! : 0;
     if (plan.bytes + this.be.allocatedBytes - oldBytes > MAX_MEMORY_BYTES) {
+      // A small plan can fail too, when other arenas fill memory: it must not read "0 MiB".
+      const need = plan.bytes < 2 ** 20 ? `${Math.ceil(plan.bytes / 1024)} KiB` : `${(plan.bytes / 2 ** 20).toFixed(0)} MiB`;
       throw new MemoryError(
-        `${this.name}: batches of ${capacity} need ${(plan.bytes / 2 ** 20).toFixed(0)} MiB of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`,
+        `${this.name}: batches of ${capacity} need ${need} of activations, more than wasm memory allows (${(MAX_MEMORY_BYTES / 2 ** 20).toFixed(0)} MiB, ${(this.be.allocatedBytes / 2 ** 20).toFixed(0)} MiB in use); use a smaller batch size`,
       );
     }
     this.releaseArena();
